@@ -1,0 +1,131 @@
+//! Output destinations: a file written atomically, or standard output for `-`.
+use std::{
+    fs,
+    io::{self, BufWriter, Write},
+    path::{Path, PathBuf},
+};
+
+use tempfile::NamedTempFile;
+
+use crate::{Error, Result};
+
+/// A buffered output that becomes visible under its final name only on [`Output::finish`].
+///
+/// Dropping an unfinished `Output` deletes the temporary file, so an error or a
+/// crash never leaves a partial result where a pipeline would pick it up.
+///
+/// ```
+/// use std::io::Write;
+/// use cisformer::io::output::Output;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.txt");
+/// let mut out = Output::create(&path).unwrap();
+/// writeln!(out, "hello").unwrap();
+/// assert!(!path.exists());
+/// out.finish().unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+/// ```
+pub struct Output {
+    path: PathBuf,
+    inner: Inner,
+}
+
+enum Inner {
+    Stdout(BufWriter<io::Stdout>),
+    File(BufWriter<NamedTempFile>),
+}
+
+impl Output {
+    /// Opens `path` for writing (`-` is standard output). The parent directory must exist.
+    pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if path == Path::new("-") {
+            return Ok(Self {
+                path,
+                inner: Inner::Stdout(BufWriter::with_capacity(1 << 17, io::stdout())),
+            });
+        }
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(Error::io(
+                &path,
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("output directory {} does not exist", dir.display()),
+                ),
+            ));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".cisformer-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(Self {
+            path,
+            inner: Inner::File(BufWriter::with_capacity(1 << 17, tmp)),
+        })
+    }
+
+    /// The path this output will have once finished.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Flushes and moves the file into place (or flushes standard output).
+    pub fn finish(self) -> Result<()> {
+        let path = self.path;
+        match self.inner {
+            Inner::Stdout(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
+            Inner::File(w) => {
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| Error::io(&path, e.into_error()))?;
+                tmp.as_file().sync_data().map_err(|e| Error::io(&path, e))?;
+                // Temp files are created 0600; results should get the usual permissions.
+                set_default_permissions(tmp.path());
+                tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Wraps an `io::Error` raised while writing this output with its path.
+    pub fn err(&self, e: io::Error) -> Error {
+        Error::io(&self.path, e)
+    }
+}
+
+#[cfg(unix)]
+fn set_default_permissions(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(p, fs::Permissions::from_mode(0o644));
+}
+
+#[cfg(not(unix))]
+fn set_default_permissions(_: &Path) {}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Stdout(w) => w.write(buf),
+            Inner::File(w) => w.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Stdout(w) => w.write_all(buf),
+            Inner::File(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Stdout(w) => w.flush(),
+            Inner::File(w) => w.flush(),
+        }
+    }
+}

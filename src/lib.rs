@@ -1,0 +1,10 @@
+//! cisformer: regulatory genomics with inspectable Transformer attention.
+//!
+//! The library reads genomes and intervals ([`io`]), and every later stage
+//! (tokenizer, motif scanning, model, analysis) builds on those readers. The
+//! command-line front end lives in the binary; nothing here prints.
+
+pub mod error;
+pub mod io;
+
+pub use error::{Error, Result};
