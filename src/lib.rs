@@ -6,5 +6,6 @@
 
 pub mod error;
 pub mod io;
+pub mod motif;
 
 pub use error::{Error, Result};
