@@ -7,5 +7,6 @@
 pub mod error;
 pub mod io;
 pub mod motif;
+pub mod simulate;
 
 pub use error::{Error, Result};

@@ -1,0 +1,1047 @@
+//! Planted-grammar simulator: sequences with known motif sites, known single-motif
+//! effects, cooperative pairs (effect only when both sites sit in a spacing window and
+//! orientation), decoy pairs (planted together, no interaction) and long-range pairs.
+//!
+//! Every later claim about heads and interactions is checked against this ground
+//! truth. Each sequence draws from its own ChaCha8 stream (seed, index), so the
+//! output is the same bytes whatever the number of threads.
+
+use std::{collections::HashMap, io::Write, path::Path};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::io::output::Output;
+use crate::motif::Motif;
+use crate::{Error, Result};
+
+/// The default grammar shipped in `data/grammar.toml`.
+pub const DEFAULT_GRAMMAR: &str = include_str!("../data/grammar.toml");
+
+/// A planted regulatory grammar (TOML; see `data/grammar.toml` for a documented example).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grammar {
+    /// Names of the activity outputs ("cell types"); effects may be given per output.
+    #[serde(default = "default_outputs")]
+    pub outputs: Vec<String>,
+    /// Sequence length in bp.
+    #[serde(default = "default_length")]
+    pub length: usize,
+    /// GC fraction of the i.i.d. background (ignored with a learnt Markov background).
+    #[serde(default = "default_gc")]
+    pub gc: f64,
+    /// Standard deviation of the Gaussian noise added to the noise-free activity.
+    #[serde(default)]
+    pub noise_sd: f64,
+    /// When set, labels are 1 where the observed activity reaches this quantile, else 0.
+    #[serde(default)]
+    pub binary_quantile: Option<f64>,
+    /// Single-motif additive effects.
+    #[serde(default)]
+    pub single: Vec<Single>,
+    /// Pairs: cooperative, long-range or decoy.
+    #[serde(default)]
+    pub pair: Vec<Pair>,
+}
+
+fn default_outputs() -> Vec<String> {
+    vec!["activity".into()]
+}
+fn default_length() -> usize {
+    200
+}
+fn default_gc() -> f64 {
+    0.5
+}
+
+/// A motif planted alone at `rate`, adding `effect` when present.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Single {
+    pub motif: String,
+    pub rate: f64,
+    #[serde(default)]
+    pub effect: Effect,
+}
+
+/// What a pair does to activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairKind {
+    /// Adds its effect only when both sites are in the window and orientation.
+    Cooperative,
+    /// A cooperative pair whose window lies far apart (> 100 bp).
+    LongRange,
+    /// Planted together but with no interaction effect.
+    Decoy,
+}
+
+impl PairKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairKind::Cooperative => "cooperative",
+            PairKind::LongRange => "long_range",
+            PairKind::Decoy => "decoy",
+        }
+    }
+
+    /// Whether the pair carries an interaction effect.
+    pub fn interacts(self) -> bool {
+        self != PairKind::Decoy
+    }
+}
+
+/// Relative orientation of two sites read left to right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orientation {
+    /// Same strand: `-> ->` or `<- <-`.
+    Tandem,
+    /// `-> <-`.
+    Convergent,
+    /// `<- ->`.
+    Divergent,
+    /// Any of the three.
+    Any,
+}
+
+impl Orientation {
+    /// The orientation of a left site on `left_plus` and a right site on `right_plus`.
+    pub fn of(left_plus: bool, right_plus: bool) -> Orientation {
+        match (left_plus, right_plus) {
+            (true, true) | (false, false) => Orientation::Tandem,
+            (true, false) => Orientation::Convergent,
+            (false, true) => Orientation::Divergent,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Orientation::Tandem => "tandem",
+            Orientation::Convergent => "convergent",
+            Orientation::Divergent => "divergent",
+            Orientation::Any => "any",
+        }
+    }
+
+    fn admits(self, o: Orientation) -> bool {
+        self == Orientation::Any || self == o
+    }
+}
+
+/// A pair of motifs planted together at `rate`, `min_gap..=max_gap` bp apart.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pair {
+    pub kind: PairKind,
+    pub a: String,
+    pub b: String,
+    pub rate: f64,
+    pub min_gap: usize,
+    pub max_gap: usize,
+    #[serde(default = "any_orientation")]
+    pub orientation: Orientation,
+    /// Interaction effect (must be absent or zero for decoys).
+    #[serde(default)]
+    pub effect: Effect,
+}
+
+fn any_orientation() -> Orientation {
+    Orientation::Any
+}
+
+/// An effect size: one number for every output, or one per output.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Effect {
+    All(f64),
+    PerOutput(Vec<f64>),
+}
+
+impl Default for Effect {
+    fn default() -> Self {
+        Effect::All(0.0)
+    }
+}
+
+impl Effect {
+    fn for_output(&self, o: usize) -> f64 {
+        match self {
+            Effect::All(x) => *x,
+            Effect::PerOutput(v) => v[o],
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        match self {
+            Effect::All(x) => *x == 0.0,
+            Effect::PerOutput(v) => v.iter().all(|x| *x == 0.0),
+        }
+    }
+}
+
+impl Grammar {
+    /// Parses a grammar from TOML text; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let g: Grammar = toml::from_str(text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1)
+                .unwrap_or(1);
+            Error::parse(origin, line, e.message().to_string())
+        })?;
+        g.check(origin)?;
+        Ok(g)
+    }
+
+    fn check(&self, origin: &str) -> Result<()> {
+        let bad = |msg: String| Err(Error::Invalid(format!("{origin}: {msg}")));
+        if self.outputs.is_empty() {
+            return bad("grammar needs at least one output".into());
+        }
+        if !(0.0..=1.0).contains(&self.gc) {
+            return bad(format!("gc must be in [0, 1], got {}", self.gc));
+        }
+        if !(self.noise_sd >= 0.0 && self.noise_sd.is_finite()) {
+            return bad(format!("noise_sd must be >= 0, got {}", self.noise_sd));
+        }
+        if let Some(q) = self.binary_quantile
+            && !(q > 0.0 && q < 1.0)
+        {
+            return bad(format!("binary_quantile must be in (0, 1), got {q}"));
+        }
+        let check_effect = |e: &Effect, what: &str| -> Result<()> {
+            match e {
+                Effect::PerOutput(v) if v.len() != self.outputs.len() => bad(format!(
+                    "{what}: {} effects given for {} outputs",
+                    v.len(),
+                    self.outputs.len()
+                )),
+                _ => Ok(()),
+            }
+        };
+        for s in &self.single {
+            if !(0.0..=1.0).contains(&s.rate) {
+                return bad(format!("single {}: rate must be in [0, 1]", s.motif));
+            }
+            check_effect(&s.effect, &format!("single {}", s.motif))?;
+        }
+        for p in &self.pair {
+            let what = format!("{} pair {}-{}", p.kind.as_str(), p.a, p.b);
+            if !(0.0..=1.0).contains(&p.rate) {
+                return bad(format!("{what}: rate must be in [0, 1]"));
+            }
+            if p.min_gap > p.max_gap {
+                return bad(format!("{what}: min_gap > max_gap"));
+            }
+            if p.kind == PairKind::Decoy && !p.effect.is_zero() {
+                return bad(format!("{what}: a decoy pair cannot have an effect"));
+            }
+            check_effect(&p.effect, &what)?;
+        }
+        Ok(())
+    }
+}
+
+impl Default for Grammar {
+    fn default() -> Self {
+        Grammar::from_toml(DEFAULT_GRAMMAR, "data/grammar.toml")
+            .expect("the embedded default grammar is valid")
+    }
+}
+
+/// Background sequence model.
+#[derive(Clone, Debug)]
+pub enum Background {
+    /// Independent bases at a GC fraction.
+    Iid { gc: f64 },
+    /// A Markov chain of order k learnt from real sequence.
+    Markov(MarkovChain),
+}
+
+/// An order-k Markov chain over ACGT, with cumulative tables for fast sampling.
+#[derive(Clone, Debug)]
+pub struct MarkovChain {
+    order: usize,
+    /// Cumulative distribution over the 4^k starting k-mers.
+    start: Vec<f64>,
+    /// For each k-mer context, the cumulative distribution of the next base.
+    next: Vec<[f64; 4]>,
+}
+
+fn base_code(b: u8) -> Option<usize> {
+    match b {
+        b'A' | b'a' => Some(0),
+        b'C' | b'c' => Some(1),
+        b'G' | b'g' => Some(2),
+        b'T' | b't' => Some(3),
+        _ => None,
+    }
+}
+
+impl MarkovChain {
+    /// Learns transition counts (+1 pseudocount) from sequences; non-ACGT bases reset the context.
+    pub fn learn<'a>(seqs: impl IntoIterator<Item = &'a [u8]>, order: usize) -> Result<Self> {
+        if order > 8 {
+            return Err(Error::Invalid(format!(
+                "Markov order must be at most 8, got {order}"
+            )));
+        }
+        let n_ctx = 1usize << (2 * order);
+        let mask = n_ctx - 1;
+        let mut counts = vec![[1.0f64; 4]; n_ctx];
+        let mut start = vec![1.0f64; n_ctx];
+        let mut total = 0u64;
+        for seq in seqs {
+            let (mut ctx, mut valid) = (0usize, 0usize);
+            for &b in seq {
+                let Some(c) = base_code(b) else {
+                    valid = 0;
+                    ctx = 0;
+                    continue;
+                };
+                if valid >= order {
+                    counts[ctx][c] += 1.0;
+                    total += 1;
+                }
+                ctx = if order == 0 { 0 } else { ((ctx << 2) | c) & mask };
+                valid += 1;
+                if valid >= order {
+                    start[ctx] += 1.0;
+                }
+            }
+        }
+        if total == 0 {
+            return Err(Error::Invalid(
+                "no ACGT sequence to learn a background from".into(),
+            ));
+        }
+        Ok(Self {
+            order,
+            start: cumulative(&start),
+            next: counts
+                .iter()
+                .map(|row| {
+                    let c = cumulative(row);
+                    [c[0], c[1], c[2], c[3]]
+                })
+                .collect(),
+        })
+    }
+
+    fn sample(&self, rng: &mut ChaCha8Rng, len: usize, out: &mut Vec<u8>) {
+        let mask = (1usize << (2 * self.order)) - 1;
+        let mut ctx = pick(&self.start, rng.random::<f64>());
+        for i in (0..self.order.min(len)).rev() {
+            out.push(b"ACGT"[(ctx >> (2 * i)) & 3]);
+        }
+        while out.len() < len {
+            let c = pick(&self.next[ctx], rng.random::<f64>());
+            out.push(b"ACGT"[c]);
+            ctx = if self.order == 0 { 0 } else { ((ctx << 2) | c) & mask };
+        }
+    }
+}
+
+fn cumulative(w: &[f64]) -> Vec<f64> {
+    let total: f64 = w.iter().sum();
+    let mut acc = 0.0;
+    w.iter()
+        .map(|x| {
+            acc += x / total;
+            acc
+        })
+        .collect()
+}
+
+/// Index of the first cumulative weight above `u` (the last one on rounding).
+fn pick(cum: &[f64], u: f64) -> usize {
+    cum.iter().position(|&c| u < c).unwrap_or(cum.len() - 1)
+}
+
+impl Background {
+    fn sample(&self, rng: &mut ChaCha8Rng, len: usize, out: &mut Vec<u8>) {
+        match self {
+            Background::Iid { gc } => out.extend((0..len).map(|_| {
+                let u = rng.random::<f64>();
+                if u < gc / 2.0 {
+                    b'G'
+                } else if u < *gc {
+                    b'C'
+                } else if u < gc + (1.0 - gc) / 2.0 {
+                    b'A'
+                } else {
+                    b'T'
+                }
+            })),
+            Background::Markov(m) => m.sample(rng, len, out),
+        }
+    }
+}
+
+/// One planted motif instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlantedSite {
+    /// Index into the motif list given to [`Simulator::new`].
+    pub motif: usize,
+    /// 0-based start in the sequence.
+    pub start: usize,
+    /// 0-based exclusive end.
+    pub end: usize,
+    /// `true` for the motif's own orientation, `false` for its reverse complement.
+    pub plus: bool,
+    /// Which grammar element planted it: `None` for a single, `Some(i)` for pair `i`.
+    pub pair: Option<usize>,
+}
+
+/// One simulated sequence with its ground truth.
+#[derive(Clone, Debug)]
+pub struct SimSequence {
+    pub id: String,
+    pub seq: Vec<u8>,
+    pub sites: Vec<PlantedSite>,
+    /// Noise-free activity per output.
+    pub noise_free: Vec<f64>,
+    /// Observed activity per output (noise added; 0/1 with `binary_quantile`).
+    pub observed: Vec<f64>,
+}
+
+/// Decides whether a sampled motif instance is strong enough to plant (in the
+/// motif's own orientation). The CLI passes the scanner's p-value test, so every
+/// planted site is a hit.
+pub type SiteFilter<'a> = dyn Fn(usize, &[u8]) -> bool + Sync + 'a;
+
+/// Resolved grammar, ready to generate sequences.
+pub struct Simulator<'a> {
+    grammar: Grammar,
+    motifs: &'a [Motif],
+    background: Background,
+    /// Motif index of each single.
+    singles: Vec<usize>,
+    /// Motif indices (a, b) of each pair.
+    pairs: Vec<(usize, usize)>,
+    filter: &'a SiteFilter<'a>,
+}
+
+/// How many times a placement or an instance draw is retried before giving up on it.
+const MAX_TRIES: usize = 200;
+
+impl<'a> Simulator<'a> {
+    /// Resolves motif names in `grammar` against `motifs` (by ID or name).
+    pub fn new(
+        grammar: Grammar,
+        motifs: &'a [Motif],
+        background: Background,
+        filter: &'a SiteFilter<'a>,
+    ) -> Result<Self> {
+        let find = |key: &str| -> Result<usize> {
+            motifs
+                .iter()
+                .position(|m| m.id == key)
+                .or_else(|| motifs.iter().position(|m| m.name == key))
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "grammar names motif '{key}', which is not in the motif file"
+                    ))
+                })
+        };
+        let singles = grammar
+            .single
+            .iter()
+            .map(|s| find(&s.motif))
+            .collect::<Result<Vec<_>>>()?;
+        let pairs = grammar
+            .pair
+            .iter()
+            .map(|p| Ok((find(&p.a)?, find(&p.b)?)))
+            .collect::<Result<Vec<_>>>()?;
+        for (p, &(a, b)) in grammar.pair.iter().zip(&pairs) {
+            let span = motifs[a].width() + motifs[b].width() + p.min_gap;
+            if span > grammar.length {
+                return Err(Error::Invalid(format!(
+                    "pair {}-{} needs at least {span} bp but sequences are {} bp",
+                    p.a, p.b, grammar.length
+                )));
+            }
+        }
+        for &m in singles.iter().chain(pairs.iter().flat_map(|(a, b)| [a, b])) {
+            if motifs[m].width() > grammar.length {
+                return Err(Error::Invalid(format!(
+                    "motif {} ({} bp) is longer than the sequences ({} bp)",
+                    motifs[m].id,
+                    motifs[m].width(),
+                    grammar.length
+                )));
+            }
+        }
+        Ok(Self {
+            grammar,
+            motifs,
+            background,
+            singles,
+            pairs,
+            filter,
+        })
+    }
+
+    pub fn grammar(&self) -> &Grammar {
+        &self.grammar
+    }
+
+    /// Motif indices of pair `i` of the grammar.
+    pub fn pair_motifs(&self, i: usize) -> (usize, usize) {
+        self.pairs[i]
+    }
+
+    /// Motif index of single `i` of the grammar.
+    pub fn single_motif(&self, i: usize) -> usize {
+        self.singles[i]
+    }
+
+    /// Generates `n` sequences from `seed` (in parallel; identical whatever the thread count).
+    pub fn generate(&self, n: usize, seed: u64) -> Result<Vec<SimSequence>> {
+        let width = n.max(1).to_string().len().max(6);
+        let mut seqs = (0..n)
+            .into_par_iter()
+            .map(|i| self.one(i, seed, width))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(q) = self.grammar.binary_quantile {
+            for o in 0..self.grammar.outputs.len() {
+                let mut v: Vec<f64> = seqs.iter().map(|s| s.observed[o]).collect();
+                v.sort_by(f64::total_cmp);
+                let idx = ((q * v.len() as f64).floor() as usize).min(v.len().saturating_sub(1));
+                let thr = v.get(idx).copied().unwrap_or(0.0);
+                for s in &mut seqs {
+                    s.observed[o] = if s.observed[o] >= thr { 1.0 } else { 0.0 };
+                }
+            }
+        }
+        Ok(seqs)
+    }
+
+    fn one(&self, i: usize, seed: u64, width: usize) -> Result<SimSequence> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(i as u64);
+        let len = self.grammar.length;
+        let mut seq = Vec::with_capacity(len);
+        self.background.sample(&mut rng, len, &mut seq);
+        let mut sites: Vec<PlantedSite> = Vec::new();
+
+        for (pi, p) in self.grammar.pair.iter().enumerate() {
+            if rng.random::<f64>() >= p.rate {
+                continue;
+            }
+            let (a, b) = self.pairs[pi];
+            let (left, right) = if rng.random_bool(0.5) { (a, b) } else { (b, a) };
+            let orient = match p.orientation {
+                Orientation::Any => [
+                    Orientation::Tandem,
+                    Orientation::Convergent,
+                    Orientation::Divergent,
+                ][rng.random_range(0..3usize)],
+                o => o,
+            };
+            let (lp, rp) = match orient {
+                Orientation::Tandem => {
+                    let s = rng.random_bool(0.5);
+                    (s, s)
+                }
+                Orientation::Convergent => (true, false),
+                Orientation::Divergent => (false, true),
+                Orientation::Any => unreachable!("resolved above"),
+            };
+            let (wl, wr) = (self.motifs[left].width(), self.motifs[right].width());
+            for _ in 0..MAX_TRIES {
+                let gap = rng.random_range(p.min_gap..=p.max_gap);
+                let span = wl + gap + wr;
+                if span > len {
+                    continue;
+                }
+                let start = rng.random_range(0..=len - span);
+                let r_start = start + wl + gap;
+                if overlaps(&sites, start, start + wl) || overlaps(&sites, r_start, r_start + wr)
+                {
+                    continue;
+                }
+                let l_site = self.instance(left, &mut rng)?;
+                let r_site = self.instance(right, &mut rng)?;
+                plant(&mut seq, start, &l_site, lp);
+                plant(&mut seq, r_start, &r_site, rp);
+                sites.push(PlantedSite {
+                    motif: left,
+                    start,
+                    end: start + wl,
+                    plus: lp,
+                    pair: Some(pi),
+                });
+                sites.push(PlantedSite {
+                    motif: right,
+                    start: r_start,
+                    end: r_start + wr,
+                    plus: rp,
+                    pair: Some(pi),
+                });
+                break;
+            }
+        }
+
+        for (si, s) in self.grammar.single.iter().enumerate() {
+            if rng.random::<f64>() >= s.rate {
+                continue;
+            }
+            let m = self.singles[si];
+            let w = self.motifs[m].width();
+            for _ in 0..MAX_TRIES {
+                let start = rng.random_range(0..=len - w);
+                if overlaps(&sites, start, start + w) {
+                    continue;
+                }
+                let inst = self.instance(m, &mut rng)?;
+                let plus = rng.random_bool(0.5);
+                plant(&mut seq, start, &inst, plus);
+                sites.push(PlantedSite {
+                    motif: m,
+                    start,
+                    end: start + w,
+                    plus,
+                    pair: None,
+                });
+                break;
+            }
+        }
+        sites.sort_by_key(|s| (s.start, s.motif));
+
+        let noise_free: Vec<f64> = (0..self.grammar.outputs.len())
+            .map(|o| self.activity(&sites, o))
+            .collect();
+        let observed = if self.grammar.noise_sd > 0.0 {
+            let normal = Normal::new(0.0, self.grammar.noise_sd)
+                .map_err(|e| Error::Invalid(format!("noise_sd: {e}")))?;
+            noise_free
+                .iter()
+                .map(|f| f + normal.sample(&mut rng))
+                .collect()
+        } else {
+            noise_free.clone()
+        };
+        Ok(SimSequence {
+            id: format!("sim{:0width$}", i + 1),
+            seq,
+            sites,
+            noise_free,
+            observed,
+        })
+    }
+
+    /// Samples an instance from the motif's columns until the filter accepts it.
+    fn instance(&self, m: usize, rng: &mut ChaCha8Rng) -> Result<Vec<u8>> {
+        let motif = &self.motifs[m];
+        let mut inst = Vec::with_capacity(motif.width());
+        for _ in 0..MAX_TRIES * 50 {
+            inst.clear();
+            for row in &motif.probs {
+                let u = rng.random::<f64>();
+                let mut acc = 0.0;
+                let mut base = b'T';
+                for (k, p) in row.iter().enumerate() {
+                    acc += p;
+                    if u < acc {
+                        base = b"ACGT"[k];
+                        break;
+                    }
+                }
+                inst.push(base);
+            }
+            if (self.filter)(m, &inst) {
+                return Ok(inst);
+            }
+        }
+        Err(Error::Invalid(format!(
+            "motif {}: could not sample an instance that passes the site threshold",
+            motif.id
+        )))
+    }
+
+    /// Noise-free activity of output `o` given the planted sites: single effects for
+    /// every motif present, plus each interacting pair whose sites (any two planted
+    /// sites of its motifs, whoever planted them) satisfy its window and orientation.
+    pub fn activity(&self, sites: &[PlantedSite], o: usize) -> f64 {
+        let mut f = 0.0;
+        for (si, s) in self.grammar.single.iter().enumerate() {
+            let m = self.singles[si];
+            if sites.iter().any(|x| x.motif == m) {
+                f += s.effect.for_output(o);
+            }
+        }
+        for (pi, p) in self.grammar.pair.iter().enumerate() {
+            if p.kind.interacts() && self.pair_satisfied(pi, sites) {
+                f += p.effect.for_output(o);
+            }
+        }
+        f
+    }
+
+    /// Whether two planted sites of pair `pi`'s motifs sit in its window and orientation.
+    pub fn pair_satisfied(&self, pi: usize, sites: &[PlantedSite]) -> bool {
+        let p = &self.grammar.pair[pi];
+        let (a, b) = self.pairs[pi];
+        sites.iter().enumerate().any(|(i, x)| {
+            sites.iter().enumerate().any(|(j, y)| {
+                if i == j || x.start > y.start {
+                    return false;
+                }
+                let motifs_match = (x.motif == a && y.motif == b) || (x.motif == b && y.motif == a);
+                if !motifs_match || y.start < x.end {
+                    return false;
+                }
+                let gap = y.start - x.end;
+                (p.min_gap..=p.max_gap).contains(&gap)
+                    && p.orientation.admits(Orientation::of(x.plus, y.plus))
+            })
+        })
+    }
+}
+
+fn overlaps(sites: &[PlantedSite], start: usize, end: usize) -> bool {
+    sites.iter().any(|s| start < s.end && s.start < end)
+}
+
+fn plant(seq: &mut [u8], start: usize, inst: &[u8], plus: bool) {
+    let dst = &mut seq[start..start + inst.len()];
+    if plus {
+        dst.copy_from_slice(inst);
+    } else {
+        for (d, s) in dst.iter_mut().zip(inst.iter().rev()) {
+            *d = match s {
+                b'A' => b'T',
+                b'C' => b'G',
+                b'G' => b'C',
+                _ => b'A',
+            };
+        }
+    }
+}
+
+/// Pearson correlation; `NaN` when either side is constant.
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+/// Pearson r between observed and noise-free activity of output `o`: the best a
+/// model can reach on this data.
+pub fn noise_ceiling(seqs: &[SimSequence], o: usize) -> f64 {
+    let obs: Vec<f64> = seqs.iter().map(|s| s.observed[o]).collect();
+    let free: Vec<f64> = seqs.iter().map(|s| s.noise_free[o]).collect();
+    pearson(&obs, &free)
+}
+
+/// Counts, for each motif index, how often each grammar element was planted.
+pub fn planted_counts(seqs: &[SimSequence]) -> HashMap<Option<usize>, usize> {
+    let mut counts = HashMap::new();
+    for s in seqs {
+        let mut seen: Vec<Option<usize>> = s.sites.iter().map(|x| x.pair).collect();
+        seen.sort();
+        seen.dedup();
+        for k in seen {
+            *counts.entry(k).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Writes the data set files of `simulate` into `dir` (which must exist):
+/// `seqs.fa`, `labels.tsv`, `noise_free.tsv`, `sites.bed`, `truth.tsv`.
+pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Result<()> {
+    let g = sim.grammar();
+    let header = std::iter::once("id")
+        .chain(g.outputs.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("\t");
+
+    write_file(&dir.join("seqs.fa"), |w| {
+        for s in seqs {
+            writeln!(w, ">{}", s.id)?;
+            w.write_all(&s.seq)?;
+            writeln!(w)?;
+        }
+        Ok(())
+    })?;
+    for (name, pick) in [
+        ("labels.tsv", (|s: &SimSequence| &s.observed) as fn(&SimSequence) -> &Vec<f64>),
+        ("noise_free.tsv", |s: &SimSequence| &s.noise_free),
+    ] {
+        let binary = name == "labels.tsv" && g.binary_quantile.is_some();
+        write_file(&dir.join(name), |w| {
+            writeln!(w, "{header}")?;
+            for s in seqs {
+                w.write_all(s.id.as_bytes())?;
+                for v in pick(s) {
+                    if binary {
+                        write!(w, "\t{v}")?;
+                    } else {
+                        write!(w, "\t{v:.6}")?;
+                    }
+                }
+                writeln!(w)?;
+            }
+            Ok(())
+        })?;
+    }
+    write_file(&dir.join("sites.bed"), |w| {
+        for s in seqs {
+            for site in &s.sites {
+                let element = match site.pair {
+                    None => "single".to_string(),
+                    Some(p) => {
+                        let pair = &g.pair[p];
+                        format!("{}:{}-{}", pair.kind.as_str(), pair.a, pair.b)
+                    }
+                };
+                writeln!(
+                    w,
+                    "{}\t{}\t{}\t{}\t0\t{}\t{}",
+                    s.id,
+                    site.start,
+                    site.end,
+                    sim.motifs[site.motif].id,
+                    if site.plus { '+' } else { '-' },
+                    element
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    write_file(&dir.join("truth.tsv"), |w| {
+        writeln!(
+            w,
+            "kind\tmotif_a\tmotif_b\tname_a\tname_b\toutput\teffect\trate\tmin_gap\tmax_gap\torientation"
+        )?;
+        for (si, s) in g.single.iter().enumerate() {
+            let m = &sim.motifs[sim.singles[si]];
+            for (o, out) in g.outputs.iter().enumerate() {
+                writeln!(
+                    w,
+                    "single\t{}\t.\t{}\t.\t{out}\t{}\t{}\t.\t.\t.",
+                    m.id,
+                    m.name,
+                    s.effect.for_output(o),
+                    s.rate
+                )?;
+            }
+        }
+        for (pi, p) in g.pair.iter().enumerate() {
+            let (a, b) = sim.pairs[pi];
+            let (ma, mb) = (&sim.motifs[a], &sim.motifs[b]);
+            for (o, out) in g.outputs.iter().enumerate() {
+                writeln!(
+                    w,
+                    "{}\t{}\t{}\t{}\t{}\t{out}\t{}\t{}\t{}\t{}\t{}",
+                    p.kind.as_str(),
+                    ma.id,
+                    mb.id,
+                    ma.name,
+                    mb.name,
+                    p.effect.for_output(o),
+                    p.rate,
+                    p.min_gap,
+                    p.max_gap,
+                    p.orientation.as_str()
+                )?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut Output) -> std::io::Result<()>,
+) -> Result<()> {
+    let mut out = Output::create(path)?;
+    body(&mut out).map_err(|e| out.err(e))?;
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn motif(id: &str, consensus: &[u8]) -> Motif {
+        Motif {
+            id: id.into(),
+            name: id.to_lowercase(),
+            probs: consensus
+                .iter()
+                .map(|b| {
+                    let mut row = [0.01; 4];
+                    row[base_code(*b).unwrap()] = 0.97;
+                    row
+                })
+                .collect(),
+            nsites: 100.0,
+            url: None,
+        }
+    }
+
+    fn toy() -> (Grammar, Vec<Motif>) {
+        let g = Grammar::from_toml(
+            r#"
+            length = 100
+            noise_sd = 0.3
+            [[single]]
+            motif = "A1"
+            rate = 0.3
+            effect = 1.0
+            [[pair]]
+            kind = "cooperative"
+            a = "A1"
+            b = "B1"
+            rate = 0.4
+            min_gap = 3
+            max_gap = 10
+            orientation = "convergent"
+            effect = 2.0
+            [[pair]]
+            kind = "decoy"
+            a = "C1"
+            b = "D1"
+            rate = 0.5
+            min_gap = 0
+            max_gap = 20
+            "#,
+            "toy.toml",
+        )
+        .unwrap();
+        let motifs = vec![
+            motif("A1", b"TGACGTCA"),
+            motif("B1", b"GGGGCCCC"),
+            motif("C1", b"AAAATTTT"),
+            motif("D1", b"CACGTGCA"),
+        ];
+        (g, motifs)
+    }
+
+    #[test]
+    fn deterministic_and_seed_dependent() {
+        let (g, m) = toy();
+        let accept = |_: usize, _: &[u8]| true;
+        let sim = Simulator::new(g, &m, Background::Iid { gc: 0.4 }, &accept).unwrap();
+        let a = sim.generate(50, 7).unwrap();
+        let b = sim.generate(50, 7).unwrap();
+        let c = sim.generate(50, 8).unwrap();
+        assert!(a.iter().zip(&b).all(|(x, y)| x.seq == y.seq && x.observed == y.observed));
+        assert!(a.iter().zip(&c).any(|(x, y)| x.seq != y.seq));
+    }
+
+    #[test]
+    fn decoys_cooccur_without_effect_and_cooperation_needs_window() {
+        let (g, m) = toy();
+        let accept = |_: usize, _: &[u8]| true;
+        let sim = Simulator::new(g, &m, Background::Iid { gc: 0.5 }, &accept).unwrap();
+        let seqs = sim.generate(2000, 1).unwrap();
+        let counts = planted_counts(&seqs);
+        let decoy_rate = counts[&Some(1)] as f64 / seqs.len() as f64;
+        assert!((decoy_rate - 0.5).abs() < 0.05, "decoy rate {decoy_rate}");
+        for s in &seqs {
+            let a1 = s.sites.iter().any(|x| x.motif == 0);
+            let expect = if a1 { 1.0 } else { 0.0 }
+                + if sim.pair_satisfied(0, &s.sites) { 2.0 } else { 0.0 };
+            assert_eq!(s.noise_free[0], expect);
+        }
+        // Moving B1 out of the window removes the interaction.
+        let mut s = seqs
+            .iter()
+            .find(|s| sim.pair_satisfied(0, &s.sites))
+            .unwrap()
+            .sites
+            .clone();
+        let bi = s.iter().position(|x| x.motif == 1).unwrap();
+        s[bi].start += 50;
+        s[bi].end += 50;
+        assert!(!sim.pair_satisfied(0, &s));
+    }
+
+    #[test]
+    fn planted_sites_carry_the_instance() {
+        let (g, m) = toy();
+        let accept = |_: usize, inst: &[u8]| inst.iter().all(|b| b"ACGT".contains(b));
+        let sim = Simulator::new(g, &m, Background::Iid { gc: 0.5 }, &accept).unwrap();
+        for s in sim.generate(200, 3).unwrap() {
+            for site in &s.sites {
+                let mut bases = s.seq[site.start..site.end].to_vec();
+                if !site.plus {
+                    bases.reverse();
+                    for b in &mut bases {
+                        *b = match *b {
+                            b'A' => b'T',
+                            b'C' => b'G',
+                            b'G' => b'C',
+                            _ => b'A',
+                        };
+                    }
+                }
+                let matches = bases
+                    .iter()
+                    .zip(&m[site.motif].probs)
+                    .filter(|(b, row)| row[base_code(**b).unwrap()] > 0.5)
+                    .count();
+                assert!(matches >= 4, "site does not resemble its motif");
+            }
+        }
+    }
+
+    #[test]
+    fn markov_background_learns_composition() {
+        let at_rich = b"ATATATATTTAAATATAT".repeat(50);
+        let chain = MarkovChain::learn([&at_rich[..]], 2).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut out = vec![];
+        chain.sample(&mut rng, 5000, &mut out);
+        let gc = out.iter().filter(|b| matches!(b, b'G' | b'C')).count() as f64 / 5000.0;
+        assert!(gc < 0.05, "gc {gc}");
+        assert!(MarkovChain::learn([&b"NNNN"[..]], 2).is_err());
+    }
+
+    #[test]
+    fn grammar_errors_are_clear() {
+        let e = Grammar::from_toml("length = 100\nbogus = 1\n", "g.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("g.toml:2:"), "{e}");
+        let e = Grammar::from_toml(
+            "[[pair]]\nkind='decoy'\na='x'\nb='y'\nrate=0.1\nmin_gap=1\nmax_gap=2\neffect=1.0\n",
+            "g.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("decoy pair cannot have an effect"), "{e}");
+        let (g, m) = toy();
+        let accept = |_: usize, _: &[u8]| true;
+        let mut g2 = g.clone();
+        g2.single[0].motif = "nope".into();
+        let e = Simulator::new(g2, &m, Background::Iid { gc: 0.5 }, &accept)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("'nope'"), "{e}");
+    }
+
+    #[test]
+    fn default_grammar_parses() {
+        let g = Grammar::default();
+        assert_eq!(g.pair.len(), 5);
+        assert!(g.pair.iter().any(|p| p.kind == PairKind::LongRange));
+    }
+}
