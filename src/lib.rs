@@ -5,7 +5,9 @@
 //! command-line front end lives in the binary; nothing here prints.
 
 pub mod error;
+pub mod extract;
 pub mod io;
 pub mod motif;
+pub mod seq;
 
 pub use error::{Error, Result};
