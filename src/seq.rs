@@ -66,12 +66,26 @@ pub fn reverse_complement(seq: &[u8]) -> Vec<u8> {
 
 /// [`reverse_complement`] in place, without allocating.
 ///
+/// On x86-64 with SSSE3, 16-byte blocks made only of `ACGTN`/`acgtn` are done with
+/// byte shuffles; anything else (IUPAC codes, other bytes) takes the table path.
+///
 /// ```
 /// let mut s = b"AAcG".to_vec();
 /// cisformer::seq::reverse_complement_in_place(&mut s);
 /// assert_eq!(s, b"CgTT");
 /// ```
 pub fn reverse_complement_in_place(seq: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if seq.len() >= 32 && std::arch::is_x86_feature_detected!("ssse3") {
+        // SAFETY: SSSE3 availability was just checked.
+        let (i, j) = unsafe { simd::revcomp_outer_blocks(seq) };
+        reverse_complement_scalar(&mut seq[i..j]);
+        return;
+    }
+    reverse_complement_scalar(seq);
+}
+
+fn reverse_complement_scalar(seq: &mut [u8]) {
     let n = seq.len();
     let (mut i, mut j) = (0, n);
     while i + 1 < j {
@@ -83,6 +97,56 @@ pub fn reverse_complement_in_place(seq: &mut [u8]) {
     }
     if i + 1 == j {
         seq[i] = COMPLEMENT[seq[i] as usize];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    /// Reverse-complements matching 16-byte blocks from both ends inwards, as long as
+    /// both blocks hold only `ACGTNacgtn`. Returns the untouched middle `[i, j)`, which
+    /// the caller reverse-complements in place (that completes the whole, since the
+    /// outer blocks were swapped symmetrically).
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn revcomp_outer_blocks(seq: &mut [u8]) -> (usize, usize) {
+        // Low nibbles: A=1, C=3, T=4, G=7, N=14 (the same for lowercase).
+        let comp = _mm_setr_epi8(
+            0, 0x54, 0, 0x47, 0x41, 0, 0, 0x43, 0, 0, 0, 0, 0, 0, 0x4e, 0,
+        );
+        let m = -1i8;
+        let expect = _mm_setr_epi8(
+            m, 0x41, m, 0x43, 0x54, m, m, 0x47, m, m, m, m, m, m, 0x4e, m,
+        );
+        let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        let nib = _mm_set1_epi8(0x0f);
+        let case = _mm_set1_epi8(0x20);
+        let upper = _mm_set1_epi8(0xdfu8 as i8);
+        let block = |x: __m128i| -> (__m128i, bool) {
+            let lo = _mm_and_si128(x, nib);
+            let ok = _mm_cmpeq_epi8(_mm_and_si128(x, upper), _mm_shuffle_epi8(expect, lo));
+            let c = _mm_or_si128(_mm_shuffle_epi8(comp, lo), _mm_and_si128(x, case));
+            (_mm_shuffle_epi8(c, rev), _mm_movemask_epi8(ok) == 0xffff)
+        };
+        let p = seq.as_mut_ptr();
+        let (mut i, mut j) = (0usize, seq.len());
+        // SAFETY (for the loads and stores): i + 16 <= j - 16 <= len throughout.
+        while j - i >= 32 {
+            let a = unsafe { _mm_loadu_si128(p.add(i) as *const __m128i) };
+            let b = unsafe { _mm_loadu_si128(p.add(j - 16) as *const __m128i) };
+            let (ca, oka) = block(a);
+            let (cb, okb) = block(b);
+            if !(oka && okb) {
+                break;
+            }
+            unsafe {
+                _mm_storeu_si128(p.add(i) as *mut __m128i, cb);
+                _mm_storeu_si128(p.add(j - 16) as *mut __m128i, ca);
+            }
+            i += 16;
+            j -= 16;
+        }
+        (i, j)
     }
 }
 
@@ -99,6 +163,29 @@ mod tests {
         let mut s = input.to_vec();
         reverse_complement_in_place(&mut s);
         assert_eq!(s, bedtools);
+    }
+
+    #[test]
+    fn fast_path_matches_table_on_random_sequences() {
+        let alphabet = b"ACGTNacgtnACGTACGTRYKMswbdhv-.";
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for len in 0..300 {
+            for round in 0..4 {
+                let pool = if round < 2 { 14 } else { alphabet.len() };
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        alphabet[(x % pool as u64) as usize]
+                    })
+                    .collect();
+                let want: Vec<u8> = s.iter().rev().map(|&b| complement(b)).collect();
+                let mut got = s.clone();
+                reverse_complement_in_place(&mut got);
+                assert_eq!(got, want, "{}", String::from_utf8_lossy(&s));
+            }
+        }
     }
 
     #[test]
