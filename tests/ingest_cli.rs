@@ -480,6 +480,48 @@ fn missing_files_and_output_directory() {
 }
 
 #[test]
+fn errors_leave_stdout_empty() {
+    let c = Case::new();
+    // The bad line is last: nothing may have been printed before the error.
+    let mut bed = b"chr1\t0\t4\n".repeat(5000);
+    bed.extend_from_slice(b"chr1\t0\tx\n");
+    c.write("r.bed", &bed);
+    let out = cisformer()
+        .current_dir(c.dir.path())
+        .args(["extract", "-f", "g.fa", "-b", "r.bed"])
+        .output()
+        .unwrap();
+    c.fails(out, "r.bed:5001: end is not a non-negative integer: 'x'");
+}
+
+#[test]
+fn plain_gzip_genome_is_indexed_with_a_note() {
+    let c = Case::new();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&std::fs::read(c.path("g.fa")).unwrap())
+        .unwrap();
+    c.write("g.fa.gz", &gz.finish().unwrap());
+    let out = cisformer()
+        .current_dir(c.dir.path())
+        .args(["index", "g.fa.gz"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain gzip, not bgzip"));
+    // Same text as samtools faidx 1.16.1 writes for the uncompressed file.
+    assert_eq!(
+        std::fs::read_to_string(c.path("g.fa.gz.fai")).unwrap(),
+        "chr1\t22\t11\t10\t11\nchr2\t8\t42\t8\t9\n"
+    );
+    let out = cisformer()
+        .current_dir(c.dir.path())
+        .args(["index", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
 fn stale_fai_is_rejected_not_trusted() {
     let c = Case::new();
     c.write("r.bed", b"chr1\t0\t1\n");

@@ -53,6 +53,10 @@ pub struct Args {
 const LARGE_GZIP: u64 = 16 << 20;
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.genome.as_os_str() != "-",
+        "extract: the genome must be a file (random access); only the BED may come from standard input"
+    );
     if !g.quiet && io::is_gzip(&args.genome)? {
         let size = std::fs::metadata(&args.genome).map_or(0, |m| m.len());
         if size > LARGE_GZIP {

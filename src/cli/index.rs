@@ -24,6 +24,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.genome.as_os_str() != "-" || args.out.is_some(),
+        "index: reading the genome from standard input needs -o OUT (there is no GENOME.fai to write)"
+    );
     let records = fasta::fai::build(&args.genome)?;
     if !g.quiet && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
         eprintln!(

@@ -11,6 +11,10 @@ use std::{
 use crate::{Error, Result};
 
 /// The strand column (6th) of a BED line.
+///
+/// ```
+/// assert_eq!(cisformer::io::bed::Strand::Reverse.as_str(), "-");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strand {
     /// `+`
@@ -267,6 +271,14 @@ impl<R: BufRead> Reader<R> {
 }
 
 /// Reads every interval of a BED file (plain or gzip; `-` is standard input).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let bed = dir.path().join("r.bed");
+/// std::fs::write(&bed, "chr1\t0\t10\tp\t0\t+\n").unwrap();
+/// let ivs = cisformer::io::bed::read_all(&bed).unwrap();
+/// assert_eq!((ivs[0].len(), ivs[0].strand), (10, Some(cisformer::io::bed::Strand::Forward)));
+/// ```
 pub fn read_all(path: impl AsRef<Path>) -> Result<Vec<Interval>> {
     let path = path.as_ref();
     let mut r = Reader::new(crate::io::open_input(path)?, path);

@@ -72,6 +72,14 @@ pub fn write_fai<W: Write>(mut w: W, records: &[FaiRecord]) -> std::io::Result<(
 }
 
 /// Reads a `.fai` file; every line must have five tab-separated fields.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let fai = dir.path().join("g.fa.fai");
+/// std::fs::write(&fai, "chr1\t6\t6\t4\t5\n").unwrap();
+/// let recs = cisformer::io::fasta::fai::read_fai(&fai).unwrap();
+/// assert_eq!(recs[0].line_width, 5);
+/// ```
 pub fn read_fai(path: impl AsRef<Path>) -> Result<Vec<FaiRecord>> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -385,6 +393,11 @@ fn empty_record() -> FaiRecord {
 }
 
 /// Builds the index of a FASTA stream (already decompressed); `path` names it in errors.
+///
+/// ```
+/// let recs = cisformer::io::fasta::fai::build_from_reader(&b">a\nAC\n"[..], "a.fa").unwrap();
+/// assert_eq!(recs[0].offset, 3);
+/// ```
 pub fn build_from_reader<R: BufRead>(
     mut reader: R,
     path: impl AsRef<Path>,
@@ -404,6 +417,14 @@ pub fn build_from_reader<R: BufRead>(
 }
 
 /// Builds the index of a FASTA file, plain, gzip or bgzip (offsets are uncompressed positions).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let fa = dir.path().join("g.fa");
+/// std::fs::write(&fa, ">chr1\nACGT\nAC\n").unwrap();
+/// let recs = cisformer::io::fasta::fai::build(&fa).unwrap();
+/// assert_eq!((recs[0].name.as_str(), recs[0].length, recs[0].offset), ("chr1", 6, 6));
+/// ```
 pub fn build(path: impl AsRef<Path>) -> Result<Vec<FaiRecord>> {
     let path = path.as_ref();
     build_from_reader(crate::io::open_input(path)?, path)
