@@ -184,6 +184,10 @@ pub struct FaiBuilder {
     is_header: bool,
     line_bytes: u64,
     line_graph: u64,
+    /// A space or control byte was seen in this sequence line ...
+    line_gap: bool,
+    /// ... and a base came after it: the `.fai` arithmetic would return wrong bases.
+    line_inner_gap: bool,
     header: Vec<u8>,
     // The record in progress.
     cur: FaiRecord,
@@ -204,6 +208,8 @@ impl FaiBuilder {
             is_header: false,
             line_bytes: 0,
             line_graph: 0,
+            line_gap: false,
+            line_inner_gap: false,
             header: Vec::new(),
             cur: empty_record(),
         }
@@ -261,7 +267,17 @@ impl FaiBuilder {
         if self.is_header {
             self.header.extend_from_slice(part);
         } else {
-            self.line_graph += part.iter().filter(|&&b| b.is_ascii_graphic()).count() as u64;
+            let graph = part.iter().filter(|&&b| b.is_ascii_graphic()).count();
+            if graph != part.len() || self.line_gap {
+                for &b in part {
+                    if !b.is_ascii_graphic() {
+                        self.line_gap = true;
+                    } else if self.line_gap {
+                        self.line_inner_gap = true;
+                    }
+                }
+            }
+            self.line_graph += graph as u64;
         }
     }
 
@@ -273,12 +289,25 @@ impl FaiBuilder {
         self.in_line = false;
         self.line_bytes = 0;
         self.line_graph = 0;
+        let inner_gap = std::mem::take(&mut self.line_inner_gap);
+        self.line_gap = false;
         let line_no = self.line_no;
         self.line_no += 1;
         if in_line && is_header {
             return self.start_record(line_no);
         }
-        let blank = !in_line || (width == 2 && bases == 0);
+        // Lines without bases (empty, `\r`, only spaces) end a sequence like blank lines.
+        let blank = !in_line || bases == 0;
+        if !blank && inner_gap && self.state != State::Start {
+            return Err(Error::parse(
+                &self.path,
+                line_no,
+                format!(
+                    "record '{}': space or control character inside a sequence line (only trailing whitespace is allowed)",
+                    self.cur.name
+                ),
+            ));
+        }
         match (self.state, blank) {
             (State::Start, true) | (State::Ended, true) => {}
             (State::Name, true) => {}
@@ -483,6 +512,19 @@ mod tests {
         assert!(e.starts_with("t.fa:3: duplicate sequence name 'a'"), "{e}");
         let e = fai(b">\nA\n").unwrap_err().to_string();
         assert!(e.contains("no sequence name"), "{e}");
+    }
+
+    #[test]
+    fn whitespace_only_at_line_ends() {
+        // Trailing spaces are counted in the width but never returned as bases (as samtools).
+        assert_eq!(fai(b">a\nACG \nAC\n").unwrap(), "a\t5\t3\t3\t5\n");
+        let e = fai(b">a\nAC G\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("t.fa:2: record 'a': space or control character"),
+            "{e}"
+        );
+        let e = fai(b">a\nACG\n   \nACG\n").unwrap_err().to_string();
+        assert!(e.starts_with("t.fa:4: inconsistent"), "{e}");
     }
 
     #[test]

@@ -322,6 +322,12 @@ mod tests {
     }
 
     #[test]
+    fn trailing_spaces_are_not_bases() {
+        let g = Genome::from_bytes(b">a\nACG \nAC\n".to_vec(), "t.fa").unwrap();
+        assert_eq!(g.fetch("a", 0, 5).unwrap(), b"ACGAC");
+    }
+
+    #[test]
     fn mmap_uses_fresh_fai_and_rejects_stale_one() {
         let dir = tempfile::tempdir().unwrap();
         let fa = dir.path().join("g.fa");
