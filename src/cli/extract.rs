@@ -38,7 +38,8 @@ pub struct Args {
     #[arg(long = "name")]
     name: bool,
     /// Widen every interval by N bp on both sides, clipped to the contig; headers show
-    /// the widened coordinates (same as `bedtools slop -b N | bedtools getfasta`).
+    /// the widened coordinates (same as `bedtools slop -b N | bedtools getfasta`). Intervals
+    /// already past the contig end are skipped (or errors with --strict) before widening.
     #[arg(long = "flank", value_name = "N", default_value_t = 0)]
     flank: u64,
     /// Treat intervals bedtools would skip (past the contig end, or empty) as errors.
