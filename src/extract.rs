@@ -260,7 +260,7 @@ fn render(
     let mut num = itoa::Buffer::new();
     for (k, it) in chunk.items.iter().enumerate() {
         if let Some(next) = chunk.items.get(k + PREFETCH_AHEAD) {
-            genome.prefetch(next.contig as usize, next.start);
+            genome.prefetch(next.contig as usize, next.start, next.end);
         }
         out.push(b'>');
         if opts.name {

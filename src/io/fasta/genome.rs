@@ -218,29 +218,36 @@ impl Genome {
         Ok(())
     }
 
-    /// Hints the CPU to start loading the bytes at base `pos` of contig `idx`.
+    /// Hints the CPU to start loading the bytes of `[start, end)` of contig `idx`
+    /// (at most the first [`PREFETCH_BYTES`]).
     ///
     /// Extraction jumps to a random place of the genome for every interval; asking for
-    /// the next interval's first cache line while copying the current one hides most
-    /// of that memory latency. Out-of-range positions are ignored.
+    /// the next intervals' bytes while copying the current one hides most of that
+    /// memory latency. Out-of-range coordinates are ignored.
     #[inline]
-    pub fn prefetch(&self, idx: usize, pos: u64) {
+    pub fn prefetch(&self, idx: usize, start: u64, end: u64) {
         #[cfg(target_arch = "x86_64")]
         {
             let r = &self.records[idx];
-            if pos < r.length {
-                let off = r.byte_offset(pos) as usize;
-                let bytes = self.data.bytes();
-                // SAFETY: `off < bytes.len()` (checked when the genome was opened);
-                // a prefetch never faults and changes no state.
-                unsafe {
-                    use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-                    _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(off) as *const i8);
+            if start < end && end <= r.length {
+                let from = r.byte_offset(start) as usize;
+                let to = (r.byte_offset(end - 1) as usize).min(from + PREFETCH_BYTES);
+                let p = self.data.bytes().as_ptr();
+                let mut at = from;
+                while at <= to {
+                    // SAFETY: `at <= byte_offset(end - 1) < bytes.len()` (records were
+                    // checked against the file when the genome was opened); a prefetch
+                    // never faults and changes no state.
+                    unsafe {
+                        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+                        _mm_prefetch::<_MM_HINT_T0>(p.add(at) as *const i8);
+                    }
+                    at += 64;
                 }
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        let _ = (idx, pos);
+        let _ = (idx, start, end);
     }
 
     fn check(&self, idx: usize, start: u64, end: u64) -> Result<()> {
@@ -274,6 +281,9 @@ impl Genome {
         }
     }
 }
+
+/// How much of an interval [`Genome::prefetch`] asks for.
+pub const PREFETCH_BYTES: usize = 1024;
 
 /// Copy granularity of [`Genome::fetch_into`].
 const BLOCK: usize = 32;
