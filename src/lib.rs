@@ -5,8 +5,10 @@
 //! command-line front end lives in the binary; nothing here prints.
 
 pub mod error;
+pub mod extract;
 pub mod io;
 pub mod motif;
+pub mod seq;
 pub mod simulate;
 
 pub use error::{Error, Result};

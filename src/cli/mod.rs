@@ -4,6 +4,9 @@
 //! uses `anyhow`, or draws progress bars.
 
 mod completions;
+mod demo;
+mod extract;
+mod index;
 
 use std::process::ExitCode;
 
@@ -34,6 +37,9 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 enum Command {
     Completions(completions::Args),
+    Demo(demo::Args),
+    Extract(extract::Args),
+    Index(index::Args),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -61,6 +67,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Completions(a) => completions::run(a, g),
+        Command::Demo(a) => demo::run(a, g),
+        Command::Extract(a) => extract::run(a, g),
+        Command::Index(a) => index::run(a, g),
     }
 }
 

@@ -5,6 +5,7 @@
 //! and every writer goes through [`output::Output`], which never leaves a
 //! half-written file behind.
 
+pub mod bed;
 pub mod fasta;
 pub mod output;
 
