@@ -712,17 +712,9 @@ fn overlaps(sites: &[PlantedSite], start: usize, end: usize) -> bool {
 
 fn plant(seq: &mut [u8], start: usize, inst: &[u8], plus: bool) {
     let dst = &mut seq[start..start + inst.len()];
-    if plus {
-        dst.copy_from_slice(inst);
-    } else {
-        for (d, s) in dst.iter_mut().zip(inst.iter().rev()) {
-            *d = match s {
-                b'A' => b'T',
-                b'C' => b'G',
-                b'G' => b'C',
-                _ => b'A',
-            };
-        }
+    dst.copy_from_slice(inst);
+    if !plus {
+        crate::seq::reverse_complement_in_place(dst);
     }
 }
 
@@ -982,15 +974,7 @@ mod tests {
             for site in &s.sites {
                 let mut bases = s.seq[site.start..site.end].to_vec();
                 if !site.plus {
-                    bases.reverse();
-                    for b in &mut bases {
-                        *b = match *b {
-                            b'A' => b'T',
-                            b'C' => b'G',
-                            b'G' => b'C',
-                            _ => b'A',
-                        };
-                    }
+                    crate::seq::reverse_complement_in_place(&mut bases);
                 }
                 let matches = bases
                     .iter()

@@ -12,7 +12,9 @@ use crate::{Error, Result};
 /// A buffered output that becomes visible under its final name only on [`Output::finish`].
 ///
 /// Dropping an unfinished `Output` deletes the temporary file, so an error or a
-/// crash never leaves a partial result where a pipeline would pick it up.
+/// crash never leaves a partial result where a pipeline would pick it up. The file
+/// is not fsynced: the rename protects against a failed run, not a power cut, and
+/// syncing a multi-gigabyte output would cost more than the work that made it.
 ///
 /// ```
 /// use std::io::Write;
@@ -83,7 +85,6 @@ impl Output {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| Error::io(&path, e.into_error()))?;
-                tmp.as_file().sync_data().map_err(|e| Error::io(&path, e))?;
                 // Temp files are created 0600; results should get the usual permissions.
                 set_default_permissions(tmp.path());
                 tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
