@@ -308,7 +308,11 @@ impl MarkovChain {
                     counts[ctx][c] += 1.0;
                     total += 1;
                 }
-                ctx = if order == 0 { 0 } else { ((ctx << 2) | c) & mask };
+                ctx = if order == 0 {
+                    0
+                } else {
+                    ((ctx << 2) | c) & mask
+                };
                 valid += 1;
                 if valid >= order {
                     start[ctx] += 1.0;
@@ -342,7 +346,11 @@ impl MarkovChain {
         while out.len() < len {
             let c = pick(&self.next[ctx], rng.random::<f64>());
             out.push(b"ACGT"[c]);
-            ctx = if self.order == 0 { 0 } else { ((ctx << 2) | c) & mask };
+            ctx = if self.order == 0 {
+                0
+            } else {
+                ((ctx << 2) | c) & mask
+            };
         }
     }
 }
@@ -563,8 +571,7 @@ impl<'a> Simulator<'a> {
                 }
                 let start = rng.random_range(0..=len - span);
                 let r_start = start + wl + gap;
-                if overlaps(&sites, start, start + wl) || overlaps(&sites, r_start, r_start + wr)
-                {
+                if overlaps(&sites, start, start + wl) || overlaps(&sites, r_start, r_start + wr) {
                     continue;
                 }
                 let l_site = self.instance(left, &mut rng)?;
@@ -771,7 +778,10 @@ pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Resul
         Ok(())
     })?;
     for (name, pick) in [
-        ("labels.tsv", (|s: &SimSequence| &s.observed) as fn(&SimSequence) -> &Vec<f64>),
+        (
+            "labels.tsv",
+            (|s: &SimSequence| &s.observed) as fn(&SimSequence) -> &Vec<f64>,
+        ),
         ("noise_free.tsv", |s: &SimSequence| &s.noise_free),
     ] {
         let binary = name == "labels.tsv" && g.binary_quantile.is_some();
@@ -857,10 +867,7 @@ pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Resul
     })
 }
 
-fn write_file(
-    path: &Path,
-    body: impl FnOnce(&mut Output) -> std::io::Result<()>,
-) -> Result<()> {
+fn write_file(path: &Path, body: impl FnOnce(&mut Output) -> std::io::Result<()>) -> Result<()> {
     let mut out = Output::create(path)?;
     body(&mut out).map_err(|e| out.err(e))?;
     out.finish()
@@ -933,7 +940,11 @@ mod tests {
         let a = sim.generate(50, 7).unwrap();
         let b = sim.generate(50, 7).unwrap();
         let c = sim.generate(50, 8).unwrap();
-        assert!(a.iter().zip(&b).all(|(x, y)| x.seq == y.seq && x.observed == y.observed));
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.seq == y.seq && x.observed == y.observed)
+        );
         assert!(a.iter().zip(&c).any(|(x, y)| x.seq != y.seq));
     }
 
@@ -949,7 +960,11 @@ mod tests {
         for s in &seqs {
             let a1 = s.sites.iter().any(|x| x.motif == 0);
             let expect = if a1 { 1.0 } else { 0.0 }
-                + if sim.pair_satisfied(0, &s.sites) { 2.0 } else { 0.0 };
+                + if sim.pair_satisfied(0, &s.sites) {
+                    2.0
+                } else {
+                    0.0
+                };
             assert_eq!(s.noise_free[0], expect);
         }
         // Moving B1 out of the window removes the interaction.
