@@ -111,6 +111,38 @@ fn metrics_to_stdout_and_seed_changes_the_split() {
     assert!(s1.starts_with("set\toutput\t"));
     assert_eq!(s1, s1b);
     assert_ne!(s1, s2);
+    let out = cisformer()
+        .args([
+            "-q",
+            "baseline",
+            "--k",
+            "1",
+            "--split",
+            "random",
+            "--fractions",
+            "0.6,0.2,0.2",
+            "--fasta",
+        ])
+        .arg(&fa)
+        .arg("--labels")
+        .arg(&labels)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let n: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(2).unwrap())
+        .collect();
+    assert_eq!(n, ["180", "60", "60"]);
+    cisformer()
+        .args(["baseline", "--split", "column", "--fasta"])
+        .arg(&fa)
+        .arg("--labels")
+        .arg(&labels)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such column"));
 }
 
 #[test]

@@ -421,3 +421,72 @@ fn bad_config_and_split_are_errors() {
     };
     assert!(e(config(), &no_val).contains("validation split is empty"));
 }
+
+/// A learner that predicts the same value for every sequence and learns nothing.
+struct Constant;
+
+impl Learner for Constant {
+    fn train_batch(&mut self, _: &Batch, _: usize) -> Result<f32> {
+        Ok(1.0)
+    }
+    fn predict(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        Ok(vec![vec![0.0, 0.0]; seqs.len()])
+    }
+    fn save(&self, dir: &Path, _: &TrainState) -> Result<()> {
+        fs::write(dir.join("constant.txt"), "0").map_err(|e| Error::io(dir, e))
+    }
+    fn load(&mut self, _: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn undefined_metric_still_leaves_a_model() {
+    let (ds, split) = data();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainerConfig {
+        patience: 1,
+        ..config()
+    };
+    let trainer = Trainer::new(cfg, &ds, &split).unwrap();
+    let s = trainer
+        .run(&mut Constant, dir.path(), false, &mut keep_going)
+        .unwrap();
+    assert_eq!(
+        (s.status, s.epoch, s.best_epoch, s.best_metric),
+        (Status::EarlyStopped, 2, Some(1), None)
+    );
+    assert!(dir.path().join("constant.txt").is_file());
+    let log = fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
+    assert_eq!(log.lines().nth(1).unwrap().split('\t').nth(4), Some("NA"));
+}
+
+#[test]
+fn binary_output_gets_auroc_in_the_log() {
+    let (mut ds, split) = data();
+    let mut counts: Vec<f32> = ds.targets.iter().map(|t| t[1]).collect();
+    counts.sort_by(f32::total_cmp);
+    let median = counts[counts.len() / 2];
+    for t in &mut ds.targets {
+        t[1] = f32::from(t[1] > median);
+    }
+    assert_eq!(ds.binary_outputs(), [false, true]);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = TrainerConfig {
+        monitor: Monitor::Auroc,
+        epochs: 2,
+        ..config()
+    };
+    let trainer = Trainer::new(cfg, &ds, &split).unwrap();
+    assert_eq!(
+        trainer.normalizer().std[1],
+        1.0,
+        "binary outputs are not z-scored"
+    );
+    let s = trainer
+        .run(&mut Linear::new(2), dir.path(), false, &mut keep_going)
+        .unwrap();
+    let auroc: f64 = s.log[1].split('\t').nth(7).unwrap().parse().unwrap();
+    assert!(auroc > 0.6, "AUROC {auroc}");
+    assert!(s.best_metric.unwrap() >= auroc - 1e-6);
+}

@@ -46,7 +46,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "HOW", default_value = "auto", value_parser = ["auto", "column", "random"])]
     pub split: String,
     /// Train/validation/test fractions of a random split.
-    #[arg(long, value_name = "T,V,T", value_delimiter = ',', num_args = 3, default_values_t = [0.8, 0.1, 0.1])]
+    #[arg(long, value_name = "TRAIN,VAL,TEST", value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
     pub fractions: Vec<f64>,
     /// Hold out these chromosomes for validation (BED input; comma-separated).
     #[arg(long, value_name = "CHR", value_delimiter = ',', requires = "bed")]

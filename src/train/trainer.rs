@@ -217,7 +217,7 @@ pub struct TrainState {
     pub epoch: usize,
     /// Optimisation steps completed.
     pub step: usize,
-    /// Best monitored value so far (`None` until one is finite).
+    /// Best monitored value so far (`None` while none has been finite).
     pub best_metric: Option<f64>,
     /// Epoch (1-based) that reached it.
     pub best_epoch: Option<usize>,
@@ -475,18 +475,24 @@ impl<'a> Trainer<'a> {
             }
             let (val_loss, val_metrics) = self.validate(learner)?;
             let monitored = monitored_value(self.config.monitor, val_loss, &val_metrics);
-            let improved = monitored.is_finite()
-                && state.best_metric.is_none_or(|best| {
-                    if self.config.monitor == Monitor::Loss {
-                        monitored < best
-                    } else {
-                        monitored > best
-                    }
-                });
+            // The first epoch always counts as best, even with an undefined metric
+            // (constant predictions), so the output directory always holds a model.
+            let improved = match state.best_metric {
+                _ if state.best_epoch.is_none() => true,
+                None => monitored.is_finite(),
+                Some(best) => {
+                    monitored.is_finite()
+                        && if self.config.monitor == Monitor::Loss {
+                            monitored < best
+                        } else {
+                            monitored > best
+                        }
+                }
+            };
             state.epoch = epoch + 1;
             state.rng.stream = epoch as u64 + 2;
             if improved {
-                state.best_metric = Some(monitored);
+                state.best_metric = monitored.is_finite().then_some(monitored);
                 state.best_epoch = Some(epoch + 1);
                 state.epochs_since_best = 0;
             } else {
