@@ -386,7 +386,7 @@ fn bed_column(iv: &bed::Interval, c: usize) -> Option<&str> {
 pub struct BedOptions {
     /// 1-based BED columns holding the activities (5 = score, 7 and up = extra columns).
     pub label_cols: Vec<usize>,
-    /// Output names, one per label column [default: `col<N>`].
+    /// Output names, one per label column (default: `col<N>`).
     pub names: Vec<String>,
     /// Use the BED name (column 4) as id instead of `contig:start-end`.
     pub use_name: bool,
