@@ -4,11 +4,13 @@
 //! (tokenizer, motif scanning, model, analysis) builds on those readers. The
 //! command-line front end lives in the binary; nothing here prints.
 
+pub mod baseline;
 pub mod error;
 pub mod extract;
 pub mod io;
 pub mod motif;
 pub mod seq;
 pub mod simulate;
+pub mod train;
 
 pub use error::{Error, Result};

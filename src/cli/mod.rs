@@ -3,6 +3,7 @@
 //! One file per subcommand. This is the only layer that prints to the terminal,
 //! uses `anyhow`, or draws progress bars.
 
+mod baseline;
 mod completions;
 mod demo;
 mod extract;
@@ -36,6 +37,7 @@ pub struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    Baseline(Box<baseline::Args>),
     Completions(completions::Args),
     Demo(demo::Args),
     Extract(extract::Args),
@@ -66,6 +68,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     }
     let g = &cli.global;
     match cli.command {
+        Command::Baseline(a) => baseline::run(*a, g),
         Command::Completions(a) => completions::run(a, g),
         Command::Demo(a) => demo::run(a, g),
         Command::Extract(a) => extract::run(a, g),
