@@ -22,6 +22,9 @@ pub(super) fn detect(text: &str) -> Option<Format> {
     if let Some(header) = first.strip_prefix('>') {
         let rows: Vec<&str> = lines.take_while(|l| !l.starts_with('>')).collect();
         let first_row = rows.first()?;
+        if first_row.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return None; // sequences, not a matrix
+        }
         if first_row.contains('[') {
             return Some(Format::Jaspar);
         }

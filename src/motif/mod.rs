@@ -171,7 +171,12 @@ pub fn parse_str(text: &str, origin: &str, format: Option<Format>) -> Result<Mot
     let format = match format {
         Some(f) => f,
         None => formats::detect(text).ok_or_else(|| {
-            if text.trim().is_empty() {
+            let mut meaningful = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            if meaningful.next().is_some_and(|l| l.starts_with('>'))
+                && meaningful.next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_alphabetic()))
+            {
+                Error::parse(origin, 2, "this looks like FASTA sequences, not motifs (expected MEME, JASPAR, TRANSFAC or HOMER)")
+            } else if text.trim().is_empty() {
                 Error::parse(origin, 1, "empty motif file (expected MEME, JASPAR, TRANSFAC or HOMER motifs)")
             } else {
                 Error::parse(
