@@ -8,6 +8,7 @@ mod completions;
 mod demo;
 mod extract;
 mod index;
+mod scan;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,7 @@ enum Command {
     Demo(demo::Args),
     Extract(extract::Args),
     Index(index::Args),
+    Scan(scan::Args),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -73,6 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a, g),
         Command::Extract(a) => extract::run(a, g),
         Command::Index(a) => index::run(a, g),
+        Command::Scan(a) => scan::run(a, g),
     }
 }
 

@@ -1,5 +1,26 @@
 //! Transcription-factor motifs: position weight matrices, their file formats,
 //! log-odds scoring with exact p-values, and the genome scanner.
+//!
+//! ```
+//! use cisformer::motif::{self, Background, Pssm};
+//! let text = ">MA0004.1\tArnt\nA [4 19 0 0 0 0]\nC [16 0 20 0 0 0]\nG [0 1 0 20 0 20]\nT [0 0 0 0 20 0]\n";
+//! let file = motif::parse_str(text, "arnt.jaspar", None).unwrap();
+//! let pssm = Pssm::new(&file.motifs[0], &Background::uniform(), 0.1);
+//! let hits = motif::scan::scan_sequence(&pssm, b"ttCACGTGaa", 1e-3, true);
+//! assert_eq!((hits[0].start, hits[0].end, hits[0].plus), (2, 8, true));
+//! ```
+
+mod formats;
+pub mod meme;
+mod pssm;
+pub mod scan;
+pub mod tsv;
+
+use std::{io::Read, path::Path};
+
+pub use pssm::Pssm;
+
+use crate::{Error, Result};
 
 /// Index of a base in every per-position array: A, C, G, T.
 pub const ALPHABET: [u8; 4] = *b"ACGT";
@@ -26,5 +47,328 @@ impl Motif {
     /// Motif width in base pairs.
     pub fn width(&self) -> usize {
         self.probs.len()
+    }
+
+    /// The motif of the opposite strand: positions reversed, A↔T and C↔G swapped.
+    pub fn reverse_complement(&self) -> Motif {
+        Motif {
+            probs: self
+                .probs
+                .iter()
+                .rev()
+                .map(|r| [r[3], r[2], r[1], r[0]])
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Consensus string (most probable base per position, IUPAC-free).
+    pub fn consensus(&self) -> String {
+        self.probs
+            .iter()
+            .map(|r| {
+                let mut best = 0;
+                for i in 1..4 {
+                    if r[i] > r[best] {
+                        best = i;
+                    }
+                }
+                ALPHABET[best] as char
+            })
+            .collect()
+    }
+}
+
+/// Motif file formats understood by [`load`] and [`parse_str`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// MEME minimal motif format (version 4+), letter-probability matrices.
+    Meme,
+    /// JASPAR: `>ID name` then `A [ ... ]` count rows; also bare 4-row count matrices.
+    Jaspar,
+    /// TRANSFAC matrix format (`ID`, `P0`/`PO` table, `//`).
+    Transfac,
+    /// HOMER `.motif`: `>consensus<TAB>name...` then one probability row per position.
+    Homer,
+}
+
+impl Format {
+    /// All formats, for help texts.
+    pub const ALL: [Format; 4] = [
+        Format::Meme,
+        Format::Jaspar,
+        Format::Transfac,
+        Format::Homer,
+    ];
+
+    /// Lower-case name as used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Meme => "meme",
+            Format::Jaspar => "jaspar",
+            Format::Transfac => "transfac",
+            Format::Homer => "homer",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown motif format '{s}' (expected meme, jaspar, transfac or homer)"
+                ))
+            })
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The motifs of one file, in file order, and what else the file said.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MotifFile {
+    /// Motifs in file order.
+    pub motifs: Vec<Motif>,
+    /// Background letter frequencies (A, C, G, T) stated in the file (MEME only).
+    pub background: Option<[f64; 4]>,
+    /// The format the file was read as.
+    pub format: Format,
+}
+
+impl MotifFile {
+    /// Index of the motif whose id (or, failing that, name) is `key`.
+    pub fn position(&self, key: &str) -> Option<usize> {
+        self.motifs
+            .iter()
+            .position(|m| m.id == key)
+            .or_else(|| self.motifs.iter().position(|m| m.name == key))
+    }
+}
+
+/// Reads a motif file (plain or gzip; `-` is standard input), detecting its
+/// format from the content unless `format` forces one.
+pub fn load(path: &Path, format: Option<Format>) -> Result<MotifFile> {
+    let mut bytes = Vec::new();
+    crate::io::open_input(path)?
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| Error::parse(path, 0, format!("not UTF-8 text: {e}")))?;
+    parse_str(&text, &path.display().to_string(), format)
+}
+
+/// Parses motif-file text; `origin` names the source in error messages (and
+/// is the motif id of a bare count matrix, minus its extension).
+pub fn parse_str(text: &str, origin: &str, format: Option<Format>) -> Result<MotifFile> {
+    let format = match format {
+        Some(f) => f,
+        None => formats::detect(text).ok_or_else(|| {
+            let mut meaningful = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            if meaningful.next().is_some_and(|l| l.starts_with('>'))
+                && meaningful.next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_alphabetic()))
+            {
+                Error::parse(origin, 2, "this looks like FASTA sequences, not motifs (expected MEME, JASPAR, TRANSFAC or HOMER)")
+            } else if text.trim().is_empty() {
+                Error::parse(origin, 1, "empty motif file (expected MEME, JASPAR, TRANSFAC or HOMER motifs)")
+            } else {
+                Error::parse(
+                    origin,
+                    1,
+                    "unrecognised motif format (expected MEME, JASPAR, TRANSFAC or HOMER; use --format to force one)",
+                )
+            }
+        })?,
+    };
+    let file = match format {
+        Format::Meme => meme::parse(text, origin)?,
+        Format::Jaspar => formats::parse_jaspar(text, origin)?,
+        Format::Transfac => formats::parse_transfac(text, origin)?,
+        Format::Homer => formats::parse_homer(text, origin)?,
+    };
+    if file.motifs.is_empty() {
+        return Err(Error::parse(
+            origin,
+            text.lines().count().max(1) as u64,
+            format!("no motifs found (read as {format})"),
+        ));
+    }
+    Ok(file)
+}
+
+/// Background letter frequencies (A, C, G, T) for log-odds scores and p-values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Background {
+    freqs: [f64; 4],
+}
+
+impl Background {
+    /// Equal frequencies, FIMO's `--bfile --uniform--`.
+    pub fn uniform() -> Self {
+        Self { freqs: [0.25; 4] }
+    }
+
+    /// Frequencies as MEME uses them: a 5e-7 pseudocount is added and the four are
+    /// renormalised, so no letter has probability zero (`normalize_frequencies`).
+    pub fn from_freqs(freqs: [f64; 4]) -> Self {
+        const PSEUDO: f64 = 0.0000005;
+        let sum: f64 = PSEUDO * 4.0 + freqs.iter().sum::<f64>();
+        let mut f = freqs.map(|x| (x + PSEUDO) / sum);
+        let total: f64 = f.iter().sum();
+        if total != 0.0 && total != 1.0 {
+            f = f.map(|x| x / total);
+        }
+        Self { freqs: f }
+    }
+
+    /// FIMO scanning both strands averages each base with its complement
+    /// (A with T, C with G) before use; this returns that background.
+    pub fn symmetrized(self) -> Self {
+        let [a, c, g, t] = self.freqs;
+        let at = (a + t) / 2.0;
+        let cg = (c + g) / 2.0;
+        Self {
+            freqs: [at, cg, cg, at],
+        }
+    }
+
+    /// The background FIMO scores with: complementary bases averaged when both
+    /// strands are scanned (MEME's `average_freq_with_complement`), then [`Self::from_freqs`].
+    pub fn for_fimo(freqs: [f64; 4], both_strands: bool) -> Self {
+        let f = if both_strands {
+            Self { freqs }.symmetrized().freqs
+        } else {
+            freqs
+        };
+        Self::from_freqs(f)
+    }
+
+    /// The frequencies of A, C, G, T.
+    pub fn freqs(&self) -> [f64; 4] {
+        self.freqs
+    }
+
+    /// Reads a MEME background file (`A 0.3` lines; `#` comments; higher-order
+    /// entries such as `AA 0.09` are ignored), plain or gzip. The frequencies are
+    /// only normalised; see [`Self::for_fimo`] for FIMO's adjustments.
+    pub fn load(path: &Path) -> Result<Self> {
+        let mut text = String::new();
+        crate::io::open_input(path)?
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io(path, e))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses MEME background-file text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let mut freqs = [f64::NAN; 4];
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut it = line.split_whitespace();
+            let (Some(sym), Some(val), None) = (it.next(), it.next(), it.next()) else {
+                return Err(Error::parse(
+                    origin,
+                    i as u64 + 1,
+                    format!("expected '<letter> <frequency>', found '{line}'"),
+                ));
+            };
+            let v: f64 = val
+                .parse()
+                .ok()
+                .filter(|v: &f64| *v >= 0.0 && v.is_finite())
+                .ok_or_else(|| {
+                    Error::parse(origin, i as u64 + 1, format!("'{val}' is not a frequency"))
+                })?;
+            if sym.len() != 1 {
+                continue; // higher-order Markov entry
+            }
+            let idx = match sym.as_bytes()[0].to_ascii_uppercase() {
+                b'A' => 0,
+                b'C' => 1,
+                b'G' => 2,
+                b'T' | b'U' => 3,
+                _ => {
+                    return Err(Error::parse(
+                        origin,
+                        i as u64 + 1,
+                        format!("unknown letter '{sym}' (expected A, C, G or T)"),
+                    ));
+                }
+            };
+            freqs[idx] = v;
+        }
+        if let Some(k) = freqs.iter().position(|f| f.is_nan()) {
+            return Err(Error::parse(
+                origin,
+                text.lines().count().max(1) as u64,
+                format!("no frequency for {}", ALPHABET[k] as char),
+            ));
+        }
+        let sum: f64 = freqs.iter().sum();
+        if sum <= 0.0 {
+            return Err(Error::parse(origin, 1, "background frequencies sum to 0"));
+        }
+        Ok(Self {
+            freqs: freqs.map(|f| f / sum),
+        })
+    }
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self::uniform()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_complement_swaps_and_reverses() {
+        let m = Motif {
+            id: "x".into(),
+            name: String::new(),
+            probs: vec![[0.7, 0.1, 0.1, 0.1], [0.1, 0.6, 0.2, 0.1]],
+            nsites: 10.0,
+            url: None,
+        };
+        let rc = m.reverse_complement();
+        assert_eq!(rc.probs, vec![[0.1, 0.2, 0.6, 0.1], [0.1, 0.1, 0.1, 0.7]]);
+        assert_eq!(m.consensus(), "AC");
+        assert_eq!(rc.consensus(), "GT");
+    }
+
+    #[test]
+    fn background_helpers() {
+        assert_eq!(Background::from_freqs([0.25; 4]).freqs(), [0.25; 4]);
+        let b = Background::from_freqs([0.3, 0.2, 0.2, 0.3]);
+        assert!((b.freqs()[0] - 0.3).abs() < 1e-6);
+        let s = Background::from_freqs([0.4, 0.1, 0.3, 0.2]).symmetrized();
+        assert!((s.freqs()[0] - 0.3).abs() < 1e-6 && (s.freqs()[1] - 0.2).abs() < 1e-6);
+        let p =
+            Background::parse("# order 0\nA 0.3\nC 0.2\nG 0.2\nT 0.3\nAA 0.09\n", "bg").unwrap();
+        assert!((p.freqs()[3] - 0.3).abs() < 1e-6);
+        let e = Background::parse("A 0.3\nC 0.2\nG 0.5\n", "bg.txt").unwrap_err();
+        assert!(e.to_string().contains("no frequency for T"), "{e}");
+        assert!(Background::parse("X 0.3\n", "bg").is_err());
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>().unwrap(), f);
+        }
+        assert!("fasta".parse::<Format>().is_err());
     }
 }

@@ -1,0 +1,368 @@
+//! Integer-scaled log-odds matrices and exact p-values, computed as FIMO (MEME 5.4.1) does.
+//!
+//! FIMO smooths the motif with a pseudocount, takes `log2(p / bg)` (with MEME's
+//! constant 1.44269504 for 1/ln 2), shifts and scales every cell to an integer in
+//! `0..=1000`, and sums integers per window. The p-value of a window is the exact
+//! tail probability of its integer score under the background, found by dynamic
+//! programming over the `w·1000 + 1` possible scores (`get_pv_lookup` in pssm.c).
+//! Both the reported score and p-value are rounded to 10 significant digits, as
+//! FIMO does, so printed values match it digit for digit.
+
+use super::{Background, Motif};
+
+/// Scaled scores per cell lie in `0..=RANGE` (MEME's `PSSM_RANGE`).
+pub const RANGE: i32 = 1000;
+
+/// One orientation of a motif: scaled cells, the scaling, and the p-value table.
+#[derive(Clone, Debug)]
+pub struct Strand {
+    /// Scaled integer score of each base (A, C, G, T) at each position.
+    pub cells: Vec<[i32; 4]>,
+    /// Scaled score = round((log-odds − offset) · scale), per cell.
+    pub scale: f64,
+    /// Integer offset subtracted from every cell before scaling.
+    pub offset: f64,
+    /// `pv[s]` = probability that a background window scores at least `s`.
+    pub pv: Vec<f64>,
+}
+
+impl Strand {
+    fn new(probs: &[[f64; 4]], bg: &[f64; 4]) -> Self {
+        let w = probs.len();
+        // log2 odds exactly as MEME's my_log2: ln(x) * 1.44269504; log(0) is SMALL_POS.
+        let lo: Vec<[f64; 4]> = probs
+            .iter()
+            .map(|r| {
+                let mut o = [0.0; 4];
+                for a in 0..4 {
+                    o[a] = meme_log2(r[a] / bg[a]);
+                }
+                o
+            })
+            .collect();
+        let mut small = f64::INFINITY;
+        let mut large = f64::NEG_INFINITY;
+        for r in &lo {
+            for &x in r {
+                small = small.min(x);
+                large = large.max(x);
+            }
+        }
+        if large == small {
+            small = large - 1.0;
+        }
+        let offset = small.floor();
+        let scale = (f64::from(RANGE) / (large - offset)).floor();
+        let cells: Vec<[i32; 4]> = lo
+            .iter()
+            .map(|r| r.map(|x| nint((x - offset) * scale)))
+            .collect();
+        let pv = pv_lookup(&cells, bg, w);
+        Self {
+            cells,
+            scale,
+            offset,
+            pv,
+        }
+    }
+
+    /// The score FIMO reports for a scaled window score (bits, 10 significant digits).
+    pub fn score_of(&self, scaled: i32) -> f64 {
+        rnd10(f64::from(scaled) / self.scale + self.cells.len() as f64 * self.offset)
+    }
+
+    /// The p-value FIMO reports for a scaled window score (10 significant digits).
+    pub fn pvalue_of(&self, scaled: i32) -> f64 {
+        let i = scaled.clamp(0, self.pv.len() as i32 - 1) as usize;
+        rnd10(self.pv[i])
+    }
+
+    /// Smallest scaled score whose reported p-value is `<= p` (FIMO keeps `p-value <= thresh`);
+    /// one past the maximum when no window can reach `p`.
+    pub fn score_threshold(&self, p: f64) -> i32 {
+        // pv is non-increasing: binary search for the first index that passes.
+        let (mut lo, mut hi) = (0usize, self.pv.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if rnd10(self.pv[mid]) <= p {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        lo as i32
+    }
+
+    /// Scaled score of a window of base codes (0..4 = A, C, G, T); `None` if any code is not a base.
+    pub fn scaled_score(&self, codes: &[u8]) -> Option<i32> {
+        let mut s = 0;
+        for (row, &c) in self.cells.iter().zip(codes) {
+            s += *row.get(usize::from(c))?;
+        }
+        Some(s)
+    }
+}
+
+/// A motif ready for scanning: both orientations scored and tabulated as FIMO does.
+///
+/// The reverse orientation is built from the reverse-complemented motif with its
+/// own scaling and table, exactly like FIMO's separate `rev_pssm`.
+#[derive(Clone, Debug)]
+pub struct Pssm {
+    /// Motif id.
+    pub id: String,
+    /// Motif alternative name.
+    pub name: String,
+    /// Forward orientation.
+    pub fwd: Strand,
+    /// Reverse-complement orientation (scores the `-` strand of a forward window).
+    pub rev: Strand,
+}
+
+impl Pssm {
+    /// Builds the PSSM of `motif` against `bg`, smoothing with FIMO's motif pseudocount
+    /// (`p' = (p·n + pseudo·bg) / (n + pseudo)`, n = nsites truncated, 20 when unknown).
+    ///
+    /// For FIMO-identical results scanning both strands, pass a background that is
+    /// [`Background::symmetrized`] (FIMO averages complementary bases then).
+    pub fn new(motif: &Motif, bg: &Background, pseudo: f64) -> Pssm {
+        let bgf = bg.freqs();
+        let probs = smooth(motif, &bgf, pseudo);
+        let rc: Vec<[f64; 4]> = probs
+            .iter()
+            .rev()
+            .map(|r| [r[3], r[2], r[1], r[0]])
+            .collect();
+        Pssm {
+            id: motif.id.clone(),
+            name: motif.name.clone(),
+            fwd: Strand::new(&probs, &bgf),
+            rev: Strand::new(&rc, &bgf),
+        }
+    }
+
+    /// Motif width.
+    pub fn width(&self) -> usize {
+        self.fwd.cells.len()
+    }
+
+    /// p-value of the forward-orientation score of `window` (exactly `width` bases,
+    /// case-insensitive, U read as T); `None` for another length or a non-ACGT base.
+    pub fn window_pvalue(&self, window: &[u8]) -> Option<f64> {
+        let s = self.window_scaled(window)?;
+        Some(self.fwd.pvalue_of(s))
+    }
+
+    /// Score in bits (as FIMO reports it) of the forward orientation on `window`.
+    pub fn window_score(&self, window: &[u8]) -> Option<f64> {
+        let s = self.window_scaled(window)?;
+        Some(self.fwd.score_of(s))
+    }
+
+    fn window_scaled(&self, window: &[u8]) -> Option<i32> {
+        if window.len() != self.width() {
+            return None;
+        }
+        let codes: Vec<u8> = window.iter().map(|&b| super::scan::base_code(b)).collect();
+        self.fwd.scaled_score(&codes)
+    }
+
+    /// Scaled forward score threshold for p-value `p`: windows scoring at least this pass.
+    pub fn score_threshold(&self, p: f64) -> i32 {
+        self.fwd.score_threshold(p)
+    }
+
+    /// Smallest p-value any window can reach (forward orientation).
+    pub fn min_pvalue(&self) -> f64 {
+        let max: i32 = self
+            .fwd
+            .cells
+            .iter()
+            .map(|r| *r.iter().max().unwrap_or(&0))
+            .sum();
+        self.fwd.pvalue_of(max)
+    }
+}
+
+/// FIMO's motif smoothing (motif.c `apply_pseudocount_to_motif`), after MEME's row
+/// normalisation (rows off by more than 1e-5 are divided by their sum).
+fn smooth(motif: &Motif, bg: &[f64; 4], pseudo: f64) -> Vec<[f64; 4]> {
+    let mut probs = motif.probs.clone();
+    for r in &mut probs {
+        let t: f64 = r.iter().sum();
+        if t > 0.0 && !(1.0 - 0.00001..=1.0 + 0.00001).contains(&t) {
+            *r = r.map(|x| x / t);
+        }
+    }
+    if pseudo <= 0.0 {
+        return probs;
+    }
+    // C stores nsites in an int: truncation, and 20 (DEFAULT_SITE_COUNT) when it is not positive.
+    let sites = if motif.nsites > 0.0 {
+        f64::from(motif.nsites.min(f64::from(i32::MAX)) as i32)
+    } else {
+        20.0
+    };
+    let total = sites + pseudo;
+    for r in &mut probs {
+        for a in 0..4 {
+            r[a] = (r[a] * sites + pseudo * bg[a]) / total;
+        }
+    }
+    probs
+}
+
+/// MEME's truncated 1/ln 2; using the exact constant would shift some scaled cells.
+#[allow(clippy::approx_constant)]
+const MEME_LOG2_E: f64 = 1.44269504;
+/// MEME's `mylog10` divisor.
+#[allow(clippy::approx_constant)]
+const MEME_LN_10: f64 = 2.30258509299405;
+
+fn meme_log2(x: f64) -> f64 {
+    if x > 0.0 {
+        let lx = x.ln();
+        let lx = if lx < -0.5e10 { -1.0e10 } else { lx };
+        lx * MEME_LOG2_E
+    } else {
+        1e-300
+    }
+}
+
+fn nint(x: f64) -> i32 {
+    if x >= 0.0 {
+        (x + 0.5) as i32
+    } else {
+        (x - 0.5) as i32
+    }
+}
+
+/// Exact tail probabilities of the scaled score (pssm.c `get_pdf_table` + `get_pv_lookup`),
+/// with the same loop order so sums round identically.
+fn pv_lookup(cells: &[[i32; 4]], bg: &[f64; 4], w: usize) -> Vec<f64> {
+    let range = RANGE as usize;
+    let size = w * range + 1;
+    let mut old = vec![0.0f64; size];
+    let mut new = vec![0.0f64; size];
+    new[0] = 1.0;
+    for (i, row) in cells.iter().enumerate() {
+        let max = i * range;
+        std::mem::swap(&mut old, &mut new);
+        let upto = (max + range).min(size - 1);
+        new[..=upto].iter_mut().for_each(|x| *x = 0.0);
+        for (a, &s) in row.iter().enumerate() {
+            let s = s as usize;
+            let b = bg[a];
+            for k in 0..=max {
+                let o = old[k];
+                if o != 0.0 {
+                    new[k + s] += o * b;
+                }
+            }
+        }
+    }
+    let mut pv = new;
+    for i in (0..size.saturating_sub(1)).rev() {
+        let p = pv[i] + pv[i + 1];
+        pv[i] = p.min(1.0);
+    }
+    pv
+}
+
+/// Round to 10 significant digits as MEME's `RND(x, 10, y)` (round half to even via rint).
+pub(crate) fn rnd10(x: f64) -> f64 {
+    if x == 0.0 {
+        return 0.0;
+    }
+    let a = x.abs();
+    let z = 10f64.powf((10.0 - 1.0 - a.ln() / MEME_LN_10).ceil());
+    let y = (z * a).round_ties_even() / z;
+    if x < 0.0 { -y } else { y }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arnt() -> Motif {
+        crate::motif::parse_str(
+            ">MA0004.1 Arnt\nA [4 19 0 0 0 0]\nC [16 0 20 0 0 0]\nG [0 1 0 20 0 20]\nT [0 0 0 0 20 0]\n",
+            "arnt",
+            None,
+        )
+        .unwrap()
+        .motifs
+        .remove(0)
+    }
+
+    #[test]
+    fn fimo_documented_arnt_values() {
+        // shared/data/README.md: FIMO scores CACGTG as 11.55 with p = 1/4096.
+        let p = Pssm::new(&arnt(), &Background::uniform(), 0.1);
+        assert_eq!(p.width(), 6);
+        let pv = p.window_pvalue(b"CACGTG").unwrap();
+        assert!((pv - 0.000244140625).abs() < 1e-12, "{pv}");
+        let s = p.window_score(b"cacgtg").unwrap();
+        assert!((s - 11.55).abs() < 0.005, "{s}");
+        assert_eq!(p.window_pvalue(b"CACGTN"), None);
+        assert_eq!(p.window_pvalue(b"CACGT"), None);
+        assert!(
+            p.score_threshold(1e-4) > p.fwd.cells.iter().map(|r| *r.iter().max().unwrap()).sum()
+        );
+        assert_eq!(p.min_pvalue(), pv);
+    }
+
+    #[test]
+    fn pvalues_are_exact_tail_probabilities() {
+        // Brute force over all 4^w windows for a small motif.
+        let m = Motif {
+            id: "m".into(),
+            name: String::new(),
+            probs: vec![
+                [0.7, 0.1, 0.1, 0.1],
+                [0.2, 0.3, 0.4, 0.1],
+                [0.05, 0.05, 0.1, 0.8],
+                [0.25; 4],
+            ],
+            nsites: 10.0,
+            url: None,
+        };
+        let bg = Background::from_freqs([0.3, 0.2, 0.2, 0.3]);
+        let p = Pssm::new(&m, &bg, 0.1);
+        let mut scores = Vec::new();
+        for x in 0..256u32 {
+            let codes: Vec<u8> = (0..4).map(|k| ((x >> (2 * k)) & 3) as u8).collect();
+            let pr: f64 = codes.iter().map(|&c| bg.freqs()[c as usize]).product();
+            scores.push((p.fwd.scaled_score(&codes).unwrap(), pr));
+        }
+        for &(s, _) in &scores {
+            let tail: f64 = scores.iter().filter(|(t, _)| *t >= s).map(|(_, q)| q).sum();
+            assert!((p.fwd.pvalue_of(s) - tail).abs() < 1e-12);
+        }
+        // Threshold is consistent with the table.
+        for t in [1e-1, 1e-2, 4e-3] {
+            let s = p.score_threshold(t);
+            assert!(p.fwd.pvalue_of(s) <= t);
+            assert!(s == 0 || p.fwd.pvalue_of(s - 1) > t);
+        }
+        // The reverse orientation of a symmetric background is the mirrored table.
+        let ps = Pssm::new(&m, &bg.symmetrized(), 0.1);
+        let mut rc: Vec<[i32; 4]> = ps
+            .fwd
+            .cells
+            .iter()
+            .rev()
+            .map(|r| [r[3], r[2], r[1], r[0]])
+            .collect();
+        assert_eq!(rc, ps.rev.cells);
+        rc.clear();
+    }
+
+    #[test]
+    fn rnd10_matches_meme() {
+        assert_eq!(rnd10(0.000244140625), 0.000244140625);
+        assert_eq!(rnd10(1.23456789012345), 1.23456789);
+        assert_eq!(rnd10(-2.5), -2.5);
+        assert_eq!(rnd10(0.0), 0.0);
+    }
+}

@@ -1,0 +1,307 @@
+//! Motif scanning with FIMO's scores and p-values, fast.
+//!
+//! Sequences are encoded once (A, C, G, T → 0..4; everything else, N and IUPAC
+//! codes included, → 4, which FIMO never scores). A window passes when its
+//! integer score reaches the threshold derived from the p-value, so the p-value
+//! table is consulted only for hits. Positions are visited most-informative first
+//! and a window is abandoned as soon as even the best remaining bases could not
+//! reach the threshold; most windows are rejected after two or three bases.
+
+use super::{Pssm, pssm::Strand};
+
+/// Code of bases FIMO does not score (N, IUPAC codes, gaps, anything else).
+pub const INVALID: u8 = 4;
+
+/// A window that passed the threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// 0-based start of the window.
+    pub start: usize,
+    /// 0-based exclusive end (`start + width`).
+    pub end: usize,
+    /// `true` for the `+` strand (forward motif), `false` for `-` (reverse complement).
+    pub plus: bool,
+    /// Score in bits as FIMO reports it.
+    pub score: f64,
+    /// Exact p-value as FIMO reports it.
+    pub pvalue: f64,
+    /// Integer-scaled score behind `score` and `pvalue`.
+    pub scaled: i32,
+}
+
+/// Base code: A/a 0, C/c 1, G/g 2, T/t/U/u 3, anything else [`INVALID`].
+#[inline]
+pub fn base_code(b: u8) -> u8 {
+    CODE[b as usize]
+}
+
+static CODE: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    t[b'A' as usize] = 0;
+    t[b'a' as usize] = 0;
+    t[b'C' as usize] = 1;
+    t[b'c' as usize] = 1;
+    t[b'G' as usize] = 2;
+    t[b'g' as usize] = 2;
+    t[b'T' as usize] = 3;
+    t[b't' as usize] = 3;
+    t[b'U' as usize] = 3;
+    t[b'u' as usize] = 3;
+    t
+};
+
+/// Encodes a sequence for [`Scanner::scan_encoded`].
+pub fn encode(seq: &[u8]) -> Vec<u8> {
+    seq.iter().map(|&b| base_code(b)).collect()
+}
+
+/// Number of windows of width `w` containing only A, C, G, T (FIMO's scorable windows).
+pub fn count_scorable_windows(codes: &[u8], w: usize) -> u64 {
+    if w == 0 || codes.len() < w {
+        return 0;
+    }
+    let mut bad = codes[..w].iter().filter(|&&c| c == INVALID).count();
+    let mut n = u64::from(bad == 0);
+    for i in w..codes.len() {
+        bad += usize::from(codes[i] == INVALID);
+        bad -= usize::from(codes[i - w] == INVALID);
+        n += u64::from(bad == 0);
+    }
+    n
+}
+
+/// One orientation prepared for early-abandon scanning.
+#[derive(Clone, Debug)]
+struct Prepared {
+    /// Positions, most discriminative first.
+    order: Vec<usize>,
+    /// Cells in `order`, with a fifth, hugely negative column for invalid bases.
+    cells: Vec<[i32; 5]>,
+    /// `bound[k]` = best possible score of positions `order[k..]`.
+    bound: Vec<i32>,
+    /// Windows scoring at least this pass.
+    threshold: i32,
+}
+
+/// Low enough that one invalid base sinks any window (w·1000 ≪ 2^20).
+const NEG: i32 = -(1 << 20);
+
+impl Prepared {
+    fn new(s: &Strand, threshold: i32) -> Self {
+        let w = s.cells.len();
+        let mut order: Vec<usize> = (0..w).collect();
+        // Spread between best and mean cell: positions that punish mismatches most go first.
+        let key = |i: usize| {
+            let r = s.cells[i];
+            let mx = *r.iter().max().unwrap_or(&0);
+            let sum: i32 = r.iter().sum();
+            4 * mx - sum
+        };
+        order.sort_by_key(|&i| (std::cmp::Reverse(key(i)), i));
+        let cells: Vec<[i32; 5]> = order
+            .iter()
+            .map(|&i| {
+                let r = s.cells[i];
+                [r[0], r[1], r[2], r[3], NEG]
+            })
+            .collect();
+        let mut bound = vec![0; w + 1];
+        for k in (0..w).rev() {
+            bound[k] = bound[k + 1] + cells[k][..4].iter().max().copied().unwrap_or(0);
+        }
+        Self {
+            order,
+            cells,
+            bound,
+            threshold,
+        }
+    }
+
+    /// Scaled score of the window at `p` if it reaches the threshold.
+    #[inline]
+    fn score(&self, codes: &[u8], p: usize) -> Option<i32> {
+        let win = &codes[p..p + self.order.len()];
+        let mut s = 0i32;
+        for (k, (&i, row)) in self.order.iter().zip(&self.cells).enumerate() {
+            s += row[usize::from(win[i])];
+            if s + self.bound[k + 1] < self.threshold {
+                return None;
+            }
+        }
+        Some(s)
+    }
+}
+
+/// A motif prepared to scan many sequences at one p-value threshold.
+pub struct Scanner<'a> {
+    pssm: &'a Pssm,
+    fwd: Prepared,
+    rev: Option<Prepared>,
+}
+
+impl<'a> Scanner<'a> {
+    /// Prepares `pssm` for windows with p-value `<= thresh_p` (FIMO's `--thresh`).
+    pub fn new(pssm: &'a Pssm, thresh_p: f64, both_strands: bool) -> Self {
+        Self {
+            pssm,
+            fwd: Prepared::new(&pssm.fwd, pssm.fwd.score_threshold(thresh_p)),
+            rev: both_strands.then(|| Prepared::new(&pssm.rev, pssm.rev.score_threshold(thresh_p))),
+        }
+    }
+
+    /// The motif width.
+    pub fn width(&self) -> usize {
+        self.pssm.width()
+    }
+
+    /// Appends the hits among windows starting in `from..to` of an [`encode`]d sequence,
+    /// by position, `+` before `-` (FIMO's order). Windows must fit inside `codes`.
+    pub fn scan_encoded(&self, codes: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
+        let w = self.width();
+        if w == 0 || codes.len() < w {
+            return;
+        }
+        let to = to.min(codes.len() - w + 1);
+        let fwd_max = self.fwd.bound[0] >= self.fwd.threshold;
+        let rev_max = self.rev.as_ref().is_some_and(|r| r.bound[0] >= r.threshold);
+        if !fwd_max && !rev_max {
+            return;
+        }
+        for p in from..to {
+            if fwd_max {
+                if let Some(s) = self.fwd.score(codes, p) {
+                    out.push(self.hit(&self.pssm.fwd, p, true, s));
+                }
+            }
+            if rev_max {
+                if let Some(s) = self.rev.as_ref().and_then(|r| r.score(codes, p)) {
+                    out.push(self.hit(&self.pssm.rev, p, false, s));
+                }
+            }
+        }
+    }
+
+    fn hit(&self, strand: &Strand, p: usize, plus: bool, s: i32) -> Hit {
+        Hit {
+            start: p,
+            end: p + self.width(),
+            plus,
+            score: strand.score_of(s),
+            pvalue: strand.pvalue_of(s),
+            scaled: s,
+        }
+    }
+
+    /// All hits in `seq` (raw bases), by position, `+` before `-`.
+    pub fn scan(&self, seq: &[u8]) -> Vec<Hit> {
+        let codes = encode(seq);
+        let mut out = Vec::new();
+        self.scan_encoded(&codes, 0, codes.len(), &mut out);
+        out
+    }
+}
+
+/// Scans one sequence: windows with p-value `<= thresh_p`, on both strands unless
+/// `both_strands` is false; 0-based coordinates, by position, `+` before `-`.
+pub fn scan_sequence(pssm: &Pssm, seq: &[u8], thresh_p: f64, both_strands: bool) -> Vec<Hit> {
+    Scanner::new(pssm, thresh_p, both_strands).scan(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::motif::{Background, Motif};
+
+    fn motif() -> Motif {
+        Motif {
+            id: "m".into(),
+            name: "n".into(),
+            probs: vec![
+                [0.9, 0.03, 0.03, 0.04],
+                [0.05, 0.85, 0.05, 0.05],
+                [0.1, 0.1, 0.7, 0.1],
+                [0.02, 0.02, 0.02, 0.94],
+                [0.4, 0.3, 0.2, 0.1],
+            ],
+            nsites: 50.0,
+            url: None,
+        }
+    }
+
+    /// Exhaustive reference: every window scored in full.
+    fn naive(p: &Pssm, seq: &[u8], t: f64, both: bool) -> Vec<Hit> {
+        let codes = encode(seq);
+        let w = p.width();
+        let mut out = Vec::new();
+        for i in 0..=(codes.len().saturating_sub(w)) {
+            if codes.len() < w {
+                break;
+            }
+            let win = &codes[i..i + w];
+            for (strand, plus) in [(&p.fwd, true), (&p.rev, false)] {
+                if !plus && !both {
+                    continue;
+                }
+                if let Some(s) = strand.scaled_score(win) {
+                    let pv = strand.pvalue_of(s);
+                    if pv <= t {
+                        out.push(Hit {
+                            start: i,
+                            end: i + w,
+                            plus,
+                            score: strand.score_of(s),
+                            pvalue: pv,
+                            scaled: s,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn early_abandon_matches_exhaustive_scan() {
+        let p = Pssm::new(&motif(), &Background::uniform(), 0.1);
+        let mut x: u64 = 42;
+        let seq: Vec<u8> = (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                b"ACGTACGTacgtNRACGT"[(x % 18) as usize]
+            })
+            .collect();
+        for t in [1e-2, 1e-3, 1e-4] {
+            for both in [true, false] {
+                assert_eq!(scan_sequence(&p, &seq, t, both), naive(&p, &seq, t, both));
+            }
+        }
+        assert!(!scan_sequence(&p, &seq, 1e-2, true).is_empty());
+    }
+
+    #[test]
+    fn finds_planted_sites_on_both_strands() {
+        let p = Pssm::new(&motif(), &Background::uniform(), 0.1);
+        // ACGTA forward at 3; its reverse complement TACGT at 12.
+        let hits = scan_sequence(&p, b"GGGACGTAGGGGTACGTGGG", 1e-3, true);
+        assert!(hits.iter().any(|h| h.start == 3 && h.plus), "{hits:?}");
+        assert!(hits.iter().any(|h| h.start == 12 && !h.plus), "{hits:?}");
+        assert!(
+            scan_sequence(&p, b"GGGACGTAGGGGTACGTGGG", 1e-3, false)
+                .iter()
+                .all(|h| h.plus)
+        );
+        // N never matches; short sequences give nothing; the last window is scanned.
+        assert!(scan_sequence(&p, b"ACNTA", 1.0, true).is_empty());
+        assert!(scan_sequence(&p, b"ACGT", 1.0, true).is_empty());
+        assert_eq!(scan_sequence(&p, b"ACGTA", 1.0, false).len(), 1);
+        assert_eq!(scan_sequence(&p, b"acgta", 1e-3, false)[0].start, 0);
+    }
+
+    #[test]
+    fn counts_scorable_windows() {
+        assert_eq!(count_scorable_windows(&encode(b"ACGTNACGT"), 3), 4);
+        assert_eq!(count_scorable_windows(&encode(b"AC"), 3), 0);
+    }
+}

@@ -1,0 +1,165 @@
+//! FIMO's `--text` TSV output, byte for byte: C `%g` / `%.3g` number formatting.
+
+use std::io::{self, Write};
+
+use super::scan::Hit;
+
+/// FIMO's header line (without the newline).
+pub const HEADER: &str = "motif_id\tmotif_alt_id\tsequence_name\tstart\tstop\tstrand\tscore\tp-value\tq-value\tmatched_sequence";
+
+/// Formats `x` as C's `printf("%.{prec}g", x)`.
+///
+/// ```
+/// use cisformer::motif::tsv::format_g;
+/// assert_eq!(format_g(12.62068, 6), "12.6207");
+/// assert_eq!(format_g(2.67e-05, 3), "2.67e-05");
+/// assert_eq!(format_g(0.0001, 3), "0.0001");
+/// assert_eq!(format_g(-3.0, 6), "-3");
+/// ```
+pub fn format_g(x: f64, prec: usize) -> String {
+    if x == 0.0 {
+        return if x.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    if !x.is_finite() {
+        return if x.is_nan() {
+            "nan".into()
+        } else if x > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    let p = prec.max(1);
+    // The exponent after rounding to p significant digits decides the style.
+    let sci = format!("{:.*e}", p - 1, x);
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if exp < -4 || exp >= p as i32 {
+        let mant = strip_zeros(mant);
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    } else {
+        let decimals = (p as i32 - 1 - exp).max(0) as usize;
+        strip_zeros(&format!("{x:.decimals$}")).to_string()
+    }
+}
+
+fn strip_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// Writes one FIMO row. `window` is the sequence under the hit as in the input;
+/// on `-` FIMO prints its reverse complement in upper case. `qvalue` `None` leaves
+/// the column empty (as `fimo --text`).
+#[allow(clippy::too_many_arguments)]
+pub fn write_row(
+    out: &mut impl Write,
+    motif_id: &str,
+    motif_alt_id: &str,
+    seq_name: &str,
+    hit: &Hit,
+    window: &[u8],
+    qvalue: Option<f64>,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    buf.clear();
+    buf.extend_from_slice(motif_id.as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(motif_alt_id.as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(seq_name.as_bytes());
+    buf.push(b'\t');
+    let mut ib = itoa::Buffer::new();
+    buf.extend_from_slice(ib.format(hit.start + 1).as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(ib.format(hit.end).as_bytes());
+    buf.extend_from_slice(if hit.plus { b"\t+\t" } else { b"\t-\t" });
+    buf.extend_from_slice(format_g(hit.score, 6).as_bytes());
+    buf.push(b'\t');
+    buf.extend_from_slice(format_g(hit.pvalue, 3).as_bytes());
+    buf.push(b'\t');
+    if let Some(q) = qvalue {
+        buf.extend_from_slice(format_g(q, 3).as_bytes());
+    }
+    buf.push(b'\t');
+    if hit.plus {
+        buf.extend_from_slice(window);
+    } else {
+        buf.extend(window.iter().rev().map(|&b| complement_upper(b)));
+    }
+    buf.push(b'\n');
+    out.write_all(buf)
+}
+
+/// Upper-case complement as MEME's `invcomp_seq` prints it (U pairs like T).
+fn complement_upper(b: u8) -> u8 {
+    match b.to_ascii_uppercase() {
+        b'A' => b'T',
+        b'C' => b'G',
+        b'G' => b'C',
+        b'T' | b'U' => b'A',
+        b'R' => b'Y',
+        b'Y' => b'R',
+        b'K' => b'M',
+        b'M' => b'K',
+        b'B' => b'V',
+        b'V' => b'B',
+        b'D' => b'H',
+        b'H' => b'D',
+        other => other,
+    }
+}
+
+/// Benjamini–Hochberg q-values of `pvalues` given `m` tests in total (the hits are the
+/// smallest p-values of all `m` scored windows, so their ranks are global ranks).
+pub fn bh_qvalues(pvalues: &[f64], m: u64) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..pvalues.len()).collect();
+    idx.sort_by(|&a, &b| pvalues[a].total_cmp(&pvalues[b]).then(a.cmp(&b)));
+    let mut q = vec![0.0; pvalues.len()];
+    let mut running = 1.0f64;
+    for (rank, &i) in idx.iter().enumerate().rev() {
+        let v = pvalues[i] * m as f64 / (rank + 1) as f64;
+        running = running.min(v).min(1.0);
+        q[i] = running;
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_style_g() {
+        for (x, p, s) in [
+            (11.6379, 6, "11.6379"),
+            (12.112, 6, "12.112"),
+            (100000.0, 6, "100000"),
+            (1000000.0, 6, "1e+06"),
+            (0.00012345, 3, "0.000123"),
+            (5.72e-05, 3, "5.72e-05"),
+            (1e-10, 3, "1e-10"),
+            (0.5, 3, "0.5"),
+            (9.9996, 3, "10"),
+            (-0.25, 6, "-0.25"),
+        ] {
+            assert_eq!(format_g(x, p), s, "{x}");
+        }
+    }
+
+    #[test]
+    fn bh() {
+        let q = bh_qvalues(&[0.01, 0.001, 0.01], 10);
+        assert!((q[1] - 0.01).abs() < 1e-15);
+        assert!((q[0] - 0.0333333333).abs() < 1e-9);
+        assert_eq!(q[0], q[2]);
+    }
+}
