@@ -93,7 +93,7 @@ fn summary_reports_the_noise_ceiling() {
     let r = s["outputs"][0]["noise_ceiling"].as_f64().unwrap();
     assert!(r > 0.5 && r < 1.0, "noise ceiling {r}");
     assert_eq!(s["n"], 400);
-    assert_eq!(s["pairs"].as_array().unwrap().len(), 6);
+    assert_eq!(s["pairs"].as_array().unwrap().len(), 5);
 }
 
 #[test]
