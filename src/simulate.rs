@@ -21,6 +21,14 @@ use crate::{Error, Result};
 /// The default grammar shipped in `data/grammar.toml`.
 pub const DEFAULT_GRAMMAR: &str = include_str!("../data/grammar.toml");
 
+/// The default motif set (`data/motifs/sim_motifs.meme`: 12 distinct JASPAR motifs).
+pub const DEFAULT_MOTIFS: &str = include_str!("../data/motifs/sim_motifs.meme");
+
+/// Parses [`DEFAULT_MOTIFS`].
+pub fn default_motifs() -> Result<Vec<Motif>> {
+    Ok(crate::motif::parse_str(DEFAULT_MOTIFS, "data/motifs/sim_motifs.meme", None)?.motifs)
+}
+
 /// A planted regulatory grammar (TOML; see `data/grammar.toml` for a documented example).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -864,6 +872,48 @@ pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Resul
             }
         }
         Ok(())
+    })
+}
+
+/// Writes `summary.json`: what a user needs to judge a model trained on the data set
+/// (the noise ceiling per output) and how often each grammar element was planted.
+pub fn write_summary(dir: &Path, sim: &Simulator, seqs: &[SimSequence], seed: u64) -> Result<()> {
+    let g = sim.grammar();
+    let outputs: Vec<_> = g
+        .outputs
+        .iter()
+        .enumerate()
+        .map(|(o, name)| serde_json::json!({"name": name, "noise_ceiling": noise_ceiling(seqs, o)}))
+        .collect();
+    let pairs: Vec<_> = g
+        .pair
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let planted = seqs
+                .iter()
+                .filter(|s| s.sites.iter().any(|site| site.pair == Some(i)))
+                .count();
+            let satisfied = seqs
+                .iter()
+                .filter(|s| sim.pair_satisfied(i, &s.sites))
+                .count();
+            serde_json::json!({
+                "kind": p.kind.as_str(), "a": p.a, "b": p.b,
+                "sequences_planted": planted, "sequences_in_window": satisfied,
+            })
+        })
+        .collect();
+    let summary = serde_json::json!({
+        "n": seqs.len(),
+        "length": g.length,
+        "seed": seed,
+        "outputs": outputs,
+        "pairs": pairs,
+    });
+    write_file(&dir.join("summary.json"), |w| {
+        serde_json::to_writer_pretty(&mut *w, &summary)?;
+        writeln!(w)
     })
 }
 

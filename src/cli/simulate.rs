@@ -2,14 +2,19 @@
 use std::{fs, path::PathBuf, time::Instant};
 
 use anyhow::Context;
-use cisformer::simulate::{self, Background, Grammar, MarkovChain, Simulator};
+use cisformer::{
+    io::output::Output,
+    motif::{self, Pssm},
+    simulate::{self, Background, Grammar, MarkovChain, Simulator},
+};
 
 use super::Global;
 
 /// Simulate sequences with planted motif grammar and known activity.
 ///
 /// Writes DIR/seqs.fa, labels.tsv (observed activity), noise_free.tsv, sites.bed
-/// (every planted site), truth.tsv (the grammar) and motifs.meme (motifs used).
+/// (every planted site), truth.tsv (the grammar), motifs.meme (motifs used) and
+/// summary.json (noise ceiling per output, planted counts).
 ///
 /// Example: `cisformer simulate --out sim --n 20000 --len 200 --seed 7`
 #[derive(clap::Args, Debug)]
@@ -58,7 +63,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     anyhow::ensure!(args.n > 0, "--n must be at least 1");
     anyhow::ensure!(grammar.length > 0, "--len must be at least 1");
-    let motifs = super::load_sim_motifs(args.motifs.as_deref())?;
+    let motifs = match &args.motifs {
+        Some(p) => motif::load(p, None)?.motifs,
+        None => simulate::default_motifs()?,
+    };
+    anyhow::ensure!(
+        args.site_pvalue > 0.0 && args.site_pvalue <= 1.0,
+        "--site-pvalue must be in (0, 1]"
+    );
     let background = match &args.background_from {
         Some(p) => {
             let recs = cisformer::io::fasta::read_all(p)?;
@@ -69,13 +81,29 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         None => Background::Iid { gc: grammar.gc },
     };
-    let filter = super::site_filter(&motifs, args.site_pvalue)?;
+    // The scanner's own scoring (uniform background, FIMO's pseudocount), so every
+    // planted site is a `scan` hit at --site-pvalue.
+    let uniform = motif::Background::uniform();
+    let pssms: Vec<Pssm> = motifs
+        .iter()
+        .map(|m| Pssm::new(m, &uniform, 0.1))
+        .collect();
+    let site_p = args.site_pvalue;
+    let filter = move |m: usize, inst: &[u8]| {
+        pssms[m]
+            .window_pvalue(inst)
+            .is_some_and(|p| p < site_p)
+    };
     let sim = Simulator::new(grammar, &motifs, background, &filter)?;
     let seqs = sim.generate(args.n, args.seed)?;
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create output directory {}", args.out.display()))?;
     simulate::write_dataset(&args.out, &sim, &seqs)?;
-    super::write_motifs(&args.out.join("motifs.meme"), &motifs)?;
+    simulate::write_summary(&args.out, &sim, &seqs, args.seed)?;
+    let mut out = Output::create(args.out.join("motifs.meme"))?;
+    std::io::Write::write_all(&mut out, motif::meme::to_string(&motifs, &uniform).as_bytes())
+        .map_err(|e| out.err(e))?;
+    out.finish()?;
     if !g.quiet {
         for (o, name) in sim.grammar().outputs.iter().enumerate() {
             eprintln!(
