@@ -16,7 +16,11 @@ fn simulate(dir: &Path, extra: &[&str]) {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 const FILES: [&str; 7] = [
@@ -57,7 +61,9 @@ fn same_seed_same_bytes_other_seed_other_data_any_threads() {
 fn every_planted_site_is_a_scanner_hit() {
     let dir = tempfile::tempdir().unwrap();
     simulate(dir.path(), &["--seed", "3"]);
-    let motifs = motif::load(&dir.path().join("motifs.meme"), None).unwrap().motifs;
+    let motifs = motif::load(&dir.path().join("motifs.meme"), None)
+        .unwrap()
+        .motifs;
     assert_eq!(motifs.len(), 12);
     let bg = Background::uniform();
     let fasta = std::fs::read_to_string(dir.path().join("seqs.fa")).unwrap();
@@ -109,7 +115,13 @@ fn custom_motifs_and_grammar_files() {
     simulate(&out, &["--grammar", g.to_str().unwrap()]);
     let fa = std::fs::read_to_string(out.join("seqs.fa")).unwrap();
     assert!(fa.lines().nth(1).unwrap().len() == 60);
-    assert_eq!(std::fs::read_to_string(out.join("sites.bed")).unwrap().lines().count(), 400);
+    assert_eq!(
+        std::fs::read_to_string(out.join("sites.bed"))
+            .unwrap()
+            .lines()
+            .count(),
+        400
+    );
 }
 
 fn fails_with(args: &[&str], dir: &Path, needle: &str) {
@@ -131,7 +143,11 @@ fn bad_input_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let bad = d.join("bad.toml");
-    std::fs::write(&bad, "length = 200\n[[single]]\nmotif = \"NoSuchTF\"\nrate = 0.5\n").unwrap();
+    std::fs::write(
+        &bad,
+        "length = 200\n[[single]]\nmotif = \"NoSuchTF\"\nrate = 0.5\n",
+    )
+    .unwrap();
     fails_with(&["--grammar", bad.to_str().unwrap()], d, "NoSuchTF");
     let typo = d.join("typo.toml");
     std::fs::write(&typo, "length = 200\nlenght = 3\n").unwrap();

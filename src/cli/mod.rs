@@ -9,6 +9,7 @@ mod demo;
 mod extract;
 mod index;
 mod scan;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,7 @@ enum Command {
     Extract(extract::Args),
     Index(index::Args),
     Scan(scan::Args),
+    Simulate(simulate::Args),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -76,6 +78,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Extract(a) => extract::run(a, g),
         Command::Index(a) => index::run(a, g),
         Command::Scan(a) => scan::run(a, g),
+        Command::Simulate(a) => simulate::run(a, g),
     }
 }
 

@@ -84,16 +84,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     // The scanner's own scoring (uniform background, FIMO's pseudocount), so every
     // planted site is a `scan` hit at --site-pvalue.
     let uniform = motif::Background::uniform();
-    let pssms: Vec<Pssm> = motifs
-        .iter()
-        .map(|m| Pssm::new(m, &uniform, 0.1))
-        .collect();
+    let pssms: Vec<Pssm> = motifs.iter().map(|m| Pssm::new(m, &uniform, 0.1)).collect();
     let site_p = args.site_pvalue;
-    let filter = move |m: usize, inst: &[u8]| {
-        pssms[m]
-            .window_pvalue(inst)
-            .is_some_and(|p| p < site_p)
-    };
+    let filter =
+        move |m: usize, inst: &[u8]| pssms[m].window_pvalue(inst).is_some_and(|p| p < site_p);
     let sim = Simulator::new(grammar, &motifs, background, &filter)?;
     let seqs = sim.generate(args.n, args.seed)?;
     fs::create_dir_all(&args.out)
@@ -101,8 +95,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     simulate::write_dataset(&args.out, &sim, &seqs)?;
     simulate::write_summary(&args.out, &sim, &seqs, args.seed)?;
     let mut out = Output::create(args.out.join("motifs.meme"))?;
-    std::io::Write::write_all(&mut out, motif::meme::to_string(&motifs, &uniform).as_bytes())
-        .map_err(|e| out.err(e))?;
+    std::io::Write::write_all(
+        &mut out,
+        motif::meme::to_string(&motifs, &uniform).as_bytes(),
+    )
+    .map_err(|e| out.err(e))?;
     out.finish()?;
     if !g.quiet {
         for (o, name) in sim.grammar().outputs.iter().enumerate() {
