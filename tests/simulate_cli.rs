@@ -158,3 +158,102 @@ fn bad_input_is_a_clear_error() {
     fails_with(&["--len", "10"], d, "bp");
     fails_with(&["--n", "0"], d, "--n");
 }
+
+/// Recomputes every noise-free activity from truth.tsv and sites.bed alone (an
+/// independent reading of the grammar): single effects for motifs present, pair effects
+/// only when two sites sit in the pair's gap window and orientation. Decoy pairs must
+/// co-occur at their rate and add nothing.
+#[test]
+fn noise_free_activity_follows_the_truth_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = cisformer()
+        .args(["simulate", "-q", "--n", "3000", "--seed", "11", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let truth = read("truth.tsv");
+    let rows: Vec<Vec<&str>> = truth
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let mut sites: HashMap<String, Vec<(usize, usize, String, bool)>> = HashMap::new();
+    for l in read("sites.bed").lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        sites.entry(f[0].to_string()).or_default().push((
+            f[1].parse().unwrap(),
+            f[2].parse().unwrap(),
+            f[3].to_string(),
+            f[5] == "+",
+        ));
+    }
+    let in_window = |s: &[(usize, usize, String, bool)], r: &[&str]| {
+        let (lo, hi): (usize, usize) = (r[8].parse().unwrap(), r[9].parse().unwrap());
+        s.iter().any(|x| {
+            s.iter().any(|y| {
+                let names = (x.2 == r[1] && y.2 == r[2]) || (x.2 == r[2] && y.2 == r[1]);
+                if !names || x.0 > y.0 || y.0 < x.1 || std::ptr::eq(x, y) {
+                    return false;
+                }
+                let orient = match (x.3, y.3) {
+                    (true, false) => "convergent",
+                    (false, true) => "divergent",
+                    _ => "tandem",
+                };
+                (lo..=hi).contains(&(y.0 - x.1)) && (r[10] == "any" || r[10] == orient)
+            })
+        })
+    };
+    let empty = Vec::new();
+    let (mut n, mut coop_on, mut coop_off, mut decoy_planted) = (0, 0, 0, 0);
+    for l in read("noise_free.tsv").lines().skip(1) {
+        let (id, v) = l.split_once('\t').unwrap();
+        let got: f64 = v.parse().unwrap();
+        let s = sites.get(id).unwrap_or(&empty);
+        let mut want = 0.0;
+        for r in &rows {
+            let effect: f64 = r[6].parse().unwrap();
+            if r[0] == "single" {
+                if s.iter().any(|x| x.2 == r[1]) {
+                    want += effect;
+                }
+            } else if in_window(s, r) {
+                want += effect;
+            }
+        }
+        assert!(
+            (got - want).abs() < 1e-5,
+            "{id}: noise-free {got}, truth table gives {want}"
+        );
+        let coop = &rows[12];
+        let both = s.iter().any(|x| x.2 == coop[1]) && s.iter().any(|x| x.2 == coop[2]);
+        if both && in_window(s, coop) {
+            coop_on += 1;
+        } else if both {
+            coop_off += 1;
+        }
+        let planted_decoy = read_decoy(s, &rows[15]);
+        decoy_planted += planted_decoy as usize;
+        n += 1;
+    }
+    assert_eq!(n, 3000);
+    assert!(
+        coop_on > 300,
+        "cooperative pair in window in only {coop_on} sequences"
+    );
+    assert!(
+        coop_off > 0,
+        "no sequence holds both cooperative motifs outside the window"
+    );
+    let rate = decoy_planted as f64 / n as f64;
+    assert!(
+        (rate - 0.3).abs() < 0.04,
+        "decoy pair co-occurs in {rate} of sequences, asked 0.3"
+    );
+}
+
+fn read_decoy(s: &[(usize, usize, String, bool)], r: &[&str]) -> bool {
+    s.iter().any(|x| x.2 == r[1]) && s.iter().any(|x| x.2 == r[2])
+}
