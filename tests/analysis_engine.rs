@@ -7,8 +7,8 @@ use cisformer::analysis::heads::{
 };
 use cisformer::analysis::heads::{HeadRow, write_heads_tsv};
 use cisformer::analysis::interactions::{
-    InteractionAccumulator, InteractionConfig, InteractionRow, write_bedpe, write_interactions_tsv,
-    write_pair_summary_tsv,
+    InteractionAccumulator, InteractionConfig, InteractionRow, Score, write_bedpe,
+    write_interactions_tsv, write_pair_summary_tsv,
 };
 use cisformer::analysis::{SeqAttention, Shard, Site, TokenGeometry};
 use cisformer::motif::Motif;
@@ -492,8 +492,19 @@ fn null_is_distance_matched() {
             attn: map.clone(),
         };
         acc.add(&att, &sites, &g).unwrap();
+        // The same values as an activity-aware score: a parallel set of rows.
+        acc.add_scores(Score::AttnGrad, &att, &sites, &g).unwrap();
     }
-    let rows = acc.finish();
+    let all = acc.finish();
+    let (rows, grad): (Vec<InteractionRow>, Vec<InteractionRow>) =
+        all.into_iter().partition(|r| r.score == Score::Attention);
+    assert_eq!(rows.len(), grad.len());
+    for (a, b) in rows.iter().zip(&grad) {
+        assert_eq!(
+            (a.motif_a, a.motif_b, a.p_value, a.q_value),
+            (b.motif_a, b.motif_b, b.p_value, b.q_value)
+        );
+    }
     let get = |a, b| {
         rows.iter()
             .find(|r| (r.motif_a, r.motif_b) == (a, b))

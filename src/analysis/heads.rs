@@ -281,19 +281,7 @@ impl HeadAccumulator {
 
     /// Adds one sequence.
     pub fn add(&mut self, a: &SeqAttention, sites: &[Site], geom: &TokenGeometry) -> Result<()> {
-        a.check(self.cfg.n_layers, self.cfg.n_heads, geom)?;
-        let mut sat = Sat::new();
-        let sets = self.motif_sets(a.seq_index, sites, geom);
-        let n = a.n_tokens;
-        for l in 0..self.cfg.n_layers {
-            for h in 0..self.cfg.n_heads {
-                let map = a.map(l, h);
-                sat.build(map, n);
-                self.add_head(l * self.cfg.n_heads + h, map, &sat, geom, &sets);
-            }
-        }
-        self.finish_seq(a, &sets);
-        Ok(())
+        super::add_sequence(Some(self), None, a, sites, geom)
     }
 
     /// Adds a batch of sequences in parallel; the result equals adding them one by one.

@@ -219,7 +219,7 @@ pub struct InteractionAccumulator {
     n_seqs: u64,
     #[serde(with = "map_as_seq")]
     pairs: BTreeMap<Key, PairStats>,
-    hits: Vec<Hit>,
+    hits: TopHits,
 }
 
 mod map_as_seq {
@@ -297,7 +297,7 @@ impl InteractionAccumulator {
             shards: vec![Shard::ALL],
             n_seqs: 0,
             pairs: BTreeMap::new(),
-            hits: Vec::new(),
+            hits: TopHits::default(),
         }
     }
 
@@ -330,20 +330,7 @@ impl InteractionAccumulator {
         sites: &[Site],
         geom: &TokenGeometry,
     ) -> Result<()> {
-        a.check(self.cfg.n_layers, self.cfg.n_heads, geom)?;
-        let plan = self.plan(a.seq_index, sites, geom);
-        let mut sat = Sat::new();
-        let nh = self.cfg.n_layers * self.cfg.n_heads;
-        let mut vals = Vec::new();
-        for hi in 0..nh {
-            sat.build(
-                a.map(hi / self.cfg.n_heads, hi % self.cfg.n_heads),
-                a.n_tokens,
-            );
-            span_values(&sat, &plan, &mut vals);
-        }
-        self.record(score, a.seq_index, a.n_tokens, &plan, &vals);
-        Ok(())
+        super::add_sequence_scored(None, Some((self, score)), a, sites, geom)
     }
 
     /// Adds a batch of sequences in parallel; the result equals adding them one by one.
@@ -463,7 +450,7 @@ impl InteractionAccumulator {
     }
 
     /// Folds one sequence's span values (head-major, see [`span_values`]) into the sums.
-    fn record(
+    pub(crate) fn record(
         &mut self,
         score: Score,
         seq_index: usize,
@@ -507,6 +494,9 @@ impl InteractionAccumulator {
                 hs.n_null += m as u64;
                 if m > 0 && self.cfg.top_site_pairs > 0 {
                     let (co, bg) = (fx(v[0]), fx(nsum / m as f64));
+                    if self.hits.floor.is_some_and(|f| co - bg < f) {
+                        continue;
+                    }
                     let hit = Hit {
                         excess: co - bg,
                         score,
@@ -518,7 +508,7 @@ impl InteractionAccumulator {
                         co,
                         bg,
                     };
-                    push_hit(&mut self.hits, hit, self.cfg.top_site_pairs);
+                    self.hits.push(hit, self.cfg.top_site_pairs);
                 }
             }
             off += 1 + m;
@@ -563,17 +553,17 @@ impl InteractionAccumulator {
                 }
             }
         }
-        for h in o.hits {
-            push_hit(&mut self.hits, h, self.cfg.top_site_pairs);
+        for h in o.hits.hits {
+            self.hits.push(h, self.cfg.top_site_pairs);
         }
-        trim_hits(&mut self.hits, self.cfg.top_site_pairs);
+        self.hits.trim(self.cfg.top_site_pairs);
     }
 
     /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
     pub fn save_partial(&self, path: &Path) -> Result<()> {
         let mut out = crate::io::output::Output::create(path)?;
         let mut me = self.clone();
-        trim_hits(&mut me.hits, me.cfg.top_site_pairs);
+        me.hits.trim(me.cfg.top_site_pairs);
         serde_json::to_writer(
             &mut out,
             &PartialRef {
@@ -737,8 +727,9 @@ impl InteractionAccumulator {
     /// The strongest individual site pairs (co-attention above their own nulls), best first.
     pub fn top_site_pairs(&self) -> Vec<SitePair> {
         let mut h = self.hits.clone();
-        trim_hits(&mut h, self.cfg.top_site_pairs);
-        h.into_iter()
+        h.trim(self.cfg.top_site_pairs);
+        h.hits
+            .into_iter()
             .map(|x| SitePair {
                 score: x.score,
                 seq_index: x.seq_index,
@@ -766,20 +757,35 @@ pub(crate) fn span_values(sat: &Sat, plan: &[PairPlan], out: &mut Vec<f64>) {
     }
 }
 
-fn push_hit(hits: &mut Vec<Hit>, h: Hit, cap: usize) {
-    if cap == 0 {
-        return;
-    }
-    hits.push(h);
-    if hits.len() >= 2 * cap.max(64) {
-        trim_hits(hits, cap);
-    }
+/// The best site pairs seen so far, kept to a bounded size.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct TopHits {
+    hits: Vec<Hit>,
+    /// Excess of the worst kept hit once full: anything strictly below can never enter.
+    #[serde(skip)]
+    floor: Option<i128>,
 }
 
-fn trim_hits(hits: &mut Vec<Hit>, cap: usize) {
-    hits.sort_by(|a, b| a.order(b));
-    hits.dedup();
-    hits.truncate(cap);
+impl TopHits {
+    fn push(&mut self, h: Hit, cap: usize) {
+        if cap == 0 || self.floor.is_some_and(|f| h.excess < f) {
+            return;
+        }
+        self.hits.push(h);
+        if self.hits.len() >= 2 * cap.max(64) {
+            self.trim(cap);
+        }
+    }
+
+    fn trim(&mut self, cap: usize) {
+        self.hits.sort_by(|a, b| a.order(b));
+        self.hits.dedup();
+        self.hits.truncate(cap);
+        if cap > 0 && self.hits.len() == cap {
+            self.floor = Some(self.hits[cap - 1].excess);
+        }
+    }
 }
 
 fn lower_median(d: &BTreeMap<u64, u64>) -> u64 {

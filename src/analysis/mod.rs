@@ -280,6 +280,65 @@ pub(crate) fn place(name: &str, s: usize, e: usize, plus: bool) -> (String, u64,
     }
 }
 
+/// Adds one sequence's attention to either or both accumulators in one pass over the
+/// heads, building each head's summed-area table once (what `heads` and
+/// `interactions` on the same model run should call).
+pub fn add_sequence(
+    heads: Option<&mut heads::HeadAccumulator>,
+    inter: Option<&mut interactions::InteractionAccumulator>,
+    a: &SeqAttention,
+    sites: &[Site],
+    geom: &TokenGeometry,
+) -> Result<()> {
+    let inter = inter.map(|i| (i, interactions::Score::Attention));
+    add_sequence_scored(heads, inter, a, sites, geom)
+}
+
+pub(crate) fn add_sequence_scored(
+    mut heads: Option<&mut heads::HeadAccumulator>,
+    mut inter: Option<(
+        &mut interactions::InteractionAccumulator,
+        interactions::Score,
+    )>,
+    a: &SeqAttention,
+    sites: &[Site],
+    geom: &TokenGeometry,
+) -> Result<()> {
+    if let Some(h) = heads.as_deref() {
+        a.check(h.config().n_layers, h.config().n_heads, geom)?;
+    }
+    if let Some((i, _)) = inter.as_ref() {
+        a.check(i.config().n_layers, i.config().n_heads, geom)?;
+    }
+    let sets = heads
+        .as_deref()
+        .map(|h| h.motif_sets(a.seq_index, sites, geom));
+    let plan = inter
+        .as_ref()
+        .map(|(i, _)| i.plan(a.seq_index, sites, geom));
+    let mut sat = Sat::new();
+    let mut vals = Vec::new();
+    for l in 0..a.n_layers {
+        for h in 0..a.n_heads {
+            let map = a.map(l, h);
+            sat.build(map, a.n_tokens);
+            if let (Some(acc), Some(sets)) = (heads.as_deref_mut(), sets.as_ref()) {
+                acc.add_head(l * a.n_heads + h, map, &sat, geom, sets);
+            }
+            if let Some(plan) = plan.as_ref() {
+                interactions::span_values(&sat, plan, &mut vals);
+            }
+        }
+    }
+    if let (Some(acc), Some(sets)) = (heads, sets.as_ref()) {
+        acc.finish_seq(a, sets);
+    }
+    if let (Some((acc, score)), Some(plan)) = (inter.as_mut(), plan.as_ref()) {
+        acc.record(*score, a.seq_index, a.n_tokens, plan, &vals);
+    }
+    Ok(())
+}
+
 /// Summed-area table of one head's map in f64: any token-span block sum in O(1).
 pub(crate) struct Sat {
     n: usize,
@@ -294,13 +353,44 @@ impl Sat {
         }
     }
 
-    /// Rebuilds the table for an `n × n` map, reusing the buffer.
+    /// Rebuilds the table for an `n × n` map, reusing the buffer (row 0 and column 0
+    /// stay zero; everything else is overwritten).
     pub fn build(&mut self, map: &[f32], n: usize) {
         let w = n + 1;
-        self.n = n;
-        self.s.clear();
-        self.s.resize(w * w, 0.0);
-        for q in 0..n {
+        if self.n != n || self.s.len() != w * w {
+            self.n = n;
+            self.s.clear();
+            self.s.resize(w * w, 0.0);
+        }
+        // Four rows at a time: four independent running sums keep the adder busy
+        // instead of waiting on one dependency chain.
+        let mut q = 0;
+        while q + 4 <= n {
+            let rows = &map[q * n..(q + 4) * n];
+            let (r0, rest) = rows.split_at(n);
+            let (r1, rest) = rest.split_at(n);
+            let (r2, r3) = rest.split_at(n);
+            let (head, tail) = self.s[q * w..(q + 5) * w].split_at_mut(w);
+            let (s1, tail) = tail.split_at_mut(w);
+            let (s2, tail) = tail.split_at_mut(w);
+            let (s3, s4) = tail.split_at_mut(w);
+            let (mut a, mut b, mut c, mut d) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+            for k in 0..n {
+                a += r0[k] as f64;
+                b += r1[k] as f64;
+                c += r2[k] as f64;
+                d += r3[k] as f64;
+                let v1 = head[k + 1] + a;
+                let v2 = v1 + b;
+                let v3 = v2 + c;
+                s1[k + 1] = v1;
+                s2[k + 1] = v2;
+                s3[k + 1] = v3;
+                s4[k + 1] = v3 + d;
+            }
+            q += 4;
+        }
+        for q in q..n {
             let row = &map[q * n..(q + 1) * n];
             let (prev, cur) = self.s[q * w..(q + 2) * w].split_at_mut(w);
             let mut r = 0.0f64;
