@@ -6,11 +6,12 @@ use cisformer::analysis::heads::{
     HeadAccumulator, HeadConfig, HeadImportance, PruneRule, write_focus_tsv,
 };
 use cisformer::analysis::heads::{HeadRow, write_heads_tsv};
+use cisformer::analysis::heads::{TrackValue, write_head_bedgraph};
 use cisformer::analysis::interactions::{
     InteractionAccumulator, InteractionConfig, InteractionRow, Score, write_bedpe,
     write_interactions_tsv, write_pair_summary_tsv,
 };
-use cisformer::analysis::{SeqAttention, Shard, Site, TokenGeometry};
+use cisformer::analysis::{PartialFile, SeqAttention, Shard, Site, TokenGeometry, load_partial};
 use cisformer::motif::Motif;
 use cisformer::simulate::{Background, Grammar, PairKind, SimSequence, Simulator};
 use rand::{RngExt, SeedableRng};
@@ -547,4 +548,122 @@ fn bad_input_is_refused() {
     std::fs::write(&p, "{\"format\":\"x\"").unwrap();
     assert!(InteractionAccumulator::load_partial(&p).is_err());
     assert!("5/4".parse::<Shard>().is_err());
+}
+
+#[test]
+fn bedgraph_uses_genome_coordinates() {
+    let g = TokenGeometry {
+        k: 3,
+        stride: 1,
+        n_specials_before: 1,
+        seq_len_bp: 10,
+        has_sep: true,
+    };
+    let n = g.n_tokens();
+    // Every query attends to token 3: content token 2, bp [2, 5).
+    let mut attn = vec![0f32; n * n];
+    for q in 0..n {
+        attn[q * n + 3] = 1.0;
+    }
+    let a = SeqAttention {
+        seq_index: 0,
+        n_tokens: n,
+        n_layers: 1,
+        n_heads: 1,
+        attn,
+    };
+    let track = |name: &str| {
+        let mut out = vec![];
+        write_head_bedgraph(&mut out, &a, &g, 0, 0, name, TrackValue::Received).unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    let plus = track("chr2:100-110");
+    let lines: Vec<&str> = plus.lines().collect();
+    assert_eq!(lines.len(), 8);
+    assert_eq!(lines[0], "chr2\t100\t101\t0.000000e0");
+    assert_eq!(lines[2], "chr2\t102\t103\t1.000000e0");
+    assert_eq!(lines[7], "chr2\t107\t110\t0.000000e0");
+    let minus = track("peak::chr2:100-110(-)");
+    let lines: Vec<&str> = minus.lines().collect();
+    assert_eq!(lines[0], "chr2\t100\t103\t0.000000e0");
+    assert_eq!(lines[5], "chr2\t107\t108\t1.000000e0");
+    let local = track("seq1");
+    assert!(local.starts_with("seq1\t0\t1\t"));
+    let mut out = vec![];
+    assert!(write_head_bedgraph(&mut out, &a, &g, 1, 0, "x", TrackValue::Received).is_err());
+}
+
+#[test]
+fn clusters_bedpe_and_partial_dispatch() {
+    let g = TokenGeometry {
+        k: 1,
+        stride: 1,
+        n_specials_before: 0,
+        seq_len_bp: 80,
+        has_sep: false,
+    };
+    let n = g.n_tokens();
+    let site = |motif, start: usize, plus| Site {
+        motif,
+        start,
+        end: start + 6,
+        plus,
+    };
+    let sites = [site(0, 5, true), site(1, 20, false), site(2, 40, true)];
+    // Sites 0 and 2 (bp 5..11 and 40..46) attend to each other; the rest is uniform.
+    let mut attn = vec![1f32; n * n];
+    for q in 5..11 {
+        for k in 40..46 {
+            attn[q * n + k] = 30.0;
+            attn[k * n + q] = 30.0;
+        }
+    }
+    for row in attn.chunks_exact_mut(n) {
+        let s: f32 = row.iter().sum();
+        row.iter_mut().for_each(|v| *v /= s);
+    }
+    let mut cfg = InteractionConfig::new(1, 1);
+    cfg.cluster = Some(vec![0, 0, 1]);
+    cfg.min_pairs = 1;
+    cfg.top_site_pairs = 2;
+    let mut acc = InteractionAccumulator::new(cfg);
+    for i in 0..20 {
+        let a = SeqAttention {
+            seq_index: i,
+            n_tokens: n,
+            n_layers: 1,
+            n_heads: 1,
+            attn: attn.clone(),
+        };
+        acc.add(&a, &sites, &g).unwrap();
+    }
+    let rows = acc.finish();
+    let keys: Vec<(usize, usize, u64)> = rows
+        .iter()
+        .map(|r| (r.motif_a, r.motif_b, r.n_pairs))
+        .collect();
+    assert_eq!(keys, vec![(0, 1, 40), (0, 0, 20)]);
+    let mut out = vec![];
+    let names = ["A".to_string(), "B".to_string(), "C".to_string()];
+    let seq_name = |i: usize| format!("chr3:1000-1080(-) seq{i}");
+    write_bedpe(&mut out, &acc.top_site_pairs(), &seq_name, &names).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.starts_with("chr3\t1034\t1040\tchr3\t1069\t1075\tC|A\t"),
+        "{first}"
+    );
+    assert_eq!(text.lines().count(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("part.json");
+    acc.save_partial(&p).unwrap();
+    assert!(matches!(
+        load_partial(&p).unwrap(),
+        PartialFile::Interactions(_)
+    ));
+    let h = HeadAccumulator::new(HeadConfig::new(1, 1));
+    h.save_partial(&p).unwrap();
+    assert!(matches!(load_partial(&p).unwrap(), PartialFile::Heads(_)));
+    assert!(InteractionAccumulator::load_partial(&p).is_err());
 }

@@ -257,7 +257,7 @@ pub(crate) struct PairPlan {
     orient: usize,
 }
 
-const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
+pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
 const PARTIAL_VERSION: u32 = 1;
 
 #[derive(Serialize)]

@@ -222,10 +222,11 @@ pub(crate) fn fmt_p(x: f64) -> String {
     }
 }
 
-/// `p ln p` with `0 ln 0 = 0`, branch-free so that row loops vectorise.
+/// `p ln p` with `0 ln 0 = 0`, branch- and division-free so that row loops vectorise.
 ///
-/// ln splits into the exponent and an odd series in s = (m-1)/(m+1) for a mantissa
-/// m in [0.707, 1.414) (absolute error below 1e-7), several times cheaper than `ln`.
+/// ln splits into the exponent and a degree-7 least-squares polynomial of t = m - 1
+/// for a mantissa m in [0.707, 1.414) (absolute error below 3e-7), several times
+/// cheaper than `ln`.
 #[inline(always)]
 pub(crate) fn p_ln_p(p: f32) -> f32 {
     let x = p.max(1e-30);
@@ -235,9 +236,13 @@ pub(crate) fn p_ln_p(p: f32) -> f32 {
     let big = m > std::f32::consts::SQRT_2;
     m = if big { m * 0.5 } else { m };
     e += big as i32;
-    let s = (m - 1.0) / (m + 1.0);
-    let s2 = s * s;
-    let ln_m = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0))));
+    let t = m - 1.0;
+    let ln_m = t
+        * (1.000_004
+            + t * (-0.500_014_5
+                + t * (0.332_989_55
+                    + t * (-0.248_981_2
+                        + t * (0.206_738_35 + t * (-0.187_792_08 + t * 0.114_490_83))))));
     let ln = e as f32 * std::f32::consts::LN_2 + ln_m;
     if p > 0.0 { p * ln } else { 0.0 }
 }
