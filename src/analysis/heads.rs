@@ -1,0 +1,876 @@
+//! Head atlas: what each attention head looks at, accumulated over sequences.
+//!
+//! Per (layer, head): mean normalised entropy, attention distance and local fraction,
+//! mass on `[CLS]`/`[SEP]`, motif focus (mass received by a motif's site tokens
+//! against the same number of same-width spans placed at random non-site positions
+//! of the same sequence), and redundancy (cosine similarity of attention maps with
+//! every other head). Importance comes from the caller (head masking) and feeds the
+//! prune flag.
+
+use std::{collections::BTreeMap, io::Write, ops::Range, path::Path};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{Hist, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, p_ln_p, unfx};
+use super::{
+    Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
+    shards_complete,
+};
+use crate::{Error, Result};
+
+/// When a head is flagged as a pruning candidate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PruneRule {
+    /// A head at or below this mean normalised entropy counts as low-entropy...
+    pub entropy_max: f64,
+    /// ...and is a candidate when it is at least this similar to another head.
+    pub redundancy_min: f64,
+    /// A head whose masking changes the metric by at most this much is unimportant...
+    pub dmetric_max: f64,
+    /// ...when its mean |Δprediction| (if known) is also at most this.
+    pub dpred_max: f64,
+}
+
+impl Default for PruneRule {
+    fn default() -> Self {
+        PruneRule {
+            entropy_max: 0.5,
+            redundancy_min: 0.9,
+            dmetric_max: 1e-3,
+            dpred_max: 1e-2,
+        }
+    }
+}
+
+/// Options of the head atlas.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeadConfig {
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Seeds the random null placements (with each sequence's index).
+    pub seed: u64,
+    /// Null placements per motif and sequence.
+    pub null_replicates: usize,
+    /// Redundancy uses every n-th sequence: the Gram matrix of all heads' maps costs
+    /// more than everything else together, and a mean over 1/8 of the sequences is
+    /// as stable as over all of them.
+    pub redundancy_every: usize,
+    /// A motif focus is reported when its q-value is at most this.
+    pub focus_q: f64,
+    pub prune: PruneRule,
+}
+
+impl HeadConfig {
+    pub fn new(n_layers: usize, n_heads: usize) -> Self {
+        HeadConfig {
+            n_layers,
+            n_heads,
+            seed: 1,
+            null_replicates: 8,
+            redundancy_every: 8,
+            focus_q: 0.05,
+            prune: PruneRule::default(),
+        }
+    }
+
+    fn same_data_as(&self, o: &HeadConfig) -> bool {
+        (
+            self.n_layers,
+            self.n_heads,
+            self.seed,
+            self.null_replicates,
+            self.redundancy_every,
+        ) == (
+            o.n_layers,
+            o.n_heads,
+            o.seed,
+            o.null_replicates,
+            o.redundancy_every,
+        )
+    }
+}
+
+/// Importance of one head, measured by the caller by masking it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HeadImportance {
+    pub layer: usize,
+    pub head: usize,
+    /// Change of the evaluation metric when the head is masked.
+    pub dmetric: f64,
+    /// Mean |Δprediction| when the head is masked, if measured.
+    pub dpred: Option<f64>,
+}
+
+/// One row of the head atlas.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeadRow {
+    pub layer: usize,
+    pub head: usize,
+    pub n_seqs: u64,
+    /// Mean over query rows of entropy / ln(n_tokens): 1 is uniform.
+    pub entropy: f64,
+    /// Mean |query - key| in bp over content tokens, weighted by attention.
+    pub mean_distance_bp: f64,
+    /// Fraction of content-to-content attention within ±k bp.
+    pub local_fraction: f64,
+    /// Mean attention mass on special tokens (`[CLS]`, `[SEP]`).
+    pub boundary_fraction: f64,
+    /// The motif with the strongest focus (smallest p), if any motif was seen.
+    pub top_motif: Option<usize>,
+    /// Mass received by its sites over what their token coverage predicts.
+    pub top_motif_enrichment: f64,
+    /// The same ratio for random non-site spans of the same widths.
+    pub top_motif_null_enrichment: f64,
+    pub top_motif_p: f64,
+    pub top_motif_q: f64,
+    /// Whether the top motif passes `focus_q` with enrichment above its null.
+    pub motif_focus: bool,
+    /// Largest mean cosine similarity with another head's maps.
+    pub redundancy: f64,
+    pub most_similar_head: Option<(usize, usize)>,
+    pub importance_dmetric: Option<f64>,
+    pub importance_dpred: Option<f64>,
+    pub prune_candidate: bool,
+}
+
+impl HeadRow {
+    /// Fills importance and re-evaluates the prune flag under `rule`.
+    pub fn set_importance(&mut self, dmetric: f64, dpred: Option<f64>, rule: &PruneRule) {
+        self.importance_dmetric = Some(dmetric);
+        self.importance_dpred = dpred;
+        self.prune_candidate = prune_flag(self, rule);
+    }
+}
+
+fn prune_flag(r: &HeadRow, rule: &PruneRule) -> bool {
+    let redundant = r.entropy <= rule.entropy_max && r.redundancy >= rule.redundancy_min;
+    let unimportant = r
+        .importance_dmetric
+        .is_some_and(|d| d.abs() <= rule.dmetric_max)
+        && r.importance_dpred.is_none_or(|d| d.abs() <= rule.dpred_max);
+    redundant || unimportant
+}
+
+/// Motif focus of one head on one motif.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FocusRow {
+    pub layer: usize,
+    pub head: usize,
+    pub motif: usize,
+    pub n_seqs: u64,
+    pub n_sites: u64,
+    pub enrichment: f64,
+    pub null_enrichment: f64,
+    pub p_value: f64,
+    pub q_value: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct HeadSums {
+    rows: u64,
+    entropy: i128,
+    boundary: i128,
+    content_mass: i128,
+    dist_bp: i128,
+    local: i128,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct FocusSums {
+    obs_recv: i128,
+    obs_exp: i128,
+    null_recv: i128,
+    null_exp: i128,
+    obs: Hist,
+    null: Hist,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct MotifFocus {
+    n_seqs: u64,
+    n_sites: u64,
+    heads: Vec<FocusSums>,
+}
+
+/// Streaming, mergeable head-atlas statistics.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeadAccumulator {
+    cfg: HeadConfig,
+    shards: Vec<Shard>,
+    n_seqs: u64,
+    heads: Vec<HeadSums>,
+    red_seqs: u64,
+    /// Sum of per-sequence cosine similarities, `[i * n + j]` for head indices `j < i`.
+    red: Vec<i128>,
+    focus: BTreeMap<usize, MotifFocus>,
+    #[serde(skip)]
+    importance: Vec<Option<(f64, Option<f64>)>>,
+}
+
+pub(crate) const PARTIAL_FORMAT: &str = "cisformer-heads-partial";
+const PARTIAL_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Partial {
+    format: String,
+    version: u32,
+    state: HeadAccumulator,
+}
+
+/// Per-sequence motif token sets and their nulls.
+pub(crate) struct MotifSets {
+    motif: usize,
+    n_sites: u64,
+    obs: Vec<Range<usize>>,
+    nulls: Vec<Vec<Range<usize>>>,
+}
+
+impl HeadAccumulator {
+    /// An empty accumulator for the whole input ([`Shard::ALL`]).
+    pub fn new(cfg: HeadConfig) -> Self {
+        let nh = cfg.n_layers * cfg.n_heads;
+        HeadAccumulator {
+            shards: vec![Shard::ALL],
+            n_seqs: 0,
+            heads: vec![HeadSums::default(); nh],
+            red_seqs: 0,
+            red: vec![0; nh * nh],
+            focus: BTreeMap::new(),
+            importance: vec![None; nh],
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &HeadConfig {
+        &self.cfg
+    }
+
+    /// Marks this accumulator as holding one shard of a split run.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shards = vec![shard];
+    }
+
+    /// Whether the merged parts cover every shard of their split.
+    pub fn is_complete(&self) -> bool {
+        shards_complete(&self.shards)
+    }
+
+    /// Replaces the prune rule (it is applied in [`finish`](Self::finish)).
+    pub fn set_prune_rule(&mut self, rule: PruneRule) {
+        self.cfg.prune = rule;
+    }
+
+    /// Records the masking importance of a head, shown in the table and used to prune.
+    pub fn set_importance(&mut self, imp: HeadImportance) -> Result<()> {
+        let i = self.head_index(imp.layer, imp.head)?;
+        self.importance.resize(self.heads.len(), None);
+        self.importance[i] = Some((imp.dmetric, imp.dpred));
+        Ok(())
+    }
+
+    fn head_index(&self, layer: usize, head: usize) -> Result<usize> {
+        if layer >= self.cfg.n_layers || head >= self.cfg.n_heads {
+            return Err(Error::Invalid(format!(
+                "head L{layer}H{head} is outside the model ({} layers x {} heads)",
+                self.cfg.n_layers, self.cfg.n_heads
+            )));
+        }
+        Ok(layer * self.cfg.n_heads + head)
+    }
+
+    /// Adds one sequence.
+    pub fn add(&mut self, a: &SeqAttention, sites: &[Site], geom: &TokenGeometry) -> Result<()> {
+        super::add_sequence(Some(self), None, a, sites, geom)
+    }
+
+    /// Adds a batch of sequences in parallel; the result equals adding them one by one.
+    pub fn add_batch(&mut self, items: &[(&SeqAttention, &[Site], &TokenGeometry)]) -> Result<()> {
+        let empty = HeadAccumulator::new(self.cfg.clone());
+        let part = items
+            .par_iter()
+            .try_fold(
+                || empty.clone(),
+                |mut acc, (a, s, g)| acc.add(a, s, g).map(|_| acc),
+            )
+            .try_reduce(
+                || empty.clone(),
+                |mut x, y| {
+                    x.merge_sums(&y);
+                    Ok(x)
+                },
+            )?;
+        self.merge_sums(&part);
+        Ok(())
+    }
+
+    /// Per-head work for one sequence, given the head's map and its summed-area table.
+    pub(crate) fn add_head(
+        &mut self,
+        hi: usize,
+        map: &[f32],
+        sat: &Sat,
+        geom: &TokenGeometry,
+        sets: &[MotifSets],
+    ) {
+        let n = geom.n_tokens();
+        let c = geom.content();
+        let w = geom.k / geom.stride;
+        let ln_n = (n as f64).ln();
+        let (mut ent, mut boundary, mut cmass, mut dist, mut local) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for q in 0..n {
+            let row = &map[q * n..(q + 1) * n];
+            let e = lane_sum(row, 0, |p, _| p_ln_p(p));
+            if ln_n > 0.0 {
+                ent += -(e as f64) / ln_n;
+            }
+            let total = sat.row_mass(q, 0..n);
+            let content = sat.row_mass(q, c.clone());
+            boundary += total - content;
+            if c.contains(&q) {
+                cmass += content;
+                let qf = q as f32;
+                dist += lane_sum(&row[c.clone()], c.start, |p, k| p * (k - qf).abs()) as f64;
+                let lo = q.saturating_sub(w).max(c.start);
+                let hi = (q + w + 1).min(c.end);
+                local += sat.row_mass(q, lo..hi);
+            }
+        }
+        let s = &mut self.heads[hi];
+        s.rows += n as u64;
+        s.entropy += fx(ent);
+        s.boundary += fx(boundary);
+        s.content_mass += fx(cmass);
+        s.dist_bp += fx(dist * geom.stride as f64);
+        s.local += fx(local);
+
+        let nh = self.heads.len();
+        for set in sets {
+            let f = self.focus.entry(set.motif).or_insert_with(|| MotifFocus {
+                heads: vec![FocusSums::default(); nh],
+                ..Default::default()
+            });
+            let fs = &mut f.heads[hi];
+            let (recv, exp) = focus_mass(sat, &set.obs, n);
+            fs.obs_recv += fx(recv);
+            fs.obs_exp += fx(exp);
+            fs.obs.add(bin_of(recv / exp));
+            for null in &set.nulls {
+                let (recv, exp) = focus_mass(sat, null, n);
+                fs.null_recv += fx(recv);
+                fs.null_exp += fx(exp);
+                fs.null.add(bin_of(recv / exp));
+            }
+        }
+    }
+
+    /// Sequence-level counts and the redundancy Gram matrix.
+    pub(crate) fn finish_seq(&mut self, a: &SeqAttention, sets: &[MotifSets]) {
+        self.n_seqs += 1;
+        let nh = self.heads.len();
+        for set in sets {
+            if let Some(f) = self.focus.get_mut(&set.motif) {
+                f.n_seqs += 1;
+                f.n_sites += set.n_sites;
+            }
+        }
+        if a.seq_index % self.cfg.redundancy_every.max(1) == 0 && nh > 1 {
+            self.red_seqs += 1;
+            let g = gram(a);
+            for i in 0..nh {
+                for j in 0..i {
+                    let d = (g[i * nh + i] * g[j * nh + j]).sqrt();
+                    let cos = if d > 0.0 { g[i * nh + j] / d } else { 0.0 };
+                    self.red[i * nh + j] += fx(cos);
+                }
+            }
+        }
+    }
+
+    /// Token sets of each motif's sites and of their random same-width null placements.
+    pub(crate) fn motif_sets(
+        &self,
+        seq_index: usize,
+        sites: &[Site],
+        geom: &TokenGeometry,
+    ) -> Vec<MotifSets> {
+        let len = geom.seq_len_bp;
+        let mut sorted: Vec<Site> = sites
+            .iter()
+            .copied()
+            .filter(|s| s.start < s.end && s.end <= len)
+            .collect();
+        sorted.sort();
+        sorted.dedup();
+        // Prefix count of bp covered by any site: O(1) overlap tests for null spans.
+        let mut cover = vec![0i32; len + 1];
+        for s in &sorted {
+            cover[s.start] += 1;
+            cover[s.end] -= 1;
+        }
+        let mut occupied = vec![0u32; len + 1];
+        let mut depth = 0;
+        for i in 0..len {
+            depth += cover[i];
+            occupied[i + 1] = occupied[i] + (depth > 0) as u32;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        rng.set_stream(seq_index as u64);
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < sorted.len() {
+            let m = sorted[i].motif;
+            let j = i + sorted[i..].iter().take_while(|s| s.motif == m).count();
+            let group = &sorted[i..j];
+            i = j;
+            let obs = merge_ranges(
+                group
+                    .iter()
+                    .map(|s| geom.tokens_overlapping(s.start, s.end))
+                    .collect(),
+            );
+            if obs.is_empty() {
+                continue;
+            }
+            let mut nulls = Vec::with_capacity(self.cfg.null_replicates);
+            'rep: for _ in 0..self.cfg.null_replicates {
+                let mut placed: Vec<(usize, usize)> = Vec::with_capacity(group.len());
+                for s in group {
+                    let w = s.end - s.start;
+                    let mut ok = false;
+                    for _ in 0..100 {
+                        let st = rng.random_range(0..=len - w);
+                        let en = st + w;
+                        if occupied[en] == occupied[st]
+                            && placed.iter().all(|&(a, b)| en <= a || b <= st)
+                        {
+                            placed.push((st, en));
+                            ok = true;
+                            break;
+                        }
+                    }
+                    if !ok {
+                        continue 'rep;
+                    }
+                }
+                let r = merge_ranges(
+                    placed
+                        .iter()
+                        .map(|&(s, e)| geom.tokens_overlapping(s, e))
+                        .collect(),
+                );
+                if !r.is_empty() {
+                    nulls.push(r);
+                }
+            }
+            out.push(MotifSets {
+                motif: m,
+                n_sites: group.len() as u64,
+                obs,
+                nulls,
+            });
+        }
+        out
+    }
+
+    /// Adds another accumulator's sums (same configuration, disjoint shards).
+    pub fn merge(&mut self, other: HeadAccumulator) -> Result<()> {
+        if !self.cfg.same_data_as(&other.cfg) {
+            return Err(Error::Invalid(
+                "cannot merge head atlases computed with different settings".into(),
+            ));
+        }
+        self.shards = merge_shards(&self.shards, &other.shards)?;
+        self.merge_sums(&other);
+        Ok(())
+    }
+
+    fn merge_sums(&mut self, o: &HeadAccumulator) {
+        self.n_seqs += o.n_seqs;
+        for (a, b) in self.heads.iter_mut().zip(&o.heads) {
+            a.rows += b.rows;
+            a.entropy += b.entropy;
+            a.boundary += b.boundary;
+            a.content_mass += b.content_mass;
+            a.dist_bp += b.dist_bp;
+            a.local += b.local;
+        }
+        self.red_seqs += o.red_seqs;
+        for (a, b) in self.red.iter_mut().zip(&o.red) {
+            *a += b;
+        }
+        for (m, f) in &o.focus {
+            match self.focus.get_mut(m) {
+                None => {
+                    self.focus.insert(*m, f.clone());
+                }
+                Some(e) => {
+                    e.n_seqs += f.n_seqs;
+                    e.n_sites += f.n_sites;
+                    for (a, b) in e.heads.iter_mut().zip(&f.heads) {
+                        a.obs_recv += b.obs_recv;
+                        a.obs_exp += b.obs_exp;
+                        a.null_recv += b.null_recv;
+                        a.null_exp += b.null_exp;
+                        a.obs.merge(&b.obs);
+                        a.null.merge(&b.null);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
+    pub fn save_partial(&self, path: &Path) -> Result<()> {
+        let mut out = crate::io::output::Output::create(path)?;
+        serde_json::to_writer(
+            &mut out,
+            &PartialRef {
+                format: PARTIAL_FORMAT,
+                version: PARTIAL_VERSION,
+                state: self,
+            },
+        )
+        .map_err(|e| Error::io(path, e.into()))?;
+        out.finish()
+    }
+
+    /// Reads a state written by [`save_partial`](Self::save_partial).
+    pub fn load_partial(path: &Path) -> Result<Self> {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let p: Partial = serde_json::from_reader(std::io::BufReader::new(f))
+            .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
+        if p.format != PARTIAL_FORMAT || p.version != PARTIAL_VERSION {
+            return Err(Error::Invalid(format!(
+                "{}: not a head-atlas partial of version {PARTIAL_VERSION} (found {} v{})",
+                path.display(),
+                p.format,
+                p.version
+            )));
+        }
+        let mut s = p.state;
+        s.importance = vec![None; s.heads.len()];
+        let nh = s.cfg.n_layers * s.cfg.n_heads;
+        if s.heads.len() != nh
+            || s.red.len() != nh * nh
+            || s.focus.values().any(|f| f.heads.len() != nh)
+        {
+            return Err(Error::Invalid(format!(
+                "{}: partial state does not match its {} x {} heads",
+                path.display(),
+                s.cfg.n_layers,
+                s.cfg.n_heads
+            )));
+        }
+        Ok(s)
+    }
+
+    /// Motif focus of every head on every motif seen, q-values over all of them.
+    pub fn finish_focus(&self) -> Vec<FocusRow> {
+        let nh = self.heads.len();
+        let mut rows = Vec::new();
+        for (&m, f) in &self.focus {
+            for hi in 0..nh {
+                let s = &f.heads[hi];
+                let (p, _) = mann_whitney(&s.obs, &s.null);
+                rows.push(FocusRow {
+                    layer: hi / self.cfg.n_heads,
+                    head: hi % self.cfg.n_heads,
+                    motif: m,
+                    n_seqs: f.n_seqs,
+                    n_sites: f.n_sites,
+                    enrichment: unfx(s.obs_recv) / unfx(s.obs_exp),
+                    null_enrichment: unfx(s.null_recv) / unfx(s.null_exp),
+                    p_value: p,
+                    q_value: 1.0,
+                });
+            }
+        }
+        let q = bh(&rows.iter().map(|r| r.p_value).collect::<Vec<_>>());
+        for (r, q) in rows.iter_mut().zip(q) {
+            r.q_value = q;
+        }
+        rows.sort_by_key(|r| (r.layer, r.head, r.motif));
+        rows
+    }
+
+    /// The atlas: one row per head, layer-major.
+    pub fn finish(&self) -> Vec<HeadRow> {
+        let nh = self.heads.len();
+        let focus = self.finish_focus();
+        let mut best: Vec<Option<&FocusRow>> = vec![None; nh];
+        for r in &focus {
+            let hi = r.layer * self.cfg.n_heads + r.head;
+            let better = match best[hi] {
+                None => true,
+                Some(b) => r
+                    .p_value
+                    .total_cmp(&b.p_value)
+                    .then(b.enrichment.total_cmp(&r.enrichment))
+                    .is_lt(),
+            };
+            if better {
+                best[hi] = Some(r);
+            }
+        }
+        (0..nh)
+            .map(|hi| {
+                let s = &self.heads[hi];
+                let rows = s.rows.max(1) as f64;
+                let cm = unfx(s.content_mass);
+                let (mut red, mut sim) = (f64::NAN, None);
+                if self.red_seqs > 0 {
+                    for j in (0..nh).filter(|&j| j != hi) {
+                        let v = unfx(self.red[hi.max(j) * nh + hi.min(j)]) / self.red_seqs as f64;
+                        if sim.is_none() || v > red {
+                            red = v;
+                            sim = Some((j / self.cfg.n_heads, j % self.cfg.n_heads));
+                        }
+                    }
+                }
+                let b = best[hi];
+                let imp = self.importance.get(hi).copied().flatten();
+                let mut row = HeadRow {
+                    layer: hi / self.cfg.n_heads,
+                    head: hi % self.cfg.n_heads,
+                    n_seqs: self.n_seqs,
+                    entropy: unfx(s.entropy) / rows,
+                    mean_distance_bp: unfx(s.dist_bp) / cm,
+                    local_fraction: unfx(s.local) / cm,
+                    boundary_fraction: unfx(s.boundary) / rows,
+                    top_motif: b.map(|r| r.motif),
+                    top_motif_enrichment: b.map_or(f64::NAN, |r| r.enrichment),
+                    top_motif_null_enrichment: b.map_or(f64::NAN, |r| r.null_enrichment),
+                    top_motif_p: b.map_or(f64::NAN, |r| r.p_value),
+                    top_motif_q: b.map_or(f64::NAN, |r| r.q_value),
+                    motif_focus: b.is_some_and(|r| {
+                        r.q_value <= self.cfg.focus_q && r.enrichment > r.null_enrichment
+                    }),
+                    redundancy: red,
+                    most_similar_head: sim,
+                    importance_dmetric: imp.map(|x| x.0),
+                    importance_dpred: imp.and_then(|x| x.1),
+                    prune_candidate: false,
+                };
+                row.prune_candidate = prune_flag(&row, &self.cfg.prune);
+                row
+            })
+            .collect()
+    }
+}
+
+#[derive(Serialize)]
+struct PartialRef<'a> {
+    format: &'a str,
+    version: u32,
+    state: &'a HeadAccumulator,
+}
+
+/// Mean attention received per query by a token set, and what its coverage predicts.
+#[inline]
+fn focus_mass(sat: &Sat, set: &[Range<usize>], n: usize) -> (f64, f64) {
+    let mut recv = 0.0;
+    let mut ntok = 0;
+    for r in set {
+        recv += sat.received(r.clone());
+        ntok += r.len();
+    }
+    (recv / n as f64, ntok as f64 / n as f64)
+}
+
+/// `sum f(x[i], index)` over a row in 8 independent f32 lanes, so it vectorises.
+#[inline(always)]
+fn lane_sum(x: &[f32], base: usize, f: impl Fn(f32, f32) -> f32) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for (ci, c) in chunks.enumerate() {
+        let b = (base + ci * 8) as f32;
+        for j in 0..8 {
+            acc[j] += f(c[j], b + j as f32);
+        }
+    }
+    let tail_base = base + x.len() - rest.len();
+    for (j, &v) in rest.iter().enumerate() {
+        acc[j] += f(v, (tail_base + j) as f32);
+    }
+    acc.iter().sum()
+}
+
+/// Gram matrix of all heads' maps of one sequence, blocked so that a column strip of
+/// every head stays in cache; lower triangle and diagonal filled.
+fn gram(a: &SeqAttention) -> Vec<f64> {
+    let nh = a.n_layers * a.n_heads;
+    let nn = a.n_tokens * a.n_tokens;
+    let maps: Vec<&[f32]> = (0..nh)
+        .map(|i| a.map(i / a.n_heads, i % a.n_heads))
+        .collect();
+    let mut g = vec![0.0f64; nh * nh];
+    const STRIP: usize = 2048;
+    let mut c0 = 0;
+    while c0 < nn {
+        let c1 = (c0 + STRIP).min(nn);
+        for i in 0..nh {
+            let xi = &maps[i][c0..c1];
+            for j in 0..=i {
+                let xj = &maps[j][c0..c1];
+                g[i * nh + j] += dot(xi, xj) as f64;
+            }
+        }
+        c0 = c1;
+    }
+    g
+}
+
+#[inline(always)]
+fn dot(x: &[f32], y: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (cx, cy) = (x.chunks_exact(8), y.chunks_exact(8));
+    let (rx, ry) = (cx.remainder(), cy.remainder());
+    for (a, b) in cx.zip(cy) {
+        for j in 0..8 {
+            acc[j] += a[j] * b[j];
+        }
+    }
+    for (a, b) in rx.iter().zip(ry) {
+        acc[0] += a * b;
+    }
+    acc.iter().sum()
+}
+
+fn fmt_motif(m: Option<usize>, names: &[String]) -> String {
+    match m {
+        None => ".".into(),
+        Some(i) => names.get(i).cloned().unwrap_or_else(|| i.to_string()),
+    }
+}
+
+/// Writes the atlas as TSV with a header; motif indices become `motif_names`.
+pub fn write_heads_tsv<W: Write>(
+    w: &mut W,
+    rows: &[HeadRow],
+    motif_names: &[String],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "layer\thead\tentropy\tmean_distance_bp\tlocal_fraction\tboundary_fraction\ttop_motif\t\
+         top_motif_enrichment\ttop_motif_p\tredundancy\tmost_similar_head\timportance_dmetric\t\
+         importance_dpred\tprune_candidate\tn_seqs\ttop_motif_null_enrichment\ttop_motif_q\tmotif_focus"
+    )?;
+    let opt = |x: Option<f64>| x.map_or("NA".to_string(), |v| fmt_f(v, 6));
+    for r in rows {
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.layer,
+            r.head,
+            fmt_f(r.entropy, 4),
+            fmt_f(r.mean_distance_bp, 2),
+            fmt_f(r.local_fraction, 4),
+            fmt_f(r.boundary_fraction, 4),
+            fmt_motif(r.top_motif, motif_names),
+            fmt_f(r.top_motif_enrichment, 4),
+            fmt_p(r.top_motif_p),
+            fmt_f(r.redundancy, 4),
+            r.most_similar_head
+                .map_or(".".to_string(), |(l, h)| format!("L{l}H{h}")),
+            opt(r.importance_dmetric),
+            opt(r.importance_dpred),
+            r.prune_candidate as u8,
+            r.n_seqs,
+            fmt_f(r.top_motif_null_enrichment, 4),
+            fmt_p(r.top_motif_q),
+            r.motif_focus as u8,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the per-head, per-motif focus table as TSV.
+pub fn write_focus_tsv<W: Write>(
+    w: &mut W,
+    rows: &[FocusRow],
+    motif_names: &[String],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "layer\thead\tmotif\tn_seqs\tn_sites\tenrichment\tnull_enrichment\tp_value\tq_value"
+    )?;
+    for r in rows {
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.layer,
+            r.head,
+            fmt_motif(Some(r.motif), motif_names),
+            r.n_seqs,
+            r.n_sites,
+            fmt_f(r.enrichment, 4),
+            fmt_f(r.null_enrichment, 4),
+            fmt_p(r.p_value),
+            fmt_p(r.q_value)
+        )?;
+    }
+    Ok(())
+}
+
+/// What a bedGraph track of one head shows for each token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrackValue {
+    /// Mean attention the token receives over all queries.
+    Received,
+    /// Attention from one query token (0 is `[CLS]`) to each token.
+    FromQuery(usize),
+}
+
+/// Writes one head's attention over one sequence as bedGraph, one interval per
+/// token start (`stride` bp; the last token runs to its end). Genome coordinates
+/// are used when `seq_name` is `chr:start-end` as written by `extract`.
+pub fn write_head_bedgraph<W: Write>(
+    w: &mut W,
+    a: &SeqAttention,
+    geom: &TokenGeometry,
+    layer: usize,
+    head: usize,
+    seq_name: &str,
+    value: TrackValue,
+) -> Result<()> {
+    if layer >= a.n_layers || head >= a.n_heads {
+        return Err(Error::Invalid(format!(
+            "head L{layer}H{head} is outside the model ({} layers x {} heads)",
+            a.n_layers, a.n_heads
+        )));
+    }
+    a.check(a.n_layers, a.n_heads, geom)?;
+    let n = a.n_tokens;
+    let map = a.map(layer, head);
+    let c = geom.content();
+    let mut iv: Vec<(String, u64, u64, f64)> = Vec::with_capacity(c.len());
+    for t in c.clone() {
+        let v = match value {
+            TrackValue::Received => (0..n).map(|q| map[q * n + t] as f64).sum::<f64>() / n as f64,
+            TrackValue::FromQuery(q) if q < n => map[q * n + t] as f64,
+            TrackValue::FromQuery(q) => {
+                return Err(Error::Invalid(format!(
+                    "query token {q} is outside the sequence ({n} tokens)"
+                )));
+            }
+        };
+        let (s, e) = geom.token_span(t).expect("content token");
+        let e = if t + 1 == c.end {
+            e
+        } else {
+            e.min(s + geom.stride)
+        };
+        let (chrom, gs, ge, _) = place(seq_name, s, e, true);
+        iv.push((chrom, gs, ge, v));
+    }
+    iv.sort_by_key(|x| x.1);
+    let io = |e: std::io::Error| Error::io(seq_name, e);
+    for (chrom, s, e, v) in iv {
+        writeln!(w, "{chrom}\t{s}\t{e}\t{v:.6e}").map_err(io)?;
+    }
+    Ok(())
+}

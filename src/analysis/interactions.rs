@@ -1,0 +1,1037 @@
+//! Co-attention interaction tables: which pairs of motif sites each head links.
+//!
+//! For every head and every pair of non-overlapping sites in a sequence, the
+//! co-attention is the symmetrised mean attention between their token spans. Its
+//! null comes from the same sequence: span pairs of the same token lengths at the same
+//! distance, shifted to places that hold neither motif, so distance, GC and local
+//! attention habits cancel. Statistics per (motif_a, motif_b, layer, head) are integer
+//! sums and histograms: memory does not grow with the number of sequences, and any
+//! split into shards or threads merges to the same bytes.
+
+use std::{collections::BTreeMap, io::Write, ops::Range, path::Path};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{Hist, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx};
+use super::{Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place, shards_complete};
+use crate::simulate::Orientation;
+use crate::{Error, Result};
+
+/// What the per-head token×token values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Score {
+    /// Attention probabilities.
+    Attention,
+    /// Attention × gradient of the prediction (activity-aware relevance).
+    AttnGrad,
+}
+
+impl Score {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Score::Attention => "attention",
+            Score::AttnGrad => "attn_grad",
+        }
+    }
+}
+
+/// Options of the interaction analysis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InteractionConfig {
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Seeds the choice of null positions (with each sequence's index).
+    pub seed: u64,
+    /// Distance-matched null span pairs drawn per observed site pair.
+    pub null_per_pair: usize,
+    /// Rows with fewer site pairs are left out of the table (and of the q-values).
+    pub min_pairs: u64,
+    /// Site pairs further apart (gap in bp) are ignored.
+    pub max_distance: u64,
+    /// Optional motif → cluster map: pairs are counted per cluster, and names given
+    /// to the writers are then cluster names.
+    pub cluster: Option<Vec<usize>>,
+    /// How many of the strongest individual site pairs to keep for BEDPE.
+    pub top_site_pairs: usize,
+}
+
+impl InteractionConfig {
+    pub fn new(n_layers: usize, n_heads: usize) -> Self {
+        InteractionConfig {
+            n_layers,
+            n_heads,
+            seed: 1,
+            null_per_pair: 8,
+            min_pairs: 5,
+            max_distance: u64::MAX,
+            cluster: None,
+            top_site_pairs: 1000,
+        }
+    }
+
+    fn same_data_as(&self, o: &InteractionConfig) -> bool {
+        let key = |c: &InteractionConfig| {
+            (
+                c.n_layers,
+                c.n_heads,
+                c.seed,
+                c.null_per_pair,
+                c.max_distance,
+                c.cluster.clone(),
+                c.top_site_pairs,
+            )
+        };
+        key(self) == key(o)
+    }
+
+    fn cluster_of(&self, motif: usize) -> usize {
+        match &self.cluster {
+            Some(c) => c.get(motif).copied().unwrap_or(motif),
+            None => motif,
+        }
+    }
+}
+
+/// One row of the interaction table: a motif pair seen by one head.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InteractionRow {
+    pub rank: usize,
+    pub score: Score,
+    /// Motif (or cluster) indices with `motif_a <= motif_b`.
+    pub motif_a: usize,
+    pub motif_b: usize,
+    pub layer: usize,
+    pub head: usize,
+    pub n_pairs: u64,
+    pub n_seqs: u64,
+    /// Mean symmetrised attention between the two sites' tokens.
+    pub co_attention: f64,
+    /// Mean over the distance-matched null span pairs.
+    pub background: f64,
+    /// log2(co_attention / background).
+    pub effect: f64,
+    /// One-sided Mann–Whitney p that site pairs exceed their nulls.
+    pub p_value: f64,
+    /// Benjamini–Hochberg over all rows of the same score kind.
+    pub q_value: f64,
+    /// Probability that a site pair beats a null pair (ties count half).
+    pub auc: f64,
+    /// Median gap between the sites in bp (the lower median).
+    pub median_distance_bp: u64,
+    /// Most frequent orientation, read left to right along the sequence.
+    pub orientation: Orientation,
+    /// Counts of tandem, convergent and divergent pairs.
+    pub orientation_counts: [u64; 3],
+}
+
+/// One motif pair summarised over all heads.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairSummaryRow {
+    pub rank: usize,
+    pub score: Score,
+    pub motif_a: usize,
+    pub motif_b: usize,
+    pub n_pairs: u64,
+    pub n_seqs: u64,
+    pub best_layer: usize,
+    pub best_head: usize,
+    pub best_effect: f64,
+    pub best_p: f64,
+    /// Cauchy (ACAT) combination of every head's p-value.
+    pub combined_p: f64,
+    pub q_value: f64,
+    pub median_distance_bp: u64,
+    pub orientation: Orientation,
+}
+
+/// One strongly co-attended site pair, for BEDPE.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SitePair {
+    pub score: Score,
+    pub seq_index: usize,
+    pub layer: usize,
+    pub head: usize,
+    /// The left and right site along the sequence (original motif indices).
+    pub left: Site,
+    pub right: Site,
+    pub co_attention: f64,
+    pub background: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct HeadPairStats {
+    sum_obs: i128,
+    sum_null: i128,
+    n_null: u64,
+    obs: Hist,
+    null: Hist,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct PairStats {
+    n_pairs: u64,
+    n_seqs: u64,
+    /// Tandem, convergent, divergent.
+    orient: [u64; 3],
+    /// Gap in bp → count: an exact median in memory bounded by sequence length.
+    dist: BTreeMap<u64, u64>,
+    heads: Vec<HeadPairStats>,
+}
+
+/// A kept site pair; values in fixed point so ordering and merging are exact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Hit {
+    excess: i128,
+    score: Score,
+    seq_index: usize,
+    left: Site,
+    right: Site,
+    layer: usize,
+    head: usize,
+    co: i128,
+    bg: i128,
+}
+
+impl Hit {
+    fn order(&self, o: &Hit) -> std::cmp::Ordering {
+        o.excess
+            .cmp(&self.excess)
+            .then(self.score.cmp(&o.score))
+            .then(self.seq_index.cmp(&o.seq_index))
+            .then(self.left.cmp(&o.left))
+            .then(self.right.cmp(&o.right))
+            .then(self.layer.cmp(&o.layer))
+            .then(self.head.cmp(&o.head))
+    }
+}
+
+type Key = (Score, usize, usize);
+
+/// Streaming, mergeable co-attention statistics.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InteractionAccumulator {
+    cfg: InteractionConfig,
+    shards: Vec<Shard>,
+    n_seqs: u64,
+    #[serde(with = "map_as_seq")]
+    pairs: BTreeMap<Key, PairStats>,
+    hits: TopHits,
+}
+
+mod map_as_seq {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        m: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// One site pair of a sequence and where its nulls go.
+pub(crate) struct PairPlan {
+    key: (usize, usize),
+    left: Site,
+    right: Site,
+    a: Range<usize>,
+    b: Range<usize>,
+    /// Start tokens of null left spans; the null right span is shifted by the same amount.
+    nulls: Vec<usize>,
+    gap: u64,
+    orient: usize,
+}
+
+pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
+const PARTIAL_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct PartialRef<'a> {
+    format: &'a str,
+    version: u32,
+    state: &'a InteractionAccumulator,
+}
+
+#[derive(Deserialize)]
+struct Partial {
+    format: String,
+    version: u32,
+    state: InteractionAccumulator,
+}
+
+fn orient_index(o: Orientation) -> usize {
+    match o {
+        Orientation::Tandem => 0,
+        Orientation::Convergent => 1,
+        Orientation::Divergent => 2,
+        Orientation::Any => 0,
+    }
+}
+
+const ORIENTS: [Orientation; 3] = [
+    Orientation::Tandem,
+    Orientation::Convergent,
+    Orientation::Divergent,
+];
+
+impl InteractionAccumulator {
+    /// An empty accumulator for the whole input ([`Shard::ALL`]).
+    pub fn new(cfg: InteractionConfig) -> Self {
+        InteractionAccumulator {
+            cfg,
+            shards: vec![Shard::ALL],
+            n_seqs: 0,
+            pairs: BTreeMap::new(),
+            hits: TopHits::default(),
+        }
+    }
+
+    pub fn config(&self) -> &InteractionConfig {
+        &self.cfg
+    }
+
+    /// Marks this accumulator as holding one shard of a split run.
+    pub fn set_shard(&mut self, shard: Shard) {
+        self.shards = vec![shard];
+    }
+
+    /// Whether the merged parts cover every shard of their split.
+    pub fn is_complete(&self) -> bool {
+        shards_complete(&self.shards)
+    }
+
+    /// Adds one sequence's attention.
+    pub fn add(&mut self, a: &SeqAttention, sites: &[Site], geom: &TokenGeometry) -> Result<()> {
+        self.add_scores(Score::Attention, a, sites, geom)
+    }
+
+    /// Adds one sequence's per-head scores of kind `score` (attention, or attention ×
+    /// gradient in the same layout). Null positions depend only on the sequence, so
+    /// both kinds of one sequence are compared on the same nulls.
+    pub fn add_scores(
+        &mut self,
+        score: Score,
+        a: &SeqAttention,
+        sites: &[Site],
+        geom: &TokenGeometry,
+    ) -> Result<()> {
+        super::add_sequence_scored(None, Some((self, score)), a, sites, geom)
+    }
+
+    /// Adds a batch of sequences in parallel; the result equals adding them one by one.
+    pub fn add_batch(&mut self, items: &[(&SeqAttention, &[Site], &TokenGeometry)]) -> Result<()> {
+        self.add_batch_scores(Score::Attention, items)
+    }
+
+    /// [`add_batch`](Self::add_batch) for scores of kind `score`.
+    pub fn add_batch_scores(
+        &mut self,
+        score: Score,
+        items: &[(&SeqAttention, &[Site], &TokenGeometry)],
+    ) -> Result<()> {
+        let empty = InteractionAccumulator::new(self.cfg.clone());
+        let part = items
+            .par_iter()
+            .try_fold(
+                || empty.clone(),
+                |mut acc, (a, s, g)| acc.add_scores(score, a, s, g).map(|_| acc),
+            )
+            .try_reduce(
+                || empty.clone(),
+                |mut x, y| {
+                    x.merge_sums(y);
+                    Ok(x)
+                },
+            )?;
+        self.merge_sums(part);
+        Ok(())
+    }
+
+    /// Site pairs of one sequence, their token spans and distance-matched null positions.
+    pub(crate) fn plan(
+        &self,
+        seq_index: usize,
+        sites: &[Site],
+        geom: &TokenGeometry,
+    ) -> Vec<PairPlan> {
+        let mut sorted: Vec<Site> = sites
+            .iter()
+            .copied()
+            .filter(|s| s.start < s.end && s.end <= geom.seq_len_bp)
+            .collect();
+        sorted.sort_by_key(|s| (s.start, s.end, s.motif, s.plus));
+        sorted.dedup();
+        let n = geom.n_tokens();
+        let c = geom.content();
+        // Per cluster: prefix count of tokens covered by its sites.
+        let mut forbidden: BTreeMap<usize, Vec<u32>> = BTreeMap::new();
+        for s in &sorted {
+            let f = forbidden
+                .entry(self.cfg.cluster_of(s.motif))
+                .or_insert_with(|| vec![0; n + 1]);
+            for t in geom.tokens_overlapping(s.start, s.end) {
+                f[t + 1] = 1;
+            }
+        }
+        for f in forbidden.values_mut() {
+            for t in 0..n {
+                f[t + 1] += f[t];
+            }
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
+        rng.set_stream(seq_index as u64);
+        let mut plans = Vec::new();
+        let mut valid = Vec::new();
+        for (i, x) in sorted.iter().enumerate() {
+            for y in &sorted[i + 1..] {
+                if y.start < x.end {
+                    continue; // overlapping sites
+                }
+                let gap = (y.start - x.end) as u64;
+                if gap > self.cfg.max_distance {
+                    continue;
+                }
+                let (a, b) = (
+                    geom.tokens_overlapping(x.start, x.end),
+                    geom.tokens_overlapping(y.start, y.end),
+                );
+                if a.is_empty() || b.is_empty() {
+                    continue;
+                }
+                let (cx, cy) = (self.cfg.cluster_of(x.motif), self.cfg.cluster_of(y.motif));
+                let (fa, fb) = (&forbidden[&cx], &forbidden[&cy]);
+                let hits = |r: Range<usize>| fa[r.end] - fa[r.start] + fb[r.end] - fb[r.start];
+                let (la, lb, delta) = (a.len(), b.len(), b.start - a.start);
+                valid.clear();
+                let last = c.end.saturating_sub(delta + lb);
+                for p in c.start..=last {
+                    if p + la > c.end || p + delta + lb > c.end {
+                        break;
+                    }
+                    if hits(p..p + la) == 0 && hits(p + delta..p + delta + lb) == 0 {
+                        valid.push(p);
+                    }
+                }
+                let k = self.cfg.null_per_pair.min(valid.len());
+                for j in 0..k {
+                    let r = rng.random_range(j..valid.len());
+                    valid.swap(j, r);
+                }
+                let mut nulls = valid[..k].to_vec();
+                nulls.sort_unstable();
+                plans.push(PairPlan {
+                    key: (cx.min(cy), cx.max(cy)),
+                    left: *x,
+                    right: *y,
+                    a,
+                    b,
+                    nulls,
+                    gap,
+                    orient: orient_index(Orientation::of(x.plus, y.plus)),
+                });
+            }
+        }
+        plans
+    }
+
+    /// Folds one sequence's span values (head-major, see [`span_values`]) into the sums.
+    pub(crate) fn record(
+        &mut self,
+        score: Score,
+        seq_index: usize,
+        n: usize,
+        plan: &[PairPlan],
+        vals: &[f64],
+    ) {
+        self.n_seqs += 1;
+        let nh = self.cfg.n_layers * self.cfg.n_heads;
+        let per_head: usize = plan.iter().map(|p| 1 + p.nulls.len()).sum();
+        let nf = n as f64;
+        let mut seen: Vec<(usize, usize)> = Vec::new();
+        let mut off = 0;
+        for p in plan {
+            let st = self
+                .pairs
+                .entry((score, p.key.0, p.key.1))
+                .or_insert_with(|| PairStats {
+                    heads: vec![HeadPairStats::default(); nh],
+                    ..Default::default()
+                });
+            st.n_pairs += 1;
+            st.orient[p.orient] += 1;
+            *st.dist.entry(p.gap).or_insert(0) += 1;
+            if !seen.contains(&p.key) {
+                seen.push(p.key);
+                st.n_seqs += 1;
+            }
+            let m = p.nulls.len();
+            for hi in 0..nh {
+                let v = &vals[hi * per_head + off..hi * per_head + off + 1 + m];
+                let hs = &mut st.heads[hi];
+                hs.sum_obs += fx(v[0]);
+                hs.obs.add(bin_of(v[0] * nf));
+                let mut nsum = 0.0;
+                for &u in &v[1..] {
+                    hs.sum_null += fx(u);
+                    hs.null.add(bin_of(u * nf));
+                    nsum += u;
+                }
+                hs.n_null += m as u64;
+                if m > 0 && self.cfg.top_site_pairs > 0 {
+                    let (co, bg) = (fx(v[0]), fx(nsum / m as f64));
+                    if self.hits.floor.is_some_and(|f| co - bg < f) {
+                        continue;
+                    }
+                    let hit = Hit {
+                        excess: co - bg,
+                        score,
+                        seq_index,
+                        left: p.left,
+                        right: p.right,
+                        layer: hi / self.cfg.n_heads,
+                        head: hi % self.cfg.n_heads,
+                        co,
+                        bg,
+                    };
+                    self.hits.push(hit, self.cfg.top_site_pairs);
+                }
+            }
+            off += 1 + m;
+        }
+    }
+
+    /// Adds another accumulator's sums (same configuration, disjoint shards).
+    pub fn merge(&mut self, other: InteractionAccumulator) -> Result<()> {
+        if !self.cfg.same_data_as(&other.cfg) {
+            return Err(Error::Invalid(
+                "cannot merge interaction tables computed with different settings".into(),
+            ));
+        }
+        self.shards = merge_shards(&self.shards, &other.shards)?;
+        self.merge_sums(other);
+        Ok(())
+    }
+
+    fn merge_sums(&mut self, o: InteractionAccumulator) {
+        self.n_seqs += o.n_seqs;
+        for (k, v) in o.pairs {
+            match self.pairs.get_mut(&k) {
+                None => {
+                    self.pairs.insert(k, v);
+                }
+                Some(e) => {
+                    e.n_pairs += v.n_pairs;
+                    e.n_seqs += v.n_seqs;
+                    for i in 0..3 {
+                        e.orient[i] += v.orient[i];
+                    }
+                    for (d, c) in v.dist {
+                        *e.dist.entry(d).or_insert(0) += c;
+                    }
+                    for (a, b) in e.heads.iter_mut().zip(&v.heads) {
+                        a.sum_obs += b.sum_obs;
+                        a.sum_null += b.sum_null;
+                        a.n_null += b.n_null;
+                        a.obs.merge(&b.obs);
+                        a.null.merge(&b.null);
+                    }
+                }
+            }
+        }
+        for h in o.hits.hits {
+            self.hits.push(h, self.cfg.top_site_pairs);
+        }
+        self.hits.trim(self.cfg.top_site_pairs);
+    }
+
+    /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
+    pub fn save_partial(&self, path: &Path) -> Result<()> {
+        let mut out = crate::io::output::Output::create(path)?;
+        let mut me = self.clone();
+        me.hits.trim(me.cfg.top_site_pairs);
+        serde_json::to_writer(
+            &mut out,
+            &PartialRef {
+                format: PARTIAL_FORMAT,
+                version: PARTIAL_VERSION,
+                state: &me,
+            },
+        )
+        .map_err(|e| Error::io(path, e.into()))?;
+        out.finish()
+    }
+
+    /// Reads a state written by [`save_partial`](Self::save_partial).
+    pub fn load_partial(path: &Path) -> Result<Self> {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let p: Partial = serde_json::from_reader(std::io::BufReader::new(f))
+            .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
+        if p.format != PARTIAL_FORMAT || p.version != PARTIAL_VERSION {
+            return Err(Error::Invalid(format!(
+                "{}: not an interactions partial of version {PARTIAL_VERSION} (found {} v{})",
+                path.display(),
+                p.format,
+                p.version
+            )));
+        }
+        let s = p.state;
+        let nh = s.cfg.n_layers * s.cfg.n_heads;
+        if s.pairs.values().any(|v| v.heads.len() != nh) {
+            return Err(Error::Invalid(format!(
+                "{}: partial state does not match its {} x {} heads",
+                path.display(),
+                s.cfg.n_layers,
+                s.cfg.n_heads
+            )));
+        }
+        Ok(s)
+    }
+
+    /// The ranked table: rows with at least `min_pairs` site pairs, best first.
+    pub fn finish(&self) -> Vec<InteractionRow> {
+        let mut rows = Vec::new();
+        for (&(score, a, b), st) in &self.pairs {
+            if st.n_pairs < self.cfg.min_pairs {
+                continue;
+            }
+            let med = lower_median(&st.dist);
+            let oi = (0..3).max_by_key(|&i| (st.orient[i], 3 - i)).unwrap_or(0);
+            for (hi, hs) in st.heads.iter().enumerate() {
+                let co = unfx(hs.sum_obs) / st.n_pairs as f64;
+                let bg = if hs.n_null > 0 {
+                    unfx(hs.sum_null) / hs.n_null as f64
+                } else {
+                    f64::NAN
+                };
+                let effect = if co > 0.0 && bg > 0.0 {
+                    (co / bg).log2()
+                } else {
+                    f64::NAN
+                };
+                let (p, auc) = mann_whitney(&hs.obs, &hs.null);
+                rows.push(InteractionRow {
+                    rank: 0,
+                    score,
+                    motif_a: a,
+                    motif_b: b,
+                    layer: hi / self.cfg.n_heads,
+                    head: hi % self.cfg.n_heads,
+                    n_pairs: st.n_pairs,
+                    n_seqs: st.n_seqs,
+                    co_attention: co,
+                    background: bg,
+                    effect,
+                    p_value: p,
+                    q_value: 1.0,
+                    auc,
+                    median_distance_bp: med,
+                    orientation: ORIENTS[oi],
+                    orientation_counts: st.orient,
+                });
+            }
+        }
+        for score in [Score::Attention, Score::AttnGrad] {
+            let idx: Vec<usize> = (0..rows.len())
+                .filter(|&i| rows[i].score == score)
+                .collect();
+            let q = bh(&idx.iter().map(|&i| rows[i].p_value).collect::<Vec<_>>());
+            for (&i, q) in idx.iter().zip(q) {
+                rows[i].q_value = q;
+            }
+        }
+        rows.sort_by(|x, y| {
+            x.p_value
+                .total_cmp(&y.p_value)
+                .then(desc_nan_last(x.effect, y.effect))
+                .then(x.score.cmp(&y.score))
+                .then(
+                    (x.motif_a, x.motif_b, x.layer, x.head)
+                        .cmp(&(y.motif_a, y.motif_b, y.layer, y.head)),
+                )
+        });
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.rank = i + 1;
+        }
+        rows
+    }
+
+    /// One row per motif pair: its best head and the ACAT combination over heads.
+    pub fn finish_pairs(&self, rows: &[InteractionRow]) -> Vec<PairSummaryRow> {
+        let mut groups: BTreeMap<Key, (usize, Vec<f64>)> = BTreeMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            let e = groups
+                .entry((r.score, r.motif_a, r.motif_b))
+                .or_insert((i, Vec::new()));
+            if rows[e.0].rank > r.rank {
+                e.0 = i;
+            }
+            e.1.push(r.p_value);
+        }
+        let mut out: Vec<PairSummaryRow> = groups
+            .into_values()
+            .map(|(bi, ps)| {
+                let b = &rows[bi];
+                PairSummaryRow {
+                    rank: 0,
+                    score: b.score,
+                    motif_a: b.motif_a,
+                    motif_b: b.motif_b,
+                    n_pairs: b.n_pairs,
+                    n_seqs: b.n_seqs,
+                    best_layer: b.layer,
+                    best_head: b.head,
+                    best_effect: b.effect,
+                    best_p: b.p_value,
+                    combined_p: acat(&ps),
+                    q_value: 1.0,
+                    median_distance_bp: b.median_distance_bp,
+                    orientation: b.orientation,
+                }
+            })
+            .collect();
+        for score in [Score::Attention, Score::AttnGrad] {
+            let idx: Vec<usize> = (0..out.len()).filter(|&i| out[i].score == score).collect();
+            let q = bh(&idx.iter().map(|&i| out[i].combined_p).collect::<Vec<_>>());
+            for (&i, q) in idx.iter().zip(q) {
+                out[i].q_value = q;
+            }
+        }
+        out.sort_by(|x, y| {
+            x.combined_p
+                .total_cmp(&y.combined_p)
+                .then(x.best_p.total_cmp(&y.best_p))
+                .then(desc_nan_last(x.best_effect, y.best_effect))
+                .then((x.score, x.motif_a, x.motif_b).cmp(&(y.score, y.motif_a, y.motif_b)))
+        });
+        for (i, r) in out.iter_mut().enumerate() {
+            r.rank = i + 1;
+        }
+        out
+    }
+
+    /// The strongest individual site pairs (co-attention above their own nulls), best first.
+    pub fn top_site_pairs(&self) -> Vec<SitePair> {
+        let mut h = self.hits.clone();
+        h.trim(self.cfg.top_site_pairs);
+        h.hits
+            .into_iter()
+            .map(|x| SitePair {
+                score: x.score,
+                seq_index: x.seq_index,
+                layer: x.layer,
+                head: x.head,
+                left: x.left,
+                right: x.right,
+                co_attention: unfx(x.co),
+                background: unfx(x.bg),
+            })
+            .collect()
+    }
+}
+
+/// Co-attention of every planned site pair and its nulls under one head, appended to
+/// `out` as `[obs, null_1, .., null_m]` per pair.
+pub(crate) fn span_values(sat: &Sat, plan: &[PairPlan], out: &mut Vec<f64>) {
+    for p in plan {
+        out.push(sat.co_attention(p.a.clone(), p.b.clone()));
+        let delta = p.b.start - p.a.start;
+        let (la, lb) = (p.a.len(), p.b.len());
+        for &s in &p.nulls {
+            out.push(sat.co_attention(s..s + la, s + delta..s + delta + lb));
+        }
+    }
+}
+
+/// The best site pairs seen so far, kept to a bounded size.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+struct TopHits {
+    hits: Vec<Hit>,
+    /// Excess of the worst kept hit once full: anything strictly below can never enter.
+    #[serde(skip)]
+    floor: Option<i128>,
+}
+
+impl TopHits {
+    fn push(&mut self, h: Hit, cap: usize) {
+        if cap == 0 || self.floor.is_some_and(|f| h.excess < f) {
+            return;
+        }
+        self.hits.push(h);
+        if self.hits.len() >= 2 * cap.max(64) {
+            self.trim(cap);
+        }
+    }
+
+    fn trim(&mut self, cap: usize) {
+        self.hits.sort_by(|a, b| a.order(b));
+        self.hits.dedup();
+        self.hits.truncate(cap);
+        if cap > 0 && self.hits.len() == cap {
+            self.floor = Some(self.hits[cap - 1].excess);
+        }
+    }
+}
+
+fn lower_median(d: &BTreeMap<u64, u64>) -> u64 {
+    let n: u64 = d.values().sum();
+    let half = n.div_ceil(2);
+    let mut acc = 0;
+    for (&k, &c) in d {
+        acc += c;
+        if acc >= half {
+            return k;
+        }
+    }
+    0
+}
+
+fn desc_nan_last(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => b.total_cmp(&a),
+    }
+}
+
+fn name(i: usize, names: &[String]) -> String {
+    names.get(i).cloned().unwrap_or_else(|| i.to_string())
+}
+
+/// Writes the ranked interaction table as TSV with a header.
+pub fn write_interactions_tsv<W: Write>(
+    w: &mut W,
+    rows: &[InteractionRow],
+    motif_names: &[String],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "rank\tmotif_a\tmotif_b\tlayer\thead\tn_pairs\tn_seqs\tco_attention\tbackground\teffect\t\
+         p_value\tq_value\tmedian_distance_bp\torientation\tscore\tauc\tn_tandem\tn_convergent\tn_divergent"
+    )?;
+    for r in rows {
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.rank,
+            name(r.motif_a, motif_names),
+            name(r.motif_b, motif_names),
+            r.layer,
+            r.head,
+            r.n_pairs,
+            r.n_seqs,
+            fmt_sci(r.co_attention),
+            fmt_sci(r.background),
+            fmt_f(r.effect, 4),
+            fmt_p(r.p_value),
+            fmt_p(r.q_value),
+            r.median_distance_bp,
+            r.orientation.as_str(),
+            r.score.as_str(),
+            fmt_f(r.auc, 4),
+            r.orientation_counts[0],
+            r.orientation_counts[1],
+            r.orientation_counts[2],
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the per-pair summary (best head, ACAT-combined p) as TSV with a header.
+pub fn write_pair_summary_tsv<W: Write>(
+    w: &mut W,
+    rows: &[PairSummaryRow],
+    motif_names: &[String],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "rank\tmotif_a\tmotif_b\tn_pairs\tn_seqs\tbest_layer\tbest_head\tbest_effect\tbest_p\t\
+         combined_p\tq_value\tmedian_distance_bp\torientation\tscore"
+    )?;
+    for r in rows {
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            r.rank,
+            name(r.motif_a, motif_names),
+            name(r.motif_b, motif_names),
+            r.n_pairs,
+            r.n_seqs,
+            r.best_layer,
+            r.best_head,
+            fmt_f(r.best_effect, 4),
+            fmt_p(r.best_p),
+            fmt_p(r.combined_p),
+            fmt_p(r.q_value),
+            r.median_distance_bp,
+            r.orientation.as_str(),
+            r.score.as_str(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes site pairs as BEDPE (genome coordinates when the sequence name is
+/// `chr:start-end` from `extract`). `seq_name` gives the FASTA name of a sequence
+/// index; `motif_names` are original motif names (not clusters).
+pub fn write_bedpe<W: Write>(
+    w: &mut W,
+    pairs: &[SitePair],
+    seq_name: &dyn Fn(usize) -> String,
+    motif_names: &[String],
+) -> std::io::Result<()> {
+    for p in pairs {
+        let nm = seq_name(p.seq_index);
+        let (c1, s1, e1, st1) = place(&nm, p.left.start, p.left.end, p.left.plus);
+        let (c2, s2, e2, st2) = place(&nm, p.right.start, p.right.end, p.right.plus);
+        // BEDPE wants the first end upstream in the genome.
+        let ((c1, s1, e1, st1, m1), (c2, s2, e2, st2, m2)) = if s2 < s1 {
+            (
+                (c2, s2, e2, st2, p.right.motif),
+                (c1, s1, e1, st1, p.left.motif),
+            )
+        } else {
+            (
+                (c1, s1, e1, st1, p.left.motif),
+                (c2, s2, e2, st2, p.right.motif),
+            )
+        };
+        let ratio = p.co_attention / p.background;
+        writeln!(
+            w,
+            "{c1}\t{s1}\t{e1}\t{c2}\t{s2}\t{e2}\t{}|{}\t{}\t{st1}\t{st2}\tL{}H{}\t{}\t{}\t{}\t{}",
+            name(m1, motif_names),
+            name(m2, motif_names),
+            fmt_f(ratio, 3),
+            p.layer,
+            p.head,
+            fmt_sci(p.co_attention),
+            fmt_sci(p.background),
+            p.score.as_str(),
+            nm.split_whitespace().next().unwrap_or(""),
+        )?;
+    }
+    Ok(())
+}
+
+fn fmt_sci(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.5e}")
+    } else {
+        "NA".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(len: usize) -> TokenGeometry {
+        TokenGeometry {
+            k: 4,
+            stride: 1,
+            n_specials_before: 1,
+            seq_len_bp: len,
+            has_sep: true,
+        }
+    }
+
+    fn site(motif: usize, start: usize, w: usize, plus: bool) -> Site {
+        Site {
+            motif,
+            start,
+            end: start + w,
+            plus,
+        }
+    }
+
+    #[test]
+    fn nulls_are_distance_matched_and_avoid_the_motifs() {
+        let g = geom(120);
+        let mut cfg = InteractionConfig::new(1, 1);
+        cfg.null_per_pair = 50;
+        let acc = InteractionAccumulator::new(cfg);
+        let sites = [
+            site(0, 10, 8, true),
+            site(1, 30, 6, false),
+            site(0, 70, 8, false),
+            site(2, 100, 5, true),
+        ];
+        let plan = acc.plan(3, &sites, &g);
+        assert_eq!(plan.len(), 6);
+        for p in &plan {
+            assert!(!p.nulls.is_empty());
+            let delta = p.b.start - p.a.start;
+            for &s in &p.nulls {
+                let (na, nb) = (s..s + p.a.len(), s + delta..s + delta + p.b.len());
+                assert!(g.content().contains(&na.start) && nb.end <= g.content().end);
+                // No null span touches a token of either motif of the pair.
+                for st in sites
+                    .iter()
+                    .filter(|x| x.motif == p.left.motif || x.motif == p.right.motif)
+                {
+                    let t = g.tokens_overlapping(st.start, st.end);
+                    assert!(na.end <= t.start || t.end <= na.start, "{p:?}");
+                    assert!(nb.end <= t.start || t.end <= nb.start);
+                }
+            }
+        }
+        // Deterministic per sequence index, different across sequences.
+        let again = acc.plan(3, &sites, &g);
+        assert!(plan.iter().zip(&again).all(|(x, y)| x.nulls == y.nulls));
+        let mut cfg = InteractionConfig::new(1, 1);
+        cfg.null_per_pair = 3;
+        let few = InteractionAccumulator::new(cfg);
+        let (x, y) = (few.plan(3, &sites, &g), few.plan(4, &sites, &g));
+        assert!(x.iter().all(|p| p.nulls.len() <= 3) && x.iter().any(|p| p.nulls.len() == 3));
+        assert!(x.iter().zip(&y).any(|(x, y)| x.nulls != y.nulls));
+    }
+
+    impl std::fmt::Debug for PairPlan {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "{:?}-{:?} {:?}/{:?}",
+                self.left, self.right, self.a, self.b
+            )
+        }
+    }
+
+    #[test]
+    fn overlapping_and_distant_sites_make_no_pair() {
+        let g = geom(200);
+        let mut cfg = InteractionConfig::new(1, 1);
+        cfg.max_distance = 50;
+        let acc = InteractionAccumulator::new(cfg);
+        let sites = [
+            site(0, 10, 8, true),
+            site(1, 14, 6, true),
+            site(2, 150, 6, true),
+        ];
+        assert!(acc.plan(0, &sites, &g).is_empty());
+    }
+
+    #[test]
+    fn median_and_ordering_helpers() {
+        let d: BTreeMap<u64, u64> = [(3, 2), (10, 1), (20, 2)].into();
+        assert_eq!(lower_median(&d), 10);
+        assert_eq!(desc_nan_last(2.0, 1.0), std::cmp::Ordering::Less);
+        assert_eq!(desc_nan_last(f64::NAN, 1.0), std::cmp::Ordering::Greater);
+    }
+}

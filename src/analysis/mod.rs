@@ -1,0 +1,595 @@
+//! Attention analysis: the head atlas ([`heads`]) and co-attention interaction tables
+//! ([`interactions`]).
+//!
+//! Both take plain data, one sequence at a time: the model's attention probabilities
+//! ([`SeqAttention`]), the motif sites found in the sequence ([`Site`]) and the map
+//! between tokens and base pairs ([`TokenGeometry`]). Their state is made of integers
+//! (fixed-point sums, histograms), so it streams in constant memory, merges exactly
+//! across threads and `--shard i/N` runs, and the final tables are the same bytes
+//! however the work was split.
+
+pub mod heads;
+pub mod interactions;
+pub(crate) mod stats;
+
+use std::{fmt, ops::Range, path::Path, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Where the tokens of one sequence sit in base pairs.
+///
+/// `n_specials_before` special tokens (1 for `[CLS]`) come first; content token `i`
+/// then covers bp `[i*stride, i*stride + k)`; `[SEP]` closes the sequence when `has_sep`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGeometry {
+    pub k: usize,
+    pub stride: usize,
+    pub n_specials_before: usize,
+    pub seq_len_bp: usize,
+    pub has_sep: bool,
+}
+
+impl TokenGeometry {
+    /// Number of k-mer (content) tokens.
+    pub fn n_content(&self) -> usize {
+        if self.seq_len_bp < self.k || self.stride == 0 {
+            0
+        } else {
+            (self.seq_len_bp - self.k) / self.stride + 1
+        }
+    }
+
+    /// Total number of tokens, specials included.
+    pub fn n_tokens(&self) -> usize {
+        self.n_specials_before + self.n_content() + self.has_sep as usize
+    }
+
+    /// Token indices of the content tokens.
+    pub fn content(&self) -> Range<usize> {
+        self.n_specials_before..self.n_specials_before + self.n_content()
+    }
+
+    /// Index of `[SEP]`, if any.
+    pub fn sep(&self) -> Option<usize> {
+        self.has_sep
+            .then_some(self.n_specials_before + self.n_content())
+    }
+
+    /// The bp span `[start, end)` of token `t`; `None` for special tokens.
+    pub fn token_span(&self, t: usize) -> Option<(usize, usize)> {
+        let c = self.content();
+        c.contains(&t).then(|| {
+            let s = (t - c.start) * self.stride;
+            (s, s + self.k)
+        })
+    }
+
+    /// Token indices whose k-mer overlaps bp `[start, end)` (empty when none does).
+    pub fn tokens_overlapping(&self, start: usize, end: usize) -> Range<usize> {
+        let n = self.n_content();
+        if end <= start || n == 0 || self.stride == 0 {
+            return self.n_specials_before..self.n_specials_before;
+        }
+        // Token i overlaps when i*stride < end and i*stride + k > start.
+        let lo = (start + 1)
+            .saturating_sub(self.k)
+            .div_ceil(self.stride)
+            .min(n);
+        let hi = end.div_ceil(self.stride).min(n).max(lo);
+        self.n_specials_before + lo..self.n_specials_before + hi
+    }
+
+    /// Checks that the geometry can describe tokens at all.
+    pub fn check(&self) -> Result<()> {
+        if self.k == 0 || self.stride == 0 {
+            return Err(Error::Invalid(format!(
+                "token geometry needs k >= 1 and stride >= 1, got k={} stride={}",
+                self.k, self.stride
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Attention (or any per-head token×token score such as attention×gradient) of one
+/// sequence: `attn[((layer * n_heads + head) * n_tokens + q) * n_tokens + k]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SeqAttention {
+    /// Position of the sequence in the input; seeds its nulls and selects its shard.
+    pub seq_index: usize,
+    pub n_tokens: usize,
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Row-major `[layer][head][q][k]`; attention rows sum to 1.
+    pub attn: Vec<f32>,
+}
+
+impl SeqAttention {
+    /// The `n_tokens × n_tokens` map of one head.
+    pub fn map(&self, layer: usize, head: usize) -> &[f32] {
+        let nn = self.n_tokens * self.n_tokens;
+        let o = (layer * self.n_heads + head) * nn;
+        &self.attn[o..o + nn]
+    }
+
+    /// Checks the shape against the model and the token geometry.
+    pub fn check(&self, n_layers: usize, n_heads: usize, geom: &TokenGeometry) -> Result<()> {
+        geom.check()?;
+        let what = format!("sequence {}", self.seq_index);
+        if self.n_layers != n_layers || self.n_heads != n_heads {
+            return Err(Error::Invalid(format!(
+                "{what}: attention has {} layers x {} heads, the analysis expects {n_layers} x {n_heads}",
+                self.n_layers, self.n_heads
+            )));
+        }
+        if self.n_tokens != geom.n_tokens() {
+            return Err(Error::Invalid(format!(
+                "{what}: attention covers {} tokens but the token geometry gives {} for {} bp",
+                self.n_tokens,
+                geom.n_tokens(),
+                geom.seq_len_bp
+            )));
+        }
+        let want = n_layers * n_heads * self.n_tokens * self.n_tokens;
+        if self.attn.len() != want {
+            return Err(Error::Invalid(format!(
+                "{what}: attention has {} values, expected {want}",
+                self.attn.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A motif site in sequence coordinates (0-based, half-open bp).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Site {
+    pub motif: usize,
+    pub start: usize,
+    pub end: usize,
+    pub plus: bool,
+}
+
+/// One part of a sharded run, written `i/N` with `1 <= i <= N`: it takes the
+/// sequences whose 0-based index is `i - 1` modulo `N`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based shard number.
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole input as one shard.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Whether the sequence at 0-based position `seq_index` belongs to this shard.
+    pub fn contains(&self, seq_index: usize) -> bool {
+        seq_index % self.count == self.index - 1
+    }
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || Error::Invalid(format!("shard must be i/N with 1 <= i <= N, got '{s}'"));
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Checks that merged parts cover disjoint shards of one split; returns the union.
+pub(crate) fn merge_shards(a: &[Shard], b: &[Shard]) -> Result<Vec<Shard>> {
+    let mut all: Vec<Shard> = a.iter().chain(b).copied().collect();
+    all.sort();
+    if let (Some(x), Some(y)) = (all.first(), all.last())
+        && x.count != y.count
+    {
+        return Err(Error::Invalid(format!(
+            "cannot merge parts of different splits ({x} and {y})"
+        )));
+    }
+    if let Some(w) = all.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::Invalid(format!(
+            "shard {} appears in more than one part",
+            w[0]
+        )));
+    }
+    Ok(all)
+}
+
+/// Whether `shards` is a complete split (every `i/N` once).
+pub(crate) fn shards_complete(shards: &[Shard]) -> bool {
+    shards.first().is_some_and(|s| {
+        shards.len() == s.count && shards.iter().enumerate().all(|(i, x)| x.index == i + 1)
+    })
+}
+
+/// Where a sequence from `extract` lies in the genome, from its FASTA name
+/// (`chr:start-end`, optionally `name::chr:start-end` and a `(+)`/`(-)` suffix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GenomeFrame {
+    pub chrom: String,
+    /// 0-based start of the extracted interval.
+    pub start: u64,
+    pub end: u64,
+    /// The sequence is the reverse complement of the genome interval.
+    pub minus: bool,
+}
+
+impl GenomeFrame {
+    /// Parses a bedtools-style name; `None` when it does not look like coordinates.
+    pub fn parse(name: &str) -> Option<GenomeFrame> {
+        let name = name.split_whitespace().next()?;
+        let name = name.rsplit_once("::").map_or(name, |(_, c)| c);
+        let (name, minus) = if let Some(n) = name.strip_suffix("(-)") {
+            (n, true)
+        } else {
+            (name.strip_suffix("(+)").unwrap_or(name), false)
+        };
+        let (chrom, range) = name.rsplit_once(':')?;
+        let (s, e) = range.split_once('-')?;
+        let (start, end) = (s.parse().ok()?, e.parse().ok()?);
+        (!chrom.is_empty() && start <= end).then(|| GenomeFrame {
+            chrom: chrom.to_string(),
+            start,
+            end,
+            minus,
+        })
+    }
+
+    /// Genome interval of the sequence's bp `[s, e)`.
+    pub fn to_genome(&self, s: usize, e: usize) -> (u64, u64) {
+        if self.minus {
+            (self.end - e as u64, self.end - s as u64)
+        } else {
+            (self.start + s as u64, self.start + e as u64)
+        }
+    }
+}
+
+/// Chromosome and coordinates for bp `[s, e)` of the sequence called `name`: genome
+/// coordinates when the name carries them, else the name and sequence coordinates.
+pub(crate) fn place(name: &str, s: usize, e: usize, plus: bool) -> (String, u64, u64, char) {
+    match GenomeFrame::parse(name) {
+        Some(f) => {
+            let (gs, ge) = f.to_genome(s, e);
+            let strand = if plus != f.minus { '+' } else { '-' };
+            (f.chrom, gs, ge, strand)
+        }
+        None => (
+            name.split_whitespace().next().unwrap_or(name).to_string(),
+            s as u64,
+            e as u64,
+            if plus { '+' } else { '-' },
+        ),
+    }
+}
+
+/// A partial state file of either accumulator (what `merge PARTS...` reads).
+#[derive(Debug)]
+pub enum PartialFile {
+    Heads(heads::HeadAccumulator),
+    Interactions(interactions::InteractionAccumulator),
+}
+
+/// Loads a partial file written by either accumulator's `save_partial`, telling them
+/// apart by their `format` field.
+pub fn load_partial(path: &Path) -> Result<PartialFile> {
+    #[derive(Deserialize)]
+    struct Peek {
+        format: String,
+    }
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let peek: Peek = serde_json::from_reader(std::io::BufReader::new(f))
+        .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
+    match peek.format.as_str() {
+        heads::PARTIAL_FORMAT => Ok(PartialFile::Heads(heads::HeadAccumulator::load_partial(
+            path,
+        )?)),
+        interactions::PARTIAL_FORMAT => Ok(PartialFile::Interactions(
+            interactions::InteractionAccumulator::load_partial(path)?,
+        )),
+        other => Err(Error::Invalid(format!(
+            "{}: unknown partial format '{other}'",
+            path.display()
+        ))),
+    }
+}
+
+/// Adds one sequence's attention to either or both accumulators in one pass over the
+/// heads, building each head's summed-area table once (what `heads` and
+/// `interactions` on the same model run should call).
+pub fn add_sequence(
+    heads: Option<&mut heads::HeadAccumulator>,
+    inter: Option<&mut interactions::InteractionAccumulator>,
+    a: &SeqAttention,
+    sites: &[Site],
+    geom: &TokenGeometry,
+) -> Result<()> {
+    let inter = inter.map(|i| (i, interactions::Score::Attention));
+    add_sequence_scored(heads, inter, a, sites, geom)
+}
+
+pub(crate) fn add_sequence_scored(
+    mut heads: Option<&mut heads::HeadAccumulator>,
+    mut inter: Option<(
+        &mut interactions::InteractionAccumulator,
+        interactions::Score,
+    )>,
+    a: &SeqAttention,
+    sites: &[Site],
+    geom: &TokenGeometry,
+) -> Result<()> {
+    if let Some(h) = heads.as_deref() {
+        a.check(h.config().n_layers, h.config().n_heads, geom)?;
+    }
+    if let Some((i, _)) = inter.as_ref() {
+        a.check(i.config().n_layers, i.config().n_heads, geom)?;
+    }
+    let sets = heads
+        .as_deref()
+        .map(|h| h.motif_sets(a.seq_index, sites, geom));
+    let plan = inter
+        .as_ref()
+        .map(|(i, _)| i.plan(a.seq_index, sites, geom));
+    let mut sat = Sat::new();
+    let mut vals = Vec::new();
+    for l in 0..a.n_layers {
+        for h in 0..a.n_heads {
+            let map = a.map(l, h);
+            sat.build(map, a.n_tokens);
+            if let (Some(acc), Some(sets)) = (heads.as_deref_mut(), sets.as_ref()) {
+                acc.add_head(l * a.n_heads + h, map, &sat, geom, sets);
+            }
+            if let Some(plan) = plan.as_ref() {
+                interactions::span_values(&sat, plan, &mut vals);
+            }
+        }
+    }
+    if let (Some(acc), Some(sets)) = (heads, sets.as_ref()) {
+        acc.finish_seq(a, sets);
+    }
+    if let (Some((acc, score)), Some(plan)) = (inter.as_mut(), plan.as_ref()) {
+        acc.record(*score, a.seq_index, a.n_tokens, plan, &vals);
+    }
+    Ok(())
+}
+
+/// Row prefix sums (f32) and column totals (f64) of one head's map: a block sum over
+/// token spans costs one subtraction per query row, and attention received by a key
+/// span one subtraction. Building it is one pass over the map into a buffer that
+/// stays in cache (a full f64 summed-area table was twice the memory traffic).
+pub(crate) struct Sat {
+    n: usize,
+    /// `rows[q * (n + 1) + k]` = sum of `map[q][..k]`.
+    rows: Vec<f32>,
+    /// `cols[k]` = total attention received by keys `..k`.
+    cols: Vec<f64>,
+    colsum: Vec<f32>,
+}
+
+impl Sat {
+    pub fn new() -> Self {
+        Sat {
+            n: 0,
+            rows: Vec::new(),
+            cols: Vec::new(),
+            colsum: Vec::new(),
+        }
+    }
+
+    /// Rebuilds the sums for an `n × n` map, reusing the buffers.
+    pub fn build(&mut self, map: &[f32], n: usize) {
+        let w = n + 1;
+        if self.n != n || self.rows.len() != n * w {
+            self.n = n;
+            self.rows.clear();
+            self.rows.resize(n * w, 0.0);
+            self.cols.resize(w, 0.0);
+        }
+        self.colsum.clear();
+        self.colsum.resize(n, 0.0);
+        // Four rows at a time: four independent running sums keep the adder busy
+        // instead of waiting on one dependency chain.
+        let mut q = 0;
+        while q + 4 <= n {
+            let rows = &map[q * n..(q + 4) * n];
+            let (r0, rest) = rows.split_at(n);
+            let (r1, rest) = rest.split_at(n);
+            let (r2, r3) = rest.split_at(n);
+            let out = &mut self.rows[q * w..(q + 4) * w];
+            let (p0, rest) = out.split_at_mut(w);
+            let (p1, rest) = rest.split_at_mut(w);
+            let (p2, p3) = rest.split_at_mut(w);
+            let (mut a, mut b, mut c, mut d) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            for k in 0..n {
+                a += r0[k];
+                b += r1[k];
+                c += r2[k];
+                d += r3[k];
+                p0[k + 1] = a;
+                p1[k + 1] = b;
+                p2[k + 1] = c;
+                p3[k + 1] = d;
+            }
+            for (k, cs) in self.colsum.iter_mut().enumerate() {
+                *cs += (r0[k] + r1[k]) + (r2[k] + r3[k]);
+            }
+            q += 4;
+        }
+        for q in q..n {
+            let row = &map[q * n..(q + 1) * n];
+            let p = &mut self.rows[q * w..(q + 1) * w];
+            let mut r = 0.0f32;
+            for k in 0..n {
+                r += row[k];
+                p[k + 1] = r;
+            }
+            for (cs, &v) in self.colsum.iter_mut().zip(row) {
+                *cs += v;
+            }
+        }
+        let mut acc = 0.0f64;
+        self.cols[0] = 0.0;
+        for k in 0..n {
+            acc += self.colsum[k] as f64;
+            self.cols[k + 1] = acc;
+        }
+    }
+
+    /// Sum of query row `q` over key columns `k`.
+    #[inline]
+    pub fn row_mass(&self, q: usize, k: Range<usize>) -> f64 {
+        let o = q * (self.n + 1);
+        (self.rows[o + k.end] - self.rows[o + k.start]) as f64
+    }
+
+    /// Sum of the map over query rows `q` and key columns `k`.
+    #[inline]
+    pub fn block(&self, q: Range<usize>, k: Range<usize>) -> f64 {
+        let w = self.n + 1;
+        let mut s = 0.0f32;
+        for qi in q {
+            let o = qi * w;
+            s += self.rows[o + k.end] - self.rows[o + k.start];
+        }
+        s as f64
+    }
+
+    /// Total attention received by key columns `k` from all queries.
+    #[inline]
+    pub fn received(&self, k: Range<usize>) -> f64 {
+        self.cols[k.end] - self.cols[k.start]
+    }
+
+    /// Symmetrised mean attention between two token spans.
+    #[inline]
+    pub fn co_attention(&self, a: Range<usize>, b: Range<usize>) -> f64 {
+        let (la, lb) = (a.len(), b.len());
+        if la == 0 || lb == 0 {
+            return 0.0;
+        }
+        (self.block(a.clone(), b.clone()) + self.block(b, a)) / (2 * la * lb) as f64
+    }
+}
+
+/// Sorted, merged token ranges (a motif's sites as one token set).
+pub(crate) fn merge_ranges(mut r: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    r.retain(|x| !x.is_empty());
+    r.sort_by_key(|x| (x.start, x.end));
+    let mut out: Vec<Range<usize>> = Vec::with_capacity(r.len());
+    for x in r {
+        match out.last_mut() {
+            Some(l) if x.start <= l.end => l.end = l.end.max(x.end),
+            _ => out.push(x),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(k: usize, stride: usize, len: usize) -> TokenGeometry {
+        TokenGeometry {
+            k,
+            stride,
+            n_specials_before: 1,
+            seq_len_bp: len,
+            has_sep: true,
+        }
+    }
+
+    #[test]
+    fn token_bp_round_trip() {
+        for (k, stride) in [(1, 1), (6, 1), (6, 3), (6, 6), (4, 5)] {
+            let g = geom(k, stride, 50);
+            assert_eq!(g.n_tokens(), g.n_content() + 2);
+            for s in 0..50 {
+                for e in s + 1..=50 {
+                    let r = g.tokens_overlapping(s, e);
+                    for t in g.content() {
+                        let (ts, te) = g.token_span(t).unwrap();
+                        let overlaps = ts < e && s < te;
+                        assert_eq!(r.contains(&t), overlaps, "k{k} s{stride} [{s},{e}) t{t}");
+                    }
+                }
+            }
+            assert_eq!(g.token_span(0), None);
+            assert_eq!(g.token_span(g.sep().unwrap()), None);
+        }
+        assert_eq!(geom(6, 1, 3).n_content(), 0);
+        assert!(geom(6, 1, 3).tokens_overlapping(0, 3).is_empty());
+    }
+
+    #[test]
+    fn shard_parsing() {
+        let s: Shard = "2/3".parse().unwrap();
+        assert_eq!(s, Shard { index: 2, count: 3 });
+        assert_eq!(s.to_string(), "2/3");
+        assert!(s.contains(1) && s.contains(4) && !s.contains(0));
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3", ""] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        let a = [Shard { index: 1, count: 2 }];
+        let b = [Shard { index: 2, count: 2 }];
+        let m = merge_shards(&a, &b).unwrap();
+        assert!(shards_complete(&m));
+        assert!(merge_shards(&a, &a).is_err());
+        assert!(merge_shards(&a, &[Shard::ALL]).is_err());
+    }
+
+    #[test]
+    fn genome_frames() {
+        let f = GenomeFrame::parse("chr1:100-200").unwrap();
+        assert_eq!(f.to_genome(10, 20), (110, 120));
+        let f = GenomeFrame::parse("peak7::chrX:100-200(-) extra").unwrap();
+        assert!(f.minus);
+        assert_eq!(f.to_genome(0, 10), (190, 200));
+        assert_eq!(
+            place("chr2:0-50(-)", 0, 5, true),
+            ("chr2".into(), 45, 50, '-')
+        );
+        assert_eq!(
+            place("sim000001", 3, 9, false),
+            ("sim000001".into(), 3, 9, '-')
+        );
+        assert!(GenomeFrame::parse("chr1:200-100").is_none());
+    }
+
+    #[test]
+    fn sat_block_sums() {
+        let n = 7;
+        let map: Vec<f32> = (0..n * n).map(|i| i as f32).collect();
+        let mut sat = Sat::new();
+        sat.build(&map, n);
+        let brute = |q: Range<usize>, k: Range<usize>| -> f64 {
+            q.flat_map(|a| k.clone().map(move |b| (a * n + b) as f64))
+                .sum()
+        };
+        assert_eq!(sat.block(1..3, 2..5), brute(1..3, 2..5));
+        assert_eq!(sat.received(0..2), brute(0..n, 0..2));
+        assert_eq!(sat.row_mass(6, 1..7), brute(6..7, 1..7));
+        assert_eq!(
+            sat.co_attention(0..1, 3..5),
+            (brute(0..1, 3..5) + brute(3..5, 0..1)) / 4.0
+        );
+        assert_eq!(merge_ranges(vec![3..5, 0..2, 1..3, 7..7]), vec![0..5]);
+    }
+}
