@@ -7,6 +7,8 @@ mod completions;
 mod demo;
 mod extract;
 mod index;
+mod man;
+mod report;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,8 @@ enum Command {
     Demo(demo::Args),
     Extract(extract::Args),
     Index(index::Args),
+    Man(man::Args),
+    Report(Box<report::Args>),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -70,6 +74,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a, g),
         Command::Extract(a) => extract::run(a, g),
         Command::Index(a) => index::run(a, g),
+        Command::Man(a) => man::run(a, g),
+        Command::Report(a) => report::run(*a, g),
     }
 }
 
