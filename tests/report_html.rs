@@ -205,6 +205,22 @@ fn report_is_deterministic_and_written_atomically() {
 }
 
 #[test]
+fn top_limits_the_interaction_rows_and_says_so() {
+    let mut args = full_args();
+    args.extend(["--top".into(), "5".into()]);
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    let rows = doc.select(&sel("section#interactions tbody tr")).count();
+    assert_eq!(rows, 5);
+    assert!(html.contains("Showing the first 5 of 30 rows"));
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(
+        summary.contains("<td>interaction rows</td><td>30</td>"),
+        "{summary}"
+    );
+}
+
+#[test]
 fn absent_inputs_give_short_notes() {
     let dir = tempfile::tempdir().unwrap();
     let args = vec![

@@ -31,7 +31,16 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
         None
     };
     let heads = read_opt(&inp.heads)?;
-    let interactions = read_opt(&inp.interactions)?;
+    let top = if inp.top_interactions == 0 {
+        100
+    } else {
+        inp.top_interactions
+    };
+    let interactions = inp
+        .interactions
+        .as_ref()
+        .map(|p| Table::read_head(p, top))
+        .transpose()?;
     let validation = read_opt(&inp.validation)?;
     let spacing = read_opt(&inp.spacing)?;
     let redundancy = read_opt(&inp.redundancy)?;
@@ -44,12 +53,7 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     let prediction = prediction_section(predictions.as_ref(), labels.as_ref())?;
     let head_atlas = heads_section(heads.as_ref())?;
     let redundancy_sec = redundancy_section(heads.as_ref(), redundancy.as_ref())?;
-    let top = if inp.top_interactions == 0 {
-        100
-    } else {
-        inp.top_interactions
-    };
-    let inter = interactions_section(interactions.as_ref(), top)?;
+    let inter = interactions_section(interactions.as_ref())?;
     let profiles = profiles_section(spacing.as_ref(), validation.as_ref())?;
     let valid = validation_section(validation.as_ref())?;
     let prune = plain_table_section(
@@ -183,7 +187,7 @@ fn summary_kvs(
     meta: Option<&serde_json::Value>,
     log: Option<&Table>,
     heads: Option<&Table>,
-    inter: Option<&Table>,
+    inter: Option<&(Table, usize)>,
     valid: Option<&Table>,
 ) -> Result<Vec<Kv>> {
     let mut kv = vec![Kv::new(
@@ -252,8 +256,8 @@ fn summary_kvs(
             kv.push(Kv::new("prune candidates", n_prune.to_string()));
         }
     }
-    if let Some(t) = inter {
-        kv.push(Kv::new("interaction rows", t.len().to_string()));
+    if let Some((t, total)) = inter {
+        kv.push(Kv::new("interaction rows", total.to_string()));
         if !t.is_empty() && t.has(&["motif_a", "motif_b"]) {
             kv.push(Kv::new(
                 "top pair",
@@ -743,9 +747,10 @@ fn redundancy_section(heads: Option<&Table>, matrix: Option<&Table>) -> Result<S
     Ok(s)
 }
 
-fn interactions_section(t: Option<&Table>, top: usize) -> Result<Section> {
+/// `t` holds the first rows of the interaction table, `total` counts all of them.
+fn interactions_section(t: Option<&(Table, usize)>) -> Result<Section> {
     let mut s = Section::new("interactions", "Top interactions");
-    let Some(t) = t else {
+    let Some((t, total)) = t else {
         return Ok(s.absent("No interaction table was given (--interactions)."));
     };
     t.require(&["motif_a", "motif_b"])?;
@@ -765,15 +770,18 @@ fn interactions_section(t: Option<&Table>, top: usize) -> Result<Section> {
             t.num(r, c)?;
         }
     }
-    if t.len() > top {
+    if *total > t.len() {
         s.notes.push(format!(
-            "Showing the first {top} of {} rows (best first).",
+            "Showing the first {} of {total} rows (best first; --top sets how many).",
             t.len()
         ));
     }
     s.notes.push("Click a column header to sort.".into());
-    s.tables
-        .push(TableView::from_tsv("Motif pairs by co-attention", t, top));
+    s.tables.push(TableView::from_tsv(
+        "Motif pairs by co-attention",
+        t,
+        usize::MAX,
+    ));
     Ok(s)
 }
 

@@ -27,14 +27,42 @@ impl Table {
         Self::from_reader(reader, path)
     }
 
+    /// Reads the header and the first `max_rows` rows of `path`, and counts the data rows
+    /// after them without keeping them (a ranked table can have millions of rows).
+    /// Returns the table and the total number of data rows.
+    pub fn read_head(path: impl AsRef<Path>, max_rows: usize) -> Result<(Self, usize)> {
+        let path = path.as_ref();
+        let mut reader = crate::io::open_input(path)?;
+        let t = Self::parse(&mut reader, path, max_rows)?;
+        let mut total = t.len();
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            let n = reader
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break;
+            }
+            let blank = buf.iter().all(|b| b.is_ascii_whitespace());
+            if !blank && buf[0] != b'#' {
+                total += 1;
+            }
+        }
+        Ok((t, total))
+    }
+
     /// Parses a table from any reader; `path` is only used in error messages.
     pub fn from_reader(mut reader: impl BufRead, path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
+        Self::parse(&mut reader, path.as_ref(), usize::MAX)
+    }
+
+    fn parse(reader: &mut impl BufRead, path: &Path, max_rows: usize) -> Result<Self> {
         let mut header: Option<Vec<String>> = None;
         let mut rows = Vec::new();
         let mut buf = String::new();
         let mut line = 0u64;
-        loop {
+        while rows.len() < max_rows {
             buf.clear();
             let n = reader.read_line(&mut buf).map_err(|e| Error::io(path, e))?;
             if n == 0 {
@@ -244,5 +272,16 @@ mod tests {
         assert!(e.contains("missing column 'c'"), "{e}");
         assert!(table("").is_err());
         assert!(table("a\ta\n").is_err());
+    }
+
+    #[test]
+    fn read_head_keeps_the_first_rows_and_counts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.tsv");
+        std::fs::write(&p, "a\tb\n1\t2\n3\t4\n\n# c\n5\t6\n7\n").unwrap();
+        let (t, total) = Table::read_head(&p, 2).unwrap();
+        assert_eq!((t.len(), total), (2, 4));
+        let (t, total) = Table::read_head(&p, 1).unwrap();
+        assert_eq!((t.len(), total), (1, 4));
     }
 }
