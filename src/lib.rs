@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod io;
 pub mod motif;
+pub mod report;
 pub mod seq;
 pub mod simulate;
 pub mod train;

@@ -10,6 +10,8 @@ mod extract;
 mod index;
 mod scan;
 mod simulate;
+mod man;
+mod report;
 
 use std::process::ExitCode;
 
@@ -46,6 +48,8 @@ enum Command {
     Index(index::Args),
     Scan(scan::Args),
     Simulate(simulate::Args),
+    Man(man::Args),
+    Report(Box<report::Args>),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -79,6 +83,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Index(a) => index::run(a, g),
         Command::Scan(a) => scan::run(a, g),
         Command::Simulate(a) => simulate::run(a, g),
+        Command::Man(a) => man::run(a, g),
+        Command::Report(a) => report::run(*a, g),
     }
 }
 

@@ -1,0 +1,447 @@
+//! SVG charts drawn with plotters' SVG backend. Text stays `<text>` in the SVG (no font
+//! files are read), so the output is small, selectable and renders offline.
+use plotters::{
+    prelude::*,
+    style::text_anchor::{HPos, Pos, VPos},
+};
+
+use crate::{Error, Result};
+
+/// A named polyline.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Colours that stay distinct for colour-blind readers and in grey print (Okabe-Ito).
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
+const FONT: &str = "sans-serif";
+
+/// The colour of series number `i`.
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
+    Error::Invalid(format!("drawing a chart failed: {e}"))
+}
+
+/// A padded axis range covering `vals` (finite ones only); never empty.
+fn span(vals: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in vals.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        let pad = if lo.abs() > 1e-12 {
+            lo.abs() * 0.1
+        } else {
+            1.0
+        };
+        return (lo - pad, hi + pad);
+    }
+    let pad = (hi - lo) * 0.05;
+    (lo - pad, hi + pad)
+}
+
+/// Axis-number formatting short enough for tick labels.
+pub fn short_num(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e5).contains(&a) {
+        format!("{v:.1e}")
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Line chart of several series sharing both axes, with a legend when there is more than one.
+pub fn line_chart(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    series: &[Series],
+    size: (u32, u32),
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let (x0, x1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
+        let (y0, y1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| short_num(*v))
+            .y_label_formatter(&|v| short_num(*v))
+            .light_line_style(RGBColor(238, 238, 238))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, s) in series.iter().enumerate() {
+            let c = color(i);
+            let style = ShapeStyle::from(&c).stroke_width(2);
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.0.is_finite() && p.1.is_finite())
+                .collect();
+            let single = pts.len() == 1;
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), style))
+                .map_err(plot_err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+            if single || pts.len() <= 30 {
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                    .map_err(plot_err)?;
+            }
+        }
+        if series.len() > 1 {
+            // Put the legend where the curves are not: below them when they end high.
+            let ends: Vec<f64> = series
+                .iter()
+                .filter_map(|s| s.points.last().map(|p| (p.1 - y0) / (y1 - y0)))
+                .collect();
+            let high = !ends.is_empty() && ends.iter().sum::<f64>() / ends.len() as f64 > 0.5;
+            let pos = if high {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            };
+            chart
+                .configure_series_labels()
+                .position(pos)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(180, 180, 180))
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// One group of scatter points, optionally with vertical intervals (confidence bars).
+#[derive(Debug, Clone, Default)]
+pub struct PointGroup {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    /// `(x, low, high)` bars drawn behind the points.
+    pub bars: Vec<(f64, f64, f64)>,
+}
+
+/// Scatter plot; `diagonal` adds the y = x line (predicted vs observed).
+pub fn scatter(
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    groups: &[PointGroup],
+    diagonal: bool,
+    size: (u32, u32),
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let xs = groups.iter().flat_map(|g| g.points.iter().map(|p| p.0));
+        let ys = groups.iter().flat_map(|g| {
+            g.points
+                .iter()
+                .map(|p| p.1)
+                .chain(g.bars.iter().flat_map(|b| [b.1, b.2]))
+        });
+        let (mut x0, mut x1) = span(xs);
+        let (mut y0, mut y1) = span(ys);
+        if diagonal {
+            (x0, x1) = (x0.min(y0), x1.max(y1));
+            (y0, y1) = (x0, x1);
+        }
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, (FONT, 18))
+            .margin(8)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_desc)
+            .y_desc(y_desc)
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|v| short_num(*v))
+            .y_label_formatter(&|v| short_num(*v))
+            .light_line_style(RGBColor(238, 238, 238))
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
+            .draw()
+            .map_err(plot_err)?;
+        if diagonal {
+            chart
+                .draw_series(LineSeries::new(
+                    [(x0, x0), (x1, x1)],
+                    RGBColor(150, 150, 150).stroke_width(1),
+                ))
+                .map_err(plot_err)?;
+        }
+        for (i, g) in groups.iter().enumerate() {
+            let c = color(i);
+            chart
+                .draw_series(g.bars.iter().map(|&(x, lo, hi)| {
+                    PathElement::new(vec![(x, lo), (x, hi)], c.mix(0.6).stroke_width(1))
+                }))
+                .map_err(plot_err)?;
+            let r = if g.points.len() > 500 { 2 } else { 3 };
+            let fill = if g.points.len() > 500 {
+                c.mix(0.5).filled()
+            } else {
+                c.filled()
+            };
+            chart
+                .draw_series(g.points.iter().map(|&p| Circle::new(p, r, fill)))
+                .map_err(plot_err)?
+                .label(g.name.as_str())
+                .legend(move |(x, y)| Circle::new((x + 8, y), 3, c.filled()));
+        }
+        if groups.len() > 1 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(RGBColor(180, 180, 180))
+                .label_font((FONT, 13))
+                .draw()
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+/// Viridis (perceptually uniform, colour-blind safe, greys well in print), from 9 stops.
+pub fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 45, 123),
+        (59, 82, 139),
+        (44, 114, 142),
+        (33, 145, 140),
+        (40, 174, 128),
+        (94, 201, 98),
+        (173, 220, 48),
+        (253, 231, 37),
+    ];
+    let x = t.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (x.floor() as usize).min(STOPS.len() - 2);
+    let f = x - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// A grid of values to draw as a heatmap; `None` cells are grey.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub title: String,
+    pub row_labels: Vec<String>,
+    pub col_labels: Vec<String>,
+    /// Row-major, `row_labels.len() * col_labels.len()` values.
+    pub values: Vec<Option<f64>>,
+    /// Text written in each cell (same layout as `values`); empty means the formatted value.
+    pub cell_text: Vec<String>,
+}
+
+/// Heatmap with a viridis scale, row 0 at the top, and a min/max colour key.
+pub fn heatmap(grid: &Grid, cell: u32) -> Result<String> {
+    let (nr, nc) = (grid.row_labels.len(), grid.col_labels.len());
+    if grid.values.len() != nr * nc {
+        return Err(Error::Invalid(format!(
+            "heatmap '{}': {} values for a {nr} x {nc} grid",
+            grid.title,
+            grid.values.len()
+        )));
+    }
+    let left = 12 + 7 * grid.row_labels.iter().map(|s| s.len()).max().unwrap_or(1) as u32;
+    let top = 46u32;
+    let key_h = 40u32;
+    let finite: Vec<f64> = grid.values.iter().flatten().copied().collect();
+    let (lo, hi) = match (
+        finite.iter().copied().reduce(f64::min),
+        finite.iter().copied().reduce(f64::max),
+    ) {
+        (Some(a), Some(b)) => (a, b),
+        _ => (0.0, 1.0),
+    };
+    let key_text = if finite.is_empty() {
+        "no values".to_string()
+    } else {
+        format!("{} to {}", short_num(lo), short_num(hi))
+    };
+    // Wide enough for the grid, the title and the colour key (text width estimated at 8 px a character).
+    let w = (left + cell * nc.max(1) as u32 + 16)
+        .max(left + 8 * grid.title.chars().count() as u32 + 8)
+        .max(left + 150 + 8 * key_text.len() as u32);
+    let h = top + cell * nr.max(1) as u32 + key_h;
+    let norm = |v: f64| {
+        if hi > lo {
+            ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
+        } else {
+            0.5
+        }
+    };
+    let show_text = cell >= 26;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let center = Pos::new(HPos::Center, VPos::Center);
+        root.draw(&Text::new(
+            grid.title.clone(),
+            (left as i32, 6),
+            TextStyle::from((FONT, 17).into_font()).pos(Pos::new(HPos::Left, VPos::Top)),
+        ))
+        .map_err(plot_err)?;
+        let label_style = TextStyle::from((FONT, 13).into_font());
+        for (c, name) in grid.col_labels.iter().enumerate() {
+            let x = (left + cell * c as u32 + cell / 2) as i32;
+            root.draw(&Text::new(
+                name.clone(),
+                (x, top as i32 - 4),
+                label_style.pos(Pos::new(HPos::Center, VPos::Bottom)),
+            ))
+            .map_err(plot_err)?;
+        }
+        for (r, name) in grid.row_labels.iter().enumerate() {
+            let y = (top + cell * r as u32 + cell / 2) as i32;
+            root.draw(&Text::new(
+                name.clone(),
+                (left as i32 - 6, y),
+                label_style.pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(plot_err)?;
+            for c in 0..nc {
+                let x0 = (left + cell * c as u32) as i32;
+                let y0 = (top + cell * r as u32) as i32;
+                let v = grid.values[r * nc + c];
+                let fill = match v {
+                    Some(v) => viridis(norm(v)),
+                    None => RGBColor(215, 215, 215),
+                };
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cell as i32, y0 + cell as i32)],
+                    fill.filled(),
+                ))
+                .map_err(plot_err)?;
+                if show_text {
+                    let text = match grid.cell_text.get(r * nc + c) {
+                        Some(t) if !t.is_empty() => t.clone(),
+                        _ => v.map_or("NA".to_string(), short_num),
+                    };
+                    let ink = if v.is_some_and(|v| norm(v) < 0.55) {
+                        WHITE
+                    } else {
+                        BLACK
+                    };
+                    root.draw(&Text::new(
+                        text,
+                        (x0 + cell as i32 / 2, y0 + cell as i32 / 2),
+                        TextStyle::from((FONT, 13).into_font())
+                            .pos(center)
+                            .color(&ink),
+                    ))
+                    .map_err(plot_err)?;
+                }
+            }
+        }
+        // Colour key: a 10-step bar from min to max under the grid.
+        let ky = (top + cell * nr.max(1) as u32 + 12) as i32;
+        let step = 14i32;
+        for k in 0..10 {
+            let x0 = left as i32 + k * step;
+            root.draw(&Rectangle::new(
+                [(x0, ky), (x0 + step, ky + 10)],
+                viridis(k as f64 / 9.0).filled(),
+            ))
+            .map_err(plot_err)?;
+        }
+        root.draw(&Text::new(
+            key_text,
+            (left as i32 + 10 * step + 6, ky + 5),
+            label_style.pos(Pos::new(HPos::Left, VPos::Center)),
+        ))
+        .map_err(plot_err)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charts_are_svg_with_text() {
+        let s = line_chart(
+            "loss",
+            "step",
+            "loss",
+            &[Series {
+                name: "train <a&b>".into(),
+                points: vec![(0.0, 1.0), (1.0, 0.5)],
+            }],
+            (300, 200),
+        )
+        .unwrap();
+        assert!(s.starts_with("<svg"), "{}", &s[..40]);
+        assert!(s.contains("<text"));
+        let g = Grid {
+            title: "entropy".into(),
+            row_labels: vec!["L0".into(), "L1".into()],
+            col_labels: vec!["H0".into()],
+            values: vec![Some(1.0), None],
+            cell_text: vec![],
+        };
+        let s = heatmap(&g, 30).unwrap();
+        assert!(s.split("<text").skip(1).any(|t| t.contains("NA")));
+        assert_eq!(short_num(0.12345), "0.123");
+        assert_eq!(short_num(1234.5), "1234");
+        assert_eq!(short_num(2.50), "2.5");
+    }
+}

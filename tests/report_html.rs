@@ -1,0 +1,366 @@
+//! `cisformer report` end to end: the page has every section, references nothing outside
+//! itself, carries well-formed SVG, is deterministic, and bad input fails with file:line.
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use scraper::{Html, Selector};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/report");
+
+fn data(name: &str) -> PathBuf {
+    Path::new(DATA).join(name)
+}
+
+fn cisformer() -> Command {
+    Command::cargo_bin("cisformer").unwrap()
+}
+
+/// Every input of the fixture set, as command-line arguments.
+fn full_args() -> Vec<String> {
+    let mut args = vec![
+        "report".to_string(),
+        "--model".into(),
+        data("model").display().to_string(),
+    ];
+    for (flag, file) in [
+        ("--heads", "heads.tsv"),
+        ("--interactions", "interactions.tsv"),
+        ("--validation", "validation.tsv"),
+        ("--spacing", "spacing.tsv"),
+        ("--redundancy", "redundancy.tsv"),
+        ("--predictions", "predictions.tsv"),
+        ("--labels", "labels.tsv"),
+        ("--pruning", "pruning.tsv"),
+        ("--forgetting", "forgetting.tsv"),
+    ] {
+        args.push(flag.into());
+        args.push(data(file).display().to_string());
+    }
+    args.extend(["--title".into(), "Fixture report".into()]);
+    args
+}
+
+fn render(args: &[String]) -> String {
+    let out = cisformer().args(args).args(["-o", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn sel(s: &str) -> Selector {
+    Selector::parse(s).unwrap()
+}
+
+const SECTIONS: [&str; 12] = [
+    "summary",
+    "parameters",
+    "training",
+    "predictions",
+    "heads",
+    "redundancy",
+    "interactions",
+    "profiles",
+    "validation",
+    "pruning",
+    "forgetting",
+    "methods",
+];
+
+#[test]
+fn full_report_has_every_section_with_content() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    assert_eq!(
+        doc.select(&sel("title")).next().unwrap().inner_html(),
+        "Fixture report"
+    );
+    for id in SECTIONS {
+        let s = doc
+            .select(&sel(&format!("section#{id}")))
+            .next()
+            .unwrap_or_else(|| panic!("section {id} missing"));
+        assert!(s.select(&sel("h2")).next().is_some(), "{id} has no heading");
+        assert!(
+            s.select(&sel(".missing")).next().is_none(),
+            "{id} says its input is missing"
+        );
+        if id != "methods" && id != "parameters" && id != "summary" {
+            let content = s.select(&sel("svg, table")).count();
+            assert!(content > 0, "{id} has neither a chart nor a table");
+        }
+        // the navigation links to it
+        assert!(
+            doc.select(&sel(&format!("nav a[href='#{id}']")))
+                .next()
+                .is_some()
+        );
+    }
+    let count = |id: &str, what: &str| doc.select(&sel(&format!("section#{id} {what}"))).count();
+    assert_eq!(count("training", "svg"), 3, "loss, metrics and lr charts");
+    assert_eq!(
+        count("predictions", "svg"),
+        2,
+        "one scatter per shared output"
+    );
+    assert_eq!(count("heads", "svg"), 6, "six layer x head panels");
+    assert_eq!(count("profiles", "svg"), 6, "3 pairs x 2 measures");
+    // 30 interaction rows, sortable
+    assert_eq!(count("interactions", "table.sortable tbody tr"), 30);
+    assert_eq!(count("heads", "table.sortable"), 2);
+    // parameters come from config.json and meta.json, flattened
+    let params = doc
+        .select(&sel("section#parameters"))
+        .next()
+        .unwrap()
+        .html();
+    assert!(params.contains("model.n_layers") && params.contains("tokenizer.k"));
+    assert!(params.contains("normalisation.activity_k562.mean"));
+    // summary picks the key numbers
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(summary.contains("GATA1 + TAL1"), "top pair");
+    assert!(summary.contains("final val_pearson"));
+    // an extra column of a table is shown, not rejected
+    assert!(count("interactions", "th") >= 15);
+    assert!(html.contains(">stability<"));
+    // the unlabelled prediction column is reported
+    assert!(html.contains("uncertainty"));
+}
+
+#[test]
+fn report_references_nothing_external() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    for el in doc.select(&sel("*")) {
+        for attr in ["src", "href", "xlink:href", "action", "data"] {
+            if let Some(v) = el.value().attr(attr) {
+                let v = v.trim().to_ascii_lowercase();
+                assert!(
+                    v.starts_with('#') || v.starts_with("data:"),
+                    "<{}> {attr}={v} leaves the page",
+                    el.value().name()
+                );
+            }
+        }
+    }
+    assert_eq!(
+        doc.select(&sel("script[src], link[rel=stylesheet], iframe, img"))
+            .count(),
+        0
+    );
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("@import"));
+    assert!(!lower.contains("url("), "CSS must not load anything");
+    for script in doc.select(&sel("script, style")) {
+        let text = script.inner_html();
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn every_svg_is_well_formed_xml() {
+    let html = render(&full_args());
+    let mut n = 0;
+    let mut rest = html.as_str();
+    while let Some(start) = rest.find("<svg") {
+        let end = rest[start..].find("</svg>").expect("unterminated <svg>") + start + 6;
+        let svg = &rest[start..end];
+        let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| {
+            panic!(
+                "SVG #{n} is not well-formed: {e}\n{}",
+                &svg[..svg.len().min(300)]
+            )
+        });
+        assert_eq!(doc.root_element().tag_name().name(), "svg");
+        assert!(
+            doc.descendants().any(|d| d.has_tag_name("text")),
+            "SVG #{n} has no text"
+        );
+        n += 1;
+        rest = &rest[end..];
+    }
+    assert!(n >= 20, "only {n} SVGs");
+}
+
+#[test]
+fn report_is_deterministic_and_written_atomically() {
+    let a = render(&full_args());
+    let b = render(&full_args());
+    assert_eq!(a, b);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.html");
+    cisformer()
+        .args(full_args())
+        .arg("-q")
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), a);
+}
+
+#[test]
+fn top_limits_the_interaction_rows_and_says_so() {
+    let mut args = full_args();
+    args.extend(["--top".into(), "5".into()]);
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    let rows = doc.select(&sel("section#interactions tbody tr")).count();
+    assert_eq!(rows, 5);
+    assert!(html.contains("Showing the first 5 of 30 rows"));
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(
+        summary.contains("<td>interaction rows</td><td>30</td>"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn absent_inputs_give_short_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = vec![
+        "report".to_string(),
+        "--model".into(),
+        dir.path().display().to_string(),
+    ];
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    for id in SECTIONS {
+        let s = doc.select(&sel(&format!("section#{id}"))).next().unwrap();
+        let missing = s.select(&sel(".missing")).count();
+        let expect = !matches!(id, "summary" | "methods");
+        assert_eq!(missing == 1, expect, "section {id}");
+    }
+    // only the model dir's files: the redundancy map falls back to the head atlas column
+    let args = vec![
+        "report".to_string(),
+        "--model".into(),
+        data("model").display().to_string(),
+        "--heads".into(),
+        data("heads.tsv").display().to_string(),
+    ];
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    let red = doc.select(&sel("section#redundancy svg")).count();
+    assert_eq!(red, 1);
+    assert!(html.contains("L2H1"), "most similar head named in the map");
+}
+
+/// Copies `file` into a temp dir with `edit` applied, returning the dir and the new path.
+fn edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(Path::new(file).file_name().unwrap());
+    let text = std::fs::read_to_string(data(file)).unwrap();
+    std::fs::write(&p, edit(&text)).unwrap();
+    (dir, p)
+}
+
+fn fails_with(args: &[&str], needle: &str) {
+    let out = cisformer().args(args).args(["-o", "-"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+#[test]
+fn malformed_values_name_file_line_and_column() {
+    let model = data("model").display().to_string();
+    // a non-number in a numeric column of the head atlas (line 4, column 3)
+    let (_d, p) = edited("heads.tsv", |t| {
+        let mut lines: Vec<String> = t.lines().map(String::from).collect();
+        let mut f: Vec<&str> = lines[3].split('\t').collect();
+        f[2] = "high";
+        lines[3] = f.join("\t");
+        lines.join("\n") + "\n"
+    });
+    let ps = p.display().to_string();
+    fails_with(
+        &["report", "--model", &model, "--heads", &ps],
+        &format!("{ps}:4: column 3 'entropy': 'high' is not a number"),
+    );
+    // a ragged row in the interaction table
+    let (_d, p) = edited("interactions.tsv", |t| t.replacen("\t+-\t", "\t", 1));
+    let ps = p.display().to_string();
+    fails_with(
+        &["report", "--model", &model, "--interactions", &ps],
+        "tab-separated fields, but the header has 15",
+    );
+    // a required column missing
+    let (_d, p) = edited("validation.tsv", |t| t.replacen("motif_b", "motifB", 1));
+    let ps = p.display().to_string();
+    fails_with(
+        &["report", "--model", &model, "--validation", &ps],
+        "missing column 'motif_b'",
+    );
+    // a prediction id without a label
+    let (_d, p) = edited("predictions.tsv", |t| t.replacen("seq0003", "seq9999", 1));
+    let ps = p.display().to_string();
+    let labels = data("labels.tsv").display().to_string();
+    fails_with(
+        &[
+            "report",
+            "--model",
+            &model,
+            "--predictions",
+            &ps,
+            "--labels",
+            &labels,
+        ],
+        "missing from",
+    );
+    // a bad value in the training log
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "meta.json"] {
+        std::fs::copy(data("model").join(f), dir.path().join(f)).unwrap();
+    }
+    let log = std::fs::read_to_string(data("model/train_log.tsv")).unwrap();
+    std::fs::write(
+        dir.path().join("train_log.tsv"),
+        log.replacen("0.7655", "0.76.55", 1),
+    )
+    .unwrap();
+    let m = dir.path().display().to_string();
+    fails_with(
+        &["report", "--model", &m],
+        "train_log.tsv:3: column 3 'train_loss': '0.76.55' is not a number",
+    );
+    // invalid JSON
+    std::fs::write(dir.path().join("config.json"), "{\"a\": 1,\n \"b\": }\n").unwrap();
+    fails_with(&["report", "--model", &m], "config.json:2: invalid JSON");
+    // a model directory that does not exist
+    fails_with(
+        &["report", "--model", "/nonexistent/model"],
+        "does not exist",
+    );
+}
+
+#[test]
+fn man_pages_cover_every_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    cisformer()
+        .args(["man", "-q", "-o"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    for page in [
+        "cisformer.1",
+        "cisformer-report.1",
+        "cisformer-extract.1",
+        "cisformer-man.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page))
+            .unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(
+            text.starts_with(".ie") || text.contains(".TH"),
+            "{page} is not roff"
+        );
+    }
+    let report = std::fs::read_to_string(dir.path().join("cisformer-report.1")).unwrap();
+    assert!(report.contains("interactions"));
+}
