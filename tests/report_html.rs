@@ -251,6 +251,45 @@ fn absent_inputs_give_short_notes() {
     assert!(html.contains("L2H1"), "most similar head named in the map");
 }
 
+#[test]
+fn reads_the_analysis_stage_conventions() {
+    // `heads` writes `.` for no motif/head, 0/1 for flags, and adds columns of its own.
+    let (_d, p) = edited("heads.tsv", |t| {
+        t.replace("\tNA", "\t.")
+            .replace("\tfalse\t", "\t0\t")
+            .replace("\ttrue\t", "\t1\t")
+            .replace("notes\n", "notes\tmotif_focus\n")
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.to_string()
+                } else {
+                    format!("{l}\t1")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    let args = vec![
+        "report".to_string(),
+        "--model".into(),
+        data("model").display().to_string(),
+        "--heads".into(),
+        p.display().to_string(),
+    ];
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    assert_eq!(doc.select(&sel("section#heads svg")).count(), 6);
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(
+        summary.contains("<td>prune candidates</td><td>1</td>"),
+        "{summary}"
+    );
+    assert!(html.contains(">motif_focus<"));
+}
+
 /// Copies `file` into a temp dir with `edit` applied, returning the dir and the new path.
 fn edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
