@@ -15,7 +15,7 @@ fn data(name: &str) -> String {
 }
 
 fn find_chromium() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("CHROMIUM") {
+    if let Some(p) = std::env::var_os("CHROMIUM").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     let path = std::env::var_os("PATH")?;

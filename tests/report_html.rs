@@ -251,6 +251,85 @@ fn absent_inputs_give_short_notes() {
     assert!(html.contains("L2H1"), "most similar head named in the map");
 }
 
+#[test]
+fn reads_the_analysis_stage_conventions() {
+    // `heads` writes `.` for no motif/head, 0/1 for flags, and adds columns of its own.
+    let (_d, p) = edited("heads.tsv", |t| {
+        t.replace("\tNA", "\t.")
+            .replace("\tfalse\t", "\t0\t")
+            .replace("\ttrue\t", "\t1\t")
+            .replace("notes\n", "notes\tmotif_focus\n")
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    l.to_string()
+                } else {
+                    format!("{l}\t1")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n"
+    });
+    let args = vec![
+        "report".to_string(),
+        "--model".into(),
+        data("model").display().to_string(),
+        "--heads".into(),
+        p.display().to_string(),
+    ];
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    assert_eq!(doc.select(&sel("section#heads svg")).count(), 6);
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(
+        summary.contains("<td>prune candidates</td><td>1</td>"),
+        "{summary}"
+    );
+    assert!(html.contains(">motif_focus<"));
+}
+
+#[test]
+fn names_are_escaped_in_html_and_svg() {
+    let evil = "<i>GATA1</i>&\"x'";
+    let (_d1, inter) = edited("interactions.tsv", |t| t.replace("GATA1", evil));
+    let (_d2, spacing) = edited("spacing.tsv", |t| t.replace("GATA1", evil));
+    let args = vec![
+        "report".to_string(),
+        "--model".into(),
+        data("model").display().to_string(),
+        "--interactions".into(),
+        inter.display().to_string(),
+        "--spacing".into(),
+        spacing.display().to_string(),
+        "--title".into(),
+        "<script>alert(1)</script>".into(),
+    ];
+    let html = render(&args);
+    assert!(
+        !html.contains("<i>GATA1"),
+        "raw markup from a table reached the page"
+    );
+    assert!(
+        !html.contains("<script>alert"),
+        "raw markup from the title reached the page"
+    );
+    let doc = Html::parse_document(&html);
+    let cell = doc
+        .select(&sel("section#interactions td"))
+        .find(|td| td.text().any(|t| t.contains("GATA1")))
+        .unwrap();
+    assert_eq!(cell.text().collect::<String>(), evil);
+    let mut svgs = 0;
+    for part in html.split("<svg").skip(1) {
+        let svg = format!("<svg{}", &part[..part.find("</svg>").unwrap() + 6]);
+        roxmltree::Document::parse(&svg).unwrap();
+        svgs += 1;
+    }
+    assert!(svgs >= 6);
+}
+
 /// Copies `file` into a temp dir with `edit` applied, returning the dir and the new path.
 fn edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();

@@ -545,6 +545,15 @@ fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Secti
     Ok(s)
 }
 
+/// `s` cut to `n` characters, with an ellipsis when cut.
+fn abbreviate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
+
 /// Layer/head ids of a head table's rows (checked for duplicates) and the grid they span.
 struct HeadGrid {
     ids: Vec<(usize, usize)>,
@@ -619,20 +628,29 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
             continue;
         }
         let mut values = vec![None; layers * nheads];
+        // The motif-focus panel names each head's motif; the colour is its enrichment.
+        let named = col == "top_motif_enrichment" && t.col("top_motif").is_some();
+        let mut text = vec![String::new(); if named { layers * nheads } else { 0 }];
         for (r, &(l, h)) in ids.iter().enumerate() {
             values[l * nheads + h] = t.num(r, col)?;
+            let m = t.str(r, "top_motif");
+            if named && !is_missing(m) {
+                text[l * nheads + h] = abbreviate(m, 6);
+            }
         }
         let grid = Grid {
             title: title.to_string(),
             row_labels: rl.clone(),
             col_labels: cl.clone(),
             values,
-            cell_text: Vec::new(),
+            cell_text: text,
         };
-        s.figures.push(Figure::new(
-            plot::heatmap(&grid, cell)?,
-            format!("{title}: layer × head (column {col}; grey = no value)."),
-        ));
+        let mut caption = format!("{title}: layer × head (column {col}; grey = no value).");
+        if named {
+            caption.push_str(" Cells name the top motif; the table below gives the values.");
+        }
+        s.figures
+            .push(Figure::new(plot::heatmap(&grid, cell)?, caption));
     }
     if t.col("top_motif").is_some() {
         let mut focus = TableView::new(

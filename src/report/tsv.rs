@@ -173,15 +173,16 @@ impl Table {
             .map_or("", |c| self.rows[r].fields[c].as_str())
     }
 
-    /// Column `name` of row `r` as a number. Empty, `NA`, `NaN` and an absent column give
-    /// `None`; anything else that is not a number is an error naming file, line and column.
+    /// Column `name` of row `r` as a number. Empty, `NA`, `.`, `NaN`, infinities and an absent
+    /// column give `None` (nothing to plot); anything else that is not a number is an error
+    /// naming file, line and column.
     pub fn num(&self, r: usize, name: &str) -> Result<Option<f64>> {
         let s = self.str(r, name);
         if is_missing(s) {
             return Ok(None);
         }
         match s.parse::<f64>() {
-            Ok(v) if v.is_nan() => Ok(None),
+            Ok(v) if !v.is_finite() => Ok(None),
             Ok(v) => Ok(Some(v)),
             Err(_) => Err(self.bad(r, name, s, "a number")),
         }
@@ -246,8 +247,11 @@ mod tests {
 
     #[test]
     fn reads_by_header_name_and_tolerates_extra_columns() {
-        let t = table("# comment\nb\ta\textra\n2\t1.5\tx\n\n3\tNA\ty\r\n").unwrap();
-        assert_eq!(t.len(), 2);
+        let t =
+            table("# comment\nb\ta\textra\n2\t1.5\tx\n\n3\tNA\ty\r\n4\t.\tz\n5\tinf\tw\n").unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t.num(2, "a").unwrap(), None);
+        assert_eq!(t.num(3, "a").unwrap(), None);
         assert_eq!(t.num(0, "a").unwrap(), Some(1.5));
         assert_eq!(t.num(1, "a").unwrap(), None);
         assert_eq!(t.uint_req(1, "b").unwrap(), 3);
