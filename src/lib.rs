@@ -7,8 +7,10 @@
 pub mod error;
 pub mod extract;
 pub mod io;
+pub mod model;
 pub mod motif;
 pub mod seq;
 pub mod simulate;
+pub mod tokenizer;
 
 pub use error::{Error, Result};
