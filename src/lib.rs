@@ -9,10 +9,12 @@ pub mod baseline;
 pub mod error;
 pub mod extract;
 pub mod io;
+pub mod model;
 pub mod motif;
 pub mod report;
 pub mod seq;
 pub mod simulate;
+pub mod tokenizer;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -1,0 +1,225 @@
+//! Model architecture and checkpoint metadata (`config.json`, `meta.json`).
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tokenizer::{Tokenizer, TokenizerConfig};
+use crate::{Error, Result};
+
+/// Version of the model directory layout; loading any other version is an error.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How a sequence's token states become one vector for the output head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The final state of `[CLS]`.
+    Cls,
+    /// Mean over all non-padding tokens (including `[CLS]` and `[SEP]`).
+    Mean,
+}
+
+/// Position encoding added to the token embeddings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Positional {
+    /// A trained table of `max_tokens` rows.
+    Learned,
+    /// Fixed sin/cos (Vaswani et al.), any length.
+    Sinusoidal,
+}
+
+/// What the outputs mean, which fixes the loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Real-valued outputs, mean squared error.
+    Regression,
+    /// Logits of independent binary labels, BCE with logits.
+    Binary,
+}
+
+/// Architecture of a pre-LN Transformer encoder over k-mer tokens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// K-mer length of the tokenizer.
+    pub k: usize,
+    /// Tokenizer stride in bases.
+    pub stride: usize,
+    /// Embedding rows; must equal the tokenizer's vocabulary (5 + 4ᵏ).
+    pub vocab_size: usize,
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Query heads per layer.
+    pub n_heads: usize,
+    /// Key/value heads per layer: `n_heads` (MHA), 1 (MQA) or a divisor in between (GQA).
+    pub n_kv_heads: usize,
+    /// Encoder layers.
+    pub n_layers: usize,
+    /// Hidden width of the feed-forward block.
+    pub ffn_dim: usize,
+    /// Dropout on embeddings and residual branches during training.
+    pub dropout: f32,
+    /// Longest input in tokens (positional table size when learned; sinusoidal has no limit).
+    pub max_tokens: usize,
+    /// Sequence summary for the head.
+    pub pooling: Pooling,
+    /// Position encoding.
+    pub positional: Positional,
+    /// Regression or binary classification.
+    pub task: Task,
+    /// Number of outputs (activity columns or labels).
+    pub n_outputs: usize,
+    /// Layer-norm epsilon.
+    pub layer_norm_eps: f32,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        let tok = TokenizerConfig::default();
+        Self {
+            k: tok.k,
+            stride: tok.stride,
+            vocab_size: 5 + (1 << (2 * tok.k)),
+            d_model: 128,
+            n_heads: 8,
+            n_kv_heads: 8,
+            n_layers: 4,
+            ffn_dim: 512,
+            dropout: 0.1,
+            max_tokens: 1024,
+            pooling: Pooling::Mean,
+            positional: Positional::Learned,
+            task: Task::Regression,
+            n_outputs: 1,
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Width of one head.
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads
+    }
+
+    /// The tokenizer this model reads.
+    pub fn tokenizer(&self) -> Result<Tokenizer> {
+        Tokenizer::new(self.k, self.stride)
+    }
+
+    /// Checks that the numbers fit together; every constructor calls this.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Invalid(format!("model config: {m}")));
+        let tok = self.tokenizer()?;
+        if self.vocab_size != tok.vocab_size() {
+            return bad(format!(
+                "vocab_size {} does not match k={} (expected {})",
+                self.vocab_size,
+                self.k,
+                tok.vocab_size()
+            ));
+        }
+        if self.d_model == 0 || self.n_heads == 0 || self.n_layers == 0 || self.ffn_dim == 0 {
+            return bad("d_model, n_heads, n_layers and ffn_dim must be positive".into());
+        }
+        if !self.d_model.is_multiple_of(self.n_heads) {
+            return bad(format!(
+                "d_model {} is not divisible by n_heads {}",
+                self.d_model, self.n_heads
+            ));
+        }
+        if self.n_kv_heads == 0 || !self.n_heads.is_multiple_of(self.n_kv_heads) {
+            return bad(format!(
+                "n_kv_heads {} must divide n_heads {}",
+                self.n_kv_heads, self.n_heads
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(format!("dropout {} is not in [0, 1)", self.dropout));
+        }
+        if self.max_tokens < 2 {
+            return bad("max_tokens must be at least 2".into());
+        }
+        if self.n_outputs == 0 {
+            return bad("n_outputs must be positive".into());
+        }
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
+            return bad("layer_norm_eps must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Mean and standard deviation used to standardise one output column during training.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Normalization {
+    pub mean: f64,
+    pub std: f64,
+}
+
+/// Everything about a trained model that is not architecture: `meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Meta {
+    /// Directory layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// cisformer version that wrote the directory.
+    pub crate_version: String,
+    /// Training seed.
+    pub seed: u64,
+    /// Names of the output columns.
+    pub label_names: Vec<String>,
+    /// Per-output standardisation (empty when targets were used as is).
+    pub normalization: Vec<Normalization>,
+    /// Digest of the training data.
+    pub data_digest: String,
+    /// Named evaluation metrics.
+    pub metrics: BTreeMap<String, f64>,
+    /// Free-form extra fields for later stages.
+    pub extra: serde_json::Value,
+}
+
+impl Default for Meta {
+    fn default() -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            crate_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed: 0,
+            label_names: Vec::new(),
+            normalization: Vec::new(),
+            data_digest: String::new(),
+            metrics: BTreeMap::new(),
+            extra: serde_json::Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_round_trips() {
+        let c = ModelConfig::default();
+        c.validate().unwrap();
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<ModelConfig>(&s).unwrap(), c);
+        let partial: ModelConfig =
+            serde_json::from_str(r#"{"pooling":"cls","n_kv_heads":1}"#).unwrap();
+        assert_eq!(partial.pooling, Pooling::Cls);
+        partial.validate().unwrap();
+        let bad = ModelConfig {
+            n_kv_heads: 3,
+            ..ModelConfig::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("n_kv_heads")
+        );
+        assert!(serde_json::from_str::<ModelConfig>(r#"{"nope":1}"#).is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! One struct per layer; `VarBuilder` prefixes mirror the checkpoint's tensor names
+//! (`layers.{i}.attn.q.weight`, ...), as in candle's `bert.rs`.
+use candle_core::{Module, Tensor};
+use candle_nn::VarBuilder;
+
+use super::ModelConfig;
+use super::kernels::{self, AttnGeom};
+
+type CResult<T> = candle_core::Result<T>;
+
+/// `y = x Wᵀ + b` on `[N, in]` rows (one GEMM for the whole batch).
+#[derive(Clone, Debug)]
+pub(crate) struct Linear {
+    pub w: Tensor,
+    pub b: Option<Tensor>,
+}
+
+impl Linear {
+    fn load(vb: VarBuilder, d_in: usize, d_out: usize) -> CResult<Self> {
+        Ok(Self {
+            w: vb.get((d_out, d_in), "weight")?,
+            b: Some(vb.get(d_out, "bias")?),
+        })
+    }
+    /// Without bias: used for keys, whose bias only shifts every score of a query by the same
+    /// amount, so softmax ignores it and its gradient is exactly zero.
+    fn load_no_bias(vb: VarBuilder, d_in: usize, d_out: usize) -> CResult<Self> {
+        Ok(Self {
+            w: vb.get((d_out, d_in), "weight")?,
+            b: None,
+        })
+    }
+    fn detach(&self) -> Self {
+        Self {
+            w: self.w.detach(),
+            b: self.b.as_ref().map(|b| b.detach()),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        let y = x.matmul(&self.w.t()?)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Layer norm with weight and bias (fused kernel, see [`kernels::layer_norm`]).
+#[derive(Clone, Debug)]
+pub(crate) struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+    eps: f32,
+}
+
+impl LayerNorm {
+    fn load(vb: VarBuilder, d: usize, eps: f32) -> CResult<Self> {
+        Ok(Self {
+            w: vb.get(d, "weight")?,
+            b: vb.get(d, "bias")?,
+            eps,
+        })
+    }
+    fn detach(&self) -> Self {
+        Self {
+            w: self.w.detach(),
+            b: self.b.detach(),
+            eps: self.eps,
+        }
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        kernels::layer_norm(x, &self.w, &self.b, self.eps)
+    }
+}
+
+/// Multi-head self-attention with separate K/V head count (MHA / GQA / MQA).
+#[derive(Clone, Debug)]
+pub(crate) struct Attention {
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
+    pub n_heads: usize,
+    pub n_kv: usize,
+    pub dh: usize,
+}
+
+impl Attention {
+    fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+        let dh = cfg.head_dim();
+        let d = cfg.d_model;
+        Ok(Self {
+            q: Linear::load(vb.pp("q"), d, cfg.n_heads * dh)?,
+            k: Linear::load_no_bias(vb.pp("k"), d, cfg.n_kv_heads * dh)?,
+            v: Linear::load(vb.pp("v"), d, cfg.n_kv_heads * dh)?,
+            o: Linear::load(vb.pp("o"), cfg.n_heads * dh, d)?,
+            n_heads: cfg.n_heads,
+            n_kv: cfg.n_kv_heads,
+            dh,
+        })
+    }
+    fn detach(&self) -> Self {
+        Self {
+            q: self.q.detach(),
+            k: self.k.detach(),
+            v: self.v.detach(),
+            o: self.o.detach(),
+            ..*self
+        }
+    }
+
+    /// `[N, d]` rows of `B` sequences of `L` tokens → head-major `[B, heads, L, dh]`.
+    fn split(&self, x: &Tensor, heads: usize, g: &AttnGeom) -> CResult<Tensor> {
+        x.reshape((g.b, g.l, heads, self.dh))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// Attention probabilities `[B,H,L,L]` and per-head outputs `[B,H,L,dh]` (before W_O).
+    pub fn heads(&self, h: &Tensor, g: &AttnGeom) -> CResult<(Tensor, Tensor)> {
+        let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
+        let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
+        let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
+        let p = kernels::attention_probs(&q, &k, g)?;
+        let o = kernels::attention_apply(&p, &v, g)?;
+        Ok((p, o))
+    }
+
+    /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.
+    pub fn merge(&self, o: &Tensor, g: &AttnGeom) -> CResult<Tensor> {
+        let y = o
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((g.b * g.l, self.n_heads * self.dh))?;
+        self.o.forward(&y)
+    }
+}
+
+/// GELU feed-forward block.
+#[derive(Clone, Debug)]
+pub(crate) struct FeedForward {
+    up: Linear,
+    down: Linear,
+}
+
+impl FeedForward {
+    fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+        Ok(Self {
+            up: Linear::load(vb.pp("up"), cfg.d_model, cfg.ffn_dim)?,
+            down: Linear::load(vb.pp("down"), cfg.ffn_dim, cfg.d_model)?,
+        })
+    }
+    fn detach(&self) -> Self {
+        Self {
+            up: self.up.detach(),
+            down: self.down.detach(),
+        }
+    }
+}
+
+impl Module for FeedForward {
+    fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        self.down.forward(&kernels::gelu(&self.up.forward(x)?)?)
+    }
+}
+
+/// Pre-LN encoder layer: `x + Attn(LN1 x)`, then `x + FFN(LN2 x)`.
+#[derive(Clone, Debug)]
+pub(crate) struct EncoderLayer {
+    pub ln1: LayerNorm,
+    pub attn: Attention,
+    pub ln2: LayerNorm,
+    pub ffn: FeedForward,
+}
+
+impl EncoderLayer {
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+        Ok(Self {
+            ln1: LayerNorm::load(vb.pp("ln1"), cfg.d_model, cfg.layer_norm_eps)?,
+            attn: Attention::load(vb.pp("attn"), cfg)?,
+            ln2: LayerNorm::load(vb.pp("ln2"), cfg.d_model, cfg.layer_norm_eps)?,
+            ffn: FeedForward::load(vb.pp("ffn"), cfg)?,
+        })
+    }
+    pub fn detach(&self) -> Self {
+        Self {
+            ln1: self.ln1.detach(),
+            attn: self.attn.detach(),
+            ln2: self.ln2.detach(),
+            ffn: self.ffn.detach(),
+        }
+    }
+}
+
+/// All weights of the network, in one of two modes: tracked (training) or detached (inference).
+#[derive(Clone, Debug)]
+pub(crate) struct Weights {
+    pub tokens: Tensor,
+    pub positions: Option<Tensor>,
+    pub layers: Vec<EncoderLayer>,
+    pub final_ln: LayerNorm,
+    pub head: Linear,
+}
+
+impl Weights {
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+        let emb = vb.pp("embeddings");
+        let tokens = emb
+            .pp("tokens")
+            .get((cfg.vocab_size, cfg.d_model), "weight")?;
+        let positions = match cfg.positional {
+            super::Positional::Learned => Some(
+                emb.pp("positions")
+                    .get((cfg.max_tokens, cfg.d_model), "weight")?,
+            ),
+            super::Positional::Sinusoidal => None,
+        };
+        let layers = (0..cfg.n_layers)
+            .map(|i| EncoderLayer::load(vb.pp("layers").pp(i), cfg))
+            .collect::<CResult<Vec<_>>>()?;
+        Ok(Self {
+            tokens,
+            positions,
+            layers,
+            final_ln: LayerNorm::load(vb.pp("final_ln"), cfg.d_model, cfg.layer_norm_eps)?,
+            head: Linear::load(vb.pp("head"), cfg.d_model, cfg.n_outputs)?,
+        })
+    }
+
+    pub fn detach(&self) -> Self {
+        Self {
+            tokens: self.tokens.detach(),
+            positions: self.positions.as_ref().map(|p| p.detach()),
+            layers: self.layers.iter().map(|l| l.detach()).collect(),
+            final_ln: self.final_ln.detach(),
+            head: self.head.detach(),
+        }
+    }
+}

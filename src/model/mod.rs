@@ -1,0 +1,603 @@
+//! The k-mer DNA Transformer: a pre-LN encoder whose attention is inspectable.
+//!
+//! Attention is computed explicitly as `softmax(QKᵀ/√d_h)·V` so that
+//! [`Model::forward`] can return every layer's and head's probabilities on request
+//! (training never copies them out). Each layer has a per-head gate
+//! ([`Model::set_head_mask`], for ablation and pruning) and a head-output hook
+//! ([`ForwardOptions::capture`] / [`ForwardOptions::patches`], for activation
+//! patching) placed before the output projection W_O. Inputs of any length are
+//! accepted (learned positions up to `max_tokens`); inference holds one layer's
+//! `B·H·L²` probabilities at a time.
+//!
+//! ```
+//! use cisformer::model::{ForwardOptions, Model, ModelConfig};
+//! let cfg = ModelConfig { k: 3, vocab_size: 5 + 64, d_model: 16, n_heads: 4, n_kv_heads: 4,
+//!                         n_layers: 1, ffn_dim: 32, ..ModelConfig::default() };
+//! let model = Model::new(&cfg, 7).unwrap();
+//! let ids = model.tokenizer().encode(b"ACGTACGTAC");
+//! let out = model.forward(&[ids], &ForwardOptions { attention: true, ..Default::default() }).unwrap();
+//! assert_eq!(out.output[0].len(), 1);
+//! let maps = &out.attention.unwrap()[0];
+//! let row: f32 = maps.row(0, 2, 3).iter().sum();
+//! assert!((row - 1.0).abs() < 1e-5);
+//! ```
+mod config;
+mod kernels;
+mod layers;
+mod optim;
+mod regularizers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+pub use config::{FORMAT_VERSION, Meta, ModelConfig, Normalization, Pooling, Positional, Task};
+pub use kernels::{erf_f32, exp_f32};
+pub use optim::{OptimConfig, Optimizer, StepStats, loss_value};
+pub use regularizers::RegularizerWeights;
+
+use crate::tokenizer::{PAD, Tokenizer};
+use crate::{Error, Result};
+use kernels::AttnGeom;
+use layers::Weights;
+
+/// Turns a candle error into the library's error type.
+pub(crate) fn cerr(e: candle_core::Error) -> Error {
+    Error::Invalid(format!("model: {e}"))
+}
+
+/// One attention head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HeadId {
+    pub layer: usize,
+    pub head: usize,
+}
+
+/// Replacement output of one head for every sequence of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadPatch {
+    pub head: HeadId,
+    /// Per sequence, its tokens × head width, row-major (`len · d_head` values).
+    pub values: Vec<Vec<f32>>,
+}
+
+/// What [`Model::forward`] should return besides the outputs.
+#[derive(Debug, Clone, Default)]
+pub struct ForwardOptions {
+    /// Return the attention probabilities of every layer and head.
+    pub attention: bool,
+    /// Return these heads' outputs (after the head gate, before W_O).
+    pub capture: Vec<HeadId>,
+    /// Replace these heads' outputs before W_O (activation patching).
+    pub patches: Vec<HeadPatch>,
+}
+
+/// Attention probabilities of one sequence: `[layer][head][query][key]`, unpadded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttentionMaps {
+    pub n_layers: usize,
+    pub n_heads: usize,
+    /// Tokens in the sequence (including `[CLS]` and `[SEP]`).
+    pub len: usize,
+    /// Row-major `n_layers · n_heads · len · len` values.
+    pub data: Vec<f32>,
+}
+
+impl AttentionMaps {
+    /// The `len × len` map of one head.
+    pub fn map(&self, layer: usize, head: usize) -> &[f32] {
+        let n = self.len * self.len;
+        let o = (layer * self.n_heads + head) * n;
+        &self.data[o..o + n]
+    }
+    /// Attention of query token `q` over all keys.
+    pub fn row(&self, layer: usize, head: usize, q: usize) -> &[f32] {
+        &self.map(layer, head)[q * self.len..(q + 1) * self.len]
+    }
+    /// Probability that query `q` attends to key `k`.
+    pub fn get(&self, layer: usize, head: usize, q: usize, k: usize) -> f32 {
+        self.row(layer, head, q)[k]
+    }
+}
+
+/// Captured output of one head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadOutput {
+    pub head: HeadId,
+    /// Per sequence, `len · d_head` values, row-major.
+    pub values: Vec<Vec<f32>>,
+}
+
+/// Result of [`Model::forward`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelOutput {
+    /// Per sequence, per output (logits for [`Task::Binary`]).
+    pub output: Vec<Vec<f32>>,
+    /// Per sequence, when [`ForwardOptions::attention`] was set.
+    pub attention: Option<Vec<AttentionMaps>>,
+    /// One entry per [`ForwardOptions::capture`] head, in that order.
+    pub heads: Vec<HeadOutput>,
+}
+
+/// A padded batch: ids `[B·L]`, lengths, and the pooling matrix `[B, B·L]`.
+pub(crate) struct Batch {
+    ids: Tensor,
+    geom: AttnGeom,
+    pool: Tensor,
+}
+
+/// The encoder with its parameters.
+pub struct Model {
+    cfg: ModelConfig,
+    tokenizer: Tokenizer,
+    varmap: VarMap,
+    /// Parameters by checkpoint name, sorted (a fixed order for init, clipping and AdamW).
+    params: Vec<(String, Var)>,
+    train_w: Weights,
+    eval_w: Weights,
+    head_mask: Vec<Vec<f32>>,
+    dropout_rng: Mutex<ChaCha8Rng>,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model")
+            .field("cfg", &self.cfg)
+            .field("n_params", &self.n_params())
+            .finish()
+    }
+}
+
+impl Model {
+    /// A freshly initialised model (N(0, 0.02) weights, zero biases, unit layer norms);
+    /// the same `seed` always gives the same weights.
+    pub fn new(cfg: &ModelConfig, seed: u64) -> Result<Model> {
+        let model = Self::build(cfg, HashMap::new(), seed)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let normal = Normal::new(0f32, 0.02).expect("valid normal");
+        for (name, var) in &model.params {
+            let shape = var.shape().clone();
+            let n = shape.elem_count();
+            let leaf = name.rsplit('.').nth(1).unwrap_or("");
+            let values: Vec<f32> = if name.ends_with(".bias") {
+                vec![0.0; n]
+            } else if leaf.contains("ln") {
+                vec![1.0; n]
+            } else {
+                (0..n).map(|_| normal.sample(&mut rng)).collect()
+            };
+            var.set(&Tensor::from_vec(values, shape, &Device::Cpu).map_err(cerr)?)
+                .map_err(cerr)?;
+        }
+        Ok(model)
+    }
+
+    /// Builds the layer structs over `tensors` (missing names are created as zeros).
+    fn build(cfg: &ModelConfig, tensors: HashMap<String, Tensor>, seed: u64) -> Result<Model> {
+        cfg.validate()?;
+        let varmap = VarMap::new();
+        {
+            let mut data = varmap.data().lock().expect("fresh varmap");
+            for (name, t) in tensors {
+                data.insert(name, Var::from_tensor(&t).map_err(cerr)?);
+            }
+        }
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let train_w = Weights::load(vb, cfg).map_err(cerr)?;
+        let eval_w = train_w.detach();
+        let mut params: Vec<(String, Var)> = varmap
+            .data()
+            .lock()
+            .expect("varmap lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Model {
+            cfg: cfg.clone(),
+            tokenizer: cfg.tokenizer()?,
+            varmap,
+            params,
+            train_w,
+            eval_w,
+            head_mask: vec![vec![1.0; cfg.n_heads]; cfg.n_layers],
+            dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+        })
+    }
+
+    /// The architecture.
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// The tokenizer matching this model's vocabulary.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Number of trainable scalars.
+    pub fn n_params(&self) -> usize {
+        self.params.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// Parameters by checkpoint name, sorted by name.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        self.params
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_detached_tensor()))
+            .collect()
+    }
+
+    pub(crate) fn vars(&self) -> &[(String, Var)] {
+        &self.params
+    }
+
+    /// Gate of one head (1 = normal, 0 = ablated); applied in training and inference.
+    pub fn set_head_mask(&mut self, layer: usize, head: usize, gate: f32) -> Result<()> {
+        let row = self.head_mask.get_mut(layer).ok_or_else(|| {
+            Error::Invalid(format!(
+                "layer {layer} out of range (model has {})",
+                self.cfg.n_layers
+            ))
+        })?;
+        let g = row.get_mut(head).ok_or_else(|| {
+            Error::Invalid(format!(
+                "head {head} out of range (model has {})",
+                self.cfg.n_heads
+            ))
+        })?;
+        *g = gate;
+        Ok(())
+    }
+
+    /// Current gates, `[layer][head]`.
+    pub fn head_mask(&self) -> &[Vec<f32>] {
+        &self.head_mask
+    }
+
+    /// Writes `config.json`, `model.safetensors` and `meta.json` into `dir` (created if needed).
+    pub fn save(&self, dir: impl AsRef<Path>, meta: &Meta) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let write_json = |name: &str, text: String| -> Result<()> {
+            let path = dir.join(name);
+            let tmp = dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        };
+        let tensors: HashMap<String, Tensor> = self.named_parameters().into_iter().collect();
+        let path = dir.join("model.safetensors");
+        let tmp = dir.join(".model.safetensors.tmp");
+        candle_core::safetensors::save(&tensors, &tmp)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        write_json("config.json", pretty(&self.cfg))?;
+        let meta = Meta {
+            format_version: FORMAT_VERSION,
+            ..meta.clone()
+        };
+        write_json("meta.json", pretty(&meta))
+    }
+
+    /// Reads a model directory written by [`Model::save`]; a different `format_version`,
+    /// a config that does not validate, or missing/extra/misshapen tensors are errors.
+    pub fn load(dir: impl AsRef<Path>) -> Result<(Model, Meta)> {
+        let dir = dir.as_ref();
+        let read = |name: &str| -> Result<String> {
+            let p = dir.join(name);
+            std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
+        };
+        let meta_path = dir.join("meta.json");
+        let meta_v: serde_json::Value = serde_json::from_str(&read("meta.json")?)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", meta_path.display())))?;
+        let version = meta_v.get("format_version").and_then(|v| v.as_u64());
+        if version != Some(FORMAT_VERSION as u64) {
+            return Err(Error::Invalid(format!(
+                "{}: model format version {} is not supported (this cisformer reads version {FORMAT_VERSION})",
+                meta_path.display(),
+                version.map_or("missing".to_string(), |v| v.to_string()),
+            )));
+        }
+        let meta: Meta = serde_json::from_value(meta_v)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", meta_path.display())))?;
+        let cfg_path = dir.join("config.json");
+        let cfg: ModelConfig = serde_json::from_str(&read("config.json")?)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", cfg_path.display())))?;
+        cfg.validate()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", cfg_path.display())))?;
+        let st_path = dir.join("model.safetensors");
+        let tensors = candle_core::safetensors::load(&st_path, &Device::Cpu)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", st_path.display())))?;
+        let mut names: Vec<String> = tensors.keys().cloned().collect();
+        names.sort();
+        let model = Self::build(&cfg, tensors, meta.seed)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", st_path.display())))?;
+        let expected: Vec<&str> = model.params.iter().map(|(n, _)| n.as_str()).collect();
+        if expected != names {
+            let missing: Vec<&str> = expected
+                .iter()
+                .filter(|n| !names.iter().any(|m| m == *n))
+                .copied()
+                .collect();
+            let extra: Vec<&String> = names
+                .iter()
+                .filter(|n| !expected.contains(&n.as_str()))
+                .collect();
+            return Err(Error::Invalid(format!(
+                "{}: tensors do not match config.json (missing: {missing:?}, unexpected: {extra:?})",
+                st_path.display()
+            )));
+        }
+        Ok((model, meta))
+    }
+
+    /// Pads `ids` into a batch; errors on empty input, unknown ids or over-long sequences.
+    pub(crate) fn batch(&self, ids: &[Vec<u32>]) -> Result<Batch> {
+        if ids.is_empty() {
+            return Err(Error::Invalid("model: empty batch".into()));
+        }
+        let b = ids.len();
+        let lens: Vec<usize> = ids.iter().map(|s| s.len()).collect();
+        let l = *lens.iter().max().expect("non-empty");
+        if lens.contains(&0) {
+            return Err(Error::Invalid("model: a sequence has no tokens".into()));
+        }
+        if self.cfg.positional == Positional::Learned && l > self.cfg.max_tokens {
+            return Err(Error::Invalid(format!(
+                "model: a sequence of {l} tokens exceeds max_tokens {} of this model",
+                self.cfg.max_tokens
+            )));
+        }
+        let mut flat = vec![PAD; b * l];
+        let mut pool = vec![0f32; b * b * l];
+        for (i, s) in ids.iter().enumerate() {
+            if let Some(&bad) = s.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
+                return Err(Error::Invalid(format!(
+                    "model: token id {bad} is outside the vocabulary ({})",
+                    self.cfg.vocab_size
+                )));
+            }
+            flat[i * l..i * l + s.len()].copy_from_slice(s);
+            let row = &mut pool[i * b * l + i * l..i * b * l + i * l + s.len()];
+            match self.cfg.pooling {
+                Pooling::Cls => row[0] = 1.0,
+                Pooling::Mean => row.fill(1.0 / s.len() as f32),
+            }
+        }
+        let dev = Device::Cpu;
+        Ok(Batch {
+            ids: Tensor::from_vec(flat, b * l, &dev).map_err(cerr)?,
+            pool: Tensor::from_vec(pool, (b, b * l), &dev).map_err(cerr)?,
+            geom: AttnGeom {
+                b,
+                h: self.cfg.n_heads,
+                kv: self.cfg.n_kv_heads,
+                l,
+                dh: self.cfg.head_dim(),
+                lens,
+            },
+        })
+    }
+
+    fn sinusoidal(&self, l: usize) -> candle_core::Result<Tensor> {
+        let d = self.cfg.d_model;
+        let mut pe = vec![0f32; l * d];
+        for pos in 0..l {
+            for i in 0..d / 2 {
+                let angle = pos as f64 / 10000f64.powf(2.0 * i as f64 / d as f64);
+                pe[pos * d + 2 * i] = angle.sin() as f32;
+                pe[pos * d + 2 * i + 1] = angle.cos() as f32;
+            }
+        }
+        Tensor::from_vec(pe, (l, d), &Device::Cpu)
+    }
+
+    fn dropout(&self, x: Tensor, train: bool) -> candle_core::Result<Tensor> {
+        let p = self.cfg.dropout;
+        if !train || p == 0.0 {
+            return Ok(x);
+        }
+        let scale = 1.0 / (1.0 - p);
+        let mut rng = self.dropout_rng.lock().expect("dropout rng lock");
+        let mask: Vec<f32> = (0..x.elem_count())
+            .map(|_| if rng.random::<f32>() < p { 0.0 } else { scale })
+            .collect();
+        let mask = Tensor::from_vec(mask, x.shape(), x.device())?;
+        x * mask
+    }
+
+    fn gate_tensor(&self, layer: usize) -> candle_core::Result<Option<Tensor>> {
+        let g = &self.head_mask[layer];
+        if g.iter().all(|&v| v == 1.0) {
+            return Ok(None);
+        }
+        Tensor::from_vec(g.clone(), (1, g.len(), 1, 1), &Device::Cpu).map(Some)
+    }
+
+    /// The network on a prepared batch. `on_layer` sees each layer's probabilities and head
+    /// outputs and may replace the latter; returns the `[B, n_outputs]` outputs.
+    fn run(
+        &self,
+        w: &Weights,
+        batch: &Batch,
+        train: bool,
+        on_layer: &mut dyn FnMut(usize, &Tensor, Tensor) -> Result<Tensor>,
+    ) -> Result<Tensor> {
+        let g = &batch.geom;
+        let d = self.cfg.d_model;
+        let go = || -> candle_core::Result<Tensor> {
+            let x = w.tokens.index_select(&batch.ids, 0)?;
+            let pos = match &w.positions {
+                Some(p) => p.narrow(0, 0, g.l)?,
+                None => self.sinusoidal(g.l)?,
+            };
+            let x = x
+                .reshape((g.b, g.l, d))?
+                .broadcast_add(&pos)?
+                .reshape((g.b * g.l, d))?;
+            self.dropout(x, train)
+        };
+        let mut x = go().map_err(cerr)?;
+        for (i, layer) in w.layers.iter().enumerate() {
+            let h = layer.ln1.forward(&x).map_err(cerr)?;
+            let (p, mut o) = layer.attn.heads(&h, g).map_err(cerr)?;
+            if let Some(gate) = self.gate_tensor(i).map_err(cerr)? {
+                o = o.broadcast_mul(&gate).map_err(cerr)?;
+            }
+            let o = on_layer(i, &p, o)?;
+            drop(p);
+            let step = || -> candle_core::Result<Tensor> {
+                let a = self.dropout(layer.attn.merge(&o, g)?, train)?;
+                let x = (&x + a)?;
+                let f = self.dropout(layer.ffn.forward(&layer.ln2.forward(&x)?)?, train)?;
+                x + f
+            };
+            x = step().map_err(cerr)?;
+        }
+        let out = || -> candle_core::Result<Tensor> {
+            let x = w.final_ln.forward(&x)?;
+            w.head.forward(&batch.pool.matmul(&x)?)
+        };
+        out().map_err(cerr)
+    }
+
+    /// Outputs (and optionally attention and head outputs) for token-id sequences, each as
+    /// returned by [`Tokenizer::encode`]; sequences may differ in length (padding is masked).
+    pub fn forward(&self, ids: &[Vec<u32>], opts: &ForwardOptions) -> Result<ModelOutput> {
+        let batch = self.batch(ids)?;
+        let g = &batch.geom;
+        let (nl, nh, dh) = (self.cfg.n_layers, self.cfg.n_heads, self.cfg.head_dim());
+        for h in opts
+            .capture
+            .iter()
+            .chain(opts.patches.iter().map(|p| &p.head))
+        {
+            if h.layer >= nl || h.head >= nh {
+                return Err(Error::Invalid(format!(
+                    "model: head {}.{} does not exist ({nl} layers × {nh} heads)",
+                    h.layer, h.head
+                )));
+            }
+        }
+        for p in &opts.patches {
+            if p.values.len() != g.b
+                || p.values
+                    .iter()
+                    .zip(&g.lens)
+                    .any(|(v, &n)| v.len() != n * dh)
+            {
+                return Err(Error::Invalid(format!(
+                    "model: patch for head {}.{} must hold len·{dh} values for each of the {} sequences",
+                    p.head.layer, p.head.head, g.b
+                )));
+            }
+        }
+        let mut attention: Option<Vec<AttentionMaps>> = opts.attention.then(|| {
+            g.lens
+                .iter()
+                .map(|&n| AttentionMaps {
+                    n_layers: nl,
+                    n_heads: nh,
+                    len: n,
+                    data: vec![0.0; nl * nh * n * n],
+                })
+                .collect()
+        });
+        let mut heads: Vec<HeadOutput> = opts
+            .capture
+            .iter()
+            .map(|&head| HeadOutput {
+                head,
+                values: vec![Vec::new(); g.b],
+            })
+            .collect();
+        let l = g.l;
+        let mut on_layer = |layer: usize, p: &Tensor, o: Tensor| -> Result<Tensor> {
+            if let Some(maps) = attention.as_mut() {
+                let pv = p
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(cerr)?;
+                for (bi, m) in maps.iter_mut().enumerate() {
+                    let n = m.len;
+                    for h in 0..nh {
+                        let src = ((bi * nh + h) * l) * l;
+                        let dst = (layer * nh + h) * n * n;
+                        for q in 0..n {
+                            m.data[dst + q * n..dst + (q + 1) * n]
+                                .copy_from_slice(&pv[src + q * l..src + q * l + n]);
+                        }
+                    }
+                }
+            }
+            let wants = heads.iter().any(|c| c.head.layer == layer)
+                || opts.patches.iter().any(|p| p.head.layer == layer);
+            if !wants {
+                return Ok(o);
+            }
+            let mut ov = o
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(cerr)?;
+            let block = |bi: usize, h: usize| ((bi * nh + h) * l) * dh;
+            for c in heads.iter_mut().filter(|c| c.head.layer == layer) {
+                for (bi, v) in c.values.iter_mut().enumerate() {
+                    let s = block(bi, c.head.head);
+                    *v = ov[s..s + g.lens[bi] * dh].to_vec();
+                }
+            }
+            for p in opts.patches.iter().filter(|p| p.head.layer == layer) {
+                for (bi, v) in p.values.iter().enumerate() {
+                    let s = block(bi, p.head.head);
+                    ov[s..s + v.len()].copy_from_slice(v);
+                }
+            }
+            Tensor::from_vec(ov, o.shape(), o.device()).map_err(cerr)
+        };
+        let out = self.run(&self.eval_w, &batch, false, &mut on_layer)?;
+        let output = out.to_vec2::<f32>().map_err(cerr)?;
+        Ok(ModelOutput {
+            output,
+            attention,
+            heads,
+        })
+    }
+
+    /// Differentiable forward for training: `[B, n_outputs]` outputs and, when `keep_probs`,
+    /// each layer's probabilities `[B,H,L,L]` (for attention regularisers).
+    pub(crate) fn forward_train(
+        &self,
+        batch: &Batch,
+        dropout: bool,
+        keep_probs: bool,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let mut probs = Vec::new();
+        let out = self.run(&self.train_w, batch, dropout, &mut |_, p, o| {
+            if keep_probs {
+                probs.push(p.clone());
+            }
+            Ok(o)
+        })?;
+        Ok((out, probs))
+    }
+
+    /// The parameters as a name → tensor map (what `model.safetensors` holds).
+    pub fn state_dict(&self) -> BTreeMap<String, Tensor> {
+        self.named_parameters().into_iter().collect()
+    }
+
+    #[allow(dead_code)]
+    pub(crate) fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+}
+
+fn pretty<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).expect("config types serialise")
+}

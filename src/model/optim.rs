@@ -1,0 +1,306 @@
+//! Losses and AdamW with linear warm-up, cosine decay and gradient-norm clipping.
+//!
+//! AdamW follows `torch.optim.AdamW` exactly (decoupled weight decay on every
+//! parameter, bias-corrected moments, `eps` added after the square root) and
+//! clipping follows `torch.nn.utils.clip_grad_norm_`, so one step matches the
+//! PyTorch reference (see the golden test).
+use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use super::regularizers::{self, RegularizerWeights};
+use super::{Model, Task, cerr};
+use crate::{Error, Result};
+
+/// Optimiser, schedule and regulariser settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Learning rate at the end of the cosine decay.
+    pub min_lr: f64,
+    /// Steps of linear warm-up from `lr / warmup_steps` to `lr`.
+    pub warmup_steps: usize,
+    /// Total steps of the schedule (cosine decay runs from the end of warm-up to here).
+    pub total_steps: usize,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// Maximum global gradient L2 norm (0 = no clipping).
+    pub clip_norm: f64,
+    /// Attention regulariser weights.
+    pub regularizers: RegularizerWeights,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 1e-3,
+            min_lr: 1e-5,
+            warmup_steps: 100,
+            total_steps: 10_000,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+            clip_norm: 1.0,
+            regularizers: RegularizerWeights::default(),
+        }
+    }
+}
+
+impl OptimConfig {
+    /// Learning rate of 0-based step `t`.
+    pub fn lr_at(&self, t: usize) -> f64 {
+        if t < self.warmup_steps {
+            return self.lr * (t + 1) as f64 / self.warmup_steps as f64;
+        }
+        let span = self.total_steps.saturating_sub(self.warmup_steps).max(1);
+        let progress = ((t - self.warmup_steps) as f64 / span as f64).min(1.0);
+        self.min_lr
+            + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+}
+
+/// Loss parts of one step.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepStats {
+    /// Task loss (MSE or BCE) plus weighted regularisers: what was minimised.
+    pub loss: f32,
+    /// Task loss alone.
+    pub task_loss: f32,
+    /// Unweighted regulariser values, averaged over layers.
+    pub diversity: f32,
+    pub orthogonality: f32,
+    pub entropy: f32,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f32,
+    /// Learning rate used.
+    pub lr: f64,
+}
+
+fn targets_tensor(targets: &[Vec<f32>], n_out: usize) -> Result<Tensor> {
+    if targets.iter().any(|t| t.len() != n_out) {
+        return Err(Error::Invalid(format!(
+            "model: every target row must have {n_out} values"
+        )));
+    }
+    let flat: Vec<f32> = targets.iter().flatten().copied().collect();
+    Tensor::from_vec(flat, (targets.len(), n_out), &Device::Cpu).map_err(cerr)
+}
+
+/// Mean squared error or mean BCE-with-logits of outputs `[B, n]` against targets.
+fn task_loss(task: Task, out: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
+    match task {
+        Task::Regression => (out - y)?.sqr()?.mean_all(),
+        Task::Binary => {
+            // max(x,0) − x·y + log(1 + e^{−|x|}), the stable form torch uses.
+            let a = (out.relu()? - (out * y)?)?;
+            let b = ((out.abs()?.neg()?.exp()? + 1.0)?).log()?;
+            (a + b)?.mean_all()
+        }
+    }
+}
+
+/// The task loss of a model on a batch, without dropout or gradients (validation loss).
+pub fn loss_value(model: &Model, batch_ids: &[Vec<u32>], targets: &[Vec<f32>]) -> Result<f32> {
+    let out = model.forward(batch_ids, &Default::default())?;
+    let o: Vec<Vec<f32>> = out.output;
+    let flat_o = Tensor::from_vec(
+        o.iter().flatten().copied().collect::<Vec<f32>>(),
+        (o.len(), model.config().n_outputs),
+        &Device::Cpu,
+    )
+    .map_err(cerr)?;
+    if targets.len() != o.len() {
+        return Err(Error::Invalid(
+            "model: one target row per sequence is needed".into(),
+        ));
+    }
+    let y = targets_tensor(targets, model.config().n_outputs)?;
+    task_loss(model.config().task, &flat_o, &y)
+        .and_then(|t| t.to_scalar::<f32>())
+        .map_err(cerr)
+}
+
+/// AdamW state for one model.
+#[derive(Debug, Clone)]
+pub struct Optimizer {
+    cfg: OptimConfig,
+    step: usize,
+    m: Vec<Vec<f32>>,
+    v: Vec<Vec<f32>>,
+    last: StepStats,
+}
+
+impl Optimizer {
+    /// Zero moments for every parameter of `model`.
+    pub fn new(model: &Model, cfg: OptimConfig) -> Self {
+        let sizes: Vec<usize> = model.vars().iter().map(|(_, v)| v.elem_count()).collect();
+        Self {
+            cfg,
+            step: 0,
+            m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            last: StepStats::default(),
+        }
+    }
+
+    /// Steps taken so far.
+    pub fn steps(&self) -> usize {
+        self.step
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &OptimConfig {
+        &self.cfg
+    }
+
+    /// Loss parts of the last step.
+    pub fn last_stats(&self) -> StepStats {
+        self.last
+    }
+
+    /// One training step (dropout on) on a batch; returns the minimised loss.
+    pub fn step(
+        &mut self,
+        model: &mut Model,
+        batch_ids: &[Vec<u32>],
+        targets: &[Vec<f32>],
+    ) -> Result<f32> {
+        if batch_ids.len() != targets.len() {
+            return Err(Error::Invalid(format!(
+                "model: {} sequences but {} target rows",
+                batch_ids.len(),
+                targets.len()
+            )));
+        }
+        if self.m.len() != model.vars().len() {
+            return Err(Error::Invalid(
+                "model: optimizer was built for a different model".into(),
+            ));
+        }
+        let cfg = model.config().clone();
+        let y = targets_tensor(targets, cfg.n_outputs)?;
+        let batch = model.batch(batch_ids)?;
+        let reg = self.cfg.regularizers;
+        let (out, probs) = model.forward_train(&batch, true, reg.any())?;
+        let mut stats = StepStats {
+            lr: self.cfg.lr_at(self.step),
+            ..Default::default()
+        };
+        let loss = {
+            let mut go = || -> candle_core::Result<Tensor> {
+                let task = task_loss(cfg.task, &out, &y)?;
+                stats.task_loss = task.to_scalar::<f32>()?;
+                let mut loss = task;
+                if reg.any() {
+                    let g = &batch.geom;
+                    let qm: Vec<f32> = (0..g.b * g.l)
+                        .map(|i| if i % g.l < g.lens[i / g.l] { 1.0 } else { 0.0 })
+                        .collect();
+                    let qm = Tensor::from_vec(qm, (g.b, 1, g.l, 1), &Device::Cpu)?;
+                    let n = probs.len() as f64;
+                    type RegFn = fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>;
+                    let terms: [(f64, RegFn, &mut f32); 3] = [
+                        (
+                            reg.diversity,
+                            regularizers::attention_diversity,
+                            &mut stats.diversity,
+                        ),
+                        (
+                            reg.orthogonality,
+                            regularizers::attention_orthogonality,
+                            &mut stats.orthogonality,
+                        ),
+                        (
+                            reg.entropy,
+                            regularizers::attention_entropy,
+                            &mut stats.entropy,
+                        ),
+                    ];
+                    for (w, f, slot) in terms {
+                        if w == 0.0 {
+                            continue;
+                        }
+                        let mut sum = Tensor::new(0f32, &Device::Cpu)?;
+                        for p in &probs {
+                            sum = (sum + f(p, &qm)?)?;
+                        }
+                        let mean = (sum / n)?;
+                        *slot = mean.to_scalar::<f32>()?;
+                        loss = (loss + (mean * w)?)?;
+                    }
+                }
+                Ok(loss)
+            };
+            go().map_err(cerr)?
+        };
+        stats.loss = loss.to_scalar::<f32>().map_err(cerr)?;
+        if !stats.loss.is_finite() {
+            return Err(Error::Invalid(format!(
+                "model: loss is not finite ({}) at step {}",
+                stats.loss, self.step
+            )));
+        }
+        let grads = loss.backward().map_err(cerr)?;
+        drop(probs);
+        drop(out);
+        // Gradients in parameter order; a parameter the loss does not touch gets zeros.
+        let mut gs: Vec<Option<Vec<f32>>> = Vec::with_capacity(self.m.len());
+        let mut sq = 0f64;
+        for (_, var) in model.vars() {
+            let g = match grads.get(var.as_tensor()) {
+                Some(g) => Some(
+                    g.flatten_all()
+                        .and_then(|t| t.to_vec1::<f32>())
+                        .map_err(cerr)?,
+                ),
+                None => None,
+            };
+            if let Some(g) = &g {
+                sq += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
+            }
+            gs.push(g);
+        }
+        let norm = sq.sqrt();
+        stats.grad_norm = norm as f32;
+        let clip = if self.cfg.clip_norm > 0.0 {
+            (self.cfg.clip_norm / (norm + 1e-6)).min(1.0) as f32
+        } else {
+            1.0
+        };
+        self.step += 1;
+        let lr = stats.lr as f32;
+        let (b1, b2) = (self.cfg.beta1 as f32, self.cfg.beta2 as f32);
+        let bc1 = 1.0 - self.cfg.beta1.powi(self.step as i32);
+        let bc2 = 1.0 - self.cfg.beta2.powi(self.step as i32);
+        let step_size = (self.cfg.lr_at(self.step - 1) / bc1) as f32;
+        let bc2_sqrt = bc2.sqrt() as f32;
+        let eps = self.cfg.eps as f32;
+        let decay = 1.0 - lr * self.cfg.weight_decay as f32;
+        for (i, (_, var)) in model.vars().iter().enumerate() {
+            let Some(g) = &gs[i] else { continue };
+            let mut theta = var
+                .as_tensor()
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(cerr)?;
+            let (m, v) = (&mut self.m[i], &mut self.v[i]);
+            for j in 0..theta.len() {
+                let gj = g[j] * clip;
+                theta[j] *= decay;
+                m[j] = b1 * m[j] + (1.0 - b1) * gj;
+                v[j] = b2 * v[j] + (1.0 - b2) * gj * gj;
+                let denom = v[j].sqrt() / bc2_sqrt + eps;
+                theta[j] -= step_size * m[j] / denom;
+            }
+            let t = Tensor::from_vec(theta, var.shape(), &Device::Cpu).map_err(cerr)?;
+            var.set(&t).map_err(cerr)?;
+        }
+        self.last = stats;
+        Ok(stats.loss)
+    }
+}

@@ -1,0 +1,289 @@
+//! Behaviour of the encoder that the analysis stages rely on.
+use cisformer::model::{
+    ForwardOptions, HeadId, HeadPatch, Meta, Model, ModelConfig, OptimConfig, Optimizer, Pooling,
+    Positional, RegularizerWeights, Task,
+};
+use cisformer::tokenizer::Tokenizer;
+
+fn small(n_kv_heads: usize) -> ModelConfig {
+    ModelConfig {
+        k: 3,
+        vocab_size: 5 + 64,
+        d_model: 32,
+        n_heads: 4,
+        n_kv_heads,
+        n_layers: 2,
+        ffn_dim: 64,
+        dropout: 0.0,
+        max_tokens: 128,
+        ..ModelConfig::default()
+    }
+}
+
+fn batch(tok: &Tokenizer) -> Vec<Vec<u32>> {
+    [
+        &b"ACGTTGCAACGGATCCATGCAAT"[..],
+        b"GGGCCCATAT",
+        b"ACGTNNACGTACGTAGGCTAGCTAGGATCGAT",
+    ]
+    .iter()
+    .map(|s| tok.encode(s))
+    .collect()
+}
+
+fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+#[test]
+fn attention_rows_sum_to_one_and_ignore_padding() {
+    let m = Model::new(&small(4), 1).unwrap();
+    let ids = batch(m.tokenizer());
+    let opts = ForwardOptions {
+        attention: true,
+        ..Default::default()
+    };
+    let out = m.forward(&ids, &opts).unwrap();
+    let maps = out.attention.as_ref().unwrap();
+    for (s, mp) in maps.iter().enumerate() {
+        assert_eq!(mp.len, ids[s].len());
+        for l in 0..2 {
+            for h in 0..4 {
+                for q in 0..mp.len {
+                    let sum: f32 = mp.row(l, h, q).iter().sum();
+                    assert!((sum - 1.0).abs() < 1e-5, "row sum {sum}");
+                }
+            }
+        }
+    }
+    // Each sequence alone gives what it gives inside the padded batch.
+    for (s, one) in ids.iter().enumerate() {
+        let alone = m.forward(std::slice::from_ref(one), &opts).unwrap();
+        assert!(close(&alone.output[0], &out.output[s], 1e-5));
+        assert!(close(
+            &alone.attention.unwrap()[0].data,
+            &maps[s].data,
+            1e-5
+        ));
+    }
+}
+
+#[test]
+fn masked_head_contributes_zero() {
+    let mut m = Model::new(&small(4), 2).unwrap();
+    let ids = batch(m.tokenizer());
+    let head = HeadId { layer: 1, head: 2 };
+    let dh = m.config().head_dim();
+    let zeros = HeadPatch {
+        head,
+        values: ids.iter().map(|s| vec![0.0; s.len() * dh]).collect(),
+    };
+    let patched = m
+        .forward(
+            &ids,
+            &ForwardOptions {
+                patches: vec![zeros],
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let before = m.forward(&ids, &ForwardOptions::default()).unwrap();
+    m.set_head_mask(1, 2, 0.0).unwrap();
+    let capture = ForwardOptions {
+        capture: vec![head],
+        ..Default::default()
+    };
+    let gated = m.forward(&ids, &capture).unwrap();
+    assert!(gated.heads[0].values.iter().flatten().all(|&v| v == 0.0));
+    for s in 0..ids.len() {
+        assert!(close(&gated.output[s], &patched.output[s], 1e-6));
+        assert!(!close(&gated.output[s], &before.output[s], 1e-6));
+    }
+    assert!(m.set_head_mask(2, 0, 0.0).is_err());
+    assert!(m.set_head_mask(0, 4, 0.0).is_err());
+}
+
+#[test]
+fn head_output_replacement_works() {
+    let m = Model::new(&small(2), 3).unwrap();
+    let tok = m.tokenizer();
+    let a = vec![tok.encode(b"ACGTACGTTTGACCA")];
+    let b = vec![tok.encode(b"GGGGGCCCCCAAAAA")];
+    let head = HeadId { layer: 0, head: 1 };
+    let cap = ForwardOptions {
+        capture: vec![head],
+        ..Default::default()
+    };
+    let out_a = m.forward(&a, &cap).unwrap();
+    let out_b = m.forward(&b, &cap).unwrap();
+    // Patching a head with its own output changes nothing.
+    let same = ForwardOptions {
+        patches: vec![HeadPatch {
+            head,
+            values: out_a.heads[0].values.clone(),
+        }],
+        ..Default::default()
+    };
+    assert!(close(
+        &m.forward(&a, &same).unwrap().output[0],
+        &out_a.output[0],
+        1e-6
+    ));
+    // Patching in b's head output moves a's prediction.
+    let swap = ForwardOptions {
+        patches: vec![HeadPatch {
+            head,
+            values: out_b.heads[0].values.clone(),
+        }],
+        capture: vec![head],
+        ..Default::default()
+    };
+    let patched = m.forward(&a, &swap).unwrap();
+    assert_eq!(patched.heads[0].values, out_a.heads[0].values);
+    assert!(!close(&patched.output[0], &out_a.output[0], 1e-6));
+    // Wrong sizes are an error, not a panic.
+    let bad = ForwardOptions {
+        patches: vec![HeadPatch {
+            head,
+            values: vec![vec![0.0; 3]],
+        }],
+        ..Default::default()
+    };
+    assert!(m.forward(&a, &bad).is_err());
+}
+
+#[test]
+fn mqa_shares_key_value_projections() {
+    let cfg = small(4);
+    let mha = Model::new(&cfg, 0).unwrap().n_params();
+    let gqa = Model::new(&small(2), 0).unwrap().n_params();
+    let mqa = Model::new(&small(1), 0).unwrap().n_params();
+    let dh = cfg.head_dim();
+    // K has no bias, V has one.
+    let kv_params = |kv: usize| cfg.n_layers * kv * dh * (2 * cfg.d_model + 1);
+    assert_eq!(mha - mqa, kv_params(4) - kv_params(1));
+    assert_eq!(mha - gqa, kv_params(4) - kv_params(2));
+}
+
+#[test]
+fn save_load_round_trip_and_version_check() {
+    let cfg = ModelConfig {
+        pooling: Pooling::Cls,
+        positional: Positional::Sinusoidal,
+        task: Task::Binary,
+        n_outputs: 3,
+        ..small(2)
+    };
+    let m = Model::new(&cfg, 4).unwrap();
+    let ids = batch(m.tokenizer());
+    let dir = tempfile::tempdir().unwrap();
+    let meta = Meta {
+        label_names: vec!["a".into(), "b".into(), "c".into()],
+        seed: 4,
+        ..Meta::default()
+    };
+    m.save(dir.path(), &meta).unwrap();
+    let (back, meta2) = Model::load(dir.path()).unwrap();
+    assert_eq!(meta2.label_names, meta.label_names);
+    assert_eq!(back.config(), &cfg);
+    let o1 = m.forward(&ids, &ForwardOptions::default()).unwrap();
+    let o2 = back.forward(&ids, &ForwardOptions::default()).unwrap();
+    assert_eq!(o1.output, o2.output);
+
+    let meta_path = dir.path().join("meta.json");
+    let text = std::fs::read_to_string(&meta_path).unwrap();
+    std::fs::write(
+        &meta_path,
+        text.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let err = Model::load(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("format version 99"), "{err}");
+    assert!(Model::load(dir.path().join("nope")).is_err());
+}
+
+#[test]
+fn long_inputs_and_limits() {
+    let cfg = ModelConfig {
+        d_model: 16,
+        n_heads: 2,
+        n_kv_heads: 1,
+        n_layers: 1,
+        ffn_dim: 16,
+        positional: Positional::Sinusoidal,
+        ..small(1)
+    };
+    let m = Model::new(&cfg, 5).unwrap();
+    let seq: Vec<u8> = (0..1200).map(|i| b"ACGT"[(i * 7 + i / 3) % 4]).collect();
+    let ids = m.tokenizer().encode(&seq);
+    assert!(ids.len() > 1024);
+    let out = m
+        .forward(std::slice::from_ref(&ids), &ForwardOptions::default())
+        .unwrap();
+    assert!(out.output[0][0].is_finite());
+    let learned = Model::new(&small(4), 5).unwrap();
+    let err = learned
+        .forward(&[ids], &ForwardOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("max_tokens"), "{err}");
+    assert!(
+        learned
+            .forward(&[vec![2, 9999, 3]], &ForwardOptions::default())
+            .is_err()
+    );
+    assert!(learned.forward(&[], &ForwardOptions::default()).is_err());
+}
+
+#[test]
+fn training_is_deterministic_and_learns() {
+    let run = || {
+        let cfg = ModelConfig {
+            dropout: 0.1,
+            ..small(2)
+        };
+        let mut m = Model::new(&cfg, 6).unwrap();
+        let tok = *m.tokenizer();
+        // Target: GC fraction of the sequence.
+        let seqs: Vec<Vec<u8>> = (0..16)
+            .map(|i| {
+                (0..30)
+                    .map(|j| b"ACGT"[(i * 31 + j * j * 7 + i * j) % 4])
+                    .collect()
+            })
+            .collect();
+        let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
+        let y: Vec<Vec<f32>> = seqs
+            .iter()
+            .map(|s| vec![s.iter().filter(|&&b| b == b'G' || b == b'C').count() as f32 / 10.0])
+            .collect();
+        let mut opt = Optimizer::new(
+            &m,
+            OptimConfig {
+                lr: 3e-3,
+                warmup_steps: 2,
+                total_steps: 30,
+                regularizers: RegularizerWeights {
+                    diversity: 0.01,
+                    orthogonality: 0.01,
+                    entropy: 0.001,
+                },
+                ..OptimConfig::default()
+            },
+        );
+        let first = cisformer::model::loss_value(&m, &ids, &y).unwrap();
+        for _ in 0..30 {
+            opt.step(&mut m, &ids, &y).unwrap();
+        }
+        let last = cisformer::model::loss_value(&m, &ids, &y).unwrap();
+        (first, last, m.named_parameters())
+    };
+    let (first, last, p1) = run();
+    assert!(last < first * 0.5, "loss {first} -> {last}");
+    let (_, _, p2) = run();
+    for ((n1, t1), (_, t2)) in p1.iter().zip(&p2) {
+        let a = t1.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = t2.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{n1} differs between identical runs");
+    }
+}

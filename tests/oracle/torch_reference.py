@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""PyTorch reference for cisformer's encoder: writes the model goldens in tests/data/model/.
+
+For each configuration below it
+  1. initialises the weights with torch (seeded) and writes a cisformer model directory
+     (config.json, model.safetensors, meta.json),
+  2. runs the same architecture in PyTorch on fixed variable-length token batches and writes
+     the outputs and every layer's and head's attention probabilities (unpadded),
+  3. takes one AdamW step (same weights and batch; clipping, weight decay, attention
+     regularisers as configured) and writes the loss and all updated parameters.
+
+cisformer's tests/model_golden.rs loads these files and must agree within 1e-5 (forward) and
+1e-4 (after the step). Regenerate with:
+
+    python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
+    /tmp/torchvenv/bin/python tests/oracle/torch_reference.py tests/data/model
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+
+CONFIGS = {
+    # MHA, mean pooling, learned positions, regression, clipping active.
+    "mha": dict(
+        model=dict(k=3, stride=1, vocab_size=5 + 64, d_model=32, n_heads=4, n_kv_heads=4,
+                   n_layers=2, ffn_dim=64, dropout=0.0, max_tokens=64, pooling="mean",
+                   positional="learned", task="regression", n_outputs=1, layer_norm_eps=1e-5),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=0.5,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
+        seed=1, gate=None,
+    ),
+    # GQA (4 query heads share 2 K/V heads), CLS pooling, sinusoidal positions, two binary
+    # labels, all three attention regularisers, one head gated to 0.
+    "gqa": dict(
+        model=dict(k=2, stride=1, vocab_size=5 + 16, d_model=24, n_heads=4, n_kv_heads=2,
+                   n_layers=2, ffn_dim=48, dropout=0.0, max_tokens=64, pooling="cls",
+                   positional="sinusoidal", task="binary", n_outputs=2, layer_norm_eps=1e-5),
+        optim=dict(lr=2e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.99, eps=1e-8, weight_decay=0.05, clip_norm=0.0,
+                   regularizers=dict(diversity=0.3, orthogonality=0.2, entropy=0.1)),
+        seed=2, gate=(1, 2),
+    ),
+}
+
+
+def param_shapes(c):
+    d, dh = c["d_model"], c["d_model"] // c["n_heads"]
+    shapes = {"embeddings.tokens.weight": (c["vocab_size"], d)}
+    if c["positional"] == "learned":
+        shapes["embeddings.positions.weight"] = (c["max_tokens"], d)
+    for i in range(c["n_layers"]):
+        p = f"layers.{i}."
+        for ln in ("ln1", "ln2"):
+            shapes[p + ln + ".weight"] = (d,)
+            shapes[p + ln + ".bias"] = (d,)
+        for name, out, inp in (("q", c["n_heads"] * dh, d), ("k", c["n_kv_heads"] * dh, d),
+                               ("v", c["n_kv_heads"] * dh, d), ("o", d, c["n_heads"] * dh)):
+            shapes[p + f"attn.{name}.weight"] = (out, inp)
+            if name != "k":  # a key bias cannot change softmax: cisformer has none
+                shapes[p + f"attn.{name}.bias"] = (out,)
+        shapes[p + "ffn.up.weight"] = (c["ffn_dim"], d)
+        shapes[p + "ffn.up.bias"] = (c["ffn_dim"],)
+        shapes[p + "ffn.down.weight"] = (d, c["ffn_dim"])
+        shapes[p + "ffn.down.bias"] = (d,)
+    shapes["final_ln.weight"] = (d,)
+    shapes["final_ln.bias"] = (d,)
+    shapes["head.weight"] = (c["n_outputs"], d)
+    shapes["head.bias"] = (c["n_outputs"],)
+    return shapes
+
+
+def init_params(c, seed):
+    g = torch.Generator().manual_seed(seed)
+    params = {}
+    for name, shape in sorted(param_shapes(c).items()):
+        # Non-trivial biases and norms so the test exercises every parameter.
+        if name.endswith(".weight") and ("ln" in name.split(".")[-2]):
+            t = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        elif name.endswith(".bias"):
+            t = 0.05 * torch.randn(shape, generator=g)
+        else:
+            t = 0.2 * torch.randn(shape, generator=g)
+        params[name] = t.float().requires_grad_(True)
+    return params
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().float()
+        data = t.numpy().astype("<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def sinusoidal(L, d):
+    pe = torch.zeros(L, d, dtype=torch.float64)
+    for pos in range(L):
+        for i in range(d // 2):
+            a = pos / 10000.0 ** (2.0 * i / d)
+            pe[pos, 2 * i] = math.sin(a)
+            pe[pos, 2 * i + 1] = math.cos(a)
+    return pe.float()
+
+
+def forward(P, c, seqs, gate=None):
+    B, L = len(seqs), max(len(s) for s in seqs)
+    H, KV, d = c["n_heads"], c["n_kv_heads"], c["d_model"]
+    dh = d // H
+    ids = torch.zeros(B, L, dtype=torch.long)
+    valid = torch.zeros(B, L, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        valid[i, : len(s)] = True
+    x = P["embeddings.tokens.weight"][ids]
+    if c["positional"] == "learned":
+        x = x + P["embeddings.positions.weight"][:L]
+    else:
+        x = x + sinusoidal(L, d)
+    ln = lambda x, p: F.layer_norm(x, (d,), P[p + ".weight"], P[p + ".bias"], c["layer_norm_eps"])
+    lin = lambda x, p: x @ P[p + ".weight"].T + (P[p + ".bias"] if p + ".bias" in P else 0.0)
+    probs = []
+    for i in range(c["n_layers"]):
+        p = f"layers.{i}."
+        h = ln(x, p + "ln1")
+        q = lin(h, p + "attn.q").view(B, L, H, dh).transpose(1, 2)
+        k = lin(h, p + "attn.k").view(B, L, KV, dh).transpose(1, 2).repeat_interleave(H // KV, 1)
+        v = lin(h, p + "attn.v").view(B, L, KV, dh).transpose(1, 2).repeat_interleave(H // KV, 1)
+        s = q @ k.transpose(-1, -2) / math.sqrt(dh)
+        s = s.masked_fill(~valid[:, None, None, :], float("-inf"))
+        pr = torch.softmax(s, -1)
+        probs.append(pr)
+        o = pr @ v
+        if gate is not None and gate[0] == i:
+            g = torch.ones(H)
+            g[gate[1]] = 0.0
+            o = o * g[None, :, None, None]
+        x = x + lin(o.transpose(1, 2).reshape(B, L, H * dh), p + "attn.o")
+        x = x + lin(F.gelu(lin(ln(x, p + "ln2"), p + "ffn.up")), p + "ffn.down")
+    x = ln(x, "final_ln")
+    if c["pooling"] == "cls":
+        pooled = x[:, 0]
+    else:
+        m = valid.float()[:, :, None]
+        pooled = (x * m).sum(1) / m.sum(1)
+    return lin(pooled, "head"), probs, valid
+
+
+def regularisers(probs, valid, H):
+    qm = valid.float()[:, None, :, None]
+    div, orth, ent = 0.0, 0.0, 0.0
+    for p in probs:
+        B, _, L, _ = p.shape
+        a = (p * qm).reshape(B, H, L * L)
+        an = a / ((a ** 2).sum(-1, keepdim=True) + 1e-12).sqrt()
+        div = div + ((an @ an.transpose(1, 2)).sum() - (an ** 2).sum()) / (B * H * (H - 1))
+        a = p * qm
+        gr = (a.transpose(-1, -2) @ a).reshape(B, H, L * L)
+        inner = gr @ gr.transpose(1, 2)
+        off = 1.0 - torch.eye(H)
+        orth = orth + ((inner.relu() + 1e-12).sqrt() * off).sum() / (B * H * (H - 1))
+        plogp = (p * torch.log(p + 1e-12)).sum(-1, keepdim=True)
+        ent = ent - (plogp * qm).sum() / (qm.sum() * H)
+    n = len(probs)
+    return div / n, orth / n, ent / n
+
+
+def lr_at(o, t):
+    if t < o["warmup_steps"]:
+        return o["lr"] * (t + 1) / o["warmup_steps"]
+    span = max(o["total_steps"] - o["warmup_steps"], 1)
+    prog = min((t - o["warmup_steps"]) / span, 1.0)
+    return o["min_lr"] + (o["lr"] - o["min_lr"]) * 0.5 * (1 + math.cos(math.pi * prog))
+
+
+def make_batch(c, seed, lengths):
+    g = torch.Generator().manual_seed(seed + 100)
+    seqs = []
+    for n in lengths:
+        body = torch.randint(5, c["vocab_size"], (n - 2,), generator=g).tolist()
+        if n > 6:
+            body[3] = 1  # one [UNK]
+        seqs.append([2] + body + [3])
+    y = torch.randn(len(seqs), c["n_outputs"], generator=g)
+    if c["task"] == "binary":
+        y = (y > 0).float()
+    return seqs, y
+
+
+def main(out_dir):
+    for name, spec in CONFIGS.items():
+        c, o = spec["model"], spec["optim"]
+        P = init_params(c, spec["seed"])
+        mdir = os.path.join(out_dir, name)
+        os.makedirs(mdir, exist_ok=True)
+        with open(os.path.join(mdir, "config.json"), "w") as f:
+            json.dump(c, f, indent=2)
+        with open(os.path.join(mdir, "meta.json"), "w") as f:
+            json.dump({"format_version": 1, "crate_version": "torch-reference",
+                       "seed": spec["seed"]}, f, indent=2)
+        write_safetensors(os.path.join(mdir, "model.safetensors"), P)
+
+        seqs, y = make_batch(c, spec["seed"], [17, 9, 23, 4])
+        with torch.no_grad():
+            out, probs, _ = forward(P, c, seqs, spec["gate"])
+        attention = []
+        for b, s in enumerate(seqs):
+            n = len(s)
+            attention.append([[probs[l][b, h, :n, :n].flatten().tolist()
+                               for h in range(c["n_heads"])] for l in range(c["n_layers"])])
+
+        out, probs, valid = forward(P, c, seqs, spec["gate"])
+        output = out.detach().tolist()
+        if c["task"] == "regression":
+            task = F.mse_loss(out, y)
+        else:
+            task = F.binary_cross_entropy_with_logits(out, y)
+        r = o["regularizers"]
+        loss = task
+        if r["diversity"] or r["orthogonality"] or r["entropy"]:
+            div, orth, ent = regularisers(probs, valid, c["n_heads"])
+            loss = loss + r["diversity"] * div + r["orthogonality"] * orth + r["entropy"] * ent
+        params = [P[k] for k in sorted(P)]
+        opt = torch.optim.AdamW(params, lr=lr_at(o, 0), betas=(o["beta1"], o["beta2"]),
+                                eps=o["eps"], weight_decay=o["weight_decay"], foreach=False)
+        opt.zero_grad()
+        loss.backward()
+        gnorm = torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params)).item()
+        if o["clip_norm"] > 0:
+            torch.nn.utils.clip_grad_norm_(params, o["clip_norm"])
+        opt.step()
+        write_safetensors(os.path.join(out_dir, f"{name}_after_step.safetensors"), P)
+        golden = {
+            "optim": o, "gate": spec["gate"], "ids": seqs, "targets": y.tolist(),
+            "output": output,
+            "attention": attention, "loss": loss.item(), "task_loss": task.item(),
+            "grad_norm": gnorm, "torch_version": torch.__version__,
+        }
+        with open(os.path.join(out_dir, f"{name}_golden.json"), "w") as f:
+            json.dump(golden, f)
+        print(f"{name}: loss {loss.item():.6f}, grad norm {gnorm:.4f}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/model")
