@@ -310,41 +310,19 @@ impl HeadAccumulator {
     pub(crate) fn add_head(
         &mut self,
         hi: usize,
-        map: &[f32],
+        rows: &RowSums,
         sat: &Sat,
         geom: &TokenGeometry,
         sets: &[MotifSets],
     ) {
         let n = geom.n_tokens();
-        let c = geom.content();
-        let w = geom.k / geom.stride;
-        let ln_n = (n as f64).ln();
-        let (mut ent, mut boundary, mut cmass, mut dist, mut local) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for q in 0..n {
-            let row = &map[q * n..(q + 1) * n];
-            let e = lane_sum(row, 0, |p, _| p_ln_p(p));
-            if ln_n > 0.0 {
-                ent += -(e as f64) / ln_n;
-            }
-            let total = sat.row_mass(q, 0..n);
-            let content = sat.row_mass(q, c.clone());
-            boundary += total - content;
-            if c.contains(&q) {
-                cmass += content;
-                let qf = q as f32;
-                dist += lane_sum(&row[c.clone()], c.start, |p, k| p * (k - qf).abs()) as f64;
-                let lo = q.saturating_sub(w).max(c.start);
-                let hi = (q + w + 1).min(c.end);
-                local += sat.row_mass(q, lo..hi);
-            }
-        }
         let s = &mut self.heads[hi];
         s.rows += n as u64;
-        s.entropy += fx(ent);
-        s.boundary += fx(boundary);
-        s.content_mass += fx(cmass);
-        s.dist_bp += fx(dist * geom.stride as f64);
-        s.local += fx(local);
+        s.entropy += fx(rows.entropy);
+        s.boundary += fx(rows.boundary);
+        s.content_mass += fx(rows.content_mass);
+        s.dist_bp += fx(rows.dist * geom.stride as f64);
+        s.local += fx(rows.local);
 
         let nh = self.heads.len();
         for set in sets {
@@ -666,6 +644,41 @@ struct PartialRef<'a> {
     format: &'a str,
     version: u32,
     state: &'a HeadAccumulator,
+}
+
+/// Per-row statistics of one head's map, summed over its rows; filled row by row
+/// while the prefix sums are built, so the map is read once.
+#[derive(Default)]
+pub(crate) struct RowSums {
+    entropy: f64,
+    boundary: f64,
+    content_mass: f64,
+    dist: f64,
+    local: f64,
+}
+
+impl RowSums {
+    /// Adds query row `q` (`prefix[k]` = sum of `row[..k]`).
+    #[inline]
+    pub(crate) fn add_row(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        let n = row.len();
+        let c = geom.content();
+        let e = lane_sum(row, 0, |p, _| p_ln_p(p));
+        if n > 1 {
+            self.entropy += -(e as f64) / (n as f64).ln();
+        }
+        let content = (prefix[c.end] - prefix[c.start]) as f64;
+        self.boundary += prefix[n] as f64 - content;
+        if c.contains(&q) {
+            self.content_mass += content;
+            let qf = q as f32;
+            self.dist += lane_sum(&row[c.clone()], c.start, |p, k| p * (k - qf).abs()) as f64;
+            let w = geom.k / geom.stride;
+            let lo = q.saturating_sub(w).max(c.start);
+            let hi = (q + w + 1).min(c.end);
+            self.local += (prefix[hi] - prefix[lo]) as f64;
+        }
+    }
 }
 
 /// Mean attention received per query by a token set, and what its coverage predicts.

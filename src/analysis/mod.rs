@@ -352,9 +352,14 @@ pub(crate) fn add_sequence_scored(
     for l in 0..a.n_layers {
         for h in 0..a.n_heads {
             let map = a.map(l, h);
-            sat.build(map, a.n_tokens);
             if let (Some(acc), Some(sets)) = (heads.as_deref_mut(), sets.as_ref()) {
-                acc.add_head(l * a.n_heads + h, map, &sat, geom, sets);
+                let mut rows = heads::RowSums::default();
+                sat.build_with(map, a.n_tokens, |q, row, prefix| {
+                    rows.add_row(geom, q, row, prefix)
+                });
+                acc.add_head(l * a.n_heads + h, &rows, &sat, geom, sets);
+            } else {
+                sat.build(map, a.n_tokens);
             }
             if let Some(plan) = plan.as_ref() {
                 interactions::span_values(&sat, plan, &mut vals);
@@ -395,6 +400,12 @@ impl Sat {
 
     /// Rebuilds the sums for an `n × n` map, reusing the buffers.
     pub fn build(&mut self, map: &[f32], n: usize) {
+        self.build_with(map, n, |_, _, _| {});
+    }
+
+    /// [`build`](Self::build), calling `f(q, row, prefix)` for every row while it is
+    /// still in cache (`prefix[k]` = sum of `row[..k]`).
+    pub fn build_with(&mut self, map: &[f32], n: usize, mut f: impl FnMut(usize, &[f32], &[f32])) {
         let w = n + 1;
         if self.n != n || self.rows.len() != n * w {
             self.n = n;
@@ -430,6 +441,10 @@ impl Sat {
             for (k, cs) in self.colsum.iter_mut().enumerate() {
                 *cs += (r0[k] + r1[k]) + (r2[k] + r3[k]);
             }
+            f(q, r0, p0);
+            f(q + 1, r1, p1);
+            f(q + 2, r2, p2);
+            f(q + 3, r3, p3);
             q += 4;
         }
         for q in q..n {
@@ -443,6 +458,7 @@ impl Sat {
             for (cs, &v) in self.colsum.iter_mut().zip(row) {
                 *cs += v;
             }
+            f(q, row, p);
         }
         let mut acc = 0.0f64;
         self.cols[0] = 0.0;
@@ -453,7 +469,7 @@ impl Sat {
     }
 
     /// Sum of query row `q` over key columns `k`.
-    #[inline]
+    #[cfg(test)]
     pub fn row_mass(&self, q: usize, k: Range<usize>) -> f64 {
         let o = q * (self.n + 1);
         (self.rows[o + k.end] - self.rows[o + k.start]) as f64
