@@ -659,8 +659,28 @@ pub(crate) struct RowSums {
 
 impl RowSums {
     /// Adds query row `q` (`prefix[k]` = sum of `row[..k]`).
+    ///
+    /// Uses 256-bit vectors where the CPU has AVX2. The lanes and the order of every
+    /// addition are the same either way (and no FMA contraction), so the bits are too.
     #[inline]
     pub(crate) fn add_row(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { self.add_row_avx2(geom, q, row, prefix) };
+            return;
+        }
+        self.add_row_portable(geom, q, row, prefix);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_row_avx2(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        self.add_row_portable(geom, q, row, prefix);
+    }
+
+    #[inline(always)]
+    fn add_row_portable(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
         let n = row.len();
         let c = geom.content();
         let e = lane_sum(row, 0, |p, _| p_ln_p(p));
@@ -713,8 +733,25 @@ fn lane_sum(x: &[f32], base: usize, f: impl Fn(f32, f32) -> f32) -> f32 {
 }
 
 /// Gram matrix of all heads' maps of one sequence, blocked so that a column strip of
-/// every head stays in cache; lower triangle and diagonal filled.
+/// every head stays in cache; lower triangle and diagonal filled. AVX2 where available,
+/// with the same lanes and additions (so the same bits) as without.
 fn gram(a: &SeqAttention) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { gram_avx2(a) };
+    }
+    gram_portable(a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gram_avx2(a: &SeqAttention) -> Vec<f64> {
+    gram_portable(a)
+}
+
+#[inline(always)]
+fn gram_portable(a: &SeqAttention) -> Vec<f64> {
     let nh = a.n_layers * a.n_heads;
     let nn = a.n_tokens * a.n_tokens;
     let maps: Vec<&[f32]> = (0..nh)
@@ -886,4 +923,55 @@ pub fn write_head_bedgraph<W: Write>(
         writeln!(w, "{chrom}\t{s}\t{e}\t{v:.6e}").map_err(io)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_attention(n: usize, seed: u64) -> SeqAttention {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut attn: Vec<f32> = (0..2 * 3 * n * n).map(|_| rng.random::<f32>()).collect();
+        for row in attn.chunks_exact_mut(n) {
+            let s: f32 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+        SeqAttention {
+            seq_index: 0,
+            n_tokens: n,
+            n_layers: 2,
+            n_heads: 3,
+            attn,
+        }
+    }
+
+    #[test]
+    fn vector_paths_give_the_same_bits() {
+        let geom = TokenGeometry {
+            k: 5,
+            stride: 1,
+            n_specials_before: 1,
+            seq_len_bp: 41,
+            has_sep: true,
+        };
+        let a = random_attention(geom.n_tokens(), 3);
+        let n = a.n_tokens;
+        let (mut x, mut y) = (RowSums::default(), RowSums::default());
+        for q in 0..n {
+            let row = &a.map(1, 2)[q * n..(q + 1) * n];
+            let prefix: Vec<f32> = std::iter::once(0.0)
+                .chain(row.iter().scan(0.0, |s, v| {
+                    *s += v;
+                    Some(*s)
+                }))
+                .collect();
+            x.add_row(&geom, q, row, &prefix);
+            y.add_row_portable(&geom, q, row, &prefix);
+        }
+        let bits = |r: &RowSums| {
+            [r.entropy, r.boundary, r.content_mass, r.dist, r.local].map(f64::to_bits)
+        };
+        assert_eq!(bits(&x), bits(&y));
+        assert_eq!(gram(&a), gram_portable(&a));
+    }
 }
