@@ -465,7 +465,7 @@ impl HeadAccumulator {
         Ok(())
     }
 
-    fn merge_sums(&mut self, o: &HeadAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: &HeadAccumulator) {
         self.n_seqs += o.n_seqs;
         for (a, b) in self.heads.iter_mut().zip(&o.heads) {
             a.rows += b.rows;

@@ -527,7 +527,7 @@ impl InteractionAccumulator {
         Ok(())
     }
 
-    fn merge_sums(&mut self, o: InteractionAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: InteractionAccumulator) {
         self.n_seqs += o.n_seqs;
         for (k, v) in o.pairs {
             match self.pairs.get_mut(&k) {

@@ -325,6 +325,56 @@ pub fn add_sequence(
     add_sequence_scored(heads, inter, a, sites, geom)
 }
 
+/// Adds a batch of sequences to either or both accumulators, in parallel (rayon). The
+/// state is made of integers, so the result is the same as adding them one by one.
+pub fn add_batch(
+    heads: Option<&mut heads::HeadAccumulator>,
+    inter: Option<&mut interactions::InteractionAccumulator>,
+    items: &[(&SeqAttention, &[Site], &TokenGeometry)],
+) -> Result<()> {
+    use rayon::prelude::*;
+    type Pair = (
+        Option<heads::HeadAccumulator>,
+        Option<interactions::InteractionAccumulator>,
+    );
+    let empty: Pair = (
+        heads
+            .as_deref()
+            .map(|h| heads::HeadAccumulator::new(h.config().clone())),
+        inter
+            .as_deref()
+            .map(|i| interactions::InteractionAccumulator::new(i.config().clone())),
+    );
+    let (ph, pi) = items
+        .par_iter()
+        .try_fold(
+            || empty.clone(),
+            |(mut h, mut i): Pair, (a, s, g)| {
+                add_sequence(h.as_mut(), i.as_mut(), a, s, g)?;
+                Ok::<Pair, Error>((h, i))
+            },
+        )
+        .try_reduce(
+            || empty.clone(),
+            |(mut h, mut i), (h2, i2)| {
+                if let (Some(x), Some(y)) = (h.as_mut(), h2) {
+                    x.merge_sums(&y);
+                }
+                if let (Some(x), Some(y)) = (i.as_mut(), i2) {
+                    x.merge_sums(y);
+                }
+                Ok((h, i))
+            },
+        )?;
+    if let (Some(x), Some(y)) = (heads, ph) {
+        x.merge_sums(&y);
+    }
+    if let (Some(x), Some(y)) = (inter, pi) {
+        x.merge_sums(y);
+    }
+    Ok(())
+}
+
 pub(crate) fn add_sequence_scored(
     mut heads: Option<&mut heads::HeadAccumulator>,
     mut inter: Option<(
