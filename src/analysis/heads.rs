@@ -533,7 +533,12 @@ impl HeadAccumulator {
         let nh = s.cfg.n_layers * s.cfg.n_heads;
         if s.heads.len() != nh
             || s.red.len() != nh * nh
-            || s.focus.values().any(|f| f.heads.len() != nh)
+            || s.focus.values().any(|f| {
+                f.heads.len() != nh
+                    || f.heads
+                        .iter()
+                        .any(|h| !h.obs.is_valid() || !h.null.is_valid())
+            })
         {
             return Err(Error::Invalid(format!(
                 "{}: partial state does not match its {} x {} heads",

@@ -591,7 +591,12 @@ impl InteractionAccumulator {
         }
         let s = p.state;
         let nh = s.cfg.n_layers * s.cfg.n_heads;
-        if s.pairs.values().any(|v| v.heads.len() != nh) {
+        if s.pairs.values().any(|v| {
+            v.heads.len() != nh
+                || v.heads
+                    .iter()
+                    .any(|h| !h.obs.is_valid() || !h.null.is_valid())
+        }) {
             return Err(Error::Invalid(format!(
                 "{}: partial state does not match its {} x {} heads",
                 path.display(),
