@@ -4,7 +4,7 @@
 //! for a model of this size); the goal is at most 2× that.
 //!
 //! ```sh
-//! cargo run --release --example analysis_throughput -- [N_SEQS]
+//! cargo run --release --example analysis_throughput -- [N_SEQS] [SITES_PER_SEQ]
 //! ```
 
 use std::time::Instant;
@@ -23,6 +23,10 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
+    let n_sites: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
     let geom = TokenGeometry {
         k: 6,
         stride: 1,
@@ -44,7 +48,7 @@ fn main() {
                 }
                 row.iter_mut().for_each(|v| *v /= s);
             }
-            let sites = (0..6)
+            let sites = (0..n_sites)
                 .map(|_| {
                     let start = rng.random_range(0..190usize);
                     Site {
@@ -115,7 +119,8 @@ fn main() {
     let finish_ms = per_seq(t) * n_seqs as f64;
 
     println!(
-        "analysis of {n_seqs} sequences, {LAYERS} layers x {HEADS} heads x {n} tokens, 1 thread, CPU time"
+        "analysis of {n_seqs} sequences, {LAYERS} layers x {HEADS} heads x {n} tokens, \
+         {n_sites} sites/sequence, 1 thread, CPU time"
     );
     println!("  head atlas            {heads_ms:8.3} ms/seq");
     println!("    without redundancy  {heads_nored_ms:8.3} ms/seq");

@@ -11,7 +11,9 @@ use cisformer::analysis::interactions::{
     InteractionAccumulator, InteractionConfig, InteractionRow, Score, write_bedpe,
     write_interactions_tsv, write_pair_summary_tsv,
 };
-use cisformer::analysis::{PartialFile, SeqAttention, Shard, Site, TokenGeometry, load_partial};
+use cisformer::analysis::{
+    PartialFile, SeqAttention, Shard, Site, TokenGeometry, add_batch, load_partial,
+};
 use cisformer::motif::Motif;
 use cisformer::simulate::{Background, Grammar, PairKind, SimSequence, Simulator};
 use rand::{RngExt, SeedableRng};
@@ -399,6 +401,12 @@ fn sharded_merged_and_parallel_runs_are_byte_identical() {
         pi.add_batch(batch).unwrap();
     }
     assert_eq!(tables(&ph, &pi, &w), single);
+    // And so does the combined parallel pass.
+    let (mut ch, mut ci) = accumulators();
+    for batch in items.chunks(23) {
+        add_batch(Some(&mut ch), Some(&mut ci), batch).unwrap();
+    }
+    assert_eq!(tables(&ch, &ci, &w), single);
 }
 
 #[test]

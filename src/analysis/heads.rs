@@ -310,41 +310,19 @@ impl HeadAccumulator {
     pub(crate) fn add_head(
         &mut self,
         hi: usize,
-        map: &[f32],
+        rows: &RowSums,
         sat: &Sat,
         geom: &TokenGeometry,
         sets: &[MotifSets],
     ) {
         let n = geom.n_tokens();
-        let c = geom.content();
-        let w = geom.k / geom.stride;
-        let ln_n = (n as f64).ln();
-        let (mut ent, mut boundary, mut cmass, mut dist, mut local) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for q in 0..n {
-            let row = &map[q * n..(q + 1) * n];
-            let e = lane_sum(row, 0, |p, _| p_ln_p(p));
-            if ln_n > 0.0 {
-                ent += -(e as f64) / ln_n;
-            }
-            let total = sat.row_mass(q, 0..n);
-            let content = sat.row_mass(q, c.clone());
-            boundary += total - content;
-            if c.contains(&q) {
-                cmass += content;
-                let qf = q as f32;
-                dist += lane_sum(&row[c.clone()], c.start, |p, k| p * (k - qf).abs()) as f64;
-                let lo = q.saturating_sub(w).max(c.start);
-                let hi = (q + w + 1).min(c.end);
-                local += sat.row_mass(q, lo..hi);
-            }
-        }
         let s = &mut self.heads[hi];
         s.rows += n as u64;
-        s.entropy += fx(ent);
-        s.boundary += fx(boundary);
-        s.content_mass += fx(cmass);
-        s.dist_bp += fx(dist * geom.stride as f64);
-        s.local += fx(local);
+        s.entropy += fx(rows.entropy);
+        s.boundary += fx(rows.boundary);
+        s.content_mass += fx(rows.content_mass);
+        s.dist_bp += fx(rows.dist * geom.stride as f64);
+        s.local += fx(rows.local);
 
         let nh = self.heads.len();
         for set in sets {
@@ -487,7 +465,7 @@ impl HeadAccumulator {
         Ok(())
     }
 
-    fn merge_sums(&mut self, o: &HeadAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: &HeadAccumulator) {
         self.n_seqs += o.n_seqs;
         for (a, b) in self.heads.iter_mut().zip(&o.heads) {
             a.rows += b.rows;
@@ -555,7 +533,12 @@ impl HeadAccumulator {
         let nh = s.cfg.n_layers * s.cfg.n_heads;
         if s.heads.len() != nh
             || s.red.len() != nh * nh
-            || s.focus.values().any(|f| f.heads.len() != nh)
+            || s.focus.values().any(|f| {
+                f.heads.len() != nh
+                    || f.heads
+                        .iter()
+                        .any(|h| !h.obs.is_valid() || !h.null.is_valid())
+            })
         {
             return Err(Error::Invalid(format!(
                 "{}: partial state does not match its {} x {} heads",
@@ -668,6 +651,61 @@ struct PartialRef<'a> {
     state: &'a HeadAccumulator,
 }
 
+/// Per-row statistics of one head's map, summed over its rows; filled row by row
+/// while the prefix sums are built, so the map is read once.
+#[derive(Default)]
+pub(crate) struct RowSums {
+    entropy: f64,
+    boundary: f64,
+    content_mass: f64,
+    dist: f64,
+    local: f64,
+}
+
+impl RowSums {
+    /// Adds query row `q` (`prefix[k]` = sum of `row[..k]`).
+    ///
+    /// Uses 256-bit vectors where the CPU has AVX2. The lanes and the order of every
+    /// addition are the same either way (and no FMA contraction), so the bits are too.
+    #[inline]
+    pub(crate) fn add_row(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            unsafe { self.add_row_avx2(geom, q, row, prefix) };
+            return;
+        }
+        self.add_row_portable(geom, q, row, prefix);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_row_avx2(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        self.add_row_portable(geom, q, row, prefix);
+    }
+
+    #[inline(always)]
+    fn add_row_portable(&mut self, geom: &TokenGeometry, q: usize, row: &[f32], prefix: &[f32]) {
+        let n = row.len();
+        let c = geom.content();
+        let e = lane_sum(row, 0, |p, _| p_ln_p(p));
+        if n > 1 {
+            self.entropy += -(e as f64) / (n as f64).ln();
+        }
+        let content = (prefix[c.end] - prefix[c.start]) as f64;
+        self.boundary += prefix[n] as f64 - content;
+        if c.contains(&q) {
+            self.content_mass += content;
+            let qf = q as f32;
+            self.dist += lane_sum(&row[c.clone()], c.start, |p, k| p * (k - qf).abs()) as f64;
+            let w = geom.k / geom.stride;
+            let lo = q.saturating_sub(w).max(c.start);
+            let hi = (q + w + 1).min(c.end);
+            self.local += (prefix[hi] - prefix[lo]) as f64;
+        }
+    }
+}
+
 /// Mean attention received per query by a token set, and what its coverage predicts.
 #[inline]
 fn focus_mass(sat: &Sat, set: &[Range<usize>], n: usize) -> (f64, f64) {
@@ -700,8 +738,25 @@ fn lane_sum(x: &[f32], base: usize, f: impl Fn(f32, f32) -> f32) -> f32 {
 }
 
 /// Gram matrix of all heads' maps of one sequence, blocked so that a column strip of
-/// every head stays in cache; lower triangle and diagonal filled.
+/// every head stays in cache; lower triangle and diagonal filled. AVX2 where available,
+/// with the same lanes and additions (so the same bits) as without.
 fn gram(a: &SeqAttention) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (checked just above).
+        return unsafe { gram_avx2(a) };
+    }
+    gram_portable(a)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gram_avx2(a: &SeqAttention) -> Vec<f64> {
+    gram_portable(a)
+}
+
+#[inline(always)]
+fn gram_portable(a: &SeqAttention) -> Vec<f64> {
     let nh = a.n_layers * a.n_heads;
     let nn = a.n_tokens * a.n_tokens;
     let maps: Vec<&[f32]> = (0..nh)
@@ -873,4 +928,55 @@ pub fn write_head_bedgraph<W: Write>(
         writeln!(w, "{chrom}\t{s}\t{e}\t{v:.6e}").map_err(io)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn random_attention(n: usize, seed: u64) -> SeqAttention {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut attn: Vec<f32> = (0..2 * 3 * n * n).map(|_| rng.random::<f32>()).collect();
+        for row in attn.chunks_exact_mut(n) {
+            let s: f32 = row.iter().sum();
+            row.iter_mut().for_each(|v| *v /= s);
+        }
+        SeqAttention {
+            seq_index: 0,
+            n_tokens: n,
+            n_layers: 2,
+            n_heads: 3,
+            attn,
+        }
+    }
+
+    #[test]
+    fn vector_paths_give_the_same_bits() {
+        let geom = TokenGeometry {
+            k: 5,
+            stride: 1,
+            n_specials_before: 1,
+            seq_len_bp: 41,
+            has_sep: true,
+        };
+        let a = random_attention(geom.n_tokens(), 3);
+        let n = a.n_tokens;
+        let (mut x, mut y) = (RowSums::default(), RowSums::default());
+        for q in 0..n {
+            let row = &a.map(1, 2)[q * n..(q + 1) * n];
+            let prefix: Vec<f32> = std::iter::once(0.0)
+                .chain(row.iter().scan(0.0, |s, v| {
+                    *s += v;
+                    Some(*s)
+                }))
+                .collect();
+            x.add_row(&geom, q, row, &prefix);
+            y.add_row_portable(&geom, q, row, &prefix);
+        }
+        let bits = |r: &RowSums| {
+            [r.entropy, r.boundary, r.content_mass, r.dist, r.local].map(f64::to_bits)
+        };
+        assert_eq!(bits(&x), bits(&y));
+        assert_eq!(gram(&a), gram_portable(&a));
+    }
 }

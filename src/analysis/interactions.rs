@@ -527,7 +527,7 @@ impl InteractionAccumulator {
         Ok(())
     }
 
-    fn merge_sums(&mut self, o: InteractionAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: InteractionAccumulator) {
         self.n_seqs += o.n_seqs;
         for (k, v) in o.pairs {
             match self.pairs.get_mut(&k) {
@@ -591,7 +591,12 @@ impl InteractionAccumulator {
         }
         let s = p.state;
         let nh = s.cfg.n_layers * s.cfg.n_heads;
-        if s.pairs.values().any(|v| v.heads.len() != nh) {
+        if s.pairs.values().any(|v| {
+            v.heads.len() != nh
+                || v.heads
+                    .iter()
+                    .any(|h| !h.obs.is_valid() || !h.null.is_valid())
+        }) {
             return Err(Error::Invalid(format!(
                 "{}: partial state does not match its {} x {} heads",
                 path.display(),

@@ -325,6 +325,56 @@ pub fn add_sequence(
     add_sequence_scored(heads, inter, a, sites, geom)
 }
 
+/// Adds a batch of sequences to either or both accumulators, in parallel (rayon). The
+/// state is made of integers, so the result is the same as adding them one by one.
+pub fn add_batch(
+    heads: Option<&mut heads::HeadAccumulator>,
+    inter: Option<&mut interactions::InteractionAccumulator>,
+    items: &[(&SeqAttention, &[Site], &TokenGeometry)],
+) -> Result<()> {
+    use rayon::prelude::*;
+    type Pair = (
+        Option<heads::HeadAccumulator>,
+        Option<interactions::InteractionAccumulator>,
+    );
+    let empty: Pair = (
+        heads
+            .as_deref()
+            .map(|h| heads::HeadAccumulator::new(h.config().clone())),
+        inter
+            .as_deref()
+            .map(|i| interactions::InteractionAccumulator::new(i.config().clone())),
+    );
+    let (ph, pi) = items
+        .par_iter()
+        .try_fold(
+            || empty.clone(),
+            |(mut h, mut i): Pair, (a, s, g)| {
+                add_sequence(h.as_mut(), i.as_mut(), a, s, g)?;
+                Ok::<Pair, Error>((h, i))
+            },
+        )
+        .try_reduce(
+            || empty.clone(),
+            |(mut h, mut i), (h2, i2)| {
+                if let (Some(x), Some(y)) = (h.as_mut(), h2) {
+                    x.merge_sums(&y);
+                }
+                if let (Some(x), Some(y)) = (i.as_mut(), i2) {
+                    x.merge_sums(y);
+                }
+                Ok((h, i))
+            },
+        )?;
+    if let (Some(x), Some(y)) = (heads, ph) {
+        x.merge_sums(&y);
+    }
+    if let (Some(x), Some(y)) = (inter, pi) {
+        x.merge_sums(y);
+    }
+    Ok(())
+}
+
 pub(crate) fn add_sequence_scored(
     mut heads: Option<&mut heads::HeadAccumulator>,
     mut inter: Option<(
@@ -352,9 +402,14 @@ pub(crate) fn add_sequence_scored(
     for l in 0..a.n_layers {
         for h in 0..a.n_heads {
             let map = a.map(l, h);
-            sat.build(map, a.n_tokens);
             if let (Some(acc), Some(sets)) = (heads.as_deref_mut(), sets.as_ref()) {
-                acc.add_head(l * a.n_heads + h, map, &sat, geom, sets);
+                let mut rows = heads::RowSums::default();
+                sat.build_with(map, a.n_tokens, |q, row, prefix| {
+                    rows.add_row(geom, q, row, prefix)
+                });
+                acc.add_head(l * a.n_heads + h, &rows, &sat, geom, sets);
+            } else {
+                sat.build(map, a.n_tokens);
             }
             if let Some(plan) = plan.as_ref() {
                 interactions::span_values(&sat, plan, &mut vals);
@@ -370,111 +425,98 @@ pub(crate) fn add_sequence_scored(
     Ok(())
 }
 
-/// Row prefix sums (f32) and column totals (f64) of one head's map: a block sum over
-/// token spans costs one subtraction per query row, and attention received by a key
-/// span one subtraction. Building it is one pass over the map into a buffer that
-/// stays in cache (a full f64 summed-area table was twice the memory traffic).
+/// Summed-area table (f64) of one head's map: any block sum over two token spans, and
+/// the attention received by a key span, in O(1). Rows are first summed in f32 (the
+/// row prefix that the head statistics read), then stacked in f64.
 pub(crate) struct Sat {
     n: usize,
-    /// `rows[q * (n + 1) + k]` = sum of `map[q][..k]`.
-    rows: Vec<f32>,
-    /// `cols[k]` = total attention received by keys `..k`.
-    cols: Vec<f64>,
-    colsum: Vec<f32>,
+    /// `s[q * (n + 1) + k]` = sum of `map[..q][..k]`.
+    s: Vec<f64>,
+    /// Row prefix sums of four rows, `n + 1` each.
+    scratch: Vec<f32>,
 }
 
 impl Sat {
     pub fn new() -> Self {
         Sat {
             n: 0,
-            rows: Vec::new(),
-            cols: Vec::new(),
-            colsum: Vec::new(),
+            s: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Rebuilds the sums for an `n × n` map, reusing the buffers.
+    /// Rebuilds the table for an `n × n` map, reusing the buffers.
     pub fn build(&mut self, map: &[f32], n: usize) {
+        self.build_with(map, n, |_, _, _| {});
+    }
+
+    /// [`build`](Self::build), calling `f(q, row, prefix)` for every row while it is
+    /// still in cache (`prefix[k]` = sum of `row[..k]`).
+    pub fn build_with(&mut self, map: &[f32], n: usize, mut f: impl FnMut(usize, &[f32], &[f32])) {
         let w = n + 1;
-        if self.n != n || self.rows.len() != n * w {
+        if self.n != n || self.s.len() != w * w {
             self.n = n;
-            self.rows.clear();
-            self.rows.resize(n * w, 0.0);
-            self.cols.resize(w, 0.0);
+            self.s.clear();
+            self.s.resize(w * w, 0.0); // row 0 and column 0 stay zero
+            self.scratch.clear();
+            self.scratch.resize(4 * w, 0.0);
         }
-        self.colsum.clear();
-        self.colsum.resize(n, 0.0);
-        // Four rows at a time: four independent running sums keep the adder busy
-        // instead of waiting on one dependency chain.
         let mut q = 0;
-        while q + 4 <= n {
-            let rows = &map[q * n..(q + 4) * n];
-            let (r0, rest) = rows.split_at(n);
-            let (r1, rest) = rest.split_at(n);
-            let (r2, r3) = rest.split_at(n);
-            let out = &mut self.rows[q * w..(q + 4) * w];
-            let (p0, rest) = out.split_at_mut(w);
-            let (p1, rest) = rest.split_at_mut(w);
-            let (p2, p3) = rest.split_at_mut(w);
-            let (mut a, mut b, mut c, mut d) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-            for k in 0..n {
-                a += r0[k];
-                b += r1[k];
-                c += r2[k];
-                d += r3[k];
-                p0[k + 1] = a;
-                p1[k + 1] = b;
-                p2[k + 1] = c;
-                p3[k + 1] = d;
+        while q < n {
+            let m = (n - q).min(4);
+            {
+                // Up to four independent running sums keep the adder busy.
+                let (p0, rest) = self.scratch.split_at_mut(w);
+                let (p1, rest) = rest.split_at_mut(w);
+                let (p2, p3) = rest.split_at_mut(w);
+                let row = |i: usize| &map[(q + i.min(m - 1)) * n..(q + i.min(m - 1) + 1) * n];
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                let (mut a, mut b, mut c, mut d) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+                for k in 0..n {
+                    a += r0[k];
+                    b += r1[k];
+                    c += r2[k];
+                    d += r3[k];
+                    p0[k + 1] = a;
+                    p1[k + 1] = b;
+                    p2[k + 1] = c;
+                    p3[k + 1] = d;
+                }
             }
-            for (k, cs) in self.colsum.iter_mut().enumerate() {
-                *cs += (r0[k] + r1[k]) + (r2[k] + r3[k]);
+            for i in 0..m {
+                let p = &self.scratch[i * w..(i + 1) * w];
+                let (prev, cur) = self.s[(q + i) * w..(q + i + 2) * w].split_at_mut(w);
+                for k in 1..w {
+                    cur[k] = prev[k] + p[k] as f64;
+                }
+                f(q + i, &map[(q + i) * n..(q + i + 1) * n], p);
             }
-            q += 4;
+            q += m;
         }
-        for q in q..n {
-            let row = &map[q * n..(q + 1) * n];
-            let p = &mut self.rows[q * w..(q + 1) * w];
-            let mut r = 0.0f32;
-            for k in 0..n {
-                r += row[k];
-                p[k + 1] = r;
-            }
-            for (cs, &v) in self.colsum.iter_mut().zip(row) {
-                *cs += v;
-            }
-        }
-        let mut acc = 0.0f64;
-        self.cols[0] = 0.0;
-        for k in 0..n {
-            acc += self.colsum[k] as f64;
-            self.cols[k + 1] = acc;
-        }
+    }
+
+    #[inline]
+    fn at(&self, q: usize, k: usize) -> f64 {
+        self.s[q * (self.n + 1) + k]
     }
 
     /// Sum of query row `q` over key columns `k`.
-    #[inline]
+    #[cfg(test)]
     pub fn row_mass(&self, q: usize, k: Range<usize>) -> f64 {
-        let o = q * (self.n + 1);
-        (self.rows[o + k.end] - self.rows[o + k.start]) as f64
+        self.block(q..q + 1, k)
     }
 
     /// Sum of the map over query rows `q` and key columns `k`.
     #[inline]
     pub fn block(&self, q: Range<usize>, k: Range<usize>) -> f64 {
-        let w = self.n + 1;
-        let mut s = 0.0f32;
-        for qi in q {
-            let o = qi * w;
-            s += self.rows[o + k.end] - self.rows[o + k.start];
-        }
-        s as f64
+        self.at(q.end, k.end) - self.at(q.start, k.end) - self.at(q.end, k.start)
+            + self.at(q.start, k.start)
     }
 
     /// Total attention received by key columns `k` from all queries.
     #[inline]
     pub fn received(&self, k: Range<usize>) -> f64 {
-        self.cols[k.end] - self.cols[k.start]
+        self.at(self.n, k.end) - self.at(self.n, k.start)
     }
 
     /// Symmetrised mean attention between two token spans.

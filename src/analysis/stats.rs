@@ -25,15 +25,15 @@ pub(crate) fn unfx(s: i128) -> f64 {
     s as f64 / FX_SCALE
 }
 
-/// Histogram bins per octave of |value| (0.5 % wide: values that differ by more than
+/// Histogram bins per octave of |value| (1.1 % wide: values that differ by more than
 /// that are ranked, not tied).
-const BINS_PER_OCTAVE: f64 = 128.0;
+const BINS_PER_OCTAVE: f64 = 64.0;
 /// Smallest |value| told apart from 0: 2^-40.
 const LOG2_FLOOR: f64 = -40.0;
 /// Largest bin magnitude (|value| up to 2^24 stays distinct).
-const MAX_BIN: i32 = 64 * 128;
+const MAX_BIN: i32 = 64 * 64;
 
-/// Bin of a value on a signed log scale: 128 bins per octave, 0 for |v| < 2^-40.
+/// Bin of a value on a signed log scale: 64 bins per octave, 0 for |v| < 2^-40.
 ///
 /// Only the order of bins matters to the rank test, and a log scale keeps attention
 /// (around 1/n) and attention×gradient (any scale, any sign) equally resolved.
@@ -63,43 +63,63 @@ pub(crate) fn bin_of(v: f64) -> i16 {
 }
 
 /// A sparse histogram of integer bin counts, sorted by bin.
+///
+/// Bins and counts live in separate arrays so that the binary search of an update
+/// touches 2 bytes per entry: with thousands of (pair, head) histograms per sequence,
+/// cache misses of that search are the cost of the whole interaction pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Hist(pub Vec<(i16, u64)>);
+pub(crate) struct Hist {
+    bins: Vec<i16>,
+    counts: Vec<u64>,
+}
 
 impl Hist {
     #[inline]
     pub fn add(&mut self, bin: i16) {
-        match self.0.binary_search_by_key(&bin, |e| e.0) {
-            Ok(i) => self.0[i].1 += 1,
-            Err(i) => self.0.insert(i, (bin, 1)),
+        match self.bins.binary_search(&bin) {
+            Ok(i) => self.counts[i] += 1,
+            Err(i) => {
+                self.bins.insert(i, bin);
+                self.counts.insert(i, 1);
+            }
         }
     }
 
     pub fn total(&self) -> u64 {
-        self.0.iter().map(|e| e.1).sum()
+        self.counts.iter().sum()
+    }
+
+    /// Whether the arrays are consistent (for states read from files).
+    pub fn is_valid(&self) -> bool {
+        self.bins.len() == self.counts.len() && self.bins.windows(2).all(|w| w[0] < w[1])
     }
 
     pub fn merge(&mut self, other: &Hist) {
-        if other.0.is_empty() {
+        if other.bins.is_empty() {
             return;
         }
-        let mut out = Vec::with_capacity(self.0.len() + other.0.len());
+        let n = self.bins.len() + other.bins.len();
+        let (mut bins, mut counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut i, mut j) = (0, 0);
-        let (a, b) = (&self.0, &other.0);
+        let (a, b) = (&self.bins, &other.bins);
         while i < a.len() || j < b.len() {
-            if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
-                out.push(a[i]);
+            if j == b.len() || (i < a.len() && a[i] < b[j]) {
+                bins.push(a[i]);
+                counts.push(self.counts[i]);
                 i += 1;
-            } else if i == a.len() || b[j].0 < a[i].0 {
-                out.push(b[j]);
+            } else if i == a.len() || b[j] < a[i] {
+                bins.push(b[j]);
+                counts.push(other.counts[j]);
                 j += 1;
             } else {
-                out.push((a[i].0, a[i].1 + b[j].1));
+                bins.push(a[i]);
+                counts.push(self.counts[i] + other.counts[j]);
                 i += 1;
                 j += 1;
             }
         }
-        self.0 = out;
+        self.bins = bins;
+        self.counts = counts;
     }
 }
 
@@ -119,15 +139,15 @@ pub(crate) fn mann_whitney(obs: &Hist, null: &Hist) -> (f64, f64) {
     // 2U = sum over obs bins of count * (2 * null below + null in bin): exact integers.
     let mut two_u: u128 = 0;
     let mut below: u128 = 0;
-    let (a, b) = (&obs.0, &null.0);
+    let (a, b) = (&obs.bins, &null.bins);
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
-        let (co, cn, take_i, take_j) = if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
-            (a[i].1 as u128, 0u128, true, false)
-        } else if i == a.len() || b[j].0 < a[i].0 {
-            (0, b[j].1 as u128, false, true)
+        let (co, cn, take_i, take_j) = if j == b.len() || (i < a.len() && a[i] < b[j]) {
+            (obs.counts[i] as u128, 0u128, true, false)
+        } else if i == a.len() || b[j] < a[i] {
+            (0, null.counts[j] as u128, false, true)
         } else {
-            (a[i].1 as u128, b[j].1 as u128, true, true)
+            (obs.counts[i] as u128, null.counts[j] as u128, true, true)
         };
         two_u += co * (2 * below + cn);
         below += cn;
