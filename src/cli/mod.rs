@@ -7,6 +7,7 @@ mod completions;
 mod demo;
 mod extract;
 mod index;
+mod motifs;
 mod scan;
 
 use std::process::ExitCode;
@@ -41,6 +42,7 @@ enum Command {
     Demo(demo::Args),
     Extract(extract::Args),
     Index(index::Args),
+    Motifs(motifs::Args),
     Scan(scan::Args),
 }
 
@@ -72,6 +74,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a, g),
         Command::Extract(a) => extract::run(a, g),
         Command::Index(a) => index::run(a, g),
+        Command::Motifs(a) => motifs::run(a, g),
         Command::Scan(a) => scan::run(a, g),
     }
 }
