@@ -219,7 +219,7 @@ fn select<'a>(
 }
 
 fn scan_motif(m: &Motif, bg: &Background, args: &Args, both: bool, codes: &[Vec<u8>]) -> MotifHits {
-    let pssm = Pssm::new(m, bg, args.motif_pseudo);
+    let pssm = Pssm::with_threshold(m, bg, args.motif_pseudo, args.thresh);
     let scanner = Scanner::new(&pssm, args.thresh, both);
     let w = pssm.width();
     let units: Vec<(usize, usize, usize)> = codes
