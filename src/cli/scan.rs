@@ -107,12 +107,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let bg = Background::for_fimo(raw_bg, both);
     let records = fasta::read_all(&args.fasta)?;
     let codes: Vec<Vec<u8>> = records.par_iter().map(|r| scan::encode(&r.seq)).collect();
+    let pairs: Vec<Vec<u8>> = codes.par_iter().map(|c| scan::pair_codes(c)).collect();
 
     let pb = progress(g, motifs.len() as u64);
     let per_motif: Vec<MotifHits> = motifs
         .par_iter()
         .map(|m| {
-            let r = scan_motif(m, &bg, &args, both, &codes);
+            let r = scan_motif(m, &bg, &args, both, &codes, &pairs);
             pb.inc(1);
             r
         })
@@ -218,7 +219,14 @@ fn select<'a>(
         .collect())
 }
 
-fn scan_motif(m: &Motif, bg: &Background, args: &Args, both: bool, codes: &[Vec<u8>]) -> MotifHits {
+fn scan_motif(
+    m: &Motif,
+    bg: &Background,
+    args: &Args,
+    both: bool,
+    codes: &[Vec<u8>],
+    pairs: &[Vec<u8>],
+) -> MotifHits {
     let pssm = Pssm::with_threshold(m, bg, args.motif_pseudo, args.thresh);
     let scanner = Scanner::new(&pssm, args.thresh, both);
     let w = pssm.width();
@@ -233,7 +241,7 @@ fn scan_motif(m: &Motif, bg: &Background, args: &Args, both: bool, codes: &[Vec<
         .par_iter()
         .map(|&(si, from, to)| {
             let mut hits = Vec::new();
-            scanner.scan_encoded(&codes[si], from, to, &mut hits);
+            scanner.scan_encoded_pairs(&codes[si], &pairs[si], from, to, &mut hits);
             hits.into_iter().map(|h| (si, h)).collect()
         })
         .collect();

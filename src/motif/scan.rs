@@ -55,6 +55,18 @@ pub fn encode(seq: &[u8]) -> Vec<u8> {
     seq.iter().map(|&b| base_code(b)).collect()
 }
 
+/// Dinucleotide codes for the SIMD filter: `pairs[i] = 4·(c[i] & 3) + (c[i+1] & 3)`
+/// (invalid bases read as A; the exact rescoring rejects their windows). Shared by
+/// all motifs scanning the same sequence.
+pub fn pair_codes(codes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(codes.len());
+    for i in 0..codes.len() {
+        let next = codes.get(i + 1).copied().unwrap_or(0);
+        out.push(((codes[i] & 3) << 2) | (next & 3));
+    }
+    out
+}
+
 /// Number of windows of width `w` containing only A, C, G, T (FIMO's scorable windows).
 pub fn count_scorable_windows(codes: &[u8], w: usize) -> u64 {
     if w == 0 || codes.len() < w {
@@ -168,6 +180,31 @@ impl<'a> Scanner<'a> {
     /// Appends the hits among windows starting in `from..to` of an [`encode`]d sequence,
     /// by position, `+` before `-` (FIMO's order). Windows must fit inside `codes`.
     pub fn scan_encoded(&self, codes: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
+        let pairs = if cfg!(target_arch = "x86_64") && self.has_simd() {
+            pair_codes(codes)
+        } else {
+            Vec::new()
+        };
+        self.scan_encoded_pairs(codes, &pairs, from, to, out);
+    }
+
+    fn has_simd(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.simd.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        return false;
+    }
+
+    /// As [`Self::scan_encoded`], with the sequence's [`pair_codes`] computed once by the
+    /// caller (an empty slice disables the SIMD filter).
+    pub fn scan_encoded_pairs(
+        &self,
+        codes: &[u8],
+        pairs: &[u8],
+        from: usize,
+        to: usize,
+        out: &mut Vec<Hit>,
+    ) {
         let w = self.width();
         if w == 0 || codes.len() < w {
             return;
@@ -181,13 +218,13 @@ impl<'a> Scanner<'a> {
         #[allow(unused_mut)]
         let mut from = from;
         #[cfg(target_arch = "x86_64")]
-        if let Some((tf, tr)) = &self.simd {
-            // Blocks of 32 windows whose 32-byte loads stay inside `codes`.
+        if let (Some((tf, tr)), true) = (&self.simd, pairs.len() == codes.len()) {
+            // Blocks of 32 windows whose 32-byte loads stay inside `pairs`.
             let last_block = codes.len().saturating_sub(w + 31);
             while from + 32 <= to && from <= last_block {
                 // SAFETY: Tables exist only when AVX2 was detected; loads end at
                 // from + w - 1 + 32 <= codes.len().
-                let (mf, mr) = unsafe { simd::block_masks(tf, tr.as_ref(), codes, from) };
+                let (mf, mr) = unsafe { simd::block_masks(tf, tr.as_ref(), pairs, from) };
                 let mf = if fwd_max { mf } else { 0 };
                 let mr = if rev_max { mr } else { 0 };
                 let mut m = mf | mr;
@@ -245,17 +282,18 @@ impl<'a> Scanner<'a> {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    //! AVX2 filter: 32 windows at a time, each position's five cell values looked up
-    //! with byte shuffles (low and high bytes separately) and summed in u16 lanes,
-    //! as lightmotif does with f32. A window is a candidate when its sum, with
-    //! invalid bases counting 0, reaches the threshold; candidates are then scored
-    //! exactly by the scalar path, which also rejects invalid bases.
+    //! AVX2 filter: 32 windows at a time. Each pair of motif positions has a 16-entry
+    //! table (one per dinucleotide) of summed cells, looked up with byte shuffles (low
+    //! and high bytes separately) and added in u16 lanes, as lightmotif does with f32
+    //! single positions. A window is a candidate when its sum (invalid bases read as A)
+    //! reaches the threshold; candidates are scored exactly by the scalar path, which
+    //! also rejects invalid bases.
     use std::arch::x86_64::*;
 
     use super::{Prepared, Pssm};
 
     pub struct Tables {
-        /// Per motif position: low bytes of the 4 cells (A, C, G, T; invalid = 0), twice.
+        /// Per position pair: low bytes of the 16 dinucleotide sums, twice (both lanes).
         lo: Vec<[u8; 32]>,
         /// High bytes, same layout.
         hi: Vec<[u8; 32]>,
@@ -269,14 +307,23 @@ mod simd {
                 return None;
             }
             let w = prep.order.len();
-            let mut lo = vec![[0u8; 32]; w];
-            let mut hi = vec![[0u8; 32]; w];
+            // Cells back in motif order.
+            let mut cells = vec![[0i32; 4]; w];
             for (k, &i) in prep.order.iter().enumerate() {
-                for c in 0..4 {
-                    let v = u16::try_from(prep.cells[k][c]).ok()?;
-                    for half in [0, 16] {
-                        lo[i][half + c] = (v & 0xff) as u8;
-                        hi[i][half + c] = (v >> 8) as u8;
+                cells[i].copy_from_slice(&prep.cells[k][..4]);
+            }
+            let nq = w.div_ceil(2);
+            let mut lo = vec![[0u8; 32]; nq];
+            let mut hi = vec![[0u8; 32]; nq];
+            for q in 0..nq {
+                for c1 in 0..4 {
+                    for c2 in 0..4 {
+                        let second = cells.get(2 * q + 1).map_or(0, |r| r[c2]);
+                        let v = u16::try_from(cells[2 * q][c1] + second).ok()?;
+                        for half in [0, 16] {
+                            lo[q][half + c1 * 4 + c2] = (v & 0xff) as u8;
+                            hi[q][half + c1 * 4 + c2] = (v >> 8) as u8;
+                        }
                     }
                 }
             }
@@ -292,31 +339,31 @@ mod simd {
     /// Candidate masks (bit i = window `from + i`) for the forward and reverse tables.
     ///
     /// # Safety
-    /// AVX2 must be available and `codes[from + w - 1 + 32]` must be in bounds (exclusive).
+    /// AVX2 must be available and `from + w - 1 + 32 <= pairs.len()` (w = motif width).
     #[target_feature(enable = "avx2")]
     pub unsafe fn block_masks(
         f: &Tables,
         r: Option<&Tables>,
-        codes: &[u8],
+        pairs: &[u8],
         from: usize,
     ) -> (u32, u32) {
-        let w = f.lo.len();
-        debug_assert!(from + w + 31 <= codes.len());
+        let nq = f.lo.len();
+        debug_assert!(from + 2 * (nq - 1) + 32 <= pairs.len());
         let zero = _mm256_setzero_si256();
         let (mut f0, mut f1, mut r0, mut r1) = (zero, zero, zero, zero);
-        let base = unsafe { codes.as_ptr().add(from) };
-        for j in 0..w {
+        let base = unsafe { pairs.as_ptr().add(from) };
+        for q in 0..nq {
             // SAFETY: in bounds by the caller's contract; unaligned loads.
-            let c = unsafe { _mm256_loadu_si256(base.add(j) as *const __m256i) };
-            let tl = unsafe { _mm256_loadu_si256(f.lo[j].as_ptr() as *const __m256i) };
-            let th = unsafe { _mm256_loadu_si256(f.hi[j].as_ptr() as *const __m256i) };
+            let c = unsafe { _mm256_loadu_si256(base.add(2 * q) as *const __m256i) };
+            let tl = unsafe { _mm256_loadu_si256(f.lo[q].as_ptr() as *const __m256i) };
+            let th = unsafe { _mm256_loadu_si256(f.hi[q].as_ptr() as *const __m256i) };
             let l = _mm256_shuffle_epi8(tl, c);
             let h = _mm256_shuffle_epi8(th, c);
             f0 = _mm256_add_epi16(f0, _mm256_unpacklo_epi8(l, h));
             f1 = _mm256_add_epi16(f1, _mm256_unpackhi_epi8(l, h));
             if let Some(r) = r {
-                let tl = unsafe { _mm256_loadu_si256(r.lo[j].as_ptr() as *const __m256i) };
-                let th = unsafe { _mm256_loadu_si256(r.hi[j].as_ptr() as *const __m256i) };
+                let tl = unsafe { _mm256_loadu_si256(r.lo[q].as_ptr() as *const __m256i) };
+                let th = unsafe { _mm256_loadu_si256(r.hi[q].as_ptr() as *const __m256i) };
                 let l = _mm256_shuffle_epi8(tl, c);
                 let h = _mm256_shuffle_epi8(th, c);
                 r0 = _mm256_add_epi16(r0, _mm256_unpacklo_epi8(l, h));
@@ -438,6 +485,24 @@ mod tests {
         assert!(scan_sequence(&p, b"ACGT", 1.0, true).is_empty());
         assert_eq!(scan_sequence(&p, b"ACGTA", 1.0, false).len(), 1);
         assert_eq!(scan_sequence(&p, b"acgta", 1e-3, false)[0].start, 0);
+    }
+
+    #[test]
+    fn even_width_and_shared_pairs_match_exhaustive_scan() {
+        let mut m = motif();
+        m.probs.push([0.1, 0.1, 0.1, 0.7]);
+        let p = Pssm::new(&m, &Background::uniform(), 0.1);
+        let seq: Vec<u8> = (0..3000u32)
+            .map(|i| b"ACGTTGCAAN"[(i * 7 % 10) as usize ^ (i as usize % 3 == 0) as usize])
+            .collect();
+        for t in [1.0, 1e-2, 1e-3] {
+            assert_eq!(scan_sequence(&p, &seq, t, true), naive(&p, &seq, t, true));
+            let sc = Scanner::new(&p, t, true);
+            let codes = encode(&seq);
+            let mut out = Vec::new();
+            sc.scan_encoded_pairs(&codes, &pair_codes(&codes), 0, codes.len(), &mut out);
+            assert_eq!(out, naive(&p, &seq, t, true));
+        }
     }
 
     #[test]
