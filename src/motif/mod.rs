@@ -154,6 +154,31 @@ impl MotifFile {
     }
 }
 
+/// The embedded JASPAR 2024 CORE vertebrates non-redundant library (879 motifs,
+/// `data/motifs/JASPAR2024_CORE_vertebrates_nr.meme`, CC BY 4.0), for defaults and demos.
+pub const JASPAR2024_MEME: &str =
+    include_str!("../../data/motifs/JASPAR2024_CORE_vertebrates_nr.meme");
+
+/// Parses [`JASPAR2024_MEME`].
+///
+/// ```
+/// let lib = cisformer::motif::jaspar2024();
+/// assert_eq!(lib.motifs.len(), 879);
+/// assert_eq!(lib.motifs[lib.position("GATA1").unwrap()].id, "MA0035.5");
+/// ```
+pub fn jaspar2024() -> MotifFile {
+    parse_str(
+        JASPAR2024_MEME,
+        "JASPAR2024_CORE_vertebrates_nr.meme",
+        Some(Format::Meme),
+    )
+    .unwrap_or_else(|_| MotifFile {
+        motifs: Vec::new(),
+        background: None,
+        format: Format::Meme,
+    })
+}
+
 /// Reads a motif file (plain or gzip; `-` is standard input), detecting its
 /// format from the content unless `format` forces one.
 pub fn load(path: &Path, format: Option<Format>) -> Result<MotifFile> {

@@ -426,12 +426,7 @@ mod tests {
 
     #[test]
     fn thresholded_tables_are_bit_identical_tails() {
-        let f = crate::motif::parse_str(
-            include_str!("../../data/motifs/JASPAR2024_CORE_vertebrates_nr.meme"),
-            "jaspar.meme",
-            None,
-        )
-        .unwrap();
+        let f = crate::motif::jaspar2024();
         let mut pruned = 0;
         for m in f.motifs.iter().step_by(37) {
             let full = Pssm::new(m, &Background::uniform(), 0.1);

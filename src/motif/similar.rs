@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use cisformer::motif::{parse_str, similar};
-//! let f = parse_str(">a x\nA [9 0 0 1]\nC [0 9 0 1]\nG [0 0 9 1]\nT [1 1 1 7]\n>b y\nA [7 1 1 1]\nC [1 0 9 0]\nG [1 9 0 0]\nT [1 0 0 9]\n", "m.jaspar", None).unwrap();
+//! let f = parse_str(">a x\nA [9 9 1 1]\nC [1 1 1 1]\nG [1 1 9 1]\nT [1 1 1 9]\n>b y\nA [9 1 1 1]\nC [1 9 1 1]\nG [1 1 1 1]\nT [1 1 9 9]\n", "m.jaspar", None).unwrap();
 //! let al = similar::compare(&f.motifs[0], &f.motifs[1], 3);
 //! assert!(!al.same_strand && al.score > 0.9); // b is a's reverse complement
 //! ```
