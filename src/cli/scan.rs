@@ -132,11 +132,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 
     let mut out = Output::create(&args.out)?;
     let mut bed = args.bed_out.as_ref().map(Output::create).transpose()?;
-    let mut buf = Vec::with_capacity(256);
+    let mut rows = tsv::RowWriter::default();
     let mut k = 0;
     let write = |out: &mut Output,
                  bed: &mut Option<Output>,
-                 buf: &mut Vec<u8>,
+                 rows: &mut tsv::RowWriter,
                  k: &mut usize|
      -> std::io::Result<()> {
         writeln!(out, "{}", tsv::HEADER)?;
@@ -145,7 +145,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 let rec = &records[*si];
                 let q = qvalues.as_ref().map(|q| q[*k]);
                 *k += 1;
-                tsv::write_row(
+                rows.write(
                     out,
                     &m.id,
                     &m.name,
@@ -153,7 +153,6 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                     h,
                     &rec.seq[h.start..h.end],
                     q,
-                    buf,
                 )?;
                 if let Some(b) = bed.as_mut() {
                     let score = (-10.0 * h.pvalue.log10()).round().clamp(0.0, 1000.0) as u32;
@@ -172,7 +171,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    write(&mut out, &mut bed, &mut buf, &mut k).map_err(|e| out.err(e))?;
+    write(&mut out, &mut bed, &mut rows, &mut k).map_err(|e| out.err(e))?;
     out.finish()?;
     if let Some(b) = bed {
         b.finish()?;
