@@ -282,58 +282,79 @@ impl<'a> Scanner<'a> {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    //! AVX2 filter: 32 windows at a time. Each pair of motif positions has a 16-entry
-    //! table (one per dinucleotide) of summed cells, looked up with byte shuffles (low
-    //! and high bytes separately) and added in u16 lanes, as lightmotif does with f32
-    //! single positions. A window is a candidate when its sum (invalid bases read as A)
-    //! reaches the threshold; candidates are scored exactly by the scalar path, which
-    //! also rejects invalid bases.
+    //! AVX2 filter: 32 windows at a time. Cells are quantised to `c >> 4` (0..=62);
+    //! each pair of motif positions has a 16-entry table (one per dinucleotide) of
+    //! quantised sums (≤ 125), looked up with one byte shuffle; two pairs are added in
+    //! u8 (≤ 250) before widening into u16 lanes (lightmotif's shuffle-lookup idea, on
+    //! integers). Since `c ≤ 16·(c >> 4) + 15`, a window whose exact score reaches T has
+    //! `16·Q + 15·w ≥ T`: the filter never drops a hit. Candidates (invalid bases read
+    //! as A) are scored exactly by the scalar path, which also rejects invalid bases.
     use std::arch::x86_64::*;
 
     use super::{Prepared, Pssm};
 
     pub struct Tables {
-        /// Per position pair: low bytes of the 16 dinucleotide sums, twice (both lanes).
-        lo: Vec<[u8; 32]>,
-        /// High bytes, same layout.
-        hi: Vec<[u8; 32]>,
+        /// Per position pair: the 16 quantised dinucleotide sums, twice (both lanes).
+        q: Vec<[u8; 32]>,
         threshold: u16,
     }
 
     impl Tables {
-        /// `None` without AVX2, or when a score could overflow u16.
+        /// `None` without AVX2.
         pub fn new(pssm: &Pssm, prep: &Prepared) -> Option<Self> {
-            if !std::is_x86_feature_detected!("avx2") || prep.bound[0] > i32::from(u16::MAX) {
+            if !std::is_x86_feature_detected!("avx2") {
                 return None;
             }
             let w = prep.order.len();
-            // Cells back in motif order.
             let mut cells = vec![[0i32; 4]; w];
             for (k, &i) in prep.order.iter().enumerate() {
                 cells[i].copy_from_slice(&prep.cells[k][..4]);
             }
+            let quant = |c: i32| u8::try_from(c >> 4).ok().filter(|&v| v <= 62);
             let nq = w.div_ceil(2);
-            let mut lo = vec![[0u8; 32]; nq];
-            let mut hi = vec![[0u8; 32]; nq];
-            for q in 0..nq {
+            let mut q = vec![[0u8; 32]; nq];
+            for (p, tbl) in q.iter_mut().enumerate() {
                 for c1 in 0..4 {
                     for c2 in 0..4 {
-                        let second = cells.get(2 * q + 1).map_or(0, |r| r[c2]);
-                        let v = u16::try_from(cells[2 * q][c1] + second).ok()?;
-                        for half in [0, 16] {
-                            lo[q][half + c1 * 4 + c2] = (v & 0xff) as u8;
-                            hi[q][half + c1 * 4 + c2] = (v >> 8) as u8;
-                        }
+                        let second = match cells.get(2 * p + 1) {
+                            Some(r) => quant(r[c2])?,
+                            None => 0,
+                        };
+                        let v = quant(cells[2 * p][c1])? + second;
+                        tbl[c1 * 4 + c2] = v;
+                        tbl[16 + c1 * 4 + c2] = v;
                     }
                 }
             }
+            // Q >= ceil((T - 15 w) / 16); Q ≤ 62 w fits u16 for any motif under ~1000 bp.
+            let need = (prep.threshold - 15 * w as i32).max(0);
+            let threshold = u16::try_from((need + 15) / 16).ok()?;
             let _ = pssm;
-            Some(Self {
-                lo,
-                hi,
-                threshold: u16::try_from(prep.threshold.max(0)).unwrap_or(u16::MAX),
-            })
+            Some(Self { q, threshold })
         }
+    }
+
+    /// Adds one strand's quantised sums for pairs `p` (and `p + 1` when `two`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn step(
+        t: &Tables,
+        p: usize,
+        c0: __m256i,
+        c1: __m256i,
+        two: bool,
+        a0: &mut __m256i,
+        a1: &mut __m256i,
+    ) {
+        let t0 = unsafe { _mm256_loadu_si256(t.q[p].as_ptr() as *const __m256i) };
+        let mut s = _mm256_shuffle_epi8(t0, c0);
+        if two {
+            let t1 = unsafe { _mm256_loadu_si256(t.q[p + 1].as_ptr() as *const __m256i) };
+            s = _mm256_add_epi8(s, _mm256_shuffle_epi8(t1, c1));
+        }
+        let zero = _mm256_setzero_si256();
+        *a0 = _mm256_add_epi16(*a0, _mm256_unpacklo_epi8(s, zero));
+        *a1 = _mm256_add_epi16(*a1, _mm256_unpackhi_epi8(s, zero));
     }
 
     /// Candidate masks (bit i = window `from + i`) for the forward and reverse tables.
@@ -347,28 +368,26 @@ mod simd {
         pairs: &[u8],
         from: usize,
     ) -> (u32, u32) {
-        let nq = f.lo.len();
+        let nq = f.q.len();
         debug_assert!(from + 2 * (nq - 1) + 32 <= pairs.len());
         let zero = _mm256_setzero_si256();
         let (mut f0, mut f1, mut r0, mut r1) = (zero, zero, zero, zero);
         let base = unsafe { pairs.as_ptr().add(from) };
-        for q in 0..nq {
+        let mut p = 0;
+        while p < nq {
+            let two = p + 1 < nq;
             // SAFETY: in bounds by the caller's contract; unaligned loads.
-            let c = unsafe { _mm256_loadu_si256(base.add(2 * q) as *const __m256i) };
-            let tl = unsafe { _mm256_loadu_si256(f.lo[q].as_ptr() as *const __m256i) };
-            let th = unsafe { _mm256_loadu_si256(f.hi[q].as_ptr() as *const __m256i) };
-            let l = _mm256_shuffle_epi8(tl, c);
-            let h = _mm256_shuffle_epi8(th, c);
-            f0 = _mm256_add_epi16(f0, _mm256_unpacklo_epi8(l, h));
-            f1 = _mm256_add_epi16(f1, _mm256_unpackhi_epi8(l, h));
+            let c0 = unsafe { _mm256_loadu_si256(base.add(2 * p) as *const __m256i) };
+            let c1 = if two {
+                unsafe { _mm256_loadu_si256(base.add(2 * p + 2) as *const __m256i) }
+            } else {
+                zero
+            };
+            unsafe { step(f, p, c0, c1, two, &mut f0, &mut f1) };
             if let Some(r) = r {
-                let tl = unsafe { _mm256_loadu_si256(r.lo[q].as_ptr() as *const __m256i) };
-                let th = unsafe { _mm256_loadu_si256(r.hi[q].as_ptr() as *const __m256i) };
-                let l = _mm256_shuffle_epi8(tl, c);
-                let h = _mm256_shuffle_epi8(th, c);
-                r0 = _mm256_add_epi16(r0, _mm256_unpacklo_epi8(l, h));
-                r1 = _mm256_add_epi16(r1, _mm256_unpackhi_epi8(l, h));
+                unsafe { step(r, p, c0, c1, two, &mut r0, &mut r1) };
             }
+            p += 2;
         }
         let mf = mask(f0, f1, f.threshold);
         let mr = match r {
