@@ -162,8 +162,8 @@ impl<'a> Scanner<'a> {
             both_strands.then(|| Prepared::new(&pssm.rev, pssm.rev.score_threshold(thresh_p)));
         Self {
             #[cfg(target_arch = "x86_64")]
-            simd: simd::Tables::new(pssm, &fwd).and_then(|f| match &rev {
-                Some(r) => simd::Tables::new(pssm, r).map(|r| (f, Some(r))),
+            simd: simd::Tables::new(&fwd).and_then(|f| match &rev {
+                Some(r) => simd::Tables::new(r).map(|r| (f, Some(r))),
                 None => Some((f, None)),
             }),
             pssm,
@@ -291,7 +291,7 @@ mod simd {
     //! as A) are scored exactly by the scalar path, which also rejects invalid bases.
     use std::arch::x86_64::*;
 
-    use super::{Prepared, Pssm};
+    use super::Prepared;
 
     pub struct Tables {
         /// Per position pair: the 16 quantised dinucleotide sums, twice (both lanes).
@@ -301,7 +301,7 @@ mod simd {
 
     impl Tables {
         /// `None` without AVX2.
-        pub fn new(pssm: &Pssm, prep: &Prepared) -> Option<Self> {
+        pub fn new(prep: &Prepared) -> Option<Self> {
             if !std::is_x86_feature_detected!("avx2") {
                 return None;
             }
@@ -329,7 +329,6 @@ mod simd {
             // Q >= ceil((T - 15 w) / 16); Q ≤ 62 w fits u16 for any motif under ~1000 bp.
             let need = (prep.threshold - 15 * w as i32).max(0);
             let threshold = u16::try_from((need + 15) / 16).ok()?;
-            let _ = pssm;
             Some(Self { q, threshold })
         }
     }
