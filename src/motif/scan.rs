@@ -217,6 +217,8 @@ impl<'a> Scanner<'a> {
         }
         #[allow(unused_mut)]
         let mut from = from;
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = pairs;
         #[cfg(target_arch = "x86_64")]
         if let (Some((tf, tr)), true) = (&self.simd, pairs.len() == codes.len()) {
             // Blocks of 32 windows whose 32-byte loads stay inside `pairs`.
