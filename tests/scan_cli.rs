@@ -280,3 +280,38 @@ fn missing_and_empty_fasta() {
         .code(1)
         .stderr(predicates::str::contains("nope.meme"));
 }
+
+#[test]
+fn fasta_quirks_match_fimo() {
+    // Expected rows from fimo 5.4.1 --text --thresh 1e-3 (spaces inside a sequence line are
+    // skipped; '-', '*', 'X' and '.' are never scored).
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("arnt.meme");
+    std::fs::write(
+        &m,
+        "MEME version 4\n\nALPHABET= ACGT\n\nMOTIF arnt Arnt\nletter-probability matrix: alength= 4 w= 6 nsites= 20 E= 0\n\
+         0.2 0.8 0 0\n0.95 0 0.05 0\n0 1 0 0\n0 0 1 0\n0 0 0 1\n0 0 1 0\n",
+    )
+    .unwrap();
+    let fa = dir.path().join("ws.fa");
+    std::fs::write(&fa, ">s1\nTTCAC GTGAA\nTTCACGTG-AA*CACGTGX.CACGTG\n").unwrap();
+    let out = Command::cargo_bin("cisformer")
+        .unwrap()
+        .args(["scan", "-q", "--thresh", "1e-3", "-m"])
+        .arg(&m)
+        .arg("-f")
+        .arg(&fa)
+        .output()
+        .unwrap();
+    let mut want = String::from(
+        "motif_id\tmotif_alt_id\tsequence_name\tstart\tstop\tstrand\tscore\tp-value\tq-value\tmatched_sequence\n",
+    );
+    for (a, b) in [(3, 8), (13, 18), (23, 28), (31, 36)] {
+        for s in ['+', '-'] {
+            want.push_str(&format!(
+                "arnt\tArnt\ts1\t{a}\t{b}\t{s}\t11.55\t0.000244\t\tCACGTG\n"
+            ));
+        }
+    }
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
+}

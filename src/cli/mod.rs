@@ -8,6 +8,7 @@ mod completions;
 mod demo;
 mod extract;
 mod index;
+mod motifs;
 mod scan;
 mod simulate;
 mod man;
@@ -46,6 +47,7 @@ enum Command {
     Demo(demo::Args),
     Extract(extract::Args),
     Index(index::Args),
+    Motifs(motifs::Args),
     Scan(scan::Args),
     Simulate(simulate::Args),
     Man(man::Args),
@@ -81,6 +83,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(a) => demo::run(a, g),
         Command::Extract(a) => extract::run(a, g),
         Command::Index(a) => index::run(a, g),
+        Command::Motifs(a) => motifs::run(a, g),
         Command::Scan(a) => scan::run(a, g),
         Command::Simulate(a) => simulate::run(a, g),
         Command::Man(a) => man::run(a, g),

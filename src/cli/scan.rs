@@ -107,12 +107,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let bg = Background::for_fimo(raw_bg, both);
     let records = fasta::read_all(&args.fasta)?;
     let codes: Vec<Vec<u8>> = records.par_iter().map(|r| scan::encode(&r.seq)).collect();
+    let pairs: Vec<Vec<u8>> = codes.par_iter().map(|c| scan::pair_codes(c)).collect();
 
     let pb = progress(g, motifs.len() as u64);
     let per_motif: Vec<MotifHits> = motifs
         .par_iter()
         .map(|m| {
-            let r = scan_motif(m, &bg, &args, both, &codes);
+            let r = scan_motif(m, &bg, &args, both, &codes, &pairs);
             pb.inc(1);
             r
         })
@@ -131,11 +132,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 
     let mut out = Output::create(&args.out)?;
     let mut bed = args.bed_out.as_ref().map(Output::create).transpose()?;
-    let mut buf = Vec::with_capacity(256);
+    let mut rows = tsv::RowWriter::default();
     let mut k = 0;
     let write = |out: &mut Output,
                  bed: &mut Option<Output>,
-                 buf: &mut Vec<u8>,
+                 rows: &mut tsv::RowWriter,
                  k: &mut usize|
      -> std::io::Result<()> {
         writeln!(out, "{}", tsv::HEADER)?;
@@ -144,7 +145,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 let rec = &records[*si];
                 let q = qvalues.as_ref().map(|q| q[*k]);
                 *k += 1;
-                tsv::write_row(
+                rows.write(
                     out,
                     &m.id,
                     &m.name,
@@ -152,7 +153,6 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                     h,
                     &rec.seq[h.start..h.end],
                     q,
-                    buf,
                 )?;
                 if let Some(b) = bed.as_mut() {
                     let score = (-10.0 * h.pvalue.log10()).round().clamp(0.0, 1000.0) as u32;
@@ -171,7 +171,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    write(&mut out, &mut bed, &mut buf, &mut k).map_err(|e| out.err(e))?;
+    write(&mut out, &mut bed, &mut rows, &mut k).map_err(|e| out.err(e))?;
     out.finish()?;
     if let Some(b) = bed {
         b.finish()?;
@@ -218,8 +218,15 @@ fn select<'a>(
         .collect())
 }
 
-fn scan_motif(m: &Motif, bg: &Background, args: &Args, both: bool, codes: &[Vec<u8>]) -> MotifHits {
-    let pssm = Pssm::new(m, bg, args.motif_pseudo);
+fn scan_motif(
+    m: &Motif,
+    bg: &Background,
+    args: &Args,
+    both: bool,
+    codes: &[Vec<u8>],
+    pairs: &[Vec<u8>],
+) -> MotifHits {
+    let pssm = Pssm::with_threshold(m, bg, args.motif_pseudo, args.thresh);
     let scanner = Scanner::new(&pssm, args.thresh, both);
     let w = pssm.width();
     let units: Vec<(usize, usize, usize)> = codes
@@ -233,7 +240,7 @@ fn scan_motif(m: &Motif, bg: &Background, args: &Args, both: bool, codes: &[Vec<
         .par_iter()
         .map(|&(si, from, to)| {
             let mut hits = Vec::new();
-            scanner.scan_encoded(&codes[si], from, to, &mut hits);
+            scanner.scan_encoded_pairs(&codes[si], &pairs[si], from, to, &mut hits);
             hits.into_iter().map(|h| (si, h)).collect()
         })
         .collect();

@@ -14,6 +14,7 @@ mod formats;
 pub mod meme;
 mod pssm;
 pub mod scan;
+pub mod similar;
 pub mod tsv;
 
 use std::{io::Read, path::Path};
@@ -153,6 +154,31 @@ impl MotifFile {
     }
 }
 
+/// The embedded JASPAR 2024 CORE vertebrates non-redundant library (879 motifs,
+/// `data/motifs/JASPAR2024_CORE_vertebrates_nr.meme`, CC BY 4.0), for defaults and demos.
+pub const JASPAR2024_MEME: &str =
+    include_str!("../../data/motifs/JASPAR2024_CORE_vertebrates_nr.meme");
+
+/// Parses [`JASPAR2024_MEME`].
+///
+/// ```
+/// let lib = cisformer::motif::jaspar2024();
+/// assert_eq!(lib.motifs.len(), 879);
+/// assert_eq!(lib.motifs[lib.position("GATA1").unwrap()].id, "MA0035.5");
+/// ```
+pub fn jaspar2024() -> MotifFile {
+    parse_str(
+        JASPAR2024_MEME,
+        "JASPAR2024_CORE_vertebrates_nr.meme",
+        Some(Format::Meme),
+    )
+    .unwrap_or_else(|_| MotifFile {
+        motifs: Vec::new(),
+        background: None,
+        format: Format::Meme,
+    })
+}
+
 /// Reads a motif file (plain or gzip; `-` is standard input), detecting its
 /// format from the content unless `format` forces one.
 pub fn load(path: &Path, format: Option<Format>) -> Result<MotifFile> {
@@ -201,6 +227,66 @@ pub fn parse_str(text: &str, origin: &str, format: Option<Format>) -> Result<Mot
         ));
     }
     Ok(file)
+}
+
+/// Writes motifs in `format`; JASPAR and TRANSFAC get counts `p · nsites` (up to 3
+/// decimals), HOMER probability rows with a `>consensus<TAB>id<TAB>0` header.
+/// Every output reads back with [`parse_str`] to the same probabilities (up to rounding).
+pub fn to_string(motifs: &[Motif], bg: &Background, format: Format) -> String {
+    use std::fmt::Write;
+    let num = |x: f64| {
+        let s = format!("{x:.3}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        if s.is_empty() {
+            "0".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let mut s = String::new();
+    match format {
+        Format::Meme => return meme::to_string(motifs, bg),
+        Format::Jaspar => {
+            for m in motifs {
+                let _ = writeln!(s, ">{}\t{}", m.id, m.name);
+                for (b, base) in ALPHABET.iter().enumerate() {
+                    let row: Vec<String> = m.probs.iter().map(|r| num(r[b] * m.nsites)).collect();
+                    let _ = writeln!(s, "{}  [ {} ]", *base as char, row.join(" "));
+                }
+                s.push('\n');
+            }
+        }
+        Format::Transfac => {
+            for m in motifs {
+                let _ = writeln!(
+                    s,
+                    "AC  {}\nXX\nID  {}\nXX\nP0      A      C      G      T",
+                    m.id, m.name
+                );
+                for (i, r) in m.probs.iter().enumerate() {
+                    let _ = writeln!(
+                        s,
+                        "{:02}  {}  {}  {}  {}",
+                        i + 1,
+                        num(r[0] * m.nsites),
+                        num(r[1] * m.nsites),
+                        num(r[2] * m.nsites),
+                        num(r[3] * m.nsites)
+                    );
+                }
+                s.push_str("XX\n//\n");
+            }
+        }
+        Format::Homer => {
+            for m in motifs {
+                let _ = writeln!(s, ">{}\t{}\t0", m.consensus(), m.id);
+                for r in &m.probs {
+                    let _ = writeln!(s, "{:.6}\t{:.6}\t{:.6}\t{:.6}", r[0], r[1], r[2], r[3]);
+                }
+            }
+        }
+    }
+    s
 }
 
 /// Background letter frequencies (A, C, G, T) for log-odds scores and p-values.
@@ -362,6 +448,28 @@ mod tests {
         let e = Background::parse("A 0.3\nC 0.2\nG 0.5\n", "bg.txt").unwrap_err();
         assert!(e.to_string().contains("no frequency for T"), "{e}");
         assert!(Background::parse("X 0.3\n", "bg").is_err());
+    }
+
+    #[test]
+    fn every_format_writes_what_it_reads() {
+        let f = parse_str(
+            ">MA0004.1\tArnt\nA [4 19 0 0 0 0]\nC [16 0 20 0 0 0]\nG [0 1 0 20 0 20]\nT [0 0 0 0 20 0]\n",
+            "a",
+            None,
+        )
+        .unwrap();
+        for fmt in Format::ALL {
+            let text = to_string(&f.motifs, &Background::uniform(), fmt);
+            let g = parse_str(&text, "b", None).unwrap();
+            assert_eq!(g.format, fmt, "{text}");
+            assert_eq!(g.motifs.len(), 1);
+            assert_eq!(g.motifs[0].id, "MA0004.1");
+            for (x, y) in g.motifs[0].probs.iter().zip(&f.motifs[0].probs) {
+                for k in 0..4 {
+                    assert!((x[k] - y[k]).abs() < 1e-5, "{fmt}: {x:?} {y:?}");
+                }
+            }
+        }
     }
 
     #[test]

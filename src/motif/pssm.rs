@@ -22,12 +22,15 @@ pub struct Strand {
     pub scale: f64,
     /// Integer offset subtracted from every cell before scaling.
     pub offset: f64,
-    /// `pv[s]` = probability that a background window scores at least `s`.
+    /// `pv[s - pv_start]` = probability that a background window scores at least `s`.
     pub pv: Vec<f64>,
+    /// Lowest score with a tabulated p-value (0 unless built for a threshold).
+    pub pv_start: usize,
 }
 
 impl Strand {
-    fn new(probs: &[[f64; 4]], bg: &[f64; 4]) -> Self {
+    /// With `tail = Some(p)` only the p-values of scores that can reach `p` are tabulated.
+    fn new(probs: &[[f64; 4]], bg: &[f64; 4], tail: Option<f64>) -> Self {
         let w = probs.len();
         // log2 odds exactly as MEME's my_log2: ln(x) * 1.44269504; log(0) is SMALL_POS.
         let lo: Vec<[f64; 4]> = probs
@@ -57,12 +60,32 @@ impl Strand {
             .iter()
             .map(|r| r.map(|x| nint((x - offset) * scale)))
             .collect();
-        let pv = pv_lookup(&cells, bg, w);
+        let (pv, pv_start) = match tail {
+            None => (pv_lookup(&cells, bg, w, 0), 0),
+            Some(p) => {
+                // Tabulate from `lo` up, widening until the table holds a p-value above
+                // `p`, so the threshold score lies inside it.
+                let max_total: usize = cells
+                    .iter()
+                    .map(|r| *r.iter().max().unwrap_or(&0) as usize)
+                    .sum();
+                let mut width = RANGE as usize;
+                loop {
+                    let lo = max_total.saturating_sub(width);
+                    let pv = pv_lookup(&cells, bg, w, lo);
+                    if lo == 0 || rnd10(pv[0]) > p {
+                        break (pv, lo);
+                    }
+                    width *= 4;
+                }
+            }
+        };
         Self {
             cells,
             scale,
             offset,
             pv,
+            pv_start,
         }
     }
 
@@ -72,13 +95,22 @@ impl Strand {
     }
 
     /// The p-value FIMO reports for a scaled window score (10 significant digits).
+    /// Scores below the table of a thresholded PSSM get 1 (they never pass); use
+    /// [`Self::pvalue_checked`] to tell.
     pub fn pvalue_of(&self, scaled: i32) -> f64 {
-        let i = scaled.clamp(0, self.pv.len() as i32 - 1) as usize;
-        rnd10(self.pv[i])
+        self.pvalue_checked(scaled).unwrap_or(1.0)
+    }
+
+    /// The reported p-value, or `None` when the score lies below the tabulated range.
+    pub fn pvalue_checked(&self, scaled: i32) -> Option<f64> {
+        let top = (self.pv_start + self.pv.len()) as i32 - 1;
+        let s = scaled.clamp(0, top) as usize;
+        (s >= self.pv_start).then(|| rnd10(self.pv[s - self.pv_start]))
     }
 
     /// Smallest scaled score whose reported p-value is `<= p` (FIMO keeps `p-value <= thresh`);
     /// one past the maximum when no window can reach `p`.
+    /// For a PSSM built with [`Pssm::with_threshold`], valid for `p` up to that threshold.
     pub fn score_threshold(&self, p: f64) -> i32 {
         // pv is non-increasing: binary search for the first index that passes.
         let (mut lo, mut hi) = (0usize, self.pv.len());
@@ -90,7 +122,7 @@ impl Strand {
                 lo = mid + 1;
             }
         }
-        lo as i32
+        (self.pv_start + lo) as i32
     }
 
     /// Scaled score of a window of base codes (0..4 = A, C, G, T); `None` if any code is not a base.
@@ -126,6 +158,18 @@ impl Pssm {
     /// For FIMO-identical results scanning both strands, pass a background that is
     /// [`Background::symmetrized`] (FIMO averages complementary bases then).
     pub fn new(motif: &Motif, bg: &Background, pseudo: f64) -> Pssm {
+        Self::build(motif, bg, pseudo, None)
+    }
+
+    /// Like [`Pssm::new`], but tabulates only the p-values of scores that can reach
+    /// `p` (the top of the distribution), which is several times faster: for scanning
+    /// at thresholds up to `p`. Scores and p-values of hits are identical; windows
+    /// below the table get `None` from [`Pssm::window_pvalue`].
+    pub fn with_threshold(motif: &Motif, bg: &Background, pseudo: f64, p: f64) -> Pssm {
+        Self::build(motif, bg, pseudo, Some(p))
+    }
+
+    fn build(motif: &Motif, bg: &Background, pseudo: f64, tail: Option<f64>) -> Pssm {
         let bgf = bg.freqs();
         let probs = smooth(motif, &bgf, pseudo);
         let rc: Vec<[f64; 4]> = probs
@@ -136,8 +180,8 @@ impl Pssm {
         Pssm {
             id: motif.id.clone(),
             name: motif.name.clone(),
-            fwd: Strand::new(&probs, &bgf),
-            rev: Strand::new(&rc, &bgf),
+            fwd: Strand::new(&probs, &bgf, tail),
+            rev: Strand::new(&rc, &bgf, tail),
         }
     }
 
@@ -150,7 +194,7 @@ impl Pssm {
     /// case-insensitive, U read as T); `None` for another length or a non-ACGT base.
     pub fn window_pvalue(&self, window: &[u8]) -> Option<f64> {
         let s = self.window_scaled(window)?;
-        Some(self.fwd.pvalue_of(s))
+        self.fwd.pvalue_checked(s)
     }
 
     /// Score in bits (as FIMO reports it) of the forward orientation on `window`.
@@ -237,35 +281,57 @@ fn nint(x: f64) -> i32 {
     }
 }
 
-/// Exact tail probabilities of the scaled score (pssm.c `get_pdf_table` + `get_pv_lookup`),
-/// with the same loop order so sums round identically.
-fn pv_lookup(cells: &[[i32; 4]], bg: &[f64; 4], w: usize) -> Vec<f64> {
+/// Exact tail probabilities `P(score >= s)` for `s >= lo` (pssm.c `get_pdf_table` +
+/// `get_pv_lookup`), with the same loop order so sums round identically.
+///
+/// Partial scores that cannot reach `lo` even with the best remaining bases are never
+/// expanded: they add nothing to any score `>= lo`, and every other state receives
+/// exactly the additions, in the same order, that the full table gives it, so the
+/// tabulated values are bit-identical to FIMO's. Returns the table from `lo` up.
+fn pv_lookup(cells: &[[i32; 4]], bg: &[f64; 4], w: usize, lo: usize) -> Vec<f64> {
     let range = RANGE as usize;
     let size = w * range + 1;
+    // rem[i] = best score of rows i.. (rem[w] = 0).
+    let mut rem = vec![0usize; w + 1];
+    for i in (0..w).rev() {
+        rem[i] = rem[i + 1] + *cells[i].iter().max().unwrap_or(&0) as usize;
+    }
     let mut old = vec![0.0f64; size];
     let mut new = vec![0.0f64; size];
     new[0] = 1.0;
+    // Reachable partial scores after i rows lie in [min_pref, max_pref]; cells outside
+    // are zero, and adding 0·b leaves a sum bit-identical, so skipping them (and
+    // FIMO's `old != 0` test) changes nothing while letting the loop vectorise.
+    let (mut min_pref, mut max_pref) = (0usize, 0usize);
     for (i, row) in cells.iter().enumerate() {
         let max = i * range;
         std::mem::swap(&mut old, &mut new);
+        let from = lo.saturating_sub(rem[i]).min(max);
         let upto = (max + range).min(size - 1);
-        new[..=upto].iter_mut().for_each(|x| *x = 0.0);
-        for (a, &s) in row.iter().enumerate() {
-            let s = s as usize;
-            let b = bg[a];
-            for k in 0..=max {
-                let o = old[k];
-                if o != 0.0 {
-                    new[k + s] += o * b;
+        new[from..=upto].iter_mut().for_each(|x| *x = 0.0);
+        let k0 = from.max(min_pref);
+        let k1 = max_pref.min(max);
+        if k0 <= k1 {
+            for (a, &s) in row.iter().enumerate() {
+                let s = s as usize;
+                let b = bg[a];
+                let src = &old[k0..=k1];
+                let dst = &mut new[k0 + s..=k1 + s];
+                for (d, &o) in dst.iter_mut().zip(src) {
+                    *d += o * b;
                 }
             }
         }
+        min_pref += *row.iter().min().unwrap_or(&0) as usize;
+        max_pref += *row.iter().max().unwrap_or(&0) as usize;
     }
+    let lo = lo.min(size - 1);
     let mut pv = new;
-    for i in (0..size.saturating_sub(1)).rev() {
+    for i in (lo..size - 1).rev() {
         let p = pv[i] + pv[i + 1];
         pv[i] = p.min(1.0);
     }
+    pv.drain(..lo);
     pv
 }
 
@@ -356,6 +422,24 @@ mod tests {
             .collect();
         assert_eq!(rc, ps.rev.cells);
         rc.clear();
+    }
+
+    #[test]
+    fn thresholded_tables_are_bit_identical_tails() {
+        let f = crate::motif::jaspar2024();
+        let mut pruned = 0;
+        for m in f.motifs.iter().step_by(37) {
+            let full = Pssm::new(m, &Background::uniform(), 0.1);
+            for p in [1e-3, 1e-4, 1e-6] {
+                let t = Pssm::with_threshold(m, &Background::uniform(), 0.1, p);
+                for (a, b) in [(&full.fwd, &t.fwd), (&full.rev, &t.rev)] {
+                    pruned += usize::from(b.pv_start > 0);
+                    assert_eq!(&a.pv[b.pv_start..], &b.pv[..], "{} p={p}", m.id);
+                    assert_eq!(a.score_threshold(p), b.score_threshold(p));
+                }
+            }
+        }
+        assert!(pruned > 100, "{pruned}");
     }
 
     #[test]

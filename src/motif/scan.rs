@@ -55,6 +55,18 @@ pub fn encode(seq: &[u8]) -> Vec<u8> {
     seq.iter().map(|&b| base_code(b)).collect()
 }
 
+/// Dinucleotide codes for the SIMD filter: `pairs[i] = 4·(c[i] & 3) + (c[i+1] & 3)`
+/// (invalid bases read as A; the exact rescoring rejects their windows). Shared by
+/// all motifs scanning the same sequence.
+pub fn pair_codes(codes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(codes.len());
+    for i in 0..codes.len() {
+        let next = codes.get(i + 1).copied().unwrap_or(0);
+        out.push(((codes[i] & 3) << 2) | (next & 3));
+    }
+    out
+}
+
 /// Number of windows of width `w` containing only A, C, G, T (FIMO's scorable windows).
 pub fn count_scorable_windows(codes: &[u8], w: usize) -> u64 {
     if w == 0 || codes.len() < w {
@@ -150,8 +162,8 @@ impl<'a> Scanner<'a> {
             both_strands.then(|| Prepared::new(&pssm.rev, pssm.rev.score_threshold(thresh_p)));
         Self {
             #[cfg(target_arch = "x86_64")]
-            simd: simd::Tables::new(pssm, &fwd).and_then(|f| match &rev {
-                Some(r) => simd::Tables::new(pssm, r).map(|r| (f, Some(r))),
+            simd: simd::Tables::new(&fwd).and_then(|f| match &rev {
+                Some(r) => simd::Tables::new(r).map(|r| (f, Some(r))),
                 None => Some((f, None)),
             }),
             pssm,
@@ -168,6 +180,31 @@ impl<'a> Scanner<'a> {
     /// Appends the hits among windows starting in `from..to` of an [`encode`]d sequence,
     /// by position, `+` before `-` (FIMO's order). Windows must fit inside `codes`.
     pub fn scan_encoded(&self, codes: &[u8], from: usize, to: usize, out: &mut Vec<Hit>) {
+        let pairs = if cfg!(target_arch = "x86_64") && self.has_simd() {
+            pair_codes(codes)
+        } else {
+            Vec::new()
+        };
+        self.scan_encoded_pairs(codes, &pairs, from, to, out);
+    }
+
+    fn has_simd(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.simd.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        return false;
+    }
+
+    /// As [`Self::scan_encoded`], with the sequence's [`pair_codes`] computed once by the
+    /// caller (an empty slice disables the SIMD filter).
+    pub fn scan_encoded_pairs(
+        &self,
+        codes: &[u8],
+        pairs: &[u8],
+        from: usize,
+        to: usize,
+        out: &mut Vec<Hit>,
+    ) {
         let w = self.width();
         if w == 0 || codes.len() < w {
             return;
@@ -180,14 +217,16 @@ impl<'a> Scanner<'a> {
         }
         #[allow(unused_mut)]
         let mut from = from;
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = pairs;
         #[cfg(target_arch = "x86_64")]
-        if let Some((tf, tr)) = &self.simd {
-            // Blocks of 32 windows whose 32-byte loads stay inside `codes`.
+        if let (Some((tf, tr)), true) = (&self.simd, pairs.len() == codes.len()) {
+            // Blocks of 32 windows whose 32-byte loads stay inside `pairs`.
             let last_block = codes.len().saturating_sub(w + 31);
             while from + 32 <= to && from <= last_block {
                 // SAFETY: Tables exist only when AVX2 was detected; loads end at
                 // from + w - 1 + 32 <= codes.len().
-                let (mf, mr) = unsafe { simd::block_masks(tf, tr.as_ref(), codes, from) };
+                let (mf, mr) = unsafe { simd::block_masks(tf, tr.as_ref(), pairs, from) };
                 let mf = if fwd_max { mf } else { 0 };
                 let mr = if rev_max { mr } else { 0 };
                 let mut m = mf | mr;
@@ -245,83 +284,111 @@ impl<'a> Scanner<'a> {
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
-    //! AVX2 filter: 32 windows at a time, each position's five cell values looked up
-    //! with byte shuffles (low and high bytes separately) and summed in u16 lanes,
-    //! as lightmotif does with f32. A window is a candidate when its sum, with
-    //! invalid bases counting 0, reaches the threshold; candidates are then scored
-    //! exactly by the scalar path, which also rejects invalid bases.
+    //! AVX2 filter: 32 windows at a time. Cells are quantised to `c >> 4` (0..=62);
+    //! each pair of motif positions has a 16-entry table (one per dinucleotide) of
+    //! quantised sums (≤ 125), looked up with one byte shuffle; two pairs are added in
+    //! u8 (≤ 250) before widening into u16 lanes (lightmotif's shuffle-lookup idea, on
+    //! integers). Since `c ≤ 16·(c >> 4) + 15`, a window whose exact score reaches T has
+    //! `16·Q + 15·w ≥ T`: the filter never drops a hit. Candidates (invalid bases read
+    //! as A) are scored exactly by the scalar path, which also rejects invalid bases.
     use std::arch::x86_64::*;
 
-    use super::{Prepared, Pssm};
+    use super::Prepared;
 
     pub struct Tables {
-        /// Per motif position: low bytes of the 4 cells (A, C, G, T; invalid = 0), twice.
-        lo: Vec<[u8; 32]>,
-        /// High bytes, same layout.
-        hi: Vec<[u8; 32]>,
+        /// Per position pair: the 16 quantised dinucleotide sums, twice (both lanes).
+        q: Vec<[u8; 32]>,
         threshold: u16,
     }
 
     impl Tables {
-        /// `None` without AVX2, or when a score could overflow u16.
-        pub fn new(pssm: &Pssm, prep: &Prepared) -> Option<Self> {
-            if !std::is_x86_feature_detected!("avx2") || prep.bound[0] > i32::from(u16::MAX) {
+        /// `None` without AVX2.
+        pub fn new(prep: &Prepared) -> Option<Self> {
+            if !std::is_x86_feature_detected!("avx2") {
                 return None;
             }
             let w = prep.order.len();
-            let mut lo = vec![[0u8; 32]; w];
-            let mut hi = vec![[0u8; 32]; w];
+            let mut cells = vec![[0i32; 4]; w];
             for (k, &i) in prep.order.iter().enumerate() {
-                for c in 0..4 {
-                    let v = u16::try_from(prep.cells[k][c]).ok()?;
-                    for half in [0, 16] {
-                        lo[i][half + c] = (v & 0xff) as u8;
-                        hi[i][half + c] = (v >> 8) as u8;
+                cells[i].copy_from_slice(&prep.cells[k][..4]);
+            }
+            let quant = |c: i32| u8::try_from(c >> 4).ok().filter(|&v| v <= 62);
+            let nq = w.div_ceil(2);
+            let mut q = vec![[0u8; 32]; nq];
+            for (p, tbl) in q.iter_mut().enumerate() {
+                for c1 in 0..4 {
+                    for c2 in 0..4 {
+                        let second = match cells.get(2 * p + 1) {
+                            Some(r) => quant(r[c2])?,
+                            None => 0,
+                        };
+                        let v = quant(cells[2 * p][c1])? + second;
+                        tbl[c1 * 4 + c2] = v;
+                        tbl[16 + c1 * 4 + c2] = v;
                     }
                 }
             }
-            let _ = pssm;
-            Some(Self {
-                lo,
-                hi,
-                threshold: u16::try_from(prep.threshold.max(0)).unwrap_or(u16::MAX),
-            })
+            // Q >= ceil((T - 15 w) / 16); Q ≤ 62 w fits u16 for any motif under ~1000 bp.
+            let need = (prep.threshold - 15 * w as i32).max(0);
+            let threshold = u16::try_from((need + 15) / 16).ok()?;
+            Some(Self { q, threshold })
         }
+    }
+
+    /// Adds one strand's quantised sums for pairs `p` (and `p + 1` when `two`).
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    unsafe fn step(
+        t: &Tables,
+        p: usize,
+        c0: __m256i,
+        c1: __m256i,
+        two: bool,
+        a0: &mut __m256i,
+        a1: &mut __m256i,
+    ) {
+        let t0 = unsafe { _mm256_loadu_si256(t.q[p].as_ptr() as *const __m256i) };
+        let mut s = _mm256_shuffle_epi8(t0, c0);
+        if two {
+            let t1 = unsafe { _mm256_loadu_si256(t.q[p + 1].as_ptr() as *const __m256i) };
+            s = _mm256_add_epi8(s, _mm256_shuffle_epi8(t1, c1));
+        }
+        let zero = _mm256_setzero_si256();
+        *a0 = _mm256_add_epi16(*a0, _mm256_unpacklo_epi8(s, zero));
+        *a1 = _mm256_add_epi16(*a1, _mm256_unpackhi_epi8(s, zero));
     }
 
     /// Candidate masks (bit i = window `from + i`) for the forward and reverse tables.
     ///
     /// # Safety
-    /// AVX2 must be available and `codes[from + w - 1 + 32]` must be in bounds (exclusive).
+    /// AVX2 must be available and `from + w - 1 + 32 <= pairs.len()` (w = motif width).
     #[target_feature(enable = "avx2")]
     pub unsafe fn block_masks(
         f: &Tables,
         r: Option<&Tables>,
-        codes: &[u8],
+        pairs: &[u8],
         from: usize,
     ) -> (u32, u32) {
-        let w = f.lo.len();
-        debug_assert!(from + w + 31 <= codes.len());
+        let nq = f.q.len();
+        debug_assert!(from + 2 * (nq - 1) + 32 <= pairs.len());
         let zero = _mm256_setzero_si256();
         let (mut f0, mut f1, mut r0, mut r1) = (zero, zero, zero, zero);
-        let base = unsafe { codes.as_ptr().add(from) };
-        for j in 0..w {
+        let base = unsafe { pairs.as_ptr().add(from) };
+        let mut p = 0;
+        while p < nq {
+            let two = p + 1 < nq;
             // SAFETY: in bounds by the caller's contract; unaligned loads.
-            let c = unsafe { _mm256_loadu_si256(base.add(j) as *const __m256i) };
-            let tl = unsafe { _mm256_loadu_si256(f.lo[j].as_ptr() as *const __m256i) };
-            let th = unsafe { _mm256_loadu_si256(f.hi[j].as_ptr() as *const __m256i) };
-            let l = _mm256_shuffle_epi8(tl, c);
-            let h = _mm256_shuffle_epi8(th, c);
-            f0 = _mm256_add_epi16(f0, _mm256_unpacklo_epi8(l, h));
-            f1 = _mm256_add_epi16(f1, _mm256_unpackhi_epi8(l, h));
+            let c0 = unsafe { _mm256_loadu_si256(base.add(2 * p) as *const __m256i) };
+            let c1 = if two {
+                unsafe { _mm256_loadu_si256(base.add(2 * p + 2) as *const __m256i) }
+            } else {
+                zero
+            };
+            unsafe { step(f, p, c0, c1, two, &mut f0, &mut f1) };
             if let Some(r) = r {
-                let tl = unsafe { _mm256_loadu_si256(r.lo[j].as_ptr() as *const __m256i) };
-                let th = unsafe { _mm256_loadu_si256(r.hi[j].as_ptr() as *const __m256i) };
-                let l = _mm256_shuffle_epi8(tl, c);
-                let h = _mm256_shuffle_epi8(th, c);
-                r0 = _mm256_add_epi16(r0, _mm256_unpacklo_epi8(l, h));
-                r1 = _mm256_add_epi16(r1, _mm256_unpackhi_epi8(l, h));
+                unsafe { step(r, p, c0, c1, two, &mut r0, &mut r1) };
             }
+            p += 2;
         }
         let mf = mask(f0, f1, f.threshold);
         let mr = match r {
@@ -438,6 +505,24 @@ mod tests {
         assert!(scan_sequence(&p, b"ACGT", 1.0, true).is_empty());
         assert_eq!(scan_sequence(&p, b"ACGTA", 1.0, false).len(), 1);
         assert_eq!(scan_sequence(&p, b"acgta", 1e-3, false)[0].start, 0);
+    }
+
+    #[test]
+    fn even_width_and_shared_pairs_match_exhaustive_scan() {
+        let mut m = motif();
+        m.probs.push([0.1, 0.1, 0.1, 0.7]);
+        let p = Pssm::new(&m, &Background::uniform(), 0.1);
+        let seq: Vec<u8> = (0..3000u32)
+            .map(|i| b"ACGTTGCAAN"[(i * 7 % 10) as usize ^ (i as usize % 3 == 0) as usize])
+            .collect();
+        for t in [1.0, 1e-2, 1e-3] {
+            assert_eq!(scan_sequence(&p, &seq, t, true), naive(&p, &seq, t, true));
+            let sc = Scanner::new(&p, t, true);
+            let codes = encode(&seq);
+            let mut out = Vec::new();
+            sc.scan_encoded_pairs(&codes, &pair_codes(&codes), 0, codes.len(), &mut out);
+            assert_eq!(out, naive(&p, &seq, t, true));
+        }
     }
 
     #[test]

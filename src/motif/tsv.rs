@@ -99,6 +99,67 @@ pub fn write_row(
     out.write_all(buf)
 }
 
+/// Writes FIMO rows like [`write_row`], remembering the text of each score and p-value
+/// (hits of one motif share few distinct values), which makes writing many hits cheap.
+#[derive(Default)]
+pub struct RowWriter {
+    buf: Vec<u8>,
+    scores: std::collections::HashMap<u64, Box<str>>,
+    pvalues: std::collections::HashMap<u64, Box<str>>,
+}
+
+impl RowWriter {
+    /// Writes one row; see [`write_row`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn write(
+        &mut self,
+        out: &mut impl Write,
+        motif_id: &str,
+        motif_alt_id: &str,
+        seq_name: &str,
+        hit: &Hit,
+        window: &[u8],
+        qvalue: Option<f64>,
+    ) -> io::Result<()> {
+        let buf = &mut self.buf;
+        buf.clear();
+        buf.extend_from_slice(motif_id.as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(motif_alt_id.as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(seq_name.as_bytes());
+        buf.push(b'\t');
+        let mut ib = itoa::Buffer::new();
+        buf.extend_from_slice(ib.format(hit.start + 1).as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(ib.format(hit.end).as_bytes());
+        buf.extend_from_slice(if hit.plus { b"\t+\t" } else { b"\t-\t" });
+        let sc = self
+            .scores
+            .entry(hit.score.to_bits())
+            .or_insert_with(|| format_g(hit.score, 6).into());
+        buf.extend_from_slice(sc.as_bytes());
+        buf.push(b'\t');
+        let pv = self
+            .pvalues
+            .entry(hit.pvalue.to_bits())
+            .or_insert_with(|| format_g(hit.pvalue, 3).into());
+        buf.extend_from_slice(pv.as_bytes());
+        buf.push(b'\t');
+        if let Some(q) = qvalue {
+            buf.extend_from_slice(format_g(q, 3).as_bytes());
+        }
+        buf.push(b'\t');
+        if hit.plus {
+            buf.extend_from_slice(window);
+        } else {
+            buf.extend(window.iter().rev().map(|&b| complement_upper(b)));
+        }
+        buf.push(b'\n');
+        out.write_all(buf)
+    }
+}
+
 /// Upper-case complement as MEME's `invcomp_seq` prints it (U pairs like T).
 fn complement_upper(b: u8) -> u8 {
     match b.to_ascii_uppercase() {
