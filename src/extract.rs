@@ -109,11 +109,11 @@ pub fn extract<W: Write + Send>(
             Ok(c) => {
                 summary.past_end += c.past_end;
                 summary.empty += c.empty;
-                if summary.first_skipped.is_none() {
-                    if let Some((l, what)) = &c.first_skip {
-                        summary.first_skipped =
-                            Some(format!("{}:{}: {what}", bed_path.display(), line_of(i, *l)));
-                    }
+                if summary.first_skipped.is_none()
+                    && let Some((l, what)) = &c.first_skip
+                {
+                    summary.first_skipped =
+                        Some(format!("{}:{}: {what}", bed_path.display(), line_of(i, *l)));
                 }
                 summary.written += c.items.len() as u64;
                 chunks.push(c);

@@ -61,6 +61,9 @@ pub struct HeadConfig {
     /// A motif focus is reported when its q-value is at most this.
     pub focus_q: f64,
     pub prune: PruneRule,
+    /// Motif names (for the tables `merge` writes from partial files alone).
+    #[serde(default)]
+    pub motif_names: Vec<String>,
 }
 
 impl HeadConfig {
@@ -73,23 +76,25 @@ impl HeadConfig {
             redundancy_every: 8,
             focus_q: 0.05,
             prune: PruneRule::default(),
+            motif_names: Vec::new(),
         }
     }
 
     fn same_data_as(&self, o: &HeadConfig) -> bool {
-        (
-            self.n_layers,
-            self.n_heads,
-            self.seed,
-            self.null_replicates,
-            self.redundancy_every,
-        ) == (
-            o.n_layers,
-            o.n_heads,
-            o.seed,
-            o.null_replicates,
-            o.redundancy_every,
-        )
+        self.motif_names == o.motif_names
+            && (
+                self.n_layers,
+                self.n_heads,
+                self.seed,
+                self.null_replicates,
+                self.redundancy_every,
+            ) == (
+                o.n_layers,
+                o.n_heads,
+                o.seed,
+                o.null_replicates,
+                o.redundancy_every,
+            )
     }
 }
 
@@ -354,7 +359,7 @@ impl HeadAccumulator {
                 f.n_sites += set.n_sites;
             }
         }
-        if a.seq_index % self.cfg.redundancy_every.max(1) == 0 && nh > 1 {
+        if a.seq_index.is_multiple_of(self.cfg.redundancy_every.max(1)) && nh > 1 {
             self.red_seqs += 1;
             let g = gram(a);
             for i in 0..nh {

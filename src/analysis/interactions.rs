@@ -57,6 +57,9 @@ pub struct InteractionConfig {
     pub cluster: Option<Vec<usize>>,
     /// How many of the strongest individual site pairs to keep for BEDPE.
     pub top_site_pairs: usize,
+    /// Motif names (for the tables `merge` writes from partial files alone).
+    #[serde(default)]
+    pub motif_names: Vec<String>,
 }
 
 impl InteractionConfig {
@@ -70,6 +73,7 @@ impl InteractionConfig {
             max_distance: u64::MAX,
             cluster: None,
             top_site_pairs: 1000,
+            motif_names: Vec::new(),
         }
     }
 
@@ -83,6 +87,7 @@ impl InteractionConfig {
                 c.max_distance,
                 c.cluster.clone(),
                 c.top_site_pairs,
+                c.motif_names.clone(),
             )
         };
         key(self) == key(o)

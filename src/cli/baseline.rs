@@ -1,13 +1,7 @@
 //! `cisformer baseline`: k-mer ridge regression, the yardstick for the Transformer.
 //!
 //! [`DataArgs`] (labelled input + split options) is shared with `train` and `evaluate`.
-use std::{
-    fs,
-    io::Write,
-    ops::ControlFlow,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{fs, io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
 
 use anyhow::Context;
 use cisformer::{
@@ -16,7 +10,7 @@ use cisformer::{
     train::{self, BedOptions, Dataset, Set, Split, SplitSpec},
 };
 
-use super::Global;
+use super::{Global, write_to};
 
 /// Labelled sequences and how to split them (shared by `baseline`, `train`, `evaluate`).
 #[derive(clap::Args, Debug, Clone)]
@@ -60,9 +54,9 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
-    /// Reads the data set and makes the split.
-    pub fn load(&self) -> anyhow::Result<(Dataset, Split)> {
-        let ds = match (&self.fasta, &self.labels, &self.bed, &self.genome) {
+    /// Reads the labelled sequences.
+    pub fn dataset(&self) -> anyhow::Result<Dataset> {
+        Ok(match (&self.fasta, &self.labels, &self.bed, &self.genome) {
             (Some(fa), Some(labels), None, None) => Dataset::from_fasta_labels(fa, labels)?,
             (None, None, Some(bed), Some(genome)) => {
                 let opts = BedOptions {
@@ -76,7 +70,12 @@ impl DataArgs {
             _ => anyhow::bail!(
                 "give either --fasta FA --labels TSV, or --bed BED --genome FA --label-col N"
             ),
-        };
+        })
+    }
+
+    /// Reads the data set and makes the split.
+    pub fn load(&self) -> anyhow::Result<(Dataset, Split)> {
+        let ds = self.dataset()?;
         let fractions: [f64; 3] = self
             .fractions
             .as_slice()
@@ -107,6 +106,36 @@ impl DataArgs {
         };
         let split = ds.split(&spec)?;
         Ok((ds, split))
+    }
+
+    /// For scoring a trained model: the labels' `set` column or a chromosome split when
+    /// given, otherwise every row as one set (`true`: scored as `all`).
+    pub fn load_for_scoring(&self) -> anyhow::Result<(Dataset, Split, bool)> {
+        let chrom = !self.val_chroms.is_empty() || !self.test_chroms.is_empty();
+        if chrom || self.split != "auto" {
+            let (ds, split) = self.load()?;
+            return Ok((ds, split, false));
+        }
+        let ds = self.dataset()?;
+        if let Some(sets) = &ds.sets {
+            let split = Split::from_sets(sets);
+            return Ok((ds, split, false));
+        }
+        let all = Split {
+            train: Vec::new(),
+            val: Vec::new(),
+            test: (0..ds.len()).collect(),
+        };
+        Ok((ds, all, true))
+    }
+
+    /// The inputs, for `meta.json`.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "fasta": self.fasta, "labels": self.labels, "bed": self.bed, "genome": self.genome,
+            "label_col": self.label_col, "split": self.split, "fractions": self.fractions,
+            "val_chroms": self.val_chroms, "test_chroms": self.test_chroms, "seed": self.seed,
+        })
     }
 }
 
@@ -168,7 +197,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         canonical: !args.single_strand,
         alphas: args.alphas.clone(),
     };
-    let bar = alpha_bar(g, opts.alphas.len() as u64);
+    let bar = super::progress_bar(
+        g,
+        opts.alphas.len() as u64,
+        "baseline: ridge fits {bar:30} {pos}/{len} alphas",
+    );
     let model = RidgeBaseline::fit_with_progress(&ds, &split, &opts, &mut |_| {
         bar.inc(1);
         ControlFlow::Continue(())
@@ -226,27 +259,5 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         eprintln!("baseline: done in {:.2} s", t0.elapsed().as_secs_f64());
     }
-    Ok(())
-}
-
-/// A bar over the ridge penalties, hidden with --quiet or when stderr is not a terminal.
-fn alpha_bar(g: &Global, n: u64) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if g.quiet || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(n);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("baseline: ridge fits {bar:30} {pos}/{len} alphas")
-    {
-        bar.set_style(style);
-    }
-    bar
-}
-
-fn write_to(path: &Path, f: impl FnOnce(&mut Output) -> std::io::Result<()>) -> anyhow::Result<()> {
-    let mut out = Output::create(path)?;
-    f(&mut out).map_err(|e| out.err(e))?;
-    out.finish()?;
     Ok(())
 }

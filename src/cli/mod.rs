@@ -3,16 +3,24 @@
 //! One file per subcommand. This is the only layer that prints to the terminal,
 //! uses `anyhow`, or draws progress bars.
 
+mod attention;
 mod baseline;
 mod completions;
 mod demo;
+mod evaluate;
 mod extract;
+mod heads;
 mod index;
+mod info;
+mod interactions;
+mod man;
+mod merge;
 mod motifs;
+mod predict;
+mod report;
 mod scan;
 mod simulate;
-mod man;
-mod report;
+mod train;
 
 use std::process::ExitCode;
 
@@ -45,12 +53,19 @@ enum Command {
     Baseline(Box<baseline::Args>),
     Completions(completions::Args),
     Demo(demo::Args),
+    Evaluate(evaluate::Args),
+    Info(info::Args),
+    Predict(predict::Args),
     Extract(extract::Args),
+    Heads(Box<heads::Args>),
+    Interactions(Box<interactions::Args>),
     Index(index::Args),
     Motifs(motifs::Args),
     Scan(scan::Args),
     Simulate(simulate::Args),
+    Train(Box<train::Args>),
     Man(man::Args),
+    Merge(merge::Args),
     Report(Box<report::Args>),
 }
 
@@ -81,12 +96,19 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Baseline(a) => baseline::run(*a, g),
         Command::Completions(a) => completions::run(a, g),
         Command::Demo(a) => demo::run(a, g),
+        Command::Evaluate(a) => evaluate::run(a, g),
+        Command::Info(a) => info::run(a, g),
+        Command::Predict(a) => predict::run(a, g),
         Command::Extract(a) => extract::run(a, g),
+        Command::Heads(a) => heads::run(*a, g),
+        Command::Interactions(a) => interactions::run(*a, g),
         Command::Index(a) => index::run(a, g),
         Command::Motifs(a) => motifs::run(a, g),
         Command::Scan(a) => scan::run(a, g),
         Command::Simulate(a) => simulate::run(a, g),
+        Command::Train(a) => train::run(*a, g),
         Command::Man(a) => man::run(a, g),
+        Command::Merge(a) => merge::run(a, g),
         Command::Report(a) => report::run(*a, g),
     }
 }
@@ -114,6 +136,45 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<cisformer::Error>()
                 .is_some_and(cisformer::Error::is_broken_pipe)
     })
+}
+
+/// A progress bar on stderr, hidden with --quiet or when stderr is not a terminal
+/// (pipelines' logs stay clean). `len` 0 draws a spinner.
+pub(crate) fn progress_bar(g: &Global, len: u64, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if g.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = if len == 0 {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::new(len)
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// Writes one output file atomically.
+pub(crate) fn write_to(
+    path: &std::path::Path,
+    f: impl FnOnce(&mut cisformer::io::output::Output) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = cisformer::io::output::Output::create(path)?;
+    f(&mut out).map_err(|e| out.err(e))?;
+    out.finish()?;
+    Ok(())
+}
+
+/// `--device`: CPU is built in; CUDA is not part of this build yet.
+pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        device == "cpu",
+        "--device {device}: this cisformer was built without CUDA support; use --device cpu"
+    );
+    Ok(())
 }
 
 /// The clap command, for completions and man pages.

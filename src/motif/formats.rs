@@ -414,14 +414,14 @@ pub(super) fn parse_homer(text: &str, origin: &str) -> Result<MotifFile> {
             continue;
         }
         if let Some(h) = l.strip_prefix('>') {
-            if let Some(m) = motifs.last() {
-                if m.probs.is_empty() {
-                    return Err(err(
-                        origin,
-                        header_line,
-                        format!("motif {} has no rows", m.id),
-                    ));
-                }
+            if let Some(m) = motifs.last()
+                && m.probs.is_empty()
+            {
+                return Err(err(
+                    origin,
+                    header_line,
+                    format!("motif {} has no rows", m.id),
+                ));
             }
             let fields: Vec<&str> = h.split('\t').collect();
             let consensus = fields[0].trim().to_string();
@@ -461,14 +461,14 @@ pub(super) fn parse_homer(text: &str, origin: &str) -> Result<MotifFile> {
         }
         m.probs.push([v[0] / s, v[1] / s, v[2] / s, v[3] / s]);
     }
-    if let Some(m) = motifs.last() {
-        if m.probs.is_empty() {
-            return Err(err(
-                origin,
-                header_line,
-                format!("motif {} has no rows", m.id),
-            ));
-        }
+    if let Some(m) = motifs.last()
+        && m.probs.is_empty()
+    {
+        return Err(err(
+            origin,
+            header_line,
+            format!("motif {} has no rows", m.id),
+        ));
     }
     Ok(MotifFile {
         motifs,

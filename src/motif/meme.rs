@@ -202,18 +202,18 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<MotifFile> {
                 m.probs.push([vals[0], vals[1], vals[2], vals[3]]);
                 i += 1;
             }
-            if let Some(w) = w {
-                if m.probs.len() != w {
-                    return Err(err(
-                        i.min(lines.len().saturating_sub(1)),
-                        format!(
-                            "motif {} has {} rows, but its header (line {}) says w= {w}",
-                            m.id,
-                            m.probs.len(),
-                            header + 1
-                        ),
-                    ));
-                }
+            if let Some(w) = w
+                && m.probs.len() != w
+            {
+                return Err(err(
+                    i.min(lines.len().saturating_sub(1)),
+                    format!(
+                        "motif {} has {} rows, but its header (line {}) says w= {w}",
+                        m.id,
+                        m.probs.len(),
+                        header + 1
+                    ),
+                ));
             }
             if m.probs.is_empty() {
                 return Err(err(header, format!("motif {} has an empty matrix", m.id)));
@@ -227,10 +227,10 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<MotifFile> {
                 i += 1;
             }
             continue;
-        } else if let Some(url) = line.strip_prefix("URL") {
-            if let Some(m) = motifs.last_mut() {
-                m.url = Some(url.trim().to_string());
-            }
+        } else if let Some(url) = line.strip_prefix("URL")
+            && let Some(m) = motifs.last_mut()
+        {
+            m.url = Some(url.trim().to_string());
         }
         i += 1;
     }
@@ -320,7 +320,7 @@ fn read_background(lines: &[&str], mut i: usize, origin: &str) -> Result<([f64; 
             continue;
         }
         let toks: Vec<&str> = l.split_whitespace().collect();
-        if toks.len() % 2 != 0 || toks.is_empty() {
+        if !toks.len().is_multiple_of(2) || toks.is_empty() {
             return Err(Error::parse(
                 origin,
                 i as u64,

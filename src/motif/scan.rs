@@ -234,30 +234,26 @@ impl<'a> Scanner<'a> {
                     let i = m.trailing_zeros();
                     m &= m - 1;
                     let p = from + i as usize;
-                    if mf >> i & 1 == 1 {
-                        if let Some(s) = self.fwd.score(codes, p) {
-                            out.push(self.hit(&self.pssm.fwd, p, true, s));
-                        }
+                    if mf >> i & 1 == 1
+                        && let Some(s) = self.fwd.score(codes, p)
+                    {
+                        out.push(self.hit(&self.pssm.fwd, p, true, s));
                     }
-                    if mr >> i & 1 == 1 {
-                        if let Some(s) = self.rev.as_ref().and_then(|r| r.score(codes, p)) {
-                            out.push(self.hit(&self.pssm.rev, p, false, s));
-                        }
+                    if mr >> i & 1 == 1
+                        && let Some(s) = self.rev.as_ref().and_then(|r| r.score(codes, p))
+                    {
+                        out.push(self.hit(&self.pssm.rev, p, false, s));
                     }
                 }
                 from += 32;
             }
         }
         for p in from..to {
-            if fwd_max {
-                if let Some(s) = self.fwd.score(codes, p) {
-                    out.push(self.hit(&self.pssm.fwd, p, true, s));
-                }
+            if fwd_max && let Some(s) = self.fwd.score(codes, p) {
+                out.push(self.hit(&self.pssm.fwd, p, true, s));
             }
-            if rev_max {
-                if let Some(s) = self.rev.as_ref().and_then(|r| r.score(codes, p)) {
-                    out.push(self.hit(&self.pssm.rev, p, false, s));
-                }
+            if rev_max && let Some(s) = self.rev.as_ref().and_then(|r| r.score(codes, p)) {
+                out.push(self.hit(&self.pssm.rev, p, false, s));
             }
         }
     }
@@ -513,7 +509,7 @@ mod tests {
         m.probs.push([0.1, 0.1, 0.1, 0.7]);
         let p = Pssm::new(&m, &Background::uniform(), 0.1);
         let seq: Vec<u8> = (0..3000u32)
-            .map(|i| b"ACGTTGCAAN"[(i * 7 % 10) as usize ^ (i as usize % 3 == 0) as usize])
+            .map(|i| b"ACGTTGCAAN"[(i * 7 % 10) as usize ^ (i as usize).is_multiple_of(3) as usize])
             .collect();
         for t in [1.0, 1e-2, 1e-3] {
             assert_eq!(scan_sequence(&p, &seq, t, true), naive(&p, &seq, t, true));

@@ -220,25 +220,25 @@ fn summary_kvs(
             kv.push(Kv::new(label, json_text(v)));
         }
     }
-    if let Some(t) = log {
-        if !t.is_empty() {
-            let last = t.len() - 1;
-            kv.push(Kv::new("training log rows", t.len().to_string()));
-            for c in ["epoch", "step"] {
-                if t.col(c).is_some() {
-                    kv.push(Kv::new(format!("last {c}"), t.str(last, c)));
-                }
+    if let Some(t) = log
+        && !t.is_empty()
+    {
+        let last = t.len() - 1;
+        kv.push(Kv::new("training log rows", t.len().to_string()));
+        for c in ["epoch", "step"] {
+            if t.col(c).is_some() {
+                kv.push(Kv::new(format!("last {c}"), t.str(last, c)));
             }
-            for c in t.header().iter().filter(|c| c.starts_with("val_")) {
-                let vals: Vec<f64> = (0..t.len())
-                    .map(|r| t.num(r, c))
-                    .collect::<Result<Vec<_>>>()?
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                if let Some(&v) = vals.last() {
-                    kv.push(Kv::new(format!("final {c}"), short_num(v)));
-                }
+        }
+        for c in t.header().iter().filter(|c| c.starts_with("val_")) {
+            let vals: Vec<f64> = (0..t.len())
+                .map(|r| t.num(r, c))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            if let Some(&v) = vals.last() {
+                kv.push(Kv::new(format!("final {c}"), short_num(v)));
             }
         }
     }

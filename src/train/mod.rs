@@ -9,6 +9,7 @@ pub mod labels;
 pub mod metrics;
 pub mod split;
 pub mod trainer;
+pub mod transformer;
 
 use std::{collections::HashMap, path::Path};
 
@@ -38,6 +39,8 @@ pub struct Dataset {
     pub sets: Option<Vec<Set>>,
     /// Chromosome of each sequence (BED input only), for chromosome splits.
     pub chroms: Option<Vec<String>>,
+    /// BED start and end of each sequence (BED input only), for bedGraph output.
+    pub coords: Option<Vec<(u64, u64)>>,
 }
 
 /// How many missing ids an error message lists before summarising.
@@ -131,9 +134,6 @@ impl Dataset {
     /// assert_eq!(ds.chroms.unwrap(), ["c", "c"]);
     /// ```
     pub fn from_bed(bed_path: &Path, genome_path: &Path, opts: &BedOptions) -> Result<Dataset> {
-        if opts.label_cols.is_empty() {
-            return Err(Error::Invalid("no BED label column given".into()));
-        }
         if let Some(c) = opts.label_cols.iter().find(|&&c| c < 4 || c == 6) {
             return Err(Error::Invalid(format!(
                 "BED column {c} cannot hold activities (1-3 are coordinates, 6 is the strand)"
@@ -145,6 +145,7 @@ impl Dataset {
         let mut ds = Dataset {
             output_names: opts.output_names(),
             chroms: Some(Vec::new()),
+            coords: Some(Vec::new()),
             ..Dataset::default()
         };
         let mut seen: HashMap<String, u64> = HashMap::new();
@@ -215,6 +216,9 @@ impl Dataset {
             if let Some(c) = ds.chroms.as_mut() {
                 c.push(iv.contig.clone());
             }
+            if let Some(c) = ds.coords.as_mut() {
+                c.push((iv.start, iv.end));
+            }
         }
         if ds.ids.is_empty() {
             return Err(Error::parse(bed_path, 1, "no BED intervals (empty file?)"));
@@ -263,6 +267,10 @@ impl Dataset {
                 .chroms
                 .as_ref()
                 .map(|c| rows.iter().map(|&i| c[i].clone()).collect()),
+            coords: self
+                .coords
+                .as_ref()
+                .map(|c| rows.iter().map(|&i| c[i]).collect()),
         }
     }
 

@@ -1,0 +1,119 @@
+//! `cisformer evaluate`: held-out metrics of a trained model, beside the k-mer ridge
+//! baseline fitted at training time.
+use std::{io::Write, path::PathBuf};
+
+use cisformer::{
+    baseline::RidgeBaseline,
+    model::Model,
+    train::{self, Metrics, Set},
+};
+
+use super::{Global, baseline::DataArgs};
+
+/// Score a trained model on labelled sequences.
+///
+/// Reports Pearson, Spearman, R², MSE (and AUROC, AUPRC for 0/1 labels) per output and
+/// per set (the labels' `set` column; all rows as `all` without one), for the
+/// Transformer and for the k-mer ridge baseline saved with it (DIR/ridge.json).
+///
+/// Example: `cisformer evaluate --model model --fasta test.fa --labels test.tsv`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model directory written by `train`.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Output TSV (`-` = standard output).
+    #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
+    out: PathBuf,
+    /// Compute device.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    super::check_device(&args.device)?;
+    let (model, meta) = Model::load(&args.model)?;
+    let (ds, split, whole) = args.data.load_for_scoring()?;
+    if ds.output_names != meta.label_names {
+        anyhow::bail!(
+            "the labels have outputs {:?} but the model predicts {:?}",
+            ds.output_names,
+            meta.label_names
+        );
+    }
+    let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
+    let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
+    let raw = train::transformer::predict_raw(&model, &seqs, 64)?;
+    bar.finish_and_clear();
+    let pred = train::transformer::to_label_scale(&model, &meta, raw);
+    let table = named(train::split_metrics(&ds, &split, &pred), whole);
+    let ridge_path = args.model.join("ridge.json");
+    let ridge_table = if ridge_path.is_file() {
+        let text = std::fs::read_to_string(&ridge_path)?;
+        let r: RidgeBaseline = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", ridge_path.display()))?;
+        Some(named(
+            train::split_metrics(&ds, &split, &r.predict(&seqs)),
+            whole,
+        ))
+    } else {
+        None
+    };
+    let mut out = cisformer::io::output::Output::create(&args.out)?;
+    write_model_metrics(&mut out, &ds.output_names, &table, ridge_table.as_deref())
+        .map_err(|e| out.err(e))?;
+    out.finish()?;
+    if !g.quiet {
+        print_summary("evaluate", &ds.output_names, &table, ridge_table.as_deref());
+    }
+    Ok(())
+}
+
+/// Metrics per named set: `train`/`val`/`test`, or `all`.
+pub type Table = [(&'static str, Vec<Metrics>)];
+
+/// Names the sets of a split; `whole` marks data scored as one set (`all`).
+pub fn named(t: Vec<(Set, Vec<Metrics>)>, whole: bool) -> Vec<(&'static str, Vec<Metrics>)> {
+    t.into_iter()
+        .map(|(s, m)| (if whole { "all" } else { s.as_str() }, m))
+        .collect()
+}
+
+/// `model  set  output  n  pearson ...` rows: the Transformer, then the baseline.
+pub fn write_model_metrics(
+    w: &mut impl Write,
+    names: &[String],
+    table: &Table,
+    ridge: Option<&Table>,
+) -> std::io::Result<()> {
+    writeln!(w, "model\tset\toutput\t{}", Metrics::TSV_HEADER)?;
+    for (label, t) in std::iter::once(("transformer", table)).chain(ridge.map(|r| ("ridge", r))) {
+        for (set, ms) in t {
+            for (name, m) in names.iter().zip(ms) {
+                writeln!(w, "{label}\t{set}\t{name}\t{}", m.tsv_fields())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One stderr line per held-out set and output: Transformer vs ridge.
+pub fn print_summary(cmd: &str, names: &[String], table: &Table, ridge: Option<&Table>) {
+    for (i, (set, ms)) in table.iter().enumerate() {
+        if *set == "train" {
+            continue;
+        }
+        for (o, (name, m)) in names.iter().zip(ms).enumerate() {
+            let base = ridge
+                .and_then(|r| r.get(i))
+                .map(|(_, rm)| format!(" | ridge r {:.4}", rm[o].pearson))
+                .unwrap_or_default();
+            eprintln!(
+                "{cmd}: {set} {name}: pearson {:.4}, spearman {:.4}, r2 {:.4} (n = {}){base}",
+                m.pearson, m.spearman, m.r2, m.n
+            );
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `cisformer heads`: the per-head atlas (entropy, distance, boundary mass, motif focus,
+//! redundancy, importance, prune candidates).
+use std::path::PathBuf;
+
+use cisformer::{
+    analysis::{
+        self, Shard, Site,
+        heads::{
+            HeadAccumulator, HeadConfig, HeadImportance, TrackValue, write_focus_tsv,
+            write_head_bedgraph, write_heads_tsv,
+        },
+    },
+    train::{metrics::pearson, transformer::predict_raw},
+};
+
+use super::{Global, attention::InputArgs, write_to};
+
+/// One row per (layer, head): what each attention head does and which motif it watches.
+///
+/// Motif focus: attention received by tokens of a motif's sites over what their coverage
+/// predicts, against random non-site spans of the same widths in the same sequences.
+/// Importance: the model is rerun with each head masked; `importance_dmetric` is the
+/// drop of Pearson r against --labels (without labels: against the unmasked
+/// predictions) and `importance_dpred` the mean |Δprediction|.
+///
+/// Example: `cisformer heads --model model --fasta seqs.fa --motifs motifs.meme --labels labels.tsv -o heads.tsv`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output: the head atlas (TSV), or the partial state with --shard.
+    #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
+    out: PathBuf,
+    /// Also write every (head, motif) focus row.
+    #[arg(long, value_name = "TSV")]
+    focus: Option<PathBuf>,
+    /// Activities of the sequences (labels TSV), for the importance metric.
+    #[arg(long, value_name = "TSV")]
+    labels: Option<PathBuf>,
+    /// Sequences used to measure importance (the first N; 0 skips it).
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    importance_n: usize,
+    /// Write the per-head attention of this sequence as bedGraph (see --dump-out).
+    #[arg(long, value_name = "SEQ_ID")]
+    dump: Option<String>,
+    /// File for --dump [default: SEQ_ID.bedGraph].
+    #[arg(long, value_name = "FILE", requires = "dump")]
+    dump_out: Option<PathBuf>,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let mut input = args.input.load()?;
+    let cfg = input.model.config().clone();
+    let mut hc = HeadConfig::new(cfg.n_layers, cfg.n_heads);
+    hc.seed = args.input.seed;
+    hc.motif_names = input.names.clone();
+    let shard = args.input.shard.unwrap_or(Shard::ALL);
+    let mut acc = HeadAccumulator::new(hc);
+    acc.set_shard(shard);
+    let n = (0..input.records.len())
+        .filter(|&i| shard.contains(i))
+        .count();
+    let bar = super::progress_bar(
+        g,
+        n as u64,
+        "heads {elapsed_precise} {bar:30} {pos}/{len} sequences",
+    );
+    super::attention::for_each_batch(&input, shard, args.input.batch_size, &bar, |atts| {
+        let geoms: Vec<_> = atts
+            .iter()
+            .map(|a| super::attention::geometry(&input.model, input.records[a.seq_index].seq.len()))
+            .collect();
+        let items: Vec<(&analysis::SeqAttention, &[Site], &analysis::TokenGeometry)> = atts
+            .iter()
+            .zip(&geoms)
+            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
+            .collect();
+        acc.add_batch(&items)?;
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    if let Some(id) = &args.dump {
+        dump(&input, id, args.dump_out.clone())?;
+    }
+    if args.input.shard.is_some() {
+        acc.save_partial(&args.out)?;
+        if !g.quiet {
+            eprintln!(
+                "heads: shard {shard}: {n} sequences, partial state in {}",
+                args.out.display()
+            );
+        }
+        return Ok(());
+    }
+    if args.importance_n > 0 {
+        for imp in importance(&mut input, args.labels.as_ref(), args.importance_n, g)? {
+            acc.set_importance(imp)?;
+        }
+    }
+    write_tables(&acc, &args.out, args.focus.as_ref())?;
+    if !g.quiet {
+        eprintln!("heads: {n} sequences, {} heads", cfg.n_layers * cfg.n_heads);
+    }
+    Ok(())
+}
+
+/// Writes the atlas (and the focus table); `merge` calls this too.
+pub fn write_tables(
+    acc: &HeadAccumulator,
+    out: &std::path::Path,
+    focus: Option<&PathBuf>,
+) -> anyhow::Result<()> {
+    let names = &acc.config().motif_names;
+    let rows = acc.finish();
+    write_to(out, |w| write_heads_tsv(w, &rows, names))?;
+    if let Some(p) = focus {
+        let f = acc.finish_focus();
+        write_to(p, |w| write_focus_tsv(w, &f, names))?;
+    }
+    Ok(())
+}
+
+/// Masks each head in turn on the first `n` sequences.
+fn importance(
+    input: &mut super::attention::Input,
+    labels: Option<&PathBuf>,
+    n: usize,
+    g: &Global,
+) -> anyhow::Result<Vec<HeadImportance>> {
+    let recs = &input.records[..n.min(input.records.len())];
+    let seqs: Vec<&[u8]> = recs.iter().map(|r| r.seq.as_slice()).collect();
+    let truth: Option<Vec<f64>> = match labels {
+        Some(p) => {
+            let l = cisformer::train::read_labels(p)?;
+            let idx = l.index();
+            let mut t = Vec::with_capacity(recs.len());
+            for r in recs {
+                let Some(&i) = idx.get(r.name.as_str()) else {
+                    anyhow::bail!("{}: no label for sequence '{}'", p.display(), r.name);
+                };
+                t.push(f64::from(l.values[i][0]));
+            }
+            Some(t)
+        }
+        None => None,
+    };
+    let first = |p: Vec<Vec<f32>>| -> Vec<f64> { p.iter().map(|r| f64::from(r[0])).collect() };
+    let full = first(predict_raw(&input.model, &seqs, 64)?);
+    let reference = truth.as_ref().unwrap_or(&full);
+    let base = pearson(&full, reference);
+    let cfg = input.model.config().clone();
+    let bar = super::progress_bar(
+        g,
+        (cfg.n_layers * cfg.n_heads) as u64,
+        "heads: importance {bar:30} {pos}/{len} heads masked",
+    );
+    let mut out = Vec::new();
+    for layer in 0..cfg.n_layers {
+        for head in 0..cfg.n_heads {
+            input.model.set_head_mask(layer, head, 0.0)?;
+            let masked = predict_raw(&input.model, &seqs, 64);
+            input.model.set_head_mask(layer, head, 1.0)?;
+            let masked = first(masked?);
+            let dpred = masked
+                .iter()
+                .zip(&full)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f64>()
+                / masked.len().max(1) as f64;
+            // Predictions are z-scores; report |Δ| on the label scale.
+            let scale = input.meta.normalization.first().map_or(1.0, |n| n.std);
+            out.push(HeadImportance {
+                layer,
+                head,
+                dmetric: base - pearson(&masked, reference),
+                dpred: Some(dpred * scale),
+            });
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// Every head's attention over one sequence: mean attention each token receives.
+fn dump(input: &super::attention::Input, id: &str, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let Some(i) = input.records.iter().position(|r| r.name == id) else {
+        anyhow::bail!("--dump {id}: no such sequence in the FASTA");
+    };
+    let rec = &input.records[i];
+    let ids = vec![input.model.tokenizer().encode(&rec.seq)];
+    let opts = cisformer::model::ForwardOptions {
+        attention: true,
+        ..Default::default()
+    };
+    let m = input
+        .model
+        .forward(&ids, &opts)?
+        .attention
+        .map(|mut v| v.remove(0));
+    let m = m.ok_or_else(|| anyhow::anyhow!("the model returned no attention"))?;
+    let a = analysis::SeqAttention {
+        seq_index: i,
+        n_tokens: m.len,
+        n_layers: m.n_layers,
+        n_heads: m.n_heads,
+        attn: m.data,
+    };
+    let geom = super::attention::geometry(&input.model, rec.seq.len());
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{id}.bedGraph")));
+    let mut buf = Vec::new();
+    for layer in 0..a.n_layers {
+        for head in 0..a.n_heads {
+            std::io::Write::write_all(
+                &mut buf,
+                format!("track type=bedGraph name=\"{id} L{layer}H{head}\"\n").as_bytes(),
+            )?;
+            write_head_bedgraph(
+                &mut buf,
+                &a,
+                &geom,
+                layer,
+                head,
+                &rec.name,
+                TrackValue::Received,
+            )?;
+        }
+    }
+    write_to(&path, |w| std::io::Write::write_all(w, &buf))
+}

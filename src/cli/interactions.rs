@@ -1,0 +1,172 @@
+//! `cisformer interactions`: ranked TF-pair co-attention per head, against a
+//! distance-matched null.
+use std::path::PathBuf;
+
+use cisformer::analysis::{
+    self, Shard, Site,
+    interactions::{
+        InteractionAccumulator, InteractionConfig, write_bedpe, write_interactions_tsv,
+        write_pair_summary_tsv,
+    },
+};
+
+use super::{Global, attention::InputArgs, write_to};
+
+/// Rank pairs of motif sites by how much each attention head links them.
+///
+/// For every (layer, head) and every pair of non-overlapping sites in a sequence, the
+/// co-attention between their token spans is compared with span pairs of the same
+/// lengths and distance in the same sequence that are not those motifs (a
+/// distance-matched null), with a one-sided rank test and BH q-values over all rows.
+/// With --shard i/N, writes a partial state for `cisformer merge` instead of the table.
+///
+/// Example: `cisformer interactions --model model --fasta seqs.fa --motifs motifs.meme -o interactions.tsv`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Output: the interaction table (TSV), or the partial state with --shard.
+    #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
+    out: PathBuf,
+    /// Also write one row per motif pair (best head, ACAT-combined p-value).
+    #[arg(long, value_name = "TSV")]
+    per_pair: Option<PathBuf>,
+    /// Also write the strongest individual site pairs as BEDPE (browser arcs).
+    #[arg(long, value_name = "BEDPE")]
+    bedpe: Option<PathBuf>,
+    /// Leave out rows with fewer site pairs.
+    #[arg(long, default_value_t = 5)]
+    min_pairs: u64,
+    /// Ignore site pairs further apart (gap in bp).
+    #[arg(long, value_name = "BP")]
+    max_distance: Option<u64>,
+    /// Count pairs per cluster of near-identical motifs (column Pearson similarity >= T,
+    /// as `motifs similar --cluster T`), so redundant motifs do not split evidence.
+    #[arg(long, value_name = "T")]
+    collapse_similar: Option<f64>,
+    /// Only sequences whose prediction (first output) is in the top fraction F.
+    #[arg(long, value_name = "F")]
+    active_only: Option<f64>,
+    /// Distance-matched null span pairs per observed site pair.
+    #[arg(long, default_value_t = 8)]
+    null_per_pair: usize,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let mut input = args.input.load()?;
+    let cfg = input.model.config().clone();
+    let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);
+    ic.seed = args.input.seed;
+    ic.min_pairs = args.min_pairs;
+    ic.null_per_pair = args.null_per_pair;
+    if let Some(d) = args.max_distance {
+        ic.max_distance = d;
+    }
+    ic.motif_names = input.names.clone();
+    if let Some(t) = args.collapse_similar {
+        anyhow::ensure!(
+            (-1.0..=1.0).contains(&t),
+            "--collapse-similar must be in [-1, 1]"
+        );
+        let clusters = cisformer::motif::similar::cluster(&input.motifs, t, 5);
+        ic.motif_names = cluster_names(&clusters, &input.names);
+        ic.cluster = Some(clusters);
+    }
+    if let Some(f) = args.active_only {
+        anyhow::ensure!(f > 0.0 && f <= 1.0, "--active-only must be in (0, 1]");
+        keep_most_active(&mut input, f, args.input.batch_size)?;
+    }
+    let shard = args.input.shard.unwrap_or(Shard::ALL);
+    let mut acc = InteractionAccumulator::new(ic);
+    acc.set_shard(shard);
+    let n = (0..input.records.len())
+        .filter(|&i| shard.contains(i))
+        .count();
+    let bar = super::progress_bar(
+        g,
+        n as u64,
+        "interactions {elapsed_precise} {bar:30} {pos}/{len} sequences",
+    );
+    super::attention::for_each_batch(&input, shard, args.input.batch_size, &bar, |atts| {
+        let geoms: Vec<_> = atts
+            .iter()
+            .map(|a| super::attention::geometry(&input.model, input.records[a.seq_index].seq.len()))
+            .collect();
+        let items: Vec<(&analysis::SeqAttention, &[Site], &analysis::TokenGeometry)> = atts
+            .iter()
+            .zip(&geoms)
+            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
+            .collect();
+        acc.add_batch(&items)?;
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    if args.input.shard.is_some() {
+        acc.save_partial(&args.out)?;
+        if !g.quiet {
+            eprintln!(
+                "interactions: shard {shard}: {n} sequences, partial state in {}",
+                args.out.display()
+            );
+        }
+        return Ok(());
+    }
+    let rows = write_tables(&acc, &args.out, args.per_pair.as_ref())?;
+    if let Some(p) = &args.bedpe {
+        let recs = &input.records;
+        let pairs = acc.top_site_pairs();
+        write_to(p, |w| {
+            write_bedpe(w, &pairs, &|i| recs[i].name.clone(), &input.names)
+        })?;
+    }
+    if !g.quiet {
+        eprintln!("interactions: {n} sequences, {} rows", rows);
+    }
+    Ok(())
+}
+
+/// Writes the interaction table (and the per-pair summary); returns the number of rows.
+/// `merge` calls this too, so a merged run and a single run write the same bytes.
+pub fn write_tables(
+    acc: &InteractionAccumulator,
+    out: &std::path::Path,
+    per_pair: Option<&PathBuf>,
+) -> anyhow::Result<usize> {
+    let names = &acc.config().motif_names;
+    let rows = acc.finish();
+    write_to(out, |w| write_interactions_tsv(w, &rows, names))?;
+    if let Some(p) = per_pair {
+        let pairs = acc.finish_pairs(&rows);
+        write_to(p, |w| write_pair_summary_tsv(w, &pairs, names))?;
+    }
+    Ok(rows.len())
+}
+
+/// Names indexed by cluster id: the members' names joined with `/`, in motif order.
+fn cluster_names(clusters: &[usize], names: &[String]) -> Vec<String> {
+    let mut out = vec![String::new(); names.len()];
+    for (i, &c) in clusters.iter().enumerate() {
+        if !out[c].is_empty() {
+            out[c].push('/');
+        }
+        out[c].push_str(&names[i]);
+    }
+    out
+}
+
+/// Keeps only the sites of the sequences predicted most active (top fraction `f`).
+fn keep_most_active(
+    input: &mut super::attention::Input,
+    f: f64,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let seqs: Vec<&[u8]> = input.records.iter().map(|r| r.seq.as_slice()).collect();
+    let pred = cisformer::train::transformer::predict_raw(&input.model, &seqs, batch)?;
+    let mut order: Vec<usize> = (0..pred.len()).collect();
+    order.sort_by(|&a, &b| pred[b][0].total_cmp(&pred[a][0]).then(a.cmp(&b)));
+    let keep = ((pred.len() as f64 * f).ceil() as usize).max(1);
+    for &i in &order[keep..] {
+        input.sites[i].clear();
+    }
+    Ok(())
+}

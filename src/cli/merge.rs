@@ -1,0 +1,86 @@
+//! `cisformer merge`: combine the partial states of a sharded `interactions` or
+//! `heads` run into the table the unsharded run writes, byte for byte.
+use std::path::PathBuf;
+
+use cisformer::analysis::{self, PartialFile};
+
+use super::Global;
+
+/// Merge `--shard i/N` partial results (all N parts) into the final table.
+///
+/// Example: `cisformer merge part1.json part2.json -o interactions.tsv`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Partial state files written with --shard.
+    #[arg(required = true, value_name = "PART")]
+    parts: Vec<PathBuf>,
+    /// Output table (`-` = standard output).
+    #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
+    out: PathBuf,
+    /// Interactions only: also write the per-pair summary.
+    #[arg(long, value_name = "TSV")]
+    per_pair: Option<PathBuf>,
+    /// Heads only: also write the per-head, per-motif focus table.
+    #[arg(long, value_name = "TSV")]
+    focus: Option<PathBuf>,
+    /// Merge an incomplete set of shards anyway (the table then covers only them).
+    #[arg(long)]
+    allow_partial: bool,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let mut parts = args
+        .parts
+        .iter()
+        .map(|p| anyhow::Ok((p, analysis::load_partial(p)?)));
+    let (first_path, first) = parts.next().expect("clap requires one part")?;
+    let complete = match first {
+        PartialFile::Interactions(mut acc) => {
+            for part in parts {
+                match part? {
+                    (_, PartialFile::Interactions(o)) => acc.merge(o)?,
+                    (p, _) => anyhow::bail!(
+                        "{}: a heads partial among interactions partials",
+                        p.display()
+                    ),
+                }
+            }
+            let complete = acc.is_complete();
+            check_complete(complete, args.allow_partial)?;
+            super::interactions::write_tables(&acc, &args.out, args.per_pair.as_ref())?;
+            complete
+        }
+        PartialFile::Heads(mut acc) => {
+            for part in parts {
+                match part? {
+                    (_, PartialFile::Heads(o)) => acc.merge(o)?,
+                    (p, _) => anyhow::bail!(
+                        "{}: an interactions partial among heads partials",
+                        p.display()
+                    ),
+                }
+            }
+            let complete = acc.is_complete();
+            check_complete(complete, args.allow_partial)?;
+            super::heads::write_tables(&acc, &args.out, args.focus.as_ref())?;
+            complete
+        }
+    };
+    if !g.quiet {
+        eprintln!(
+            "merge: {} parts (starting with {}){}",
+            args.parts.len(),
+            first_path.display(),
+            if complete { "" } else { ", incomplete" }
+        );
+    }
+    Ok(())
+}
+
+fn check_complete(complete: bool, allow: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        complete || allow,
+        "the parts do not cover every shard i/N once (use --allow-partial to merge them anyway)"
+    );
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `cisformer predict`: activities of new sequences from a trained model.
+use std::{io::Write, path::PathBuf};
+
+use cisformer::{
+    io::fasta,
+    model::Model,
+    tokenizer::Tokenizer,
+    train::{BedOptions, Dataset, transformer},
+};
+
+use super::Global;
+
+/// Predict activities with a trained model.
+///
+/// From FASTA: a TSV with `id` and one column per output. From BED (--bed --genome):
+/// a bedGraph of --output (default: the first), in BED order. Values are on the label
+/// scale (probabilities for 0/1 labels).
+///
+/// Example: `cisformer predict --model model --fasta new.fa --rc-average -o pred.tsv`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model directory written by `train`.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Sequences (FASTA, plain or gzip).
+    #[arg(
+        long,
+        value_name = "FA",
+        conflicts_with = "bed",
+        required_unless_present = "bed"
+    )]
+    fasta: Option<PathBuf>,
+    /// Regions (BED) to predict, with their sequences from --genome; writes bedGraph.
+    #[arg(long, value_name = "BED", requires = "genome")]
+    bed: Option<PathBuf>,
+    /// Genome FASTA for --bed.
+    #[arg(long, value_name = "FA", requires = "bed")]
+    genome: Option<PathBuf>,
+    /// Reverse-complement `-` regions of --bed before predicting.
+    #[arg(short = 's', long, requires = "bed")]
+    stranded: bool,
+    /// Output written to the bedGraph (name or 1-based index).
+    #[arg(long, value_name = "NAME", requires = "bed")]
+    output: Option<String>,
+    /// Average each prediction with that of the reverse complement.
+    #[arg(long)]
+    rc_average: bool,
+    /// Sequences per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Output file (`-` = standard output).
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "-")]
+    out: PathBuf,
+    /// Compute device.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    super::check_device(&args.device)?;
+    anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    let (model, meta) = Model::load(&args.model)?;
+    let ds = match (&args.fasta, &args.bed, &args.genome) {
+        (Some(fa), _, _) => {
+            let recs = fasta::read_all(fa)?;
+            anyhow::ensure!(!recs.is_empty(), "{}: no FASTA records", fa.display());
+            Dataset {
+                ids: recs.iter().map(|r| r.name.clone()).collect(),
+                seqs: recs.into_iter().map(|r| r.seq).collect(),
+                ..Dataset::default()
+            }
+        }
+        (None, Some(bed), Some(genome)) => {
+            let opts = BedOptions {
+                stranded: args.stranded,
+                ..BedOptions::default()
+            };
+            Dataset::from_bed(bed, genome, &opts)?
+        }
+        _ => anyhow::bail!("give --fasta FA, or --bed BED --genome FA"),
+    };
+    let k = model.config().k;
+    if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < k) {
+        anyhow::bail!("sequence '{id}' is {} bp, shorter than k = {k}", s.len());
+    }
+    let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
+    let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
+    let mut raw = transformer::predict_raw(&model, &seqs, args.batch_size)?;
+    if args.rc_average {
+        let rc: Vec<Vec<u8>> = seqs
+            .iter()
+            .map(|s| Tokenizer::reverse_complement(s))
+            .collect();
+        let rc: Vec<&[u8]> = rc.iter().map(Vec::as_slice).collect();
+        let back = transformer::predict_raw(&model, &rc, args.batch_size)?;
+        for (a, b) in raw.iter_mut().zip(back) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = 0.5 * (*x + y);
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let pred = transformer::to_label_scale(&model, &meta, raw);
+    let names = &meta.label_names;
+    let mut out = cisformer::io::output::Output::create(&args.out)?;
+    let written = match &ds.coords {
+        None => (|| {
+            writeln!(out, "id\t{}", names.join("\t"))?;
+            for (id, p) in ds.ids.iter().zip(&pred) {
+                write!(out, "{id}")?;
+                for v in p {
+                    write!(out, "\t{v:.6}")?;
+                }
+                writeln!(out)?;
+            }
+            Ok(())
+        })(),
+        Some(coords) => {
+            let o = pick_output(args.output.as_deref(), names)?;
+            let chroms = ds.chroms.as_deref().unwrap_or_default();
+            (|| {
+                writeln!(out, "track type=bedGraph name=\"cisformer {}\"", names[o])?;
+                for ((c, (s, e)), p) in chroms.iter().zip(coords).zip(&pred) {
+                    writeln!(out, "{c}\t{s}\t{e}\t{:.6}", p[o])?;
+                }
+                Ok(())
+            })()
+        }
+    };
+    written.map_err(|e| out.err(e))?;
+    out.finish()?;
+    if !g.quiet {
+        eprintln!("predict: {} sequences", ds.len());
+    }
+    Ok(())
+}
+
+fn pick_output(want: Option<&str>, names: &[String]) -> anyhow::Result<usize> {
+    let Some(w) = want else { return Ok(0) };
+    if let Some(i) = names.iter().position(|n| n == w) {
+        return Ok(i);
+    }
+    match w.parse::<usize>() {
+        Ok(i) if (1..=names.len()).contains(&i) => Ok(i - 1),
+        _ => anyhow::bail!("--output {w}: the model's outputs are {names:?}"),
+    }
+}

@@ -1,0 +1,340 @@
+//! `cisformer train`: fit the Transformer (and the k-mer ridge baseline beside it).
+use std::{
+    fs,
+    io::Write,
+    ops::ControlFlow,
+    path::{Path, PathBuf},
+    time::Instant,
+};
+
+use anyhow::Context;
+use cisformer::{
+    baseline::{RidgeBaseline, RidgeOptions},
+    model::{ModelConfig, OptimConfig, Pooling, Positional, Task},
+    train::{
+        self, Set,
+        trainer::{Progress, Trainer, TrainerConfig},
+        transformer::TransformerLearner,
+    },
+};
+use serde::Deserialize;
+
+use super::{Global, baseline::DataArgs, progress_bar, write_to};
+
+/// Train a Transformer on labelled sequences.
+///
+/// Writes DIR/config.json, model.safetensors and meta.json (the best epoch on the
+/// validation metric), train_log.tsv, metrics.tsv (train/val/test, Transformer and
+/// ridge baseline), predictions.tsv, split.tsv (which set each id was in), ridge.json
+/// and checkpoint/ (the last epoch, for --resume).
+///
+/// Example: `cisformer train --fasta sim/seqs.fa --labels sim/labels.tsv --out model --epochs 10`
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Output model directory.
+    #[arg(short = 'o', long, value_name = "DIR")]
+    out: PathBuf,
+    /// TOML with `[model]`, `[train]` and `[optim]` tables (flags below override it).
+    #[arg(long, value_name = "TOML")]
+    config: Option<PathBuf>,
+    /// Continue from DIR/checkpoint (same data and settings).
+    #[arg(long)]
+    resume: bool,
+    /// Overwrite a model already in DIR.
+    #[arg(long)]
+    force: bool,
+    /// Maximum epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Sequences per training step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Linear warm-up steps.
+    #[arg(long)]
+    warmup: Option<usize>,
+    /// Stop after this many epochs without validation improvement (0: never).
+    #[arg(long)]
+    patience: Option<usize>,
+    /// Turn off reverse-complement augmentation.
+    #[arg(long)]
+    no_rc_augment: bool,
+    /// k-mer length of the tokenizer (1-8).
+    #[arg(long)]
+    k: Option<usize>,
+    /// Width of the residual stream.
+    #[arg(long)]
+    d_model: Option<usize>,
+    /// Attention heads per layer.
+    #[arg(long)]
+    heads: Option<usize>,
+    /// Key/value heads (= --heads: MHA; 1: MQA; a divisor: GQA).
+    #[arg(long)]
+    kv_heads: Option<usize>,
+    /// Encoder layers.
+    #[arg(long)]
+    layers: Option<usize>,
+    /// Feed-forward width.
+    #[arg(long)]
+    ffn: Option<usize>,
+    /// Dropout.
+    #[arg(long)]
+    dropout: Option<f32>,
+    /// Sequence summary: cls or mean.
+    #[arg(long, value_parser = ["cls", "mean"])]
+    pooling: Option<String>,
+    /// Positions: learned or sinusoidal.
+    #[arg(long, value_parser = ["learned", "sinusoidal"])]
+    positional: Option<String>,
+    /// Weight of the attention-diversity regulariser (mean pairwise cosine of heads' maps).
+    #[arg(long, value_name = "W")]
+    diversity: Option<f64>,
+    /// Weight of the head-orthogonality regulariser (‖A_i A_jᵀ‖_F within a layer).
+    #[arg(long, value_name = "W")]
+    orthogonality: Option<f64>,
+    /// Weight of the attention-entropy regulariser (sharper heads).
+    #[arg(long, value_name = "W")]
+    entropy_reg: Option<f64>,
+    /// Skip the k-mer ridge baseline.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Compute device.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    device: String,
+}
+
+/// The `--config` file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct ConfigFile {
+    model: Option<toml::Value>,
+    train: Option<TrainerConfig>,
+    optim: Option<OptimConfig>,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    super::check_device(&args.device)?;
+    let (ds, split) = args.data.load()?;
+    let file: ConfigFile = match &args.config {
+        Some(p) => {
+            let text = fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?
+        }
+        None => ConfigFile::default(),
+    };
+    let (mut mcfg, tcfg, ocfg) = settings(&args, file, &ds)?;
+    let tok = mcfg.tokenizer()?;
+    if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < mcfg.k) {
+        anyhow::bail!(
+            "sequence '{id}' is {} bp, shorter than k = {}: it has no k-mer",
+            s.len(),
+            mcfg.k
+        );
+    }
+    let longest = ds
+        .seqs
+        .iter()
+        .map(|s| tok.n_tokens(s.len()))
+        .max()
+        .unwrap_or(2);
+    if mcfg.positional == Positional::Learned {
+        mcfg.max_tokens = mcfg.max_tokens.max(longest);
+    }
+    mcfg.validate()?;
+
+    prepare_out_dir(&args.out, args.resume, args.force)?;
+    let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
+    let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
+    let mut learner = TransformerLearner::new(&mcfg, ocfg, &tcfg, total_steps)?;
+
+    let ridge = if args.no_baseline {
+        None
+    } else {
+        let r = RidgeBaseline::fit(&ds, &split, &RidgeOptions::default())?;
+        let json = serde_json::to_string(&r).context("cannot serialise the baseline")?;
+        write_to(&args.out.join("ridge.json"), |w| writeln!(w, "{json}"))?;
+        Some(r)
+    };
+    learner.meta_extra = serde_json::json!({
+        "n_params": learner.model().n_params(),
+        "n_sequences": ds.len(),
+        "split": {"train": split.train.len(), "val": split.val.len(), "test": split.test.len()},
+        "data": args.data.describe(),
+    });
+    if !g.quiet {
+        eprintln!(
+            "train: {} sequences ({} train / {} val / {} test), {} parameters, {} epochs x {} steps",
+            ds.len(),
+            split.train.len(),
+            split.val.len(),
+            split.test.len(),
+            learner.model().n_params(),
+            tcfg.epochs,
+            trainer.batches_per_epoch()
+        );
+    }
+    let bar = progress_bar(
+        g,
+        total_steps as u64,
+        "train {elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
+    );
+    let mut last_val = String::new();
+    let state = trainer.run(&mut learner, &args.out, args.resume, &mut |p| {
+        match p {
+            Progress::Start {
+                first_epoch,
+                batches_per_epoch,
+                ..
+            } => bar.set_position((first_epoch * batches_per_epoch) as u64),
+            Progress::Batch { loss, .. } => {
+                bar.inc(1);
+                bar.set_message(format!("loss {loss:.4}{last_val}"));
+            }
+            Progress::Epoch {
+                state, val_metrics, ..
+            } => {
+                let r = val_metrics.iter().map(|m| m.pearson).sum::<f64>()
+                    / val_metrics.len().max(1) as f64;
+                last_val = format!(", val r {r:.4} (epoch {})", state.epoch);
+            }
+        }
+        ControlFlow::Continue(())
+    })?;
+    bar.finish_and_clear();
+
+    // Score the best model (what DIR holds) on every set, next to the baseline.
+    let (model, meta) = cisformer::model::Model::load(&args.out)?;
+    let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
+    let pred = train::transformer::to_label_scale(
+        &model,
+        &meta,
+        train::transformer::predict_raw(&model, &seqs, 64)?,
+    );
+    let named = super::evaluate::named;
+    let table = named(train::split_metrics(&ds, &split, &pred), false);
+    let ridge_table = ridge
+        .as_ref()
+        .map(|r| named(train::split_metrics(&ds, &split, &r.predict(&seqs)), false));
+    write_to(&args.out.join("metrics.tsv"), |w| {
+        super::evaluate::write_model_metrics(w, &ds.output_names, &table, ridge_table.as_deref())
+    })?;
+    write_to(&args.out.join("predictions.tsv"), |w| {
+        train::write_predictions_tsv(w, &ds, &split, &pred)
+    })?;
+    write_to(&args.out.join("split.tsv"), |w| {
+        writeln!(w, "id\tset")?;
+        for (id, s) in ds.ids.iter().zip(split.assignment(ds.len())) {
+            writeln!(w, "{id}\t{}", s.map_or(".", Set::as_str))?;
+        }
+        Ok(())
+    })?;
+    if !g.quiet {
+        eprintln!(
+            "train: {} after {} epochs (best epoch {}), {:.1} s",
+            match state.status {
+                cisformer::train::trainer::Status::Running => "stopped",
+                _ => "finished",
+            },
+            state.epoch,
+            state.best_epoch.map_or("-".into(), |e| e.to_string()),
+            t0.elapsed().as_secs_f64()
+        );
+        super::evaluate::print_summary("train", &ds.output_names, &table, ridge_table.as_deref());
+        eprintln!("train: model in {}", args.out.display());
+    }
+    Ok(())
+}
+
+/// Defaults ← config file ← flags.
+fn settings(
+    a: &Args,
+    file: ConfigFile,
+    ds: &train::Dataset,
+) -> anyhow::Result<(ModelConfig, TrainerConfig, OptimConfig)> {
+    let mut m: ModelConfig = match file.model {
+        Some(v) => v
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("[model]: {}", e.message()))?,
+        None => ModelConfig::default(),
+    };
+    let mut t = file.train.unwrap_or_default();
+    let mut o = file.optim.unwrap_or_default();
+    macro_rules! set {
+        ($dst:expr, $src:expr) => {
+            if let Some(v) = $src.clone() {
+                $dst = v;
+            }
+        };
+    }
+    set!(t.epochs, a.epochs);
+    set!(t.batch_size, a.batch_size);
+    set!(t.lr, a.lr);
+    set!(t.warmup_steps, a.warmup);
+    set!(t.patience, a.patience);
+    if a.no_rc_augment {
+        t.rc_augment = false;
+    }
+    t.seed = a.data.seed;
+    set!(m.k, a.k);
+    set!(m.d_model, a.d_model);
+    set!(m.n_heads, a.heads);
+    m.n_kv_heads = a.kv_heads.unwrap_or(if a.heads.is_some() {
+        m.n_heads
+    } else {
+        m.n_kv_heads
+    });
+    set!(m.n_layers, a.layers);
+    set!(m.ffn_dim, a.ffn);
+    set!(m.dropout, a.dropout);
+    if let Some(p) = &a.pooling {
+        m.pooling = if p == "cls" {
+            Pooling::Cls
+        } else {
+            Pooling::Mean
+        };
+    }
+    if let Some(p) = &a.positional {
+        m.positional = if p == "learned" {
+            Positional::Learned
+        } else {
+            Positional::Sinusoidal
+        };
+    }
+    set!(o.regularizers.diversity, a.diversity);
+    set!(o.regularizers.orthogonality, a.orthogonality);
+    set!(o.regularizers.entropy, a.entropy_reg);
+    m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
+    m.n_outputs = ds.n_outputs();
+    let binary = ds.binary_outputs();
+    m.task = if binary.iter().all(|&b| b) {
+        Task::Binary
+    } else if binary.iter().any(|&b| b) {
+        anyhow::bail!("a mix of binary (0/1) and real-valued outputs cannot be trained together");
+    } else {
+        Task::Regression
+    };
+    Ok((m, t, o))
+}
+
+fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
+    if !resume && !force && dir.join("model.safetensors").exists() {
+        anyhow::bail!(
+            "{} already holds a model; use --resume to continue it or --force to overwrite",
+            dir.display()
+        );
+    }
+    if force && !resume {
+        let ckpt = dir.join(cisformer::train::trainer::CHECKPOINT_DIR);
+        if ckpt.is_dir() {
+            fs::remove_dir_all(&ckpt)
+                .with_context(|| format!("cannot remove old checkpoint {}", ckpt.display()))?;
+        }
+    }
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}

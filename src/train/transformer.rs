@@ -1,0 +1,174 @@
+//! The Transformer as a [`Learner`]: tokenises batches, steps AdamW, saves the model
+//! directory (`config.json`, `model.safetensors`, `meta.json`) plus the optimiser state
+//! needed to resume exactly.
+use std::path::Path;
+
+use super::trainer::{Batch, Learner, LrSchedule, TrainState, TrainerConfig};
+use super::{Normalizer, metrics::Metrics};
+use crate::model::{
+    ForwardOptions, Meta, Model, ModelConfig, Normalization, OptimConfig, Optimizer, Task,
+};
+use crate::{Error, Result};
+
+/// File of the optimiser state inside a saved directory.
+pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+
+/// A [`Model`] with its optimiser, trained by [`super::trainer::Trainer`].
+pub struct TransformerLearner {
+    model: Model,
+    optim: Optimizer,
+    seed: u64,
+    /// Extra `meta.json` fields (training options, baseline metrics) set by the caller.
+    pub meta_extra: serde_json::Value,
+}
+
+impl TransformerLearner {
+    /// A fresh model; the optimiser's schedule reproduces the trainer's
+    /// (`warmup_steps`, cosine to `lr · min_lr_fraction` over `total_steps`).
+    pub fn new(
+        cfg: &ModelConfig,
+        optim: OptimConfig,
+        trainer: &TrainerConfig,
+        total_steps: usize,
+    ) -> Result<Self> {
+        let model = Model::new(cfg, trainer.seed)?;
+        let optim = Optimizer::new(&model, schedule(optim, trainer, total_steps));
+        Ok(Self {
+            model,
+            optim,
+            seed: trainer.seed,
+            meta_extra: serde_json::Value::Null,
+        })
+    }
+
+    /// The model being trained.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+}
+
+/// Copies the trainer's learning-rate schedule into the optimiser settings.
+fn schedule(mut o: OptimConfig, t: &TrainerConfig, total_steps: usize) -> OptimConfig {
+    o.lr = t.lr;
+    o.warmup_steps = t.warmup_steps;
+    o.total_steps = total_steps;
+    o.min_lr = match t.lr_schedule {
+        LrSchedule::Constant => t.lr,
+        LrSchedule::Cosine => t.lr * t.min_lr_fraction,
+    };
+    o
+}
+
+/// Runs `model` over `seqs` in chunks of `batch` (no dropout, no gradients).
+pub fn predict_raw(model: &Model, seqs: &[&[u8]], batch: usize) -> Result<Vec<Vec<f32>>> {
+    let tok = model.tokenizer();
+    let mut out = Vec::with_capacity(seqs.len());
+    for chunk in seqs.chunks(batch.max(1)) {
+        let ids: Vec<Vec<u32>> = chunk.iter().map(|s| tok.encode(s)).collect();
+        out.extend(model.forward(&ids, &ForwardOptions::default())?.output);
+    }
+    Ok(out)
+}
+
+/// Maps model outputs back to the label scale: z-scores → activities for regression,
+/// logits → probabilities for binary outputs.
+pub fn to_label_scale(model: &Model, meta: &Meta, raw: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
+    let binary = model.config().task == Task::Binary;
+    raw.into_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .map(|(o, &x)| {
+                    if binary {
+                        1.0 / (1.0 + (-x).exp())
+                    } else if let Some(n) = meta.normalization.get(o) {
+                        (f64::from(x) * n.std + n.mean) as f32
+                    } else {
+                        x
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn normalization(n: &Normalizer) -> Vec<Normalization> {
+    n.mean
+        .iter()
+        .zip(&n.std)
+        .map(|(&mean, &std)| Normalization { mean, std })
+        .collect()
+}
+
+impl Learner for TransformerLearner {
+    fn train_batch(&mut self, batch: &Batch, step: usize) -> Result<f32> {
+        // Dropout draws depend on (seed, step) only, so resuming replays them exactly.
+        self.model
+            .reseed_dropout(self.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let tok = self.model.tokenizer();
+        let ids: Vec<Vec<u32>> = batch.seqs.iter().map(|s| tok.encode(s)).collect();
+        self.optim.step(&mut self.model, &ids, &batch.targets)
+    }
+
+    fn predict(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        predict_raw(&self.model, seqs, 64)
+    }
+
+    fn save(&self, dir: &Path, state: &TrainState) -> Result<()> {
+        let mut metrics = std::collections::BTreeMap::new();
+        if let Some(best) = state.best_metric {
+            metrics.insert(format!("best_val_{}", monitor_name(state)), best);
+        }
+        let meta = Meta {
+            seed: self.seed,
+            label_names: state.output_names.clone(),
+            normalization: normalization(&state.normalizer),
+            data_digest: state.data_digest.clone(),
+            metrics,
+            extra: serde_json::json!({
+                "train": state.config,
+                "epochs_done": state.epoch,
+                "steps_done": state.step,
+                "best_epoch": state.best_epoch,
+                "binary_outputs": state.binary,
+                "details": self.meta_extra,
+            }),
+            ..Meta::default()
+        };
+        self.model.save(dir, &meta)?;
+        self.optim.save(&self.model, &dir.join(OPTIMIZER_FILE))
+    }
+
+    fn load(&mut self, dir: &Path) -> Result<()> {
+        let (model, meta) = Model::load(dir)?;
+        if model.config() != self.model.config() {
+            return Err(Error::Invalid(format!(
+                "{}: the checkpoint's architecture differs from the requested one",
+                dir.display()
+            )));
+        }
+        let mut optim = Optimizer::new(&model, *self.optim.config());
+        optim.load(&model, &dir.join(OPTIMIZER_FILE))?;
+        self.model = model;
+        self.optim = optim;
+        self.seed = meta.seed;
+        Ok(())
+    }
+}
+
+fn monitor_name(state: &TrainState) -> String {
+    serde_json::to_value(state.config.monitor)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "metric".into())
+}
+
+/// Mean of one metric over outputs, skipping undefined values.
+pub fn mean_metric(ms: &[Metrics], f: impl Fn(&Metrics) -> f64) -> f64 {
+    let v: Vec<f64> = ms.iter().map(f).filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}

@@ -1,0 +1,241 @@
+//! End-to-end tests of `train`, `predict`, `evaluate` and `info` on a tiny model.
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn cisformer() -> Command {
+    Command::cargo_bin("cisformer").unwrap()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A small planted-grammar data set (sequences 80 bp).
+fn sim(dir: &Path) -> PathBuf {
+    let g = dir.join("g.toml");
+    std::fs::write(
+        &g,
+        "length = 80\nnoise_sd = 0.2\n[[single]]\nmotif = \"Spi1\"\nrate = 0.5\neffect = 2.0\n\
+         [[single]]\nmotif = \"CTCF\"\nrate = 0.3\neffect = -1.0\n",
+    )
+    .unwrap();
+    let out = dir.join("sim");
+    ok(cisformer()
+        .args(["simulate", "-q", "--n", "240", "--seed", "3", "--grammar"])
+        .arg(&g)
+        .arg("--out")
+        .arg(&out));
+    out
+}
+
+const TINY: [&str; 14] = [
+    "--k",
+    "3",
+    "--d-model",
+    "16",
+    "--heads",
+    "2",
+    "--layers",
+    "1",
+    "--ffn",
+    "32",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "32",
+];
+
+fn train(sim: &Path, out: &Path, extra: &[&str]) {
+    ok(cisformer()
+        .args(["train", "-q", "--fasta"])
+        .arg(sim.join("seqs.fa"))
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--out")
+        .arg(out)
+        .args(TINY)
+        .args(extra));
+}
+
+#[test]
+fn train_predict_evaluate_info_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &["--seed", "5", "-j", "1"]);
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "meta.json",
+        "train_log.tsv",
+        "metrics.tsv",
+        "predictions.tsv",
+        "split.tsv",
+        "ridge.json",
+        "checkpoint/train_state.json",
+    ] {
+        assert!(m.join(f).is_file(), "{f} missing");
+    }
+    let log = std::fs::read_to_string(m.join("train_log.tsv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(log.starts_with("epoch\tstep\ttrain_loss"));
+
+    // Same seed, other thread count: the same bytes.
+    let m2 = dir.path().join("model2");
+    train(&s, &m2, &["--seed", "5", "-j", "2"]);
+    assert_eq!(
+        std::fs::read(m.join("model.safetensors")).unwrap(),
+        std::fs::read(m2.join("model.safetensors")).unwrap()
+    );
+    // Another seed: other weights.
+    let m3 = dir.path().join("model3");
+    train(&s, &m3, &["--seed", "6"]);
+    assert_ne!(
+        std::fs::read(m.join("model.safetensors")).unwrap(),
+        std::fs::read(m3.join("model.safetensors")).unwrap()
+    );
+
+    let pred = ok(cisformer()
+        .args(["predict", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    let lines: Vec<&str> = pred.lines().collect();
+    assert_eq!(lines[0], "id\tactivity");
+    assert_eq!(lines.len(), 241);
+    assert!(lines[1].starts_with("sim000001\t"));
+    let rc = ok(cisformer()
+        .args(["predict", "--rc-average", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    assert_ne!(rc, pred, "--rc-average changed nothing");
+
+    let eval = ok(cisformer()
+        .args(["evaluate", "-q", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa"))
+        .arg("--labels")
+        .arg(s.join("labels.tsv")));
+    let rows: Vec<Vec<&str>> = eval.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0][..4], ["model", "set", "output", "n"]);
+    assert_eq!(rows[1][..4], ["transformer", "all", "activity", "240"]);
+    assert_eq!(rows[2][..4], ["ridge", "all", "activity", "240"]);
+    // The planted effect is strong: even this tiny model learns some of it.
+    let r: f64 = rows[1][4].parse().unwrap();
+    assert!(r > 0.2, "transformer r = {r}");
+
+    let info = ok(cisformer().args(["info", "--model"]).arg(&m));
+    assert!(info.contains("architecture\t1 layers x 2 heads"), "{info}");
+    assert!(info.contains("train_log\t2 epochs"), "{info}");
+}
+
+#[test]
+fn refuses_to_overwrite_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &[]);
+    let out = cisformer()
+        .args(["train", "-q", "--fasta"])
+        .arg(s.join("seqs.fa"))
+        .arg("--labels")
+        .arg(s.join("labels.tsv"))
+        .arg("--out")
+        .arg(&m)
+        .args(TINY)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"));
+    // Resuming a finished run trains nothing more and keeps the model.
+    let before = std::fs::read(m.join("model.safetensors")).unwrap();
+    train(&s, &m, &["--resume"]);
+    assert_eq!(before, std::fs::read(m.join("model.safetensors")).unwrap());
+}
+
+fn fails(args: &[&str], needle: &str) {
+    let out = cisformer().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(needle), "stderr lacks '{needle}': {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let w = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let fa = w("s.fa", ">a\nACGTACGTAC\n>b\nACGTTTGACA\n>c\nAC\n");
+    let out = d.join("m").to_str().unwrap().to_string();
+    let missing = w("missing.tsv", "id\ty\na\t1\n");
+    fails(
+        &["train", "--fasta", &fa, "--labels", &missing, "--out", &out],
+        "'b', 'c'",
+    );
+    let nan = w("nan.tsv", "id\ty\na\t1\nb\tNaN\nc\t2\n");
+    fails(
+        &["train", "--fasta", &fa, "--labels", &nan, "--out", &out],
+        "nan.tsv",
+    );
+    let good = w("good.tsv", "id\ty\na\t1\nb\t2\nc\t3\n");
+    fails(
+        &[
+            "train", "--fasta", &fa, "--labels", &good, "--out", &out, "--k", "4",
+        ],
+        "shorter than k",
+    );
+    let empty = w("empty.fa", "");
+    fails(
+        &["train", "--fasta", &empty, "--labels", &good, "--out", &out],
+        "empty.fa",
+    );
+    fails(
+        &[
+            "train", "--fasta", &fa, "--labels", &good, "--out", &out, "--device", "cuda",
+        ],
+        "CUDA",
+    );
+}
+
+#[test]
+fn model_of_another_format_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &[]);
+    let meta = std::fs::read_to_string(m.join("meta.json")).unwrap();
+    std::fs::write(
+        m.join("meta.json"),
+        meta.replace("\"format_version\": 1", "\"format_version\": 99"),
+    )
+    .unwrap();
+    let fa = s.join("seqs.fa");
+    fails(
+        &[
+            "predict",
+            "--model",
+            m.to_str().unwrap(),
+            "--fasta",
+            fa.to_str().unwrap(),
+        ],
+        "format version 99",
+    );
+    fails(
+        &["info", "--model", m.to_str().unwrap()],
+        "format version 99",
+    );
+}
