@@ -21,15 +21,24 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<&'a [f32
     }
 }
 
-/// Runs `f` compiled for AVX2+FMA when the CPU has them, else the baseline build.
+/// Runs the body compiled for AVX-512 or AVX2+FMA when the CPU has them, else the baseline build.
 macro_rules! dispatch_simd {
     ($name:ident, ($($arg:ident : $ty:ty),*), $body:expr) => {
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $body
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn fast($($arg: $ty),*) {
                     $body
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the feature was just detected (AVX-512F implies AVX2 and FMA).
+                    unsafe { wide($($arg),*) };
+                    return;
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
@@ -322,16 +331,39 @@ fn gemm_with(
     scale: f32,
     par: gemm::Parallelism,
 ) {
+    gemm_raw(
+        m, n, k, dst, n, accumulate, lhs, lhs_s, rhs, rhs_s, scale, par,
+    )
+}
+
+/// The general form: `dst` rows are `dst_rs` apart (≥ n).
+#[allow(clippy::too_many_arguments)]
+fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_s: (usize, usize),
+    rhs: &[f32],
+    rhs_s: (usize, usize),
+    scale: f32,
+    par: gemm::Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for r in dst.chunks_mut(dst_rs).take(m) {
+                r[..n].fill(0.0);
+            }
         }
         return;
     }
-    debug_assert!(dst.len() >= m * n);
+    debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
     debug_assert!(lhs.len() > (m - 1) * lhs_s.0 + (k - 1) * lhs_s.1);
     debug_assert!(rhs.len() > (k - 1) * rhs_s.0 + (n - 1) * rhs_s.1);
     // SAFETY: the slices cover every element addressed by the shapes and strides (checked above
@@ -343,7 +375,7 @@ fn gemm_with(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_s.1 as isize,
@@ -516,21 +548,8 @@ impl AttnGeom {
     }
 }
 
-/// Sum with 16 independent lanes, so the loop vectorises (a strict left-to-right float sum
-/// does not).
-#[inline(always)]
-fn sum_lanes(x: &[f32]) -> f32 {
-    let mut acc = [0f32; 16];
-    let chunks = x.chunks_exact(16);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for i in 0..16 {
-            acc[i] += c[i];
-        }
-    }
-    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
-}
-
+/// Max with 16 independent lanes, so the loop vectorises (so do the sums below: a strict
+/// left-to-right float reduction does not).
 #[inline(always)]
 fn max_lanes(x: &[f32]) -> f32 {
     let mut acc = [f32::NEG_INFINITY; 16];
@@ -569,10 +588,22 @@ dispatch_simd!(softmax_rows, (p: &mut [f32], l: usize, valid: usize), {
     for row in p.chunks_mut(l) {
         let (live, dead) = row.split_at_mut(valid);
         let m = max_lanes(live);
-        for v in live.iter_mut() {
-            *v = exp_f32(*v - m);
+        // exp and its sum in one pass, 16 lanes wide.
+        let mut acc = [0f32; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for i in 0..16 {
+                let e = exp_f32(c[i] - m);
+                c[i] = e;
+                acc[i] += e;
+            }
         }
-        let inv = 1.0 / sum_lanes(live);
+        let mut sum = 0f32;
+        for v in chunks.into_remainder() {
+            *v = exp_f32(*v - m);
+            sum += *v;
+        }
+        let inv = 1.0 / (acc.iter().sum::<f32>() + sum);
         for v in live.iter_mut() {
             *v *= inv;
         }
@@ -618,23 +649,21 @@ impl CustomOp2 for AttnProbs {
             let valid = self.g.lens[bi];
             let qo = bh * l * dh;
             let ko = (bi * self.g.kv + hi / grp) * l * dh;
-            // S[:, :valid] = scale · Q Kᵀ, stored with row stride l.
-            let mut s = vec![0f32; l * valid];
-            gemm_into(
+            // S[:, :valid] = scale · Q Kᵀ, written in place with row stride l.
+            gemm_raw(
                 l,
                 valid,
                 dh,
-                &mut s,
+                p,
+                l,
                 false,
                 &q[qo..qo + l * dh],
                 (dh, 1),
                 &k[ko..ko + l * dh],
                 (1, dh),
                 self.scale,
+                gemm::Parallelism::None,
             );
-            for i in 0..l {
-                p[i * l..i * l + valid].copy_from_slice(&s[i * valid..(i + 1) * valid]);
-            }
             softmax_rows(p, l, valid);
         });
         Ok((CpuStorage::F32(p), Shape::from((b, h, l, l))))
