@@ -287,3 +287,48 @@ fn training_is_deterministic_and_learns() {
         assert_eq!(a, b, "{n1} differs between identical runs");
     }
 }
+
+#[test]
+fn optimizer_state_resumes_exactly() {
+    let cfg = ModelConfig {
+        dropout: 0.2,
+        ..small(2)
+    };
+    let tok = Tokenizer::new(3, 1).unwrap();
+    let ids = batch(&tok);
+    let y = vec![vec![0.5], vec![-1.0], vec![2.0]];
+    let oc = OptimConfig {
+        warmup_steps: 1,
+        total_steps: 6,
+        ..OptimConfig::default()
+    };
+    let mut a = Model::new(&cfg, 9).unwrap();
+    let mut opt_a = Optimizer::new(&a, oc);
+    for _ in 0..3 {
+        opt_a.step(&mut a, &ids, &y).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    a.save(
+        dir.path(),
+        &Meta {
+            seed: 9,
+            ..Meta::default()
+        },
+    )
+    .unwrap();
+    opt_a.save(&a, dir.path()).unwrap();
+    for _ in 0..3 {
+        opt_a.step(&mut a, &ids, &y).unwrap();
+    }
+    let (mut b, _) = Model::load(dir.path()).unwrap();
+    let mut opt_b = Optimizer::load(&b, dir.path()).unwrap();
+    assert_eq!(opt_b.steps(), 3);
+    for _ in 0..3 {
+        opt_b.step(&mut b, &ids, &y).unwrap();
+    }
+    for ((n, ta), (_, tb)) in a.named_parameters().iter().zip(&b.named_parameters()) {
+        let va = ta.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let vb = tb.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(va, vb, "{n} differs after resuming");
+    }
+}

@@ -21,15 +21,24 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<&'a [f32
     }
 }
 
-/// Runs `f` compiled for AVX2+FMA when the CPU has them, else the baseline build.
+/// Runs the body compiled for AVX-512 or AVX2+FMA when the CPU has them, else the baseline build.
 macro_rules! dispatch_simd {
     ($name:ident, ($($arg:ident : $ty:ty),*), $body:expr) => {
         fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                unsafe fn wide($($arg: $ty),*) {
+                    $body
+                }
                 #[target_feature(enable = "avx2,fma")]
                 unsafe fn fast($($arg: $ty),*) {
                     $body
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the feature was just detected (AVX-512F implies AVX2 and FMA).
+                    unsafe { wide($($arg),*) };
+                    return;
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
@@ -292,16 +301,69 @@ fn gemm_into(
     rhs_s: (usize, usize),
     scale: f32,
 ) {
+    gemm_with(
+        m,
+        n,
+        k,
+        dst,
+        accumulate,
+        lhs,
+        lhs_s,
+        rhs,
+        rhs_s,
+        scale,
+        gemm::Parallelism::None,
+    )
+}
+
+/// [`gemm_into`] with a choice of threading (the big projections use the rayon pool).
+#[allow(clippy::too_many_arguments)]
+fn gemm_with(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_s: (usize, usize),
+    rhs: &[f32],
+    rhs_s: (usize, usize),
+    scale: f32,
+    par: gemm::Parallelism,
+) {
+    gemm_raw(
+        m, n, k, dst, n, accumulate, lhs, lhs_s, rhs, rhs_s, scale, par,
+    )
+}
+
+/// The general form: `dst` rows are `dst_rs` apart (≥ n).
+#[allow(clippy::too_many_arguments)]
+fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_s: (usize, usize),
+    rhs: &[f32],
+    rhs_s: (usize, usize),
+    scale: f32,
+    par: gemm::Parallelism,
+) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for r in dst.chunks_mut(dst_rs).take(m) {
+                r[..n].fill(0.0);
+            }
         }
         return;
     }
-    debug_assert!(dst.len() >= m * n);
+    debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
     debug_assert!(lhs.len() > (m - 1) * lhs_s.0 + (k - 1) * lhs_s.1);
     debug_assert!(rhs.len() > (k - 1) * rhs_s.0 + (n - 1) * rhs_s.1);
     // SAFETY: the slices cover every element addressed by the shapes and strides (checked above
@@ -313,7 +375,7 @@ fn gemm_into(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_s.1 as isize,
@@ -326,9 +388,146 @@ fn gemm_into(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            par,
         );
     }
+}
+
+fn pool_par() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// `y = x Wᵀ + b` for x `[N, in]`, W `[out, in]`, b `[out]`: one GEMM with the bias as its
+/// starting value, and a backward that produces dX, dW and db without intermediate tensors.
+struct LinearOp;
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "cisformer-linear"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "linear")?;
+        let w = contiguous(s2, l2, "linear")?;
+        let b = contiguous(s3, l3, "linear")?;
+        let (d_out, d_in) = l2.shape().dims2()?;
+        let n = x.len() / d_in;
+        let mut y = vec![0f32; n * d_out];
+        y.par_chunks_mut(d_out * 256)
+            .for_each(|c| c.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b)));
+        gemm_with(
+            n,
+            d_out,
+            d_in,
+            &mut y,
+            true,
+            x,
+            (d_in, 1),
+            w,
+            (1, d_in),
+            1.0,
+            pool_par(),
+        );
+        let mut dims = l1.shape().dims().to_vec();
+        *dims.last_mut().expect("rank ≥ 1") = d_out;
+        Ok((CpuStorage::F32(y), Shape::from(dims)))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (d_out, d_in) = w.dims2()?;
+        let nx = x.elem_count();
+        let packed = x.apply_op3_no_bwd(w, &grad.contiguous()?, &LinearBwd)?;
+        let dx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
+        let dw = packed.narrow(0, nx, d_out * d_in)?.reshape((d_out, d_in))?;
+        let db = packed.narrow(0, nx + d_out * d_in, d_out)?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+struct LinearBwd;
+
+dispatch_simd!(add_rows, (acc: &mut [f32], g: &[f32]), {
+    for r in g.chunks(acc.len()) {
+        for (a, v) in acc.iter_mut().zip(r) {
+            *a += v;
+        }
+    }
+});
+
+impl CustomOp3 for LinearBwd {
+    fn name(&self) -> &'static str {
+        "cisformer-linear-bwd"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "linear-bwd")?;
+        let w = contiguous(s2, l2, "linear-bwd")?;
+        let g = contiguous(s3, l3, "linear-bwd")?;
+        let (d_out, d_in) = l2.shape().dims2()?;
+        let n = x.len() / d_in;
+        let mut out = vec![0f32; n * d_in + d_out * d_in + d_out];
+        let (dx, rest) = out.split_at_mut(n * d_in);
+        let (dw, db) = rest.split_at_mut(d_out * d_in);
+        // dX (n×in) = G (n×out) · W (out×in)
+        gemm_with(
+            n,
+            d_in,
+            d_out,
+            dx,
+            false,
+            g,
+            (d_out, 1),
+            w,
+            (d_in, 1),
+            1.0,
+            pool_par(),
+        );
+        // dW (out×in) = Gᵀ (out×n) · X (n×in)
+        gemm_with(
+            d_out,
+            d_in,
+            n,
+            dw,
+            false,
+            g,
+            (1, d_out),
+            x,
+            (d_in, 1),
+            1.0,
+            pool_par(),
+        );
+        add_rows(db, g);
+        let len = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}
+
+/// Fused affine layer (see [`LinearOp`]); `x` is `[..., in]`.
+pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> CResult<Tensor> {
+    x.contiguous()?.apply_op3(w, b, LinearOp)
 }
 
 /// Geometry of one attention call: batch, query heads, key/value heads, length, head width,
@@ -349,23 +548,77 @@ impl AttnGeom {
     }
 }
 
+/// Max with 16 independent lanes, so the loop vectorises (so do the sums below: a strict
+/// left-to-right float reduction does not).
+#[inline(always)]
+fn max_lanes(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 16];
+    let chunks = x.chunks_exact(16);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..16 {
+            acc[i] = acc[i].max(c[i]);
+        }
+    }
+    acc.iter()
+        .chain(rest)
+        .fold(f32::NEG_INFINITY, |m, &v| m.max(v))
+}
+
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let ca = a.chunks_exact(16);
+    let cb = b.chunks_exact(16);
+    let rest: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + rest
+}
+
 dispatch_simd!(softmax_rows, (p: &mut [f32], l: usize, valid: usize), {
     for row in p.chunks_mut(l) {
         let (live, dead) = row.split_at_mut(valid);
-        let mut m = f32::NEG_INFINITY;
-        for &v in live.iter() {
-            m = m.max(v);
+        let m = max_lanes(live);
+        // exp and its sum in one pass, 16 lanes wide.
+        let mut acc = [0f32; 16];
+        let mut chunks = live.chunks_exact_mut(16);
+        for c in &mut chunks {
+            for i in 0..16 {
+                let e = exp_f32(c[i] - m);
+                c[i] = e;
+                acc[i] += e;
+            }
         }
-        let mut s = 0f32;
-        for v in live.iter_mut() {
+        let mut sum = 0f32;
+        for v in chunks.into_remainder() {
             *v = exp_f32(*v - m);
-            s += *v;
+            sum += *v;
         }
-        let inv = 1.0 / s;
+        let inv = 1.0 / (acc.iter().sum::<f32>() + sum);
         for v in live.iter_mut() {
             *v *= inv;
         }
         dead.fill(0.0);
+    }
+});
+
+// `dS = P ⊙ (dP − rowsum(dP ⊙ P))` for the first `valid` columns of each row.
+dispatch_simd!(softmax_bwd_rows, (p: &[f32], dp: &[f32], ds: &mut [f32], l: usize, valid: usize), {
+    for ((pr, gr), dr) in p.chunks(l).zip(dp.chunks(l)).zip(ds.chunks_mut(l)) {
+        let (pr, gr, dr) = (&pr[..valid], &gr[..valid], &mut dr[..valid]);
+        let dot = dot_lanes(pr, gr);
+        for t in 0..valid {
+            dr[t] = pr[t] * (gr[t] - dot);
+        }
     }
 });
 
@@ -396,23 +649,21 @@ impl CustomOp2 for AttnProbs {
             let valid = self.g.lens[bi];
             let qo = bh * l * dh;
             let ko = (bi * self.g.kv + hi / grp) * l * dh;
-            // S[:, :valid] = scale · Q Kᵀ, stored with row stride l.
-            let mut s = vec![0f32; l * valid];
-            gemm_into(
+            // S[:, :valid] = scale · Q Kᵀ, written in place with row stride l.
+            gemm_raw(
                 l,
                 valid,
                 dh,
-                &mut s,
+                p,
+                l,
                 false,
                 &q[qo..qo + l * dh],
                 (dh, 1),
                 &k[ko..ko + l * dh],
                 (1, dh),
                 self.scale,
+                gemm::Parallelism::None,
             );
-            for i in 0..l {
-                p[i * l..i * l + valid].copy_from_slice(&s[i * valid..(i + 1) * valid]);
-            }
             softmax_rows(p, l, valid);
         });
         Ok((CpuStorage::F32(p), Shape::from((b, h, l, l))))
@@ -489,14 +740,7 @@ impl CustomOp3 for AttnProbsBwd {
                     let bh = bk * grp + j;
                     let pp = &p[bh * l * l..(bh + 1) * l * l];
                     let gp = &dp[bh * l * l..(bh + 1) * l * l];
-                    for i in 0..l {
-                        let (pr, gr) = (&pp[i * l..i * l + valid], &gp[i * l..i * l + valid]);
-                        let dot: f32 = pr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                        let dr = &mut ds[i * l..i * l + valid];
-                        for t in 0..valid {
-                            dr[t] = pr[t] * (gr[t] - dot);
-                        }
-                    }
+                    softmax_bwd_rows(pp, gp, &mut ds, l, valid);
                     let qblk = &q[bh * l * dh..(bh + 1) * l * dh];
                     // dQ_h (l×dh) = scale · dS (l×valid) · K[:valid]
                     gemm_into(
@@ -727,6 +971,31 @@ mod tests {
         if let (Some(x), Some(y)) = (gb1, gb2) {
             close(&x, &y, "grad b");
         }
+    }
+
+    #[test]
+    fn linear_matches_plain_candle() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1., (2, 7, 16), &dev).unwrap();
+        let wb = Tensor::randn(0f32, 1., (5 * 16 + 5,), &dev).unwrap();
+        let split = |wb: &Tensor| {
+            (
+                wb.narrow(0, 0, 80).unwrap().reshape((5, 16)).unwrap(),
+                wb.narrow(0, 80, 5).unwrap(),
+            )
+        };
+        reference_grads(
+            |x, wb| {
+                let (w, b) = split(wb);
+                linear(x, &w, &b)
+            },
+            |x, wb| {
+                let (w, b) = split(wb);
+                x.broadcast_matmul(&w.t()?)?.broadcast_add(&b)
+            },
+            &x,
+            &wb,
+        );
     }
 
     #[test]

@@ -40,10 +40,9 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        let y = x.matmul(&self.w.t()?)?;
         match &self.b {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
+            Some(b) => kernels::linear(x, &self.w, b),
+            None => x.matmul(&self.w.t()?),
         }
     }
 }

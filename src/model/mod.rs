@@ -142,6 +142,7 @@ pub struct Model {
     train_w: Weights,
     eval_w: Weights,
     head_mask: Vec<Vec<f32>>,
+    seed: u64,
     dropout_rng: Mutex<ChaCha8Rng>,
 }
 
@@ -207,7 +208,8 @@ impl Model {
             train_w,
             eval_w,
             head_mask: vec![vec![1.0; cfg.n_heads]; cfg.n_layers],
-            dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9_7f4a_7c15)),
+            seed,
+            dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         })
     }
 
@@ -219,6 +221,11 @@ impl Model {
     /// The tokenizer matching this model's vocabulary.
     pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
+    }
+
+    /// Seed the model was created with (also seeds dropout).
+    pub fn seed(&self) -> u64 {
+        self.seed
     }
 
     /// Number of trainable scalars.
@@ -577,13 +584,18 @@ impl Model {
     }
 
     /// Differentiable forward for training: `[B, n_outputs]` outputs and, when `keep_probs`,
-    /// each layer's probabilities `[B,H,L,L]` (for attention regularisers).
+    /// each layer's probabilities `[B,H,L,L]` (for attention regularisers). Dropout masks
+    /// depend only on the model seed and `step`, so a resumed run repeats them exactly.
     pub(crate) fn forward_train(
         &self,
         batch: &Batch,
-        dropout: bool,
+        step: u64,
         keep_probs: bool,
     ) -> Result<(Tensor, Vec<Tensor>)> {
+        *self.dropout_rng.lock().expect("dropout rng lock") = ChaCha8Rng::seed_from_u64(
+            self.seed ^ step.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        );
+        let dropout = true;
         let mut probs = Vec::new();
         let out = self.run(&self.train_w, batch, dropout, &mut |_, p, o| {
             if keep_probs {

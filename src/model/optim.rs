@@ -4,6 +4,9 @@
 //! parameter, bias-corrected moments, `eps` added after the square root) and
 //! clipping follows `torch.nn.utils.clip_grad_norm_`, so one step matches the
 //! PyTorch reference (see the golden test).
+use std::collections::HashMap;
+use std::path::Path;
+
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +65,13 @@ impl OptimConfig {
         self.min_lr
             + (self.lr - self.min_lr) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
     }
+}
+
+/// What `optimizer.json` holds.
+#[derive(Serialize, Deserialize)]
+struct OptimState {
+    config: OptimConfig,
+    step: usize,
 }
 
 /// Loss parts of one step.
@@ -148,6 +158,60 @@ impl Optimizer {
         }
     }
 
+    /// Writes the moments and step count (`optimizer.safetensors`, `optimizer.json`) into
+    /// `dir`, so that training can resume exactly.
+    pub fn save(&self, model: &Model, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut tensors = HashMap::new();
+        for (i, (name, var)) in model.vars().iter().enumerate() {
+            let shape = var.shape().clone();
+            let t = |v: &Vec<f32>| Tensor::from_vec(v.clone(), shape.clone(), &Device::Cpu);
+            tensors.insert(format!("m.{name}"), t(&self.m[i]).map_err(cerr)?);
+            tensors.insert(format!("v.{name}"), t(&self.v[i]).map_err(cerr)?);
+        }
+        let path = dir.join("optimizer.safetensors");
+        candle_core::safetensors::save(&tensors, &path)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let state = OptimState {
+            config: self.cfg,
+            step: self.step,
+        };
+        let path = dir.join("optimizer.json");
+        let text = serde_json::to_string_pretty(&state).expect("optimizer state serialises");
+        std::fs::write(&path, text + "\n").map_err(|e| Error::io(&path, e))
+    }
+
+    /// Restores what [`Optimizer::save`] wrote, for `model` (same parameter names and shapes).
+    pub fn load(model: &Model, dir: impl AsRef<Path>) -> Result<Optimizer> {
+        let dir = dir.as_ref();
+        let path = dir.join("optimizer.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let state: OptimState = serde_json::from_str(&text)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let path = dir.join("optimizer.safetensors");
+        let bad = |e: String| Error::Invalid(format!("{}: {e}", path.display()));
+        let tensors =
+            candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
+        let mut opt = Optimizer::new(model, state.config);
+        opt.step = state.step;
+        for (i, (name, var)) in model.vars().iter().enumerate() {
+            for (key, slot) in [("m", &mut opt.m[i]), ("v", &mut opt.v[i])] {
+                let t = tensors
+                    .get(&format!("{key}.{name}"))
+                    .ok_or_else(|| bad(format!("missing {key}.{name}")))?;
+                if t.shape() != var.shape() {
+                    return Err(bad(format!("{key}.{name} has shape {:?}", t.shape())));
+                }
+                *slot = t
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+        }
+        Ok(opt)
+    }
+
     /// Steps taken so far.
     pub fn steps(&self) -> usize {
         self.step
@@ -232,7 +296,7 @@ impl Optimizer {
         let y = targets_tensor(targets, cfg.n_outputs)?;
         let batch = model.batch(batch_ids)?;
         let reg = self.cfg.regularizers;
-        let (out, probs) = model.forward_train(&batch, true, reg.any())?;
+        let (out, probs) = model.forward_train(&batch, self.step as u64, reg.any())?;
         let mut stats = StepStats {
             lr: self.cfg.lr_at(self.step),
             ..Default::default()
