@@ -264,13 +264,6 @@ impl Model {
     }
 
     /// Current gates, `[layer][head]`.
-    /// Restarts the dropout stream from `seed`; the trainer calls it before every step
-    /// with a seed derived from (run seed, step), so a resumed run drops what an
-    /// uninterrupted one drops.
-    pub fn reseed_dropout(&self, seed: u64) {
-        *self.dropout_rng.lock().expect("dropout rng lock") = ChaCha8Rng::seed_from_u64(seed);
-    }
-
     pub fn head_mask(&self) -> &[Vec<f32>] {
         &self.head_mask
     }

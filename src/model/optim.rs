@@ -217,52 +217,6 @@ impl Optimizer {
         self.step
     }
 
-    /// Writes the step count and both moments (safetensors), so training can resume exactly.
-    pub fn save(&self, model: &Model, path: &std::path::Path) -> Result<()> {
-        let mut tensors = std::collections::HashMap::new();
-        for (i, (name, var)) in model.vars().iter().enumerate() {
-            for (kind, buf) in [("m", &self.m[i]), ("v", &self.v[i])] {
-                let t = Tensor::from_slice(buf, var.shape(), &Device::Cpu).map_err(cerr)?;
-                tensors.insert(format!("{kind}.{name}"), t);
-            }
-        }
-        let step = Tensor::from_slice(&[self.step as u32], 1, &Device::Cpu).map_err(cerr)?;
-        tensors.insert("step".to_string(), step);
-        let tmp = path.with_extension("tmp");
-        candle_core::safetensors::save(&tensors, &tmp)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-    }
-
-    /// Restores what [`Optimizer::save`] wrote for the same architecture.
-    pub fn load(&mut self, model: &Model, path: &std::path::Path) -> Result<()> {
-        let bad = |what: String| Error::Invalid(format!("{}: {what}", path.display()));
-        let tensors =
-            candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
-        let get = |key: &str, n: usize| -> Result<Vec<f32>> {
-            let t = tensors
-                .get(key)
-                .ok_or_else(|| bad(format!("optimizer state lacks '{key}'")))?;
-            let v = t
-                .flatten_all()
-                .and_then(|t| t.to_vec1::<f32>())
-                .map_err(cerr)?;
-            if v.len() != n {
-                return Err(bad(format!("'{key}' has {} values, expected {n}", v.len())));
-            }
-            Ok(v)
-        };
-        for (i, (name, var)) in model.vars().iter().enumerate() {
-            self.m[i] = get(&format!("m.{name}"), var.elem_count())?;
-            self.v[i] = get(&format!("v.{name}"), var.elem_count())?;
-        }
-        let step = tensors
-            .get("step")
-            .ok_or_else(|| bad("optimizer state lacks 'step'".into()))?;
-        self.step = step.to_vec1::<u32>().map_err(cerr)?[0] as usize;
-        Ok(())
-    }
-
     /// Settings.
     pub fn config(&self) -> &OptimConfig {
         &self.cfg

@@ -3,15 +3,12 @@
 //! needed to resume exactly.
 use std::path::Path;
 
+use super::Normalizer;
 use super::trainer::{Batch, Learner, LrSchedule, TrainState, TrainerConfig};
-use super::{Normalizer, metrics::Metrics};
 use crate::model::{
     ForwardOptions, Meta, Model, ModelConfig, Normalization, OptimConfig, Optimizer, Task,
 };
 use crate::{Error, Result};
-
-/// File of the optimiser state inside a saved directory.
-pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
 
 /// A [`Model`] with its optimiser, trained by [`super::trainer::Trainer`].
 pub struct TransformerLearner {
@@ -102,9 +99,9 @@ fn normalization(n: &Normalizer) -> Vec<Normalization> {
 
 impl Learner for TransformerLearner {
     fn train_batch(&mut self, batch: &Batch, step: usize) -> Result<f32> {
-        // Dropout draws depend on (seed, step) only, so resuming replays them exactly.
-        self.model
-            .reseed_dropout(self.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        // Dropout draws depend on (model seed, optimiser step) only, and both are
+        // restored on resume, so a resumed run replays them exactly.
+        debug_assert_eq!(self.optim.steps(), step);
         let tok = self.model.tokenizer();
         let ids: Vec<Vec<u32>> = batch.seqs.iter().map(|s| tok.encode(s)).collect();
         self.optim.step(&mut self.model, &ids, &batch.targets)
@@ -136,7 +133,7 @@ impl Learner for TransformerLearner {
             ..Meta::default()
         };
         self.model.save(dir, &meta)?;
-        self.optim.save(&self.model, &dir.join(OPTIMIZER_FILE))
+        self.optim.save(&self.model, dir)
     }
 
     fn load(&mut self, dir: &Path) -> Result<()> {
@@ -147,8 +144,7 @@ impl Learner for TransformerLearner {
                 dir.display()
             )));
         }
-        let mut optim = Optimizer::new(&model, *self.optim.config());
-        optim.load(&model, &dir.join(OPTIMIZER_FILE))?;
+        let optim = Optimizer::load(&model, dir)?;
         self.model = model;
         self.optim = optim;
         self.seed = meta.seed;
@@ -161,14 +157,4 @@ fn monitor_name(state: &TrainState) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "metric".into())
-}
-
-/// Mean of one metric over outputs, skipping undefined values.
-pub fn mean_metric(ms: &[Metrics], f: impl Fn(&Metrics) -> f64) -> f64 {
-    let v: Vec<f64> = ms.iter().map(f).filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        v.iter().sum::<f64>() / v.len() as f64
-    }
 }
