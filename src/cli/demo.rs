@@ -1,7 +1,6 @@
-//! `cisformer demo`: run the pipeline on the data embedded in the binary.
-//!
-//! Only the ingestion stage (index + extract) exists so far; the demo says so and
-//! runs it. Later stages append their steps here.
+//! `cisformer demo`: the whole chain on the data embedded in the binary: index +
+//! extract on a real genome window, then simulate → train → evaluate → heads →
+//! interactions → report on planted-grammar data, ending with a three-line summary.
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -16,6 +15,8 @@ use cisformer::{
     },
 };
 
+use clap::Parser;
+
 use super::Global;
 
 /// 150 kb of *E. coli* K-12 MG1655 around the lac operon (see data/README.md).
@@ -24,10 +25,12 @@ const GENOME_NAME: &str = "ecoli_k12_lac_region.fa";
 /// Regions on it, including the wild-type lac promoter on the minus strand.
 const REGIONS: &[u8] = include_bytes!("../../data/ecoli_k12_lac_regions.bed");
 
-/// Run cisformer on the embedded example data (works from any directory).
+/// Run the whole cisformer chain on embedded example data (works from any directory).
 ///
-/// Writes the embedded genome, its `.fai`, the regions BED and the extracted
-/// `regions.fa` into DIR. Currently runs the ingestion stage (index + extract).
+/// Writes into DIR: the embedded genome window, its `.fai`, regions.bed and the
+/// extracted regions.fa; sim/ (a planted-grammar data set), model/ (a small trained
+/// Transformer with its metrics), heads.tsv, interactions.tsv, pairs.tsv and
+/// report.html. Ends with the model's r against the noise ceiling and the top pair.
 ///
 /// Example: `cisformer demo --out cisformer_demo`
 #[derive(clap::Args, Debug)]
@@ -35,17 +38,21 @@ pub struct Args {
     /// Output directory (created if missing).
     #[arg(long, short, value_name = "DIR", default_value = "cisformer_demo")]
     out: PathBuf,
+    /// Simulated sequences (200 bp each).
+    #[arg(long, default_value_t = 3000)]
+    n: usize,
+    /// Training epochs.
+    #[arg(long, default_value_t = 6)]
+    epochs: usize,
+    /// Seed of the simulation and the training.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let dir = &args.out;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("could not create output directory {}", dir.display()))?;
-    if !g.quiet {
-        eprintln!(
-            "cisformer demo: only the ingestion stage (index + extract) is available so far; running it on the embedded data"
-        );
-    }
     let genome_path = dir.join(GENOME_NAME);
     write_file(&genome_path, GENOME)?;
     let bed_path = dir.join("regions.bed");
@@ -88,7 +95,195 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             fa_path.display()
         );
     }
+    chain(&args, g)
+}
+
+/// simulate → train → heads → interactions → report, each exactly as its command.
+fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
+    let d = |p: &str| args.out.join(p).to_string_lossy().into_owned();
+    let (n, epochs, seed) = (
+        args.n.to_string(),
+        args.epochs.to_string(),
+        args.seed.to_string(),
+    );
+    let steps: [(&str, Vec<String>); 5] = [
+        (
+            "simulating planted-grammar data",
+            argv(&[
+                "simulate",
+                "--out",
+                &d("sim"),
+                "--n",
+                &n,
+                "--len",
+                "200",
+                "--seed",
+                &seed,
+            ]),
+        ),
+        (
+            "training a small Transformer (2 layers x 4 heads) and the ridge baseline",
+            argv(&[
+                "train",
+                "--fasta",
+                &d("sim/seqs.fa"),
+                "--labels",
+                &d("sim/labels.tsv"),
+                "--out",
+                &d("model"),
+                "--force",
+                "--seed",
+                &seed,
+                "--epochs",
+                &epochs,
+                "--k",
+                "4",
+                "--d-model",
+                "64",
+                "--heads",
+                "4",
+                "--layers",
+                "2",
+                "--ffn",
+                "128",
+                "--batch-size",
+                "32",
+                "--lr",
+                "2e-3",
+                "--warmup",
+                "50",
+            ]),
+        ),
+        (
+            "reading the heads",
+            argv(&[
+                "heads",
+                "--model",
+                &d("model"),
+                "--fasta",
+                &d("sim/seqs.fa"),
+                "--motifs",
+                &d("sim/motifs.meme"),
+                "--labels",
+                &d("sim/labels.tsv"),
+                "--importance-n",
+                "256",
+                "-o",
+                &d("heads.tsv"),
+                "--focus",
+                &d("focus.tsv"),
+            ]),
+        ),
+        (
+            "ranking TF-pair co-attention",
+            argv(&[
+                "interactions",
+                "--model",
+                &d("model"),
+                "--fasta",
+                &d("sim/seqs.fa"),
+                "--motifs",
+                &d("sim/motifs.meme"),
+                "-o",
+                &d("interactions.tsv"),
+                "--per-pair",
+                &d("pairs.tsv"),
+                "--bedpe",
+                &d("pairs.bedpe"),
+            ]),
+        ),
+        (
+            "writing the report",
+            argv(&[
+                "report",
+                "--model",
+                &d("model"),
+                "--heads",
+                &d("heads.tsv"),
+                "--interactions",
+                &d("interactions.tsv"),
+                "--predictions",
+                &d("model/predictions.tsv"),
+                "--labels",
+                &d("sim/labels.tsv"),
+                "--title",
+                "cisformer demo",
+                "-o",
+                &d("report.html"),
+            ]),
+        ),
+    ];
+    for (i, (what, argv)) in steps.into_iter().enumerate() {
+        if !g.quiet {
+            eprintln!(
+                "cisformer demo: [{}/5] {what}: cisformer {}",
+                i + 1,
+                argv[1..].join(" ")
+            );
+        }
+        let cli = super::Cli::try_parse_from(&argv).context("demo step arguments")?;
+        super::run_command(cli.command, g)?;
+    }
+    let (r, ridge, ceiling, top, planted) = summary(&args.out)?;
+    println!("model: held-out r = {r:.3} (ridge baseline {ridge:.3}; noise ceiling {ceiling:.3})");
+    println!("top pair: {top}");
+    println!("planted: {planted}");
+    println!("report: {}", args.out.join("report.html").display());
     Ok(())
+}
+
+fn argv(parts: &[&str]) -> Vec<String> {
+    std::iter::once("cisformer")
+        .chain(parts.iter().copied())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Test r of the Transformer and the ridge, the noise ceiling, the top-ranked pair and
+/// whether the grammar planted it as cooperative.
+fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
+    let read = |p: &str| {
+        std::fs::read_to_string(dir.join(p)).with_context(|| format!("{}", dir.join(p).display()))
+    };
+    let metrics = read("model/metrics.tsv")?;
+    let r_of = |model: &str| -> f64 {
+        metrics
+            .lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|f| f[0] == model && f[1] == "test")
+            .and_then(|f| f.get(4).and_then(|v| v.parse().ok()))
+            .unwrap_or(f64::NAN)
+    };
+    let s: serde_json::Value = serde_json::from_str(&read("sim/summary.json")?)?;
+    let ceiling = s["outputs"][0]["noise_ceiling"]
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let inter = read("interactions.tsv")?;
+    let Some(first) = inter.lines().nth(1) else {
+        return Ok((
+            r_of("transformer"),
+            r_of("ridge"),
+            ceiling,
+            "none".into(),
+            "-".into(),
+        ));
+    };
+    let f: Vec<&str> = first.split('\t').collect();
+    let (a, b) = (f[1], f[2]);
+    let top = format!("{a} + {b} (layer {}, head {}, q = {})", f[3], f[4], f[11]);
+    let truth = read("sim/truth.tsv")?;
+    let kind = truth
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|t| t[0] != "single" && ((t[3] == a && t[4] == b) || (t[3] == b && t[4] == a)))
+        .map(|t| t[0].to_string());
+    let planted = match kind.as_deref() {
+        Some("cooperative") | Some("long_range") => "yes, a planted cooperative pair".to_string(),
+        Some(k) => format!("no: a {k} pair (planted together, no interaction)"),
+        None => "no: not a pair of the grammar".to_string(),
+    };
+    Ok((r_of("transformer"), r_of("ridge"), ceiling, top, planted))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -91,8 +91,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .build_global()
             .context("could not start the thread pool")?;
     }
-    let g = &cli.global;
-    match cli.command {
+    run_command(cli.command, &cli.global)
+}
+
+/// Runs one parsed subcommand (also how `demo` chains the others).
+fn run_command(command: Command, g: &Global) -> anyhow::Result<()> {
+    match command {
         Command::Baseline(a) => baseline::run(*a, g),
         Command::Completions(a) => completions::run(a, g),
         Command::Demo(a) => demo::run(a, g),
