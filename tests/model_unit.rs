@@ -389,3 +389,18 @@ fn same_bytes_whatever_the_thread_count() {
         assert_eq!(a, b, "{n}");
     }
 }
+
+#[test]
+fn clones_are_independent() {
+    let mut a = Model::new(&small(4), 12).unwrap();
+    a.set_head_mask(0, 1, 0.0).unwrap();
+    let ids = batch(a.tokenizer());
+    let b = a.try_clone().unwrap();
+    let before = b.forward(&ids, &ForwardOptions::default()).unwrap();
+    assert_eq!(before, a.forward(&ids, &ForwardOptions::default()).unwrap());
+    let mut opt = Optimizer::new(&a, OptimConfig::default());
+    opt.step(&mut a, &ids, &[vec![1.0], vec![2.0], vec![3.0]])
+        .unwrap();
+    assert_eq!(before, b.forward(&ids, &ForwardOptions::default()).unwrap());
+    assert_ne!(before, a.forward(&ids, &ForwardOptions::default()).unwrap());
+}
