@@ -332,3 +332,75 @@ fn optimizer_state_resumes_exactly() {
         assert_eq!(va, vb, "{n} differs after resuming");
     }
 }
+
+#[test]
+fn same_bytes_whatever_the_thread_count() {
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let cfg = ModelConfig {
+                dropout: 0.1,
+                ..small(2)
+            };
+            let mut m = Model::new(&cfg, 11).unwrap();
+            let ids = batch(m.tokenizer());
+            let y = vec![vec![1.0], vec![0.0], vec![-1.0]];
+            let mut opt = Optimizer::new(&m, OptimConfig::default());
+            for _ in 0..3 {
+                opt.step(&mut m, &ids, &y).unwrap();
+            }
+            let out = m
+                .forward(
+                    &ids,
+                    &ForwardOptions {
+                        attention: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
+            (out, m.named_parameters())
+        })
+    };
+    // A model big enough that the projection GEMMs split work across threads.
+    let big = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let m = Model::new(&ModelConfig::default(), 1).unwrap();
+            let seq: Vec<u8> = (0..400).map(|i| b"ACGT"[(i * i + 3 * i) % 4]).collect();
+            let ids: Vec<Vec<u32>> = (0..6)
+                .map(|j| m.tokenizer().encode(&seq[j * 10..j * 10 + 300]))
+                .collect();
+            m.forward(&ids, &ForwardOptions::default()).unwrap().output
+        })
+    };
+    assert_eq!(big(1), big(3));
+    let (o1, p1) = run(1);
+    let (o3, p3) = run(3);
+    assert_eq!(o1, o3);
+    for ((n, a), (_, b)) in p1.iter().zip(&p3) {
+        let a = a.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let b = b.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert_eq!(a, b, "{n}");
+    }
+}
+
+#[test]
+fn clones_are_independent() {
+    let mut a = Model::new(&small(4), 12).unwrap();
+    a.set_head_mask(0, 1, 0.0).unwrap();
+    let ids = batch(a.tokenizer());
+    let b = a.try_clone().unwrap();
+    let before = b.forward(&ids, &ForwardOptions::default()).unwrap();
+    assert_eq!(before, a.forward(&ids, &ForwardOptions::default()).unwrap());
+    let mut opt = Optimizer::new(&a, OptimConfig::default());
+    opt.step(&mut a, &ids, &[vec![1.0], vec![2.0], vec![3.0]])
+        .unwrap();
+    assert_eq!(before, b.forward(&ids, &ForwardOptions::default()).unwrap());
+    assert_ne!(before, a.forward(&ids, &ForwardOptions::default()).unwrap());
+}

@@ -40,9 +40,14 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        // Through the fused kernel even without bias, so all heavy work runs on the rayon pool
+        // (and follows `-j`) rather than candle's own thread count.
         match &self.b {
             Some(b) => kernels::linear(x, &self.w, b),
-            None => x.matmul(&self.w.t()?),
+            None => {
+                let zeros = Tensor::zeros(self.w.dim(0)?, self.w.dtype(), self.w.device())?;
+                kernels::linear(x, &self.w, &zeros)
+            }
         }
     }
 }

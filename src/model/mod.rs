@@ -223,6 +223,19 @@ impl Model {
         &self.tokenizer
     }
 
+    /// An independent copy (own parameters and head gates), e.g. to prune or fine-tune one
+    /// version while keeping the original.
+    pub fn try_clone(&self) -> Result<Model> {
+        let tensors = self
+            .params
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy().map_err(cerr)?)))
+            .collect::<Result<HashMap<_, _>>>()?;
+        let mut m = Self::build(&self.cfg, tensors, self.seed)?;
+        m.head_mask = self.head_mask.clone();
+        Ok(m)
+    }
+
     /// Seed the model was created with (also seeds dropout).
     pub fn seed(&self) -> u64 {
         self.seed
