@@ -122,7 +122,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
-            "training a small Transformer (2 layers x 4 heads) and the ridge baseline",
+            "training a small Transformer (2 layers x 4 heads, [CLS] pooling) and the ridge baseline",
             argv(&[
                 "train",
                 "--fasta",
