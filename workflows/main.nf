@@ -1,6 +1,6 @@
 #!/usr/bin/env nextflow
 // cisformer end to end, the same steps as workflows/Snakefile (keep the two in step):
-// data → scan → train → interactions (sharded) → merge → heads → validate → report.
+// data → scan → train → interactions (sharded) → merge → heads → report.
 // Local:  nextflow run workflows/main.nf -profile local
 // Slurm:  nextflow run workflows/main.nf -profile slurm
 nextflow.enable.dsl = 2
@@ -11,15 +11,14 @@ params.simulate    = true
 params.sim_n       = 2000
 params.sim_len     = 200
 params.seed        = 7
-params.genome      = ''
-params.regions     = ''
-params.label_col   = 5
+params.fasta       = ''
+params.labels      = ''
 params.motifs      = ''
 params.shards      = 2
 params.threads     = 2
 params.epochs      = 4
-params.top_pairs   = 5
 params.train_config = ''
+params.train_args  = '--k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling cls'
 
 process DATA {
     publishDir "${params.outdir}/data", mode: 'copy'
@@ -33,8 +32,8 @@ process DATA {
         """
     else
         """
-        ${params.cisformer} extract -q -j ${params.threads} -f ${params.genome} -b ${params.regions} -s -o seqs.fa
-        ${params.cisformer} labels-from-bed -b ${params.regions} --label-col ${params.label_col} -o labels.tsv
+        cp ${params.fasta} seqs.fa
+        cp ${params.labels} labels.tsv
         ${params.cisformer} motifs convert -m ${params.motifs} --to meme -o motifs.meme
         """
 }
@@ -62,7 +61,7 @@ process TRAIN {
     script:
     def cfg = params.train_config ? "--config ${params.train_config}" : ''
     """
-    ${params.cisformer} train -q -j ${task.cpus} --fasta ${fa} --labels ${labels} --out model --epochs ${params.epochs} --seed ${params.seed} ${cfg}
+    ${params.cisformer} train -q -j ${task.cpus} --fasta ${fa} --labels ${labels} --out model --epochs ${params.epochs} --seed ${params.seed} ${cfg} ${params.train_args}
     """
 }
 
@@ -107,33 +106,17 @@ process HEADS {
     """
 }
 
-process VALIDATE {
-    cpus params.threads
-    publishDir params.outdir, mode: 'copy'
-    input:
-    tuple path(fa), path(labels), path(motifs)
-    path model
-    path inter
-    output:
-    path 'validation.tsv'
-    script:
-    """
-    ${params.cisformer} validate -q -j ${task.cpus} --model ${model} --fasta ${fa} --interactions ${inter} --top ${params.top_pairs} --seed ${params.seed} --out validation.tsv
-    """
-}
-
 process REPORT {
     publishDir params.outdir, mode: 'copy'
     input:
     path model
     path heads
     path inter
-    path validation
     output:
     path 'report.html'
     script:
     """
-    ${params.cisformer} report -q --model ${model} --heads ${heads} --interactions ${inter} --validation ${validation} --out report.html
+    ${params.cisformer} report -q --model ${model} --heads ${heads} --interactions ${inter} --out report.html
     """
 }
 
@@ -141,9 +124,8 @@ workflow {
     data  = DATA()
     sites = SCAN(data)
     model = TRAIN(data)
-    parts = INTERACTIONS_SHARD(data, model, sites, Channel.of(0..<params.shards))
+    parts = INTERACTIONS_SHARD(data, model, sites, Channel.of(1..params.shards))
     inter = MERGE(parts.collect())
     heads = HEADS(data, model)
-    val   = VALIDATE(data, model, inter)
-    REPORT(model, heads, inter, val)
+    REPORT(model, heads, inter)
 }
