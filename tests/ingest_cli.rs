@@ -534,7 +534,7 @@ fn demo_runs_from_any_directory() {
     let d = tempfile::tempdir().unwrap();
     let out = cisformer()
         .current_dir(d.path())
-        .args(["demo"])
+        .args(["demo", "--n", "300", "--epochs", "1"])
         .output()
         .unwrap();
     assert!(
@@ -543,7 +543,28 @@ fn demo_runs_from_any_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("only the ingestion stage"), "{err}");
+    assert!(err.contains("[5/5] writing the report"), "{err}");
+    // The three-line summary (and where the report is) on stdout.
+    let summary = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 4, "{summary}");
+    assert!(lines[0].starts_with("model: held-out r = "), "{summary}");
+    assert!(lines[0].contains("noise ceiling 0.9"), "{summary}");
+    assert!(lines[1].starts_with("top pair: "), "{summary}");
+    assert!(lines[2].starts_with("planted: "), "{summary}");
+    let html = std::fs::read_to_string(d.path().join("cisformer_demo/report.html")).unwrap();
+    assert!(html.contains("<svg"), "the report has no charts");
+    for f in [
+        "heads.tsv",
+        "interactions.tsv",
+        "model/model.safetensors",
+        "sim/truth.tsv",
+    ] {
+        assert!(
+            d.path().join("cisformer_demo").join(f).is_file(),
+            "{f} missing"
+        );
+    }
     let fa = std::fs::read_to_string(d.path().join("cisformer_demo/regions.fa")).unwrap();
     // The wild-type lac promoter of the Kinney et al. data, extracted from the minus strand.
     assert!(fa.starts_with(
@@ -555,8 +576,7 @@ fn demo_runs_from_any_directory() {
     assert_eq!(fai, "NC_000913.2:300001-450000\t150000\t27\t60\t61\n");
     let custom = d.path().join("elsewhere");
     cisformer()
-        .arg("demo")
-        .arg("--out")
+        .args(["demo", "--n", "100", "--epochs", "1", "--out"])
         .arg(&custom)
         .arg("-q")
         .assert()
