@@ -149,9 +149,11 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
                 "--batch-size",
                 "32",
                 "--lr",
-                "2e-3",
+                "1e-3",
                 "--warmup",
                 "50",
+                "--pooling",
+                "cls",
             ]),
         ),
         (
