@@ -45,7 +45,8 @@ pub struct Grammar {
     /// Standard deviation of the Gaussian noise added to the noise-free activity.
     #[serde(default)]
     pub noise_sd: f64,
-    /// When set, labels are 1 where the observed activity reaches this quantile, else 0.
+    /// When set, labels are 1 for the sequences whose observed activity ranks above this
+    /// quantile (ties broken by sequence order), else 0.
     #[serde(default)]
     pub binary_quantile: Option<f64>,
     /// Single-motif additive effects.
@@ -526,13 +527,18 @@ impl<'a> Simulator<'a> {
             .map(|i| self.one(i, seed, width))
             .collect::<Result<Vec<_>>>()?;
         if let Some(q) = self.grammar.binary_quantile {
+            // By rank, not by value: without noise many activities tie, and a value
+            // threshold would then label (almost) everything 1. Ties go by index.
+            let positives = ((1.0 - q) * seqs.len() as f64).round() as usize;
             for o in 0..self.grammar.outputs.len() {
-                let mut v: Vec<f64> = seqs.iter().map(|s| s.observed[o]).collect();
-                v.sort_by(f64::total_cmp);
-                let idx = ((q * v.len() as f64).floor() as usize).min(v.len().saturating_sub(1));
-                let thr = v.get(idx).copied().unwrap_or(0.0);
-                for s in &mut seqs {
-                    s.observed[o] = if s.observed[o] >= thr { 1.0 } else { 0.0 };
+                let mut order: Vec<usize> = (0..seqs.len()).collect();
+                order.sort_by(|&a, &b| {
+                    seqs[b].observed[o]
+                        .total_cmp(&seqs[a].observed[o])
+                        .then(a.cmp(&b))
+                });
+                for (rank, &i) in order.iter().enumerate() {
+                    seqs[i].observed[o] = if rank < positives { 1.0 } else { 0.0 };
                 }
             }
         }

@@ -257,3 +257,33 @@ fn noise_free_activity_follows_the_truth_table() {
 fn read_decoy(s: &[(usize, usize, String, bool)], r: &[&str]) -> bool {
     s.iter().any(|x| x.2 == r[1]) && s.iter().any(|x| x.2 == r[2])
 }
+
+/// Binary labels by rank: exactly the top (1 - q) fraction is 1 even when activities tie
+/// (no noise, one output with a single effect), and two outputs get their own labels.
+#[test]
+fn binary_labels_and_two_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g.toml");
+    std::fs::write(
+        &g,
+        "outputs = [\"liver\", \"blood\"]\nlength = 120\nbinary_quantile = 0.7\n\
+         [[single]]\nmotif = \"HNF1A\"\nrate = 0.3\neffect = [1.0, 0.0]\n\
+         [[single]]\nmotif = \"Spi1\"\nrate = 0.3\neffect = [0.0, 1.0]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("o");
+    simulate(&out, &["--grammar", g.to_str().unwrap()]);
+    let labels = std::fs::read_to_string(out.join("labels.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = labels.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(rows[0], ["id", "liver", "blood"]);
+    for col in [1, 2] {
+        let ones = rows[1..].iter().filter(|r| r[col] == "1").count();
+        assert_eq!(
+            ones, 120,
+            "column {col}: {ones} of 400 labelled 1, expected 30 %"
+        );
+        assert!(rows[1..].iter().all(|r| r[col] == "0" || r[col] == "1"));
+    }
+    let same = rows[1..].iter().filter(|r| r[1] == r[2]).count();
+    assert!(same < 400, "the two outputs have identical labels");
+}
