@@ -120,21 +120,24 @@ fn display_name(m: &Motif) -> &str {
 pub fn scan_sites(records: &[Record], motifs: &[Motif], thresh: f64) -> Vec<Vec<Site>> {
     let bg = Background::uniform();
     let pssms: Vec<Pssm> = motifs.iter().map(|m| Pssm::new(m, &bg, 0.1)).collect();
+    // One scanner per motif, shared by all sequences (building it is the costly part).
+    let scanners: Vec<scan::Scanner> = pssms
+        .iter()
+        .map(|p| scan::Scanner::new(p, thresh, true))
+        .collect();
     records
         .par_iter()
         .map(|r| {
-            let mut sites: Vec<Site> = pssms
+            let mut sites: Vec<Site> = scanners
                 .iter()
                 .enumerate()
-                .flat_map(|(mi, p)| {
-                    scan::scan_sequence(p, &r.seq, thresh, true)
-                        .into_iter()
-                        .map(move |h| Site {
-                            motif: mi,
-                            start: h.start,
-                            end: h.end,
-                            plus: h.plus,
-                        })
+                .flat_map(|(mi, sc)| {
+                    sc.scan(&r.seq).into_iter().map(move |h| Site {
+                        motif: mi,
+                        start: h.start,
+                        end: h.end,
+                        plus: h.plus,
+                    })
                 })
                 .collect();
             sites.sort_by_key(|s| (s.start, s.end, s.motif, !s.plus));
