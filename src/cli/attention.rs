@@ -228,19 +228,29 @@ pub fn geometry(model: &Model, len: usize) -> TokenGeometry {
     }
 }
 
-/// Runs the model with attention over the sequences of `shard`, `batch` at a time, and
-/// hands each batch to `f` as (sequence index, attention) pairs in input order.
+/// One batch as the analysis accumulators take it: attention, sites, geometry.
+pub type Item<'a> = (&'a SeqAttention, &'a [Site], &'a TokenGeometry);
+
+/// Runs the model with attention over the sequences of `shard`, `batch` at a time, with a
+/// progress bar named `what`, and hands each batch to `f` in input order. Returns the
+/// number of sequences in the shard.
 pub fn for_each_batch(
     input: &Input,
     shard: Shard,
     batch: usize,
-    bar: &indicatif::ProgressBar,
-    mut f: impl FnMut(&[SeqAttention]) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+    g: &super::Global,
+    what: &str,
+    mut f: impl FnMut(&[Item]) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
     let tok = input.model.tokenizer();
     let idx: Vec<usize> = (0..input.records.len())
         .filter(|&i| shard.contains(i))
         .collect();
+    let bar = super::progress_bar(
+        g,
+        idx.len() as u64,
+        &format!("{what} {{elapsed_precise}} {{bar:30}} {{pos}}/{{len}} sequences"),
+    );
     let opts = ForwardOptions {
         attention: true,
         ..Default::default()
@@ -263,8 +273,18 @@ pub fn for_each_batch(
                 attn: m.data,
             })
             .collect();
-        f(&atts)?;
+        let geoms: Vec<TokenGeometry> = chunk
+            .iter()
+            .map(|&i| geometry(&input.model, input.records[i].seq.len()))
+            .collect();
+        let items: Vec<Item> = atts
+            .iter()
+            .zip(&geoms)
+            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
+            .collect();
+        f(&items)?;
         bar.inc(chunk.len() as u64);
     }
-    Ok(())
+    bar.finish_and_clear();
+    Ok(idx.len())
 }

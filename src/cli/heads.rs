@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use cisformer::{
     analysis::{
-        self, Shard, Site,
+        self, Shard,
         heads::{
             HeadAccumulator, HeadConfig, HeadImportance, TrackValue, write_focus_tsv,
             write_head_bedgraph, write_heads_tsv,
@@ -57,28 +57,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = HeadAccumulator::new(hc);
     acc.set_shard(shard);
-    let n = (0..input.records.len())
-        .filter(|&i| shard.contains(i))
-        .count();
-    let bar = super::progress_bar(
+    let n = super::attention::for_each_batch(
+        &input,
+        shard,
+        args.input.batch_size,
         g,
-        n as u64,
-        "heads {elapsed_precise} {bar:30} {pos}/{len} sequences",
-    );
-    super::attention::for_each_batch(&input, shard, args.input.batch_size, &bar, |atts| {
-        let geoms: Vec<_> = atts
-            .iter()
-            .map(|a| super::attention::geometry(&input.model, input.records[a.seq_index].seq.len()))
-            .collect();
-        let items: Vec<(&analysis::SeqAttention, &[Site], &analysis::TokenGeometry)> = atts
-            .iter()
-            .zip(&geoms)
-            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
-            .collect();
-        acc.add_batch(&items)?;
-        Ok(())
-    })?;
-    bar.finish_and_clear();
+        "heads",
+        |items| Ok(acc.add_batch(items)?),
+    )?;
     if let Some(id) = &args.dump {
         dump(&input, id, args.dump_out.clone())?;
     }

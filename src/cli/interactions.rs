@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use cisformer::analysis::{
-    self, Shard, Site,
+    Shard,
     interactions::{
         InteractionAccumulator, InteractionConfig, write_bedpe, write_interactions_tsv,
         write_pair_summary_tsv,
@@ -79,28 +79,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = InteractionAccumulator::new(ic);
     acc.set_shard(shard);
-    let n = (0..input.records.len())
-        .filter(|&i| shard.contains(i))
-        .count();
-    let bar = super::progress_bar(
+    let n = super::attention::for_each_batch(
+        &input,
+        shard,
+        args.input.batch_size,
         g,
-        n as u64,
-        "interactions {elapsed_precise} {bar:30} {pos}/{len} sequences",
-    );
-    super::attention::for_each_batch(&input, shard, args.input.batch_size, &bar, |atts| {
-        let geoms: Vec<_> = atts
-            .iter()
-            .map(|a| super::attention::geometry(&input.model, input.records[a.seq_index].seq.len()))
-            .collect();
-        let items: Vec<(&analysis::SeqAttention, &[Site], &analysis::TokenGeometry)> = atts
-            .iter()
-            .zip(&geoms)
-            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
-            .collect();
-        acc.add_batch(&items)?;
-        Ok(())
-    })?;
-    bar.finish_and_clear();
+        "interactions",
+        |items| Ok(acc.add_batch(items)?),
+    )?;
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
         if !g.quiet {
