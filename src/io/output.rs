@@ -35,6 +35,9 @@ pub struct Output {
 enum Inner {
     Stdout(BufWriter<io::Stdout>),
     File(BufWriter<NamedTempFile>),
+    /// An existing device or pipe (`/dev/null`, a FIFO): written in place, since
+    /// renaming a temporary file over it would replace the device with a plain file.
+    Special(BufWriter<fs::File>),
 }
 
 impl Output {
@@ -45,6 +48,16 @@ impl Output {
             return Ok(Self {
                 path,
                 inner: Inner::Stdout(BufWriter::with_capacity(1 << 17, io::stdout())),
+            });
+        }
+        if fs::metadata(&path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let file = fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            return Ok(Self {
+                path,
+                inner: Inner::Special(BufWriter::with_capacity(1 << 17, file)),
             });
         }
         let dir = match path.parent() {
@@ -81,6 +94,7 @@ impl Output {
         let path = self.path;
         match self.inner {
             Inner::Stdout(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
+            Inner::Special(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
             Inner::File(w) => {
                 let tmp = w
                     .into_inner()
@@ -113,6 +127,7 @@ impl Write for Output {
         match &mut self.inner {
             Inner::Stdout(w) => w.write(buf),
             Inner::File(w) => w.write(buf),
+            Inner::Special(w) => w.write(buf),
         }
     }
 
@@ -120,6 +135,7 @@ impl Write for Output {
         match &mut self.inner {
             Inner::Stdout(w) => w.write_all(buf),
             Inner::File(w) => w.write_all(buf),
+            Inner::Special(w) => w.write_all(buf),
         }
     }
 
@@ -127,6 +143,28 @@ impl Write for Output {
         match &mut self.inner {
             Inner::Stdout(w) => w.flush(),
             Inner::File(w) => w.flush(),
+            Inner::Special(w) => w.flush(),
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn devices_are_written_in_place_not_replaced() {
+        let null = Path::new("/dev/null");
+        if !fs::metadata(null).is_ok_and(|m| m.file_type().is_char_device()) {
+            eprintln!("/dev/null is not a character device here; nothing to check");
+            return;
+        }
+        let mut out = Output::create(null).unwrap();
+        writeln!(out, "discarded").unwrap();
+        out.finish().unwrap();
+        let meta = fs::metadata(null).unwrap();
+        assert!(meta.file_type().is_char_device());
+        assert_eq!(meta.len(), 0);
     }
 }
