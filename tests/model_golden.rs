@@ -126,3 +126,13 @@ fn mha_adamw_step_matches_torch() {
 fn gqa_adamw_step_with_regularisers_matches_torch() {
     check_step("gqa");
 }
+
+#[test]
+fn conv_stem_forward_matches_torch() {
+    check_forward("conv");
+}
+
+#[test]
+fn conv_stem_adamw_step_matches_torch() {
+    check_step("conv");
+}

@@ -87,6 +87,10 @@ pub struct Args {
     /// Sequence summary: cls or mean.
     #[arg(long, value_parser = ["cls", "mean"])]
     pooling: Option<String>,
+    /// Width in tokens of the convolution over token embeddings before the first layer
+    /// (odd; 0 turns it off).
+    #[arg(long, value_name = "TOKENS")]
+    conv_kernel: Option<usize>,
     /// Positions: learned or sinusoidal.
     #[arg(long, value_parser = ["learned", "sinusoidal"])]
     positional: Option<String>,
@@ -258,9 +262,17 @@ fn settings(
     ds: &train::Dataset,
 ) -> anyhow::Result<(ModelConfig, TrainerConfig, OptimConfig)> {
     let mut m: ModelConfig = match file.model {
-        Some(v) => v
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("[model]: {}", e.message()))?,
+        Some(v) => {
+            // Absent in a [model] table means the default stem, not "written before it existed".
+            let stem = v.get("conv_kernel").is_none();
+            let mut m: ModelConfig = v
+                .try_into()
+                .map_err(|e: toml::de::Error| anyhow::anyhow!("[model]: {}", e.message()))?;
+            if stem {
+                m.conv_kernel = ModelConfig::default().conv_kernel;
+            }
+            m
+        }
         None => ModelConfig::default(),
     };
     let mut t = file.train.unwrap_or_default();
@@ -292,6 +304,7 @@ fn settings(
     set!(m.n_layers, a.layers);
     set!(m.ffn_dim, a.ffn);
     set!(m.dropout, a.dropout);
+    set!(m.conv_kernel, a.conv_kernel);
     if let Some(p) = &a.pooling {
         m.pooling = if p == "cls" {
             Pooling::Cls

@@ -73,6 +73,12 @@ pub struct ModelConfig {
     pub n_outputs: usize,
     /// Layer-norm epsilon.
     pub layer_norm_eps: f32,
+    /// Width in tokens of a convolution over neighbouring token embeddings, added to them
+    /// before the first layer (0: none). It lets attention compare motif-sized words rather
+    /// than single k-mers; every token keeps its own position, so token↔bp maps are
+    /// unchanged. Absent in config files written before it existed, which means 0.
+    #[serde(default)]
+    pub conv_kernel: usize,
 }
 
 impl Default for ModelConfig {
@@ -94,6 +100,7 @@ impl Default for ModelConfig {
             task: Task::Regression,
             n_outputs: 1,
             layer_norm_eps: 1e-5,
+            conv_kernel: 9,
         }
     }
 }
@@ -144,6 +151,12 @@ impl ModelConfig {
         }
         if self.n_outputs == 0 {
             return bad("n_outputs must be positive".into());
+        }
+        if self.conv_kernel > 0 && self.conv_kernel.is_multiple_of(2) {
+            return bad(format!(
+                "conv_kernel {} must be odd (centred on each token) or 0",
+                self.conv_kernel
+            ));
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return bad("layer_norm_eps must be positive".into());

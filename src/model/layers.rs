@@ -204,9 +204,58 @@ impl EncoderLayer {
 
 /// All weights of the network, in one of two modes: tracked (training) or detached (inference).
 #[derive(Clone, Debug)]
+/// Convolution over neighbouring token embeddings, added residually: `x + gelu(conv(x))`
+/// with zero padding, weight `[d, d, kernel]` as PyTorch's `Conv1d` stores it.
+pub(crate) struct ConvStem {
+    w: Tensor,
+    b: Tensor,
+    kernel: usize,
+}
+
+impl ConvStem {
+    fn load(vb: VarBuilder, d: usize, kernel: usize) -> CResult<Self> {
+        Ok(Self {
+            w: vb.get((d, d, kernel), "weight")?,
+            b: vb.get(d, "bias")?,
+            kernel,
+        })
+    }
+    fn detach(&self) -> Self {
+        Self {
+            w: self.w.detach(),
+            b: self.b.detach(),
+            kernel: self.kernel,
+        }
+    }
+
+    /// `x` is `[B·L, d]`; `valid` `[B·L, 1]` zeroes padding so it never leaks into real tokens.
+    /// Unfolds the K shifted copies and runs one matrix product (fast forward and backward).
+    pub fn forward(&self, x: &Tensor, valid: &Tensor, b: usize, l: usize) -> CResult<Tensor> {
+        let d = x.dim(1)?;
+        let k = self.kernel;
+        let half = k / 2;
+        let padded =
+            x.broadcast_mul(valid)?
+                .reshape((b, l, d))?
+                .pad_with_zeros(1, half, k - 1 - half)?;
+        let cols = (0..k)
+            .map(|j| padded.narrow(1, j, l))
+            .collect::<CResult<Vec<_>>>()?;
+        let unfolded = Tensor::cat(&cols, 2)?.reshape((b * l, k * d))?;
+        let w = self
+            .w
+            .permute((0, 2, 1))?
+            .contiguous()?
+            .reshape((d, k * d))?;
+        let y = kernels::linear(&unfolded, &w, &self.b)?;
+        x + kernels::gelu(&y)?
+    }
+}
+
 pub(crate) struct Weights {
     pub tokens: Tensor,
     pub positions: Option<Tensor>,
+    pub conv: Option<ConvStem>,
     pub layers: Vec<EncoderLayer>,
     pub final_ln: LayerNorm,
     pub head: Linear,
@@ -225,12 +274,17 @@ impl Weights {
             ),
             super::Positional::Sinusoidal => None,
         };
+        let conv = match cfg.conv_kernel {
+            0 => None,
+            k => Some(ConvStem::load(emb.pp("conv"), cfg.d_model, k)?),
+        };
         let layers = (0..cfg.n_layers)
             .map(|i| EncoderLayer::load(vb.pp("layers").pp(i), cfg))
             .collect::<CResult<Vec<_>>>()?;
         Ok(Self {
             tokens,
             positions,
+            conv,
             layers,
             final_ln: LayerNorm::load(vb.pp("final_ln"), cfg.d_model, cfg.layer_norm_eps)?,
             head: Linear::load(vb.pp("head"), cfg.d_model, cfg.n_outputs)?,
@@ -241,6 +295,7 @@ impl Weights {
         Self {
             tokens: self.tokens.detach(),
             positions: self.positions.as_ref().map(|p| p.detach()),
+            conv: self.conv.as_ref().map(|c| c.detach()),
             layers: self.layers.iter().map(|l| l.detach()).collect(),
             final_ln: self.final_ln.detach(),
             head: self.head.detach(),

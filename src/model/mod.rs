@@ -130,6 +130,8 @@ pub(crate) struct Batch {
     ids: Tensor,
     geom: AttnGeom,
     pool: Tensor,
+    /// `[B·L, 1]`: 1 for real tokens, 0 for padding.
+    valid: Tensor,
 }
 
 /// The encoder with its parameters.
@@ -376,6 +378,7 @@ impl Model {
         }
         let mut flat = vec![PAD; b * l];
         let mut pool = vec![0f32; b * b * l];
+        let mut valid = vec![0f32; b * l];
         for (i, s) in ids.iter().enumerate() {
             if let Some(&bad) = s.iter().find(|&&t| t as usize >= self.cfg.vocab_size) {
                 return Err(Error::Invalid(format!(
@@ -384,6 +387,7 @@ impl Model {
                 )));
             }
             flat[i * l..i * l + s.len()].copy_from_slice(s);
+            valid[i * l..i * l + s.len()].fill(1.0);
             let row = &mut pool[i * b * l + i * l..i * b * l + i * l + s.len()];
             match self.cfg.pooling {
                 Pooling::Cls => row[0] = 1.0,
@@ -394,6 +398,7 @@ impl Model {
         Ok(Batch {
             ids: Tensor::from_vec(flat, b * l, &dev).map_err(cerr)?,
             pool: Tensor::from_vec(pool, (b, b * l), &dev).map_err(cerr)?,
+            valid: Tensor::from_vec(valid, (b * l, 1), &dev).map_err(cerr)?,
             geom: AttnGeom {
                 b,
                 h: self.cfg.n_heads,
@@ -461,6 +466,10 @@ impl Model {
                 .reshape((g.b, g.l, d))?
                 .broadcast_add(&pos)?
                 .reshape((g.b * g.l, d))?;
+            let x = match &w.conv {
+                Some(c) => c.forward(&x, &batch.valid, g.b, g.l)?,
+                None => x,
+            };
             self.dropout(x, train)
         };
         let mut x = go().map_err(cerr)?;

@@ -13,7 +13,7 @@ cisformer's tests/model_golden.rs loads these files and must agree within 1e-5 (
 1e-4 (after the step). Regenerate with:
 
     python3 -m venv /tmp/torchvenv && /tmp/torchvenv/bin/pip install torch
-    /tmp/torchvenv/bin/python tests/oracle/torch_reference.py tests/data/model
+    /tmp/torchvenv/bin/python tests/oracle/torch_reference.py tests/data/model [NAME...]
 """
 import json
 import math
@@ -48,6 +48,18 @@ CONFIGS = {
                    regularizers=dict(diversity=0.3, orthogonality=0.2, entropy=0.1)),
         seed=2, gate=(1, 2),
     ),
+    # The convolution stem over token embeddings (width 5), mean pooling over unequal
+    # lengths, so padding must not leak into real tokens through the convolution.
+    "conv": dict(
+        model=dict(k=3, stride=1, vocab_size=5 + 64, d_model=16, n_heads=2, n_kv_heads=2,
+                   n_layers=1, ffn_dim=32, dropout=0.0, max_tokens=64, pooling="mean",
+                   positional="learned", task="regression", n_outputs=1, layer_norm_eps=1e-5,
+                   conv_kernel=5),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=1.0,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
+        seed=3, gate=None,
+    ),
 }
 
 
@@ -56,6 +68,9 @@ def param_shapes(c):
     shapes = {"embeddings.tokens.weight": (c["vocab_size"], d)}
     if c["positional"] == "learned":
         shapes["embeddings.positions.weight"] = (c["max_tokens"], d)
+    if c.get("conv_kernel", 0):
+        shapes["embeddings.conv.weight"] = (d, d, c["conv_kernel"])
+        shapes["embeddings.conv.bias"] = (d,)
     for i in range(c["n_layers"]):
         p = f"layers.{i}."
         for ln in ("ln1", "ln2"):
@@ -134,6 +149,11 @@ def forward(P, c, seqs, gate=None):
         x = x + P["embeddings.positions.weight"][:L]
     else:
         x = x + sinusoidal(L, d)
+    if c.get("conv_kernel", 0):
+        kw = c["conv_kernel"]
+        xm = (x * valid.float()[:, :, None]).transpose(1, 2)
+        y = F.conv1d(xm, P["embeddings.conv.weight"], P["embeddings.conv.bias"], padding=kw // 2)
+        x = x + F.gelu(y.transpose(1, 2))
     ln = lambda x, p: F.layer_norm(x, (d,), P[p + ".weight"], P[p + ".bias"], c["layer_norm_eps"])
     lin = lambda x, p: x @ P[p + ".weight"].T + (P[p + ".bias"] if p + ".bias" in P else 0.0)
     probs = []
@@ -204,8 +224,10 @@ def make_batch(c, seed, lengths):
     return seqs, y
 
 
-def main(out_dir):
+def main(out_dir, only=None):
     for name, spec in CONFIGS.items():
+        if only and name not in only:
+            continue
         c, o = spec["model"], spec["optim"]
         P = init_params(c, spec["seed"])
         mdir = os.path.join(out_dir, name)
@@ -259,4 +281,5 @@ def main(out_dir):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/model")
+    # Optional further arguments name the configurations to (re)write; default all.
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/model", sys.argv[2:])
