@@ -15,6 +15,8 @@ struct Golden {
     output: Vec<Vec<f32>>,
     /// Per sequence, [layer][head] flattened len×len maps.
     attention: Vec<Vec<Vec<Vec<f32>>>>,
+    /// ∂ output[0] / ∂ attention, same layout.
+    attention_grad: Vec<Vec<Vec<Vec<f32>>>>,
     loss: f32,
     grad_norm: f32,
 }
@@ -135,4 +137,39 @@ fn conv_stem_forward_matches_torch() {
 #[test]
 fn conv_stem_adamw_step_matches_torch() {
     check_step("conv");
+}
+
+/// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
+fn check_attention_grad(name: &str) {
+    let (model, g) = load(name);
+    let (maps, grads) = model.attention_gradients(&g.ids, 0).unwrap();
+    assert_eq!(grads.len(), g.attention_grad.len());
+    let scale = g
+        .attention_grad
+        .iter()
+        .flatten()
+        .flatten()
+        .flatten()
+        .fold(0f32, |m, v| m.max(v.abs()));
+    assert!(scale > 0.0, "{name}: golden gradients are all zero");
+    for (s, (m, want)) in grads.iter().zip(&g.attention_grad).enumerate() {
+        for (l, layer) in want.iter().enumerate() {
+            for (h, head) in layer.iter().enumerate() {
+                let d = max_abs_diff(m.map(l, h), head);
+                assert!(
+                    d <= 1e-5 * scale.max(1.0),
+                    "{name}: seq {s} layer {l} head {h} attention gradient differs by {d}"
+                );
+                let p = max_abs_diff(maps[s].map(l, h), &g.attention[s][l][h]);
+                assert!(p <= 1e-5, "{name}: attention beside the gradient differs by {p}");
+            }
+        }
+    }
+}
+
+#[test]
+fn attention_gradients_match_torch() {
+    for name in ["mha", "gqa", "conv"] {
+        check_attention_grad(name);
+    }
 }

@@ -136,6 +136,22 @@ impl Attention {
         Ok((p, o))
     }
 
+    /// [`heads`](Self::heads) with `probe` (zeros, a variable) added to the probabilities
+    /// before they weight the values, so backprop leaves d output / d p in the probe's grad.
+    pub fn heads_probed(
+        &self,
+        h: &Tensor,
+        g: &AttnGeom,
+        probe: &Tensor,
+    ) -> CResult<(Tensor, Tensor)> {
+        let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
+        let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
+        let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
+        let p = kernels::attention_probs(&q, &k, g)?;
+        let o = kernels::attention_apply(&(&p + probe)?, &v, g)?;
+        Ok((p, o))
+    }
+
     /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.
     pub fn merge(&self, o: &Tensor, g: &AttnGeom) -> CResult<Tensor> {
         let y = o

@@ -452,6 +452,7 @@ impl Model {
         w: &Weights,
         batch: &Batch,
         train: bool,
+        probes: &[Var],
         on_layer: &mut dyn FnMut(usize, &Tensor, Tensor) -> Result<Tensor>,
     ) -> Result<Tensor> {
         let g = &batch.geom;
@@ -475,7 +476,11 @@ impl Model {
         let mut x = go().map_err(cerr)?;
         for (i, layer) in w.layers.iter().enumerate() {
             let h = layer.ln1.forward(&x).map_err(cerr)?;
-            let (p, mut o) = layer.attn.heads(&h, g).map_err(cerr)?;
+            let (p, mut o) = match probes.get(i) {
+                Some(z) => layer.attn.heads_probed(&h, g, z.as_tensor()),
+                None => layer.attn.heads(&h, g),
+            }
+            .map_err(cerr)?;
             if let Some(gate) = self.gate_tensor(i).map_err(cerr)? {
                 o = o.broadcast_mul(&gate).map_err(cerr)?;
             }
@@ -589,13 +594,86 @@ impl Model {
             }
             Tensor::from_vec(ov, o.shape(), o.device()).map_err(cerr)
         };
-        let out = self.run(&self.eval_w, &batch, false, &mut on_layer)?;
+        let out = self.run(&self.eval_w, &batch, false, &[], &mut on_layer)?;
         let output = out.to_vec2::<f32>().map_err(cerr)?;
         Ok(ModelOutput {
             output,
             attention,
             heads,
         })
+    }
+
+    /// Attention probabilities and their gradients `∂ output[o] / ∂ p` (head gates applied,
+    /// no dropout), both unpadded per sequence; attention × gradient is the activity-aware
+    /// score of the interaction tables. Each output depends only on its own sequence, so
+    /// one backward pass over the batch sum gives every sequence's gradient.
+    pub fn attention_gradients(
+        &self,
+        ids: &[Vec<u32>],
+        output: usize,
+    ) -> Result<(Vec<AttentionMaps>, Vec<AttentionMaps>)> {
+        if output >= self.cfg.n_outputs {
+            return Err(Error::Invalid(format!(
+                "model: output {output} does not exist ({} outputs)",
+                self.cfg.n_outputs
+            )));
+        }
+        let batch = self.batch(ids)?;
+        let g = &batch.geom;
+        let (nl, nh, l) = (self.cfg.n_layers, self.cfg.n_heads, g.l);
+        let probes = (0..nl)
+            .map(|_| Var::zeros((g.b, nh, l, l), DType::F32, &Device::Cpu))
+            .collect::<candle_core::Result<Vec<_>>>()
+            .map_err(cerr)?;
+        let mut probs: Vec<Tensor> = Vec::with_capacity(nl);
+        let out = self.run(&self.train_w, &batch, false, &probes, &mut |_, p, o| {
+            probs.push(p.detach());
+            Ok(o)
+        })?;
+        let grads = out
+            .narrow(1, output, 1)
+            .and_then(|t| t.sum_all())
+            .and_then(|t| t.backward())
+            .map_err(cerr)?;
+        let unpad = |layers: &[Tensor]| -> Result<Vec<AttentionMaps>> {
+            let flat = layers
+                .iter()
+                .map(|t| t.flatten_all().and_then(|t| t.to_vec1::<f32>()))
+                .collect::<candle_core::Result<Vec<_>>>()
+                .map_err(cerr)?;
+            Ok(g.lens
+                .iter()
+                .enumerate()
+                .map(|(bi, &n)| {
+                    let mut data = vec![0f32; nl * nh * n * n];
+                    for (layer, v) in flat.iter().enumerate() {
+                        for h in 0..nh {
+                            let src = ((bi * nh + h) * l) * l;
+                            let dst = (layer * nh + h) * n * n;
+                            for q in 0..n {
+                                data[dst + q * n..dst + (q + 1) * n]
+                                    .copy_from_slice(&v[src + q * l..src + q * l + n]);
+                            }
+                        }
+                    }
+                    AttentionMaps {
+                        n_layers: nl,
+                        n_heads: nh,
+                        len: n,
+                        data,
+                    }
+                })
+                .collect())
+        };
+        let grad_layers = probes
+            .iter()
+            .map(|z| {
+                grads.get(z.as_tensor()).cloned().ok_or_else(|| {
+                    Error::Invalid("model: attention gradient was not computed".into())
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((unpad(&probs)?, unpad(&grad_layers)?))
     }
 
     /// Differentiable forward for training: `[B, n_outputs]` outputs and, when `keep_probs`,
@@ -612,7 +690,7 @@ impl Model {
         );
         let dropout = true;
         let mut probs = Vec::new();
-        let out = self.run(&self.train_w, batch, dropout, &mut |_, p, o| {
+        let out = self.run(&self.train_w, batch, dropout, &[], &mut |_, p, o| {
             if keep_probs {
                 probs.push(p.clone());
             }

@@ -135,7 +135,7 @@ def sinusoidal(L, d):
     return pe.float()
 
 
-def forward(P, c, seqs, gate=None):
+def forward(P, c, seqs, gate=None, probe=None):
     B, L = len(seqs), max(len(s) for s in seqs)
     H, KV, d = c["n_heads"], c["n_kv_heads"], c["d_model"]
     dh = d // H
@@ -166,6 +166,8 @@ def forward(P, c, seqs, gate=None):
         s = q @ k.transpose(-1, -2) / math.sqrt(dh)
         s = s.masked_fill(~valid[:, None, None, :], float("-inf"))
         pr = torch.softmax(s, -1)
+        if probe is not None:
+            pr = probe(i, pr)
         probs.append(pr)
         o = pr @ v
         if gate is not None and gate[0] == i:
@@ -248,6 +250,23 @@ def main(out_dir, only=None):
             attention.append([[probs[l][b, h, :n, :n].flatten().tolist()
                                for h in range(c["n_heads"])] for l in range(c["n_layers"])])
 
+        # d output[0] / d attention (total derivative: later layers recomputed): a zero
+        # leaf added to each layer's probabilities collects it.
+        leaves = {}
+        def grab(l, pr):
+            z = torch.zeros_like(pr, requires_grad=True)
+            leaves[l] = z
+            return pr + z
+        out_g, _, _ = forward(P, c, seqs, spec["gate"], probe=grab)
+        out_g[:, 0].sum().backward()
+        for p in P.values():
+            p.grad = None
+        attention_grad = []
+        for b, s in enumerate(seqs):
+            n = len(s)
+            attention_grad.append([[leaves[l].grad[b, h, :n, :n].flatten().tolist()
+                                    for h in range(c["n_heads"])] for l in range(c["n_layers"])])
+
         out, probs, valid = forward(P, c, seqs, spec["gate"])
         output = out.detach().tolist()
         if c["task"] == "regression":
@@ -272,7 +291,7 @@ def main(out_dir, only=None):
         golden = {
             "optim": o, "gate": spec["gate"], "ids": seqs, "targets": y.tolist(),
             "output": output,
-            "attention": attention, "loss": loss.item(), "task_loss": task.item(),
+            "attention": attention, "attention_grad": attention_grad, "loss": loss.item(), "task_loss": task.item(),
             "grad_norm": gnorm, "torch_version": torch.__version__,
         }
         with open(os.path.join(out_dir, f"{name}_golden.json"), "w") as f:
