@@ -161,7 +161,10 @@ fn check_attention_grad(name: &str) {
                     "{name}: seq {s} layer {l} head {h} attention gradient differs by {d}"
                 );
                 let p = max_abs_diff(maps[s].map(l, h), &g.attention[s][l][h]);
-                assert!(p <= 1e-5, "{name}: attention beside the gradient differs by {p}");
+                assert!(
+                    p <= 1e-5,
+                    "{name}: attention beside the gradient differs by {p}"
+                );
             }
         }
     }

@@ -39,6 +39,29 @@ impl Score {
     }
 }
 
+/// What orders the rows of the interaction table (and the pairs of the per-pair summary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// Mann–Whitney AUC against the null (an effect size: the chance that a site pair
+    /// out-scores a matched null pair), ties by p-value. Unlike the p-value it does not
+    /// grow with the number of pairs, so a small but ubiquitous bias cannot outrank a
+    /// strong, specific link.
+    #[default]
+    Auc,
+    /// The rank test's p-value (per-pair rows: the ACAT-combined p), ties by effect.
+    PValue,
+}
+
+impl RankBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RankBy::Auc => "auc",
+            RankBy::PValue => "p_value",
+        }
+    }
+}
+
 /// Options of the interaction analysis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InteractionConfig {
@@ -60,6 +83,9 @@ pub struct InteractionConfig {
     /// Motif names (for the tables `merge` writes from partial files alone).
     #[serde(default)]
     pub motif_names: Vec<String>,
+    /// Row order of the tables.
+    #[serde(default)]
+    pub rank_by: RankBy,
 }
 
 impl InteractionConfig {
@@ -74,6 +100,7 @@ impl InteractionConfig {
             cluster: None,
             top_site_pairs: 1000,
             motif_names: Vec::new(),
+            rank_by: RankBy::default(),
         }
     }
 
@@ -146,6 +173,8 @@ pub struct PairSummaryRow {
     pub best_head: usize,
     pub best_effect: f64,
     pub best_p: f64,
+    /// Rank of the best head's row in the interaction table.
+    pub best_rank: usize,
     /// Cauchy (ACAT) combination of every head's p-value.
     pub combined_p: f64,
     pub q_value: f64,
@@ -664,9 +693,13 @@ impl InteractionAccumulator {
                 rows[i].q_value = q;
             }
         }
+        let rank_by = self.cfg.rank_by;
         rows.sort_by(|x, y| {
-            x.p_value
-                .total_cmp(&y.p_value)
+            let first = match rank_by {
+                RankBy::Auc => desc_nan_last(x.auc, y.auc).then(x.p_value.total_cmp(&y.p_value)),
+                RankBy::PValue => x.p_value.total_cmp(&y.p_value),
+            };
+            first
                 .then(desc_nan_last(x.effect, y.effect))
                 .then(x.score.cmp(&y.score))
                 .then(
@@ -707,6 +740,7 @@ impl InteractionAccumulator {
                     best_head: b.head,
                     best_effect: b.effect,
                     best_p: b.p_value,
+                    best_rank: b.rank,
                     combined_p: acat(&ps),
                     q_value: 1.0,
                     median_distance_bp: b.median_distance_bp,
@@ -721,9 +755,15 @@ impl InteractionAccumulator {
                 out[i].q_value = q;
             }
         }
+        let rank_by = self.cfg.rank_by;
         out.sort_by(|x, y| {
-            x.combined_p
-                .total_cmp(&y.combined_p)
+            let first = match rank_by {
+                // By the table rank of each pair's best head.
+                RankBy::Auc => x.best_rank.cmp(&y.best_rank),
+                RankBy::PValue => x.combined_p.total_cmp(&y.combined_p),
+            };
+            first
+                .then(x.combined_p.total_cmp(&y.combined_p))
                 .then(x.best_p.total_cmp(&y.best_p))
                 .then(desc_nan_last(x.best_effect, y.best_effect))
                 .then((x.score, x.motif_a, x.motif_b).cmp(&(y.score, y.motif_a, y.motif_b)))

@@ -10,6 +10,7 @@
 
 pub mod heads;
 pub mod interactions;
+pub mod recovery;
 pub(crate) mod stats;
 
 use std::{fmt, ops::Range, path::Path, str::FromStr};

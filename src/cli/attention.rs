@@ -4,7 +4,7 @@ use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::Context;
 use cisformer::{
-    analysis::{SeqAttention, Shard, Site, TokenGeometry},
+    analysis::{SeqAttention, Shard, Site, TokenGeometry, interactions::Score},
     io::fasta::{self, Record},
     model::{ForwardOptions, Meta, Model},
     motif::{self, Background, Motif, Pssm, scan},
@@ -240,7 +240,8 @@ pub fn for_each_batch(
     batch: usize,
     g: &super::Global,
     what: &str,
-    mut f: impl FnMut(&[Item]) -> anyhow::Result<()>,
+    scores: &[Score],
+    mut f: impl FnMut(Score, &[Item]) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
     let tok = input.model.tokenizer();
     let idx: Vec<usize> = (0..input.records.len())
@@ -255,34 +256,57 @@ pub fn for_each_batch(
         attention: true,
         ..Default::default()
     };
+    let wants_grad = scores.contains(&Score::AttnGrad);
     for chunk in idx.chunks(batch) {
         let ids: Vec<Vec<u32>> = chunk
             .iter()
             .map(|&i| tok.encode(&input.records[i].seq))
             .collect();
-        let out = input.model.forward(&ids, &opts)?;
-        let maps = out.attention.context("the model returned no attention")?;
-        let atts: Vec<SeqAttention> = chunk
-            .iter()
-            .zip(maps)
-            .map(|(&i, m)| SeqAttention {
-                seq_index: i,
-                n_tokens: m.len,
-                n_layers: m.n_layers,
-                n_heads: m.n_heads,
-                attn: m.data,
-            })
-            .collect();
+        let (maps, grads) = if wants_grad {
+            let (maps, grads) = input.model.attention_gradients(&ids, 0)?;
+            (maps, Some(grads))
+        } else {
+            let out = input.model.forward(&ids, &opts)?;
+            (
+                out.attention.context("the model returned no attention")?,
+                None,
+            )
+        };
         let geoms: Vec<TokenGeometry> = chunk
             .iter()
             .map(|&i| geometry(&input.model, input.records[i].seq.len()))
             .collect();
-        let items: Vec<Item> = atts
-            .iter()
-            .zip(&geoms)
-            .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
-            .collect();
-        f(&items)?;
+        let seq_att =
+            |i: usize, m: &cisformer::model::AttentionMaps, values: Vec<f32>| SeqAttention {
+                seq_index: i,
+                n_tokens: m.len,
+                n_layers: m.n_layers,
+                n_heads: m.n_heads,
+                attn: values,
+            };
+        for &score in scores {
+            let atts: Vec<SeqAttention> = match (score, &grads) {
+                (Score::AttnGrad, Some(grads)) => chunk
+                    .iter()
+                    .zip(maps.iter().zip(grads))
+                    .map(|(&i, (m, gr))| {
+                        let v = m.data.iter().zip(&gr.data).map(|(p, d)| p * d).collect();
+                        seq_att(i, m, v)
+                    })
+                    .collect(),
+                _ => chunk
+                    .iter()
+                    .zip(&maps)
+                    .map(|(&i, m)| seq_att(i, m, m.data.clone()))
+                    .collect(),
+            };
+            let items: Vec<Item> = atts
+                .iter()
+                .zip(&geoms)
+                .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
+                .collect();
+            f(score, &items)?;
+        }
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();

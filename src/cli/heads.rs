@@ -63,7 +63,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.input.batch_size,
         g,
         "heads",
-        |items| Ok(acc.add_batch(items)?),
+        &[cisformer::analysis::interactions::Score::Attention],
+        |_, items| Ok(acc.add_batch(items)?),
     )?;
     if let Some(id) = &args.dump {
         dump(&input, id, args.dump_out.clone())?;

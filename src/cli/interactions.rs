@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use cisformer::analysis::{
     Shard,
     interactions::{
-        InteractionAccumulator, InteractionConfig, write_bedpe, write_interactions_tsv,
-        write_pair_summary_tsv,
+        InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe,
+        write_interactions_tsv, write_pair_summary_tsv,
     },
 };
 
@@ -50,6 +50,37 @@ pub struct Args {
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]
     null_per_pair: usize,
+    /// What a head's link between two sites is: its co-attention, attention × gradient
+    /// of the prediction (the pairs the model uses, not merely sees; about 3× the work),
+    /// or both (rows of both kinds, each with its own q-values; the `score` column says which).
+    #[arg(long, value_enum, default_value_t = ScoreArg::Attention)]
+    score: ScoreArg,
+    /// Row order: auc (effect size against the matched null, ties by p) or p-value.
+    #[arg(long, value_enum, default_value_t = RankArg::Auc)]
+    rank_by: RankArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ScoreArg {
+    Attention,
+    AttnGrad,
+    Both,
+}
+
+impl ScoreArg {
+    fn scores(self) -> &'static [Score] {
+        match self {
+            ScoreArg::Attention => &[Score::Attention],
+            ScoreArg::AttnGrad => &[Score::AttnGrad],
+            ScoreArg::Both => &[Score::Attention, Score::AttnGrad],
+        }
+    }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum RankArg {
+    Auc,
+    PValue,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -63,6 +94,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         ic.max_distance = d;
     }
     ic.motif_names = input.names.clone();
+    ic.rank_by = match args.rank_by {
+        RankArg::Auc => RankBy::Auc,
+        RankArg::PValue => RankBy::PValue,
+    };
     if let Some(t) = args.collapse_similar {
         anyhow::ensure!(
             (-1.0..=1.0).contains(&t),
@@ -85,7 +120,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.input.batch_size,
         g,
         "interactions",
-        |items| Ok(acc.add_batch(items)?),
+        args.score.scores(),
+        |score, items| Ok(acc.add_batch_scores(score, items)?),
     )?;
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
