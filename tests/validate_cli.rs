@@ -301,6 +301,16 @@ fn patch_ranks_heads_by_restoration() {
         .map(|(l, h)| (l.to_string(), h.to_string()))
         .collect();
     assert_eq!(heads, want);
+    // The report draws the heatmap from it.
+    let pt = d.join("patch.tsv");
+    std::fs::write(&pt, &a).unwrap();
+    let html = ok(cisformer()
+        .args(["report", "-q", "--model"])
+        .arg(&model)
+        .arg("--patch")
+        .arg(&pt)
+        .args(["-o", "-"]));
+    assert!(html.contains("id=\"patching\""));
     // Clean == corrupted: nothing to restore, written NA.
     let fa = sim.join("seqs.fa");
     let same = ok(&mut patch(&["--corrupt", fa.to_str().unwrap()]));

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N")]
     draws: usize,
     /// At most this many clean sequences with --pair (the first, in input order).
-    #[arg(long, default_value_t = 500, value_name = "N")]
+    #[arg(long, default_value_t = 200, value_name = "N")]
     max_seqs: usize,
     /// Seed of the replacement bases.
     #[arg(long, default_value_t = 1)]

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Ablate in at most this many sequences per pair (the first, in input order).
-    #[arg(long, default_value_t = 500, value_name = "N")]
+    #[arg(long, default_value_t = 200, value_name = "N")]
     max_seqs: usize,
     /// Bootstrap resamples for the epistasis interval.
     #[arg(long, default_value_t = 2000, value_name = "N")]

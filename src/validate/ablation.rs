@@ -38,7 +38,7 @@ impl Default for AblationConfig {
         AblationConfig {
             draws: 10,
             seed: 1,
-            max_seqs: 500,
+            max_seqs: 200,
             bootstrap: 2000,
             background: None,
         }
