@@ -227,17 +227,32 @@ fn validate_reports_bad_input_clearly() {
     let plain = d.join("plain.fa");
     let seq: String = (0..120).map(|i| ['G', 'T'][(i * i / 3) % 2]).collect();
     std::fs::write(&plain, format!(">s1\n{seq}\n")).unwrap();
-    let out = ok(validate_on(&plain, &sim, &model, &inter).args(["--no-spacing", "-o", "-"]));
+    let out = ok(validate_on(&plain, &sim, &model, &inter).args([
+        "--no-spacing",
+        "--pair",
+        "TEAD1,CTCF",
+        "-o",
+        "-",
+    ]));
     let rows: Vec<&str> = out
         .lines()
         .skip(1)
         .filter(|l| !l.starts_with('#'))
         .collect();
-    assert_eq!(rows.len(), 3);
+    assert!((3..=4).contains(&rows.len()), "{out}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("TEAD1\tCTCF\t") || r.contains("CTCF\tTEAD1\t")),
+        "{out}"
+    );
     for r in rows {
         assert!(r.ends_with("\tuntested"), "{r}");
         assert_eq!(r.split('\t').nth(5), Some("0"), "{r}");
     }
+    fails(
+        validate(&sim, &model, &inter).args(["--pair", "TEAD1,NoSuchTF"]),
+        "motif 'NoSuchTF' is not in the motif file",
+    );
     fails(
         cisformer()
             .args(["validate", "--top", "0", "--model"])

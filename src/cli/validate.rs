@@ -2,6 +2,8 @@
 //! spacing scan, head ablation) and one concordance table.
 use std::path::PathBuf;
 
+use anyhow::Context;
+
 use cisformer::{
     io::fasta,
     model::Model,
@@ -15,7 +17,7 @@ use super::{Global, write_to};
 
 /// Check whether the model really uses the pairs it co-attends.
 ///
-/// For each of the --top best motif pairs of an interaction table: (a) motif ablation in
+/// For each of the --top best motif pairs of an interaction table (and each --pair): (a) motif ablation in
 /// the sequences holding non-overlapping sites of both, i.e. every site of A, of B, or
 /// both replaced by bases drawn from the sequence's own composition (--draws times),
 /// giving the epistasis f(AB) - f(A) - f(B) + f(none) with a 95% bootstrap interval;
@@ -45,6 +47,9 @@ pub struct Args {
     /// How many distinct motif pairs to check, best first.
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
+    /// Also check this motif pair `A,B` (names or IDs), ranked or not (repeatable).
+    #[arg(long, value_name = "A,B")]
+    pair: Vec<String>,
     /// Background replacements per sequence.
     #[arg(long, default_value_t = 10, value_name = "N")]
     draws: usize,
@@ -117,7 +122,22 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         None => cisformer::simulate::default_motifs()?,
     };
     let names = super::attention::motif_names(&motifs);
-    let cands = validate::read_candidates(&args.interactions, &motifs, &names, args.top)?;
+    let mut extra = Vec::with_capacity(args.pair.len());
+    for p in &args.pair {
+        let (a, b) = p
+            .split_once(',')
+            .with_context(|| format!("--pair '{p}': expected two motifs as A,B"))?;
+        let find = |m: &str| {
+            validate::find_motif(&motifs, &names, m.trim()).with_context(|| {
+                format!(
+                    "--pair '{p}': motif '{}' is not in the motif file",
+                    m.trim()
+                )
+            })
+        };
+        extra.push((find(a)?, find(b)?));
+    }
+    let cands = validate::read_candidates(&args.interactions, &motifs, &names, args.top, &extra)?;
     anyhow::ensure!(
         !cands.is_empty(),
         "{}: the interaction table has no rows",

@@ -6,6 +6,7 @@
 //! - effect evidence: the 95% interval of the ablation epistasis excludes 0;
 //! - `confirmed` = both, `attention-only`, `effect-only`, `neither`; `untested` when no
 //!   sequence holds non-overlapping sites of both motifs.
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -26,8 +27,9 @@ pub struct PairCandidate {
     /// Indices into the motif list.
     pub motif_a: usize,
     pub motif_b: usize,
-    /// 1-based rank among the table's distinct pairs (its best row's position).
-    pub rank: usize,
+    /// 1-based rank among the table's distinct pairs (its best row's position); `None`
+    /// for a pair asked for that the table lacks.
+    pub rank: Option<usize>,
     /// Effect (log2 co-attention / null) and q-value of the best row.
     pub effect: f64,
     pub q_value: f64,
@@ -46,13 +48,17 @@ pub fn find_motif(motifs: &[Motif], names: &[String], key: &str) -> Option<usize
 }
 
 /// Reads the `top` best distinct motif pairs of an interaction table (rows best first, as
-/// `cisformer interactions` writes them). Motif names are looked up in `names` (table
-/// names), then as motif IDs and names; an unknown motif is an error naming the line.
+/// `cisformer interactions` writes them), then each pair of `extra` (motif indices) not
+/// already among them: with its rank in the table, or without one (`rank` `None`, no
+/// heads) when the table lacks it. Motif names are looked up in `names` (table names),
+/// then as motif IDs and names; an unknown motif in a selected pair is an error naming
+/// the line.
 pub fn read_candidates(
     path: &Path,
     motifs: &[Motif],
     names: &[String],
     top: usize,
+    extra: &[(usize, usize)],
 ) -> Result<Vec<PairCandidate>> {
     let t = Table::read(path)?;
     const COLS: [&str; 6] = ["motif_a", "motif_b", "layer", "head", "effect", "q_value"];
@@ -67,6 +73,28 @@ pub fn read_candidates(
             ),
         ));
     }
+    // Distinct pairs in table order: (first row, heads).
+    let mut pairs: Vec<(usize, Vec<HeadId>)> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for r in 0..t.len() {
+        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+        let head = HeadId {
+            layer: t.uint_req(r, "layer")?,
+            head: t.uint_req(r, "head")?,
+        };
+        let key = if a <= b { (a, b) } else { (b, a) };
+        match index.get(&key) {
+            Some(&i) => {
+                if !pairs[i].1.contains(&head) {
+                    pairs[i].1.push(head);
+                }
+            }
+            None => {
+                index.insert(key, pairs.len());
+                pairs.push((r, vec![head]));
+            }
+        }
+    }
     let lookup = |name: &str, r: usize| -> Result<usize> {
         find_motif(motifs, names, name).ok_or_else(|| {
             Error::parse(
@@ -76,34 +104,54 @@ pub fn read_candidates(
             )
         })
     };
-    let mut out: Vec<PairCandidate> = Vec::new();
-    for r in 0..t.len() {
-        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
-        let head = HeadId {
-            layer: t.uint_req(r, "layer")?,
-            head: t.uint_req(r, "head")?,
-        };
-        let same = |c: &PairCandidate| {
-            (c.name_a == a && c.name_b == b) || (c.name_a == b && c.name_b == a)
-        };
-        if let Some(c) = out.iter_mut().find(|c| same(c)) {
-            if !c.heads.contains(&head) {
-                c.heads.push(head);
-            }
-            continue;
-        }
-        if out.len() >= top {
-            continue;
-        }
-        out.push(PairCandidate {
+    let candidate = |rank: usize| -> Result<PairCandidate> {
+        let (r, heads) = &pairs[rank];
+        let (a, b) = (t.str(*r, "motif_a"), t.str(*r, "motif_b"));
+        Ok(PairCandidate {
             name_a: a.to_string(),
             name_b: b.to_string(),
-            motif_a: lookup(a, r)?,
-            motif_b: lookup(b, r)?,
-            rank: out.len() + 1,
-            effect: t.num(r, "effect")?.unwrap_or(f64::NAN),
-            q_value: t.num(r, "q_value")?.unwrap_or(f64::NAN),
-            heads: vec![head],
+            motif_a: lookup(a, *r)?,
+            motif_b: lookup(b, *r)?,
+            rank: Some(rank + 1),
+            effect: t.num(*r, "effect")?.unwrap_or(f64::NAN),
+            q_value: t.num(*r, "q_value")?.unwrap_or(f64::NAN),
+            heads: heads.clone(),
+        })
+    };
+    let mut out = (0..pairs.len().min(top))
+        .map(candidate)
+        .collect::<Result<Vec<_>>>()?;
+    for &(a, b) in extra {
+        let same = |c: &PairCandidate| {
+            (c.motif_a, c.motif_b) == (a, b) || (c.motif_a, c.motif_b) == (b, a)
+        };
+        if out.iter().any(same) {
+            continue;
+        }
+        let name = |i: usize| {
+            names
+                .get(i)
+                .cloned()
+                .or_else(|| motifs.get(i).map(|m| m.id.clone()))
+                .unwrap_or_else(|| i.to_string())
+        };
+        let found = pairs.iter().position(|(r, _)| {
+            let idx = |c: &str| find_motif(motifs, names, t.str(*r, c));
+            let (x, y) = (idx("motif_a"), idx("motif_b"));
+            (x, y) == (Some(a), Some(b)) || (x, y) == (Some(b), Some(a))
+        });
+        out.push(match found {
+            Some(rank) => candidate(rank)?,
+            None => PairCandidate {
+                name_a: name(a),
+                name_b: name(b),
+                motif_a: a,
+                motif_b: b,
+                rank: None,
+                effect: f64::NAN,
+                q_value: f64::NAN,
+                heads: Vec::new(),
+            },
         });
     }
     Ok(out)
@@ -297,7 +345,7 @@ pub fn write_concordance_tsv<W: Write>(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             c.name_a,
             c.name_b,
-            c.rank,
+            c.rank.map_or("NA".into(), |r| r.to_string()),
             fmt_num(c.effect),
             fmt_num(c.q_value),
             a.n_seqs,
@@ -392,39 +440,48 @@ mod tests {
     fn reads_distinct_pairs_best_first() {
         let f = write(TABLE);
         let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
-        let c = read_candidates(f.path(), &motifs(), &names, 10).unwrap();
+        let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
         assert_eq!(c.len(), 3);
-        assert_eq!((c[0].motif_a, c[0].motif_b, c[0].rank), (0, 1, 1));
+        assert_eq!((c[0].motif_a, c[0].motif_b, c[0].rank), (0, 1, Some(1)));
         assert_eq!(
             c[0].heads,
             vec![HeadId { layer: 1, head: 0 }, HeadId { layer: 0, head: 0 }]
         );
-        assert_eq!((c[2].motif_a, c[2].motif_b, c[2].rank), (2, 2, 3));
-        let top1 = read_candidates(f.path(), &motifs(), &names, 1).unwrap();
+        assert_eq!((c[2].motif_a, c[2].motif_b, c[2].rank), (2, 2, Some(3)));
+        let top1 = read_candidates(f.path(), &motifs(), &names, 1, &[]).unwrap();
         assert_eq!(top1.len(), 1);
         assert_eq!(top1[0].heads.len(), 2);
+        // pairs asked for: one further down the table, one absent, one already selected
+        let more =
+            read_candidates(f.path(), &motifs(), &names, 1, &[(2, 1), (0, 2), (1, 0)]).unwrap();
+        assert_eq!(more.len(), 3);
+        assert_eq!((more[1].rank, more[1].heads.len()), (Some(2), 1));
+        assert_eq!((more[2].rank, more[2].name_a.as_str()), (None, "nM1"));
+        assert!(more[2].heads.is_empty() && more[2].q_value.is_nan());
     }
 
     #[test]
     fn bad_tables_name_file_and_line() {
         let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
         let f = write("motif\tx\n1\t2\n");
-        let e = read_candidates(f.path(), &motifs(), &names, 10).unwrap_err();
+        let e = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap_err();
         assert!(e.to_string().contains("not an interaction table"), "{e}");
         let f = write(&TABLE.replace("nM3", "Gata9"));
-        let e = read_candidates(f.path(), &motifs(), &names, 10).unwrap_err();
+        let e = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap_err();
         assert!(
             e.to_string()
                 .contains(":3: motif 'Gata9' is not in the motif file"),
             "{e}"
         );
+        // an unknown motif below the selected rows is not looked up
+        assert!(read_candidates(f.path(), &motifs(), &names, 1, &[]).is_ok());
     }
 
     #[test]
     fn verdicts_follow_the_rule() {
         let f = write(TABLE);
         let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
-        let c = read_candidates(f.path(), &motifs(), &names, 10).unwrap();
+        let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
         let abl = |n, lo, hi| Ablation {
             n_seqs: n,
             epistasis: (lo + hi) / 2.0,
