@@ -16,5 +16,6 @@ pub mod seq;
 pub mod simulate;
 pub mod tokenizer;
 pub mod train;
+pub mod validate;
 
 pub use error::{Error, Result};

@@ -32,6 +32,7 @@ fn full_args() -> Vec<String> {
         ("--labels", "labels.tsv"),
         ("--pruning", "pruning.tsv"),
         ("--forgetting", "forgetting.tsv"),
+        ("--patch", "patch.tsv"),
     ] {
         args.push(flag.into());
         args.push(data(file).display().to_string());
@@ -331,6 +332,64 @@ fn names_are_escaped_in_html_and_svg() {
 }
 
 /// Copies `file` into a temp dir with `edit` applied, returning the dir and the new path.
+#[test]
+fn patching_heatmap_appears_only_when_given() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let s = doc
+        .select(&sel("section#patching"))
+        .next()
+        .expect("patching section");
+    assert!(doc.select(&sel("nav a[href='#patching']")).next().is_some());
+    assert_eq!(s.select(&sel("svg")).count(), 1, "one heatmap");
+    assert_eq!(s.select(&sel("table.sortable tbody tr")).count(), 12);
+    let text = s.html();
+    assert!(text.contains("L1H2 (0.72)"), "most restoring head named");
+    for l in ["L0", "L2", "H3"] {
+        assert!(text.contains(&format!("\n{l}\n")), "axis label {l}");
+    }
+    // between validation and pruning
+    let ids: Vec<&str> = doc
+        .select(&sel("section"))
+        .filter_map(|e| e.value().attr("id"))
+        .collect();
+    let at = |id: &str| ids.iter().position(|x| *x == id).unwrap();
+    assert_eq!(at("patching"), at("validation") + 1);
+    assert_eq!(at("pruning"), at("patching") + 1);
+    // absent: no section, no link
+    let model = data("model").display().to_string();
+    let html = render(&["report".into(), "--model".into(), model.clone()]);
+    assert!(!html.contains("id=\"patching\""));
+    // all NA: a note instead of a "most restoring head"
+    let (_d, p) = edited("patch.tsv", |t| {
+        t.lines()
+            .enumerate()
+            .map(|(i, l)| {
+                let mut f: Vec<&str> = l.split('\t').collect();
+                if i > 0 {
+                    f[2] = "NA";
+                }
+                f.join("\t") + "\n"
+            })
+            .collect()
+    });
+    let html = render(&[
+        "report".into(),
+        "--model".into(),
+        model.clone(),
+        "--patch".into(),
+        p.display().to_string(),
+    ]);
+    assert!(html.contains("no head has anything to restore"));
+    // a missing column is an error naming it
+    let (_d, p) = edited("patch.tsv", |t| t.replacen("restored", "restores", 1));
+    let ps = p.display().to_string();
+    fails_with(
+        &["report", "--model", &model, "--patch", &ps],
+        "missing column 'restored'",
+    );
+}
+
 fn edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(Path::new(file).file_name().unwrap());

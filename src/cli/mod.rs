@@ -16,11 +16,13 @@ mod interactions;
 mod man;
 mod merge;
 mod motifs;
+mod patch;
 mod predict;
 mod report;
 mod scan;
 mod simulate;
 mod train;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -67,6 +69,8 @@ enum Command {
     Man(man::Args),
     Merge(merge::Args),
     Report(Box<report::Args>),
+    Validate(Box<validate::Args>),
+    Patch(Box<patch::Args>),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -114,6 +118,8 @@ fn run_command(command: Command, g: &Global) -> anyhow::Result<()> {
         Command::Man(a) => man::run(a, g),
         Command::Merge(a) => merge::run(a, g),
         Command::Report(a) => report::run(*a, g),
+        Command::Validate(a) => validate::run(*a, g),
+        Command::Patch(a) => patch::run(*a, g),
     }
 }
 

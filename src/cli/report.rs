@@ -33,6 +33,9 @@ pub struct Args {
     /// Spacing curves TSV (`motif_a motif_b orientation distance_bp cooperativity|co_attention`).
     #[arg(long, value_name = "TSV")]
     spacing: Option<PathBuf>,
+    /// Activation-patching TSV from `cisformer patch` (`layer head restored ...`).
+    #[arg(long, value_name = "TSV")]
+    patch: Option<PathBuf>,
     /// Pairwise head similarity TSV (`layer_a head_a layer_b head_b similarity`).
     #[arg(long, value_name = "TSV")]
     redundancy: Option<PathBuf>,
@@ -67,6 +70,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         interactions: args.interactions,
         validation: args.validation,
         spacing: args.spacing,
+        patch: args.patch,
         redundancy: args.redundancy,
         predictions: args.predictions,
         labels: args.labels,

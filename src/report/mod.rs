@@ -45,6 +45,8 @@ pub struct ReportInputs {
     pub validation: Option<PathBuf>,
     /// Spacing curves TSV: `motif_a motif_b orientation distance_bp` + `cooperativity` and/or `co_attention`.
     pub spacing: Option<PathBuf>,
+    /// Activation-patching TSV (`layer head restored ...`); its section appears only when given.
+    pub patch: Option<PathBuf>,
     /// Head-by-head similarity, long format: `layer_a head_a layer_b head_b similarity`.
     pub redundancy: Option<PathBuf>,
     /// Predictions TSV (`id` + output columns).

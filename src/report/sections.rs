@@ -44,6 +44,7 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     let validation = read_opt(&inp.validation)?;
     let spacing = read_opt(&inp.spacing)?;
     let redundancy = read_opt(&inp.redundancy)?;
+    let patch = read_opt(&inp.patch)?;
     let predictions = read_opt(&inp.predictions)?;
     let labels = read_opt(&inp.labels)?;
     let pruning = read_opt(&inp.pruning)?;
@@ -56,6 +57,7 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     let inter = interactions_section(interactions.as_ref())?;
     let profiles = profiles_section(spacing.as_ref(), validation.as_ref())?;
     let valid = validation_section(validation.as_ref())?;
+    let patching = patch.as_ref().map(patching_section).transpose()?;
     let prune = plain_table_section(
         "pruning",
         "Pruning",
@@ -101,7 +103,7 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
             }
         }
     }
-    Ok(vec![
+    let mut all = vec![
         summary,
         params,
         training,
@@ -111,10 +113,10 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
         inter,
         profiles,
         valid,
-        prune,
-        forget,
-        Section::new("methods", "Methods"),
-    ])
+    ];
+    all.extend(patching);
+    all.extend([prune, forget, Section::new("methods", "Methods")]);
+    Ok(all)
 }
 
 fn read_opt(p: &Option<std::path::PathBuf>) -> Result<Option<Table>> {
@@ -982,6 +984,62 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
     }
     s.tables
         .push(TableView::from_tsv("Checked pairs", t, usize::MAX));
+    Ok(s)
+}
+
+/// Activation patching: restored fraction per (layer, head) as a heatmap.
+fn patching_section(t: &Table) -> Result<Section> {
+    let mut s = Section::new("patching", "Activation patching");
+    t.require(&["layer", "head", "restored"])?;
+    let HeadGrid { ids, layers, heads } = head_grid(t)?;
+    if ids.is_empty() {
+        return Ok(s.absent("The patching table has no rows."));
+    }
+    let mut values = vec![None; layers * heads];
+    let mut best: Option<(f64, usize, usize)> = None;
+    for (r, &(l, h)) in ids.iter().enumerate() {
+        let v = t.num(r, "restored")?;
+        values[l * heads + h] = v;
+        if let Some(v) = v
+            && best.is_none_or(|b| v > b.0)
+        {
+            best = Some((v, l, h));
+        }
+    }
+    for (col, key) in [
+        ("n", "sequence pairs"),
+        ("mean_clean", "mean prediction, clean"),
+        ("mean_corrupt", "mean prediction, corrupted"),
+    ] {
+        if t.col(col).is_some() {
+            s.kvs.push(Kv::new(key, t.str(0, col)));
+        }
+    }
+    match best {
+        Some((v, l, h)) => s.kvs.push(Kv::new(
+            "most restoring head",
+            format!("L{l}H{h} ({})", short_num(v)),
+        )),
+        None => s.notes.push(
+            "Clean and corrupted predictions agree, so no head has anything to restore (NA)."
+                .into(),
+        ),
+    }
+    let (rl, cl) = layer_head_labels(layers, heads);
+    let grid = Grid {
+        title: "Fraction restored by patching".into(),
+        row_labels: rl,
+        col_labels: cl,
+        values,
+        cell_text: Vec::new(),
+    };
+    let cell = if heads > 16 { 22 } else { 42 };
+    s.figures.push(Figure::new(
+        plot::heatmap(&grid, cell)?,
+        "Share of the clean − corrupted prediction difference restored by patching in each head's clean output: layer × head (grey = NA).",
+    ));
+    s.tables
+        .push(TableView::from_tsv("Patching per head", t, usize::MAX));
     Ok(s)
 }
 

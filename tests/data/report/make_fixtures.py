@@ -153,3 +153,16 @@ for task in ["activity_k562", "activity_hepg2"]:
     after = before - rng.random() * 0.08
     forget.append([task, "hepg2_finetune", fmt(before, 3), fmt(after, 3), fmt(before - after, 3)])
 write("forgetting.tsv", ["task", "after", "val_pearson_before", "val_pearson_after", "forgetting"], forget)
+
+# Activation patching (no random draws, so the fixtures above stay the same): one head
+# restores most of the difference, layer 2 head 3 has no value.
+patch = []
+clean, corrupt = 1.84, 1.12
+for layer in range(LAYERS):
+    for head in range(HEADS):
+        r = 0.72 if (layer, head) == (1, 2) else 0.05 * ((layer * HEADS + head) % 5) - 0.04
+        na = (layer, head) == (2, 3)
+        patched = corrupt + r * (clean - corrupt)
+        patch.append([layer, head, "NA" if na else fmt(r, 3), clean, corrupt,
+                      "NA" if na else fmt(patched, 4), 120])
+write("patch.tsv", ["layer", "head", "restored", "mean_clean", "mean_corrupt", "mean_patched", "n"], patch)

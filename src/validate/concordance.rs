@@ -1,0 +1,516 @@
+//! The concordance table: for each top co-attention pair, does the model actually use it?
+//!
+//! Verdict rule (documented in the table's trailing comment too):
+//! - attention evidence: the pair's best interaction row has `q_value <= alpha` and a
+//!   positive `effect` (co-attention above its distance-matched null);
+//! - effect evidence: the 95% interval of the ablation epistasis excludes 0;
+//! - `confirmed` = both, `attention-only`, `effect-only`, `neither`; `untested` when no
+//!   sequence holds non-overlapping sites of both motifs.
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use super::ablation::{Ablation, AblationConfig, AblationSet};
+use super::spacing::{SpacingConfig, SpacingCurve, consensus, spacing_scan};
+use super::{Readout, fmt_num, model_predictor};
+use crate::analysis::Site;
+use crate::model::{HeadId, Model};
+use crate::motif::Motif;
+use crate::report::tsv::Table;
+use crate::{Error, Result};
+
+/// A motif pair taken from an interaction table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairCandidate {
+    pub name_a: String,
+    pub name_b: String,
+    /// Indices into the motif list.
+    pub motif_a: usize,
+    pub motif_b: usize,
+    /// 1-based rank among the table's distinct pairs (its best row's position); `None`
+    /// for a pair asked for that the table lacks.
+    pub rank: Option<usize>,
+    /// Effect (log2 co-attention / null) and q-value of the best row.
+    pub effect: f64,
+    pub q_value: f64,
+    /// Heads of the pair's rows, best first.
+    pub heads: Vec<HeadId>,
+}
+
+/// Index of the motif called `key`: a table name from `names`, else a motif ID, else
+/// a motif name.
+pub fn find_motif(motifs: &[Motif], names: &[String], key: &str) -> Option<usize> {
+    names
+        .iter()
+        .position(|n| n == key)
+        .or_else(|| motifs.iter().position(|m| m.id == key))
+        .or_else(|| motifs.iter().position(|m| m.name == key))
+}
+
+/// Reads the `top` best distinct motif pairs of an interaction table (rows best first, as
+/// `cisformer interactions` writes them), then each pair of `extra` (motif indices) not
+/// already among them: with its rank in the table, or without one (`rank` `None`, no
+/// heads) when the table lacks it. Motif names are looked up in `names` (table names),
+/// then as motif IDs and names; an unknown motif in a selected pair is an error naming
+/// the line.
+pub fn read_candidates(
+    path: &Path,
+    motifs: &[Motif],
+    names: &[String],
+    top: usize,
+    extra: &[(usize, usize)],
+) -> Result<Vec<PairCandidate>> {
+    let t = Table::read(path)?;
+    const COLS: [&str; 6] = ["motif_a", "motif_b", "layer", "head", "effect", "q_value"];
+    if !t.has(&COLS) {
+        return Err(Error::parse(
+            path,
+            1,
+            format!(
+                "not an interaction table: expected columns {} (as `cisformer interactions` writes), found {}",
+                COLS.join(", "),
+                t.header().join(", ")
+            ),
+        ));
+    }
+    // Distinct pairs in table order: (first row, heads).
+    let mut pairs: Vec<(usize, Vec<HeadId>)> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for r in 0..t.len() {
+        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+        let head = HeadId {
+            layer: t.uint_req(r, "layer")?,
+            head: t.uint_req(r, "head")?,
+        };
+        let key = if a <= b { (a, b) } else { (b, a) };
+        match index.get(&key) {
+            Some(&i) => {
+                if !pairs[i].1.contains(&head) {
+                    pairs[i].1.push(head);
+                }
+            }
+            None => {
+                index.insert(key, pairs.len());
+                pairs.push((r, vec![head]));
+            }
+        }
+    }
+    let lookup = |name: &str, r: usize| -> Result<usize> {
+        find_motif(motifs, names, name).ok_or_else(|| {
+            Error::parse(
+                path,
+                t.line(r),
+                format!("motif '{name}' is not in the motif file"),
+            )
+        })
+    };
+    let candidate = |rank: usize| -> Result<PairCandidate> {
+        let (r, heads) = &pairs[rank];
+        let (a, b) = (t.str(*r, "motif_a"), t.str(*r, "motif_b"));
+        Ok(PairCandidate {
+            name_a: a.to_string(),
+            name_b: b.to_string(),
+            motif_a: lookup(a, *r)?,
+            motif_b: lookup(b, *r)?,
+            rank: Some(rank + 1),
+            effect: t.num(*r, "effect")?.unwrap_or(f64::NAN),
+            q_value: t.num(*r, "q_value")?.unwrap_or(f64::NAN),
+            heads: heads.clone(),
+        })
+    };
+    let mut out = (0..pairs.len().min(top))
+        .map(candidate)
+        .collect::<Result<Vec<_>>>()?;
+    for &(a, b) in extra {
+        let same = |c: &PairCandidate| {
+            (c.motif_a, c.motif_b) == (a, b) || (c.motif_a, c.motif_b) == (b, a)
+        };
+        if out.iter().any(same) {
+            continue;
+        }
+        let name = |i: usize| {
+            names
+                .get(i)
+                .cloned()
+                .or_else(|| motifs.get(i).map(|m| m.id.clone()))
+                .unwrap_or_else(|| i.to_string())
+        };
+        let found = pairs.iter().position(|(r, _)| {
+            let idx = |c: &str| find_motif(motifs, names, t.str(*r, c));
+            let (x, y) = (idx("motif_a"), idx("motif_b"));
+            (x, y) == (Some(a), Some(b)) || (x, y) == (Some(b), Some(a))
+        });
+        out.push(match found {
+            Some(rank) => candidate(rank)?,
+            None => PairCandidate {
+                name_a: name(a),
+                name_b: name(b),
+                motif_a: a,
+                motif_b: b,
+                rank: None,
+                effect: f64::NAN,
+                q_value: f64::NAN,
+                heads: Vec::new(),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// What the experiments say about a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Confirmed,
+    AttentionOnly,
+    EffectOnly,
+    Neither,
+    Untested,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Confirmed => "confirmed",
+            Verdict::AttentionOnly => "attention-only",
+            Verdict::EffectOnly => "effect-only",
+            Verdict::Neither => "neither",
+            Verdict::Untested => "untested",
+        }
+    }
+
+    /// The module's rule from the two pieces of evidence.
+    pub fn of(cand: &PairCandidate, abl: &Ablation, alpha: f64) -> Verdict {
+        if abl.n_seqs == 0 {
+            return Verdict::Untested;
+        }
+        let attention = cand.q_value <= alpha && cand.effect > 0.0;
+        match (attention, abl.significant()) {
+            (true, true) => Verdict::Confirmed,
+            (true, false) => Verdict::AttentionOnly,
+            (false, true) => Verdict::EffectOnly,
+            (false, false) => Verdict::Neither,
+        }
+    }
+}
+
+/// Options of [`validate_pair`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct ValidateConfig {
+    pub ablation: AblationConfig,
+    /// `None` skips the spacing scan.
+    pub spacing: Option<SpacingConfig>,
+    /// How many of the pair's best heads to mask together.
+    pub heads_per_pair: usize,
+    /// q-value threshold for attention evidence.
+    pub alpha: f64,
+    /// Sequences per forward pass.
+    pub batch: usize,
+}
+
+impl Default for ValidateConfig {
+    fn default() -> Self {
+        ValidateConfig {
+            ablation: AblationConfig::default(),
+            spacing: Some(SpacingConfig::default()),
+            heads_per_pair: 1,
+            alpha: 0.05,
+            batch: 64,
+        }
+    }
+}
+
+/// One row of the concordance table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConcordanceRow {
+    pub candidate: PairCandidate,
+    pub ablation: Ablation,
+    /// Best (orientation, gap, cooperativity) of the spacing scan.
+    pub best_spacing: Option<(&'static str, usize, f64)>,
+    /// Heads masked for the head-ablation check.
+    pub masked: Vec<HeadId>,
+    /// Epistasis with those heads masked.
+    pub epistasis_masked: f64,
+    /// `(epistasis − epistasis_masked) / epistasis`: the share the heads carry.
+    pub head_ablation_fraction: f64,
+    pub verdict: Verdict,
+}
+
+/// Runs ablation, head ablation and the spacing scan for one pair.
+pub fn validate_pair(
+    model: &Model,
+    readout: Readout,
+    seqs: &[&[u8]],
+    sites: &[Vec<Site>],
+    motifs: &[Motif],
+    cand: &PairCandidate,
+    cfg: &ValidateConfig,
+) -> Result<(ConcordanceRow, SpacingCurve)> {
+    let (a, b) = (cand.motif_a, cand.motif_b);
+    if a >= motifs.len() || b >= motifs.len() {
+        return Err(Error::Invalid(format!(
+            "pair {} + {}: motif index out of range",
+            cand.name_a, cand.name_b
+        )));
+    }
+    let predict = model_predictor(model, readout);
+    let set = AblationSet::build(seqs, sites, a, b, &cfg.ablation);
+    let ablation = set.score(&predict, cfg.batch)?;
+    let masked: Vec<HeadId> = cand
+        .heads
+        .iter()
+        .copied()
+        .take(cfg.heads_per_pair)
+        .collect();
+    let mut epistasis_masked = f64::NAN;
+    if set.n_seqs() > 0 && !masked.is_empty() {
+        let mut m = model.try_clone()?;
+        for h in &masked {
+            m.set_head_mask(h.layer, h.head, 0.0)?;
+        }
+        epistasis_masked = set
+            .score(&model_predictor(&m, readout), cfg.batch)?
+            .epistasis;
+    }
+    let e = ablation.epistasis;
+    let head_ablation_fraction = if e.is_finite() && e != 0.0 {
+        (e - epistasis_masked) / e
+    } else {
+        f64::NAN
+    };
+    let curve = match &cfg.spacing {
+        Some(sc) => spacing_scan(
+            &consensus(&motifs[a]),
+            &consensus(&motifs[b]),
+            sc,
+            cfg.batch,
+            &predict,
+        )?,
+        None => SpacingCurve { points: Vec::new() },
+    };
+    let verdict = Verdict::of(cand, &ablation, cfg.alpha);
+    Ok((
+        ConcordanceRow {
+            candidate: cand.clone(),
+            best_spacing: curve
+                .best()
+                .map(|p| (p.orientation, p.gap, p.cooperativity)),
+            ablation,
+            masked,
+            epistasis_masked,
+            head_ablation_fraction,
+            verdict,
+        },
+        curve,
+    ))
+}
+
+/// Spearman correlation of co-attention effect and epistasis over the rows where both
+/// are finite, and the number of such rows.
+pub fn spearman(rows: &[ConcordanceRow]) -> (Option<f64>, usize) {
+    let (x, y): (Vec<f64>, Vec<f64>) = rows
+        .iter()
+        .map(|r| (r.candidate.effect, r.ablation.epistasis))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .unzip();
+    (crate::report::stats::spearman(&x, &y), x.len())
+}
+
+/// Writes the concordance table, then `#` comment lines with the Spearman correlation
+/// and the verdict rule.
+pub fn write_concordance_tsv<W: Write>(
+    w: &mut W,
+    rows: &[ConcordanceRow],
+    alpha: f64,
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "motif_a\tmotif_b\tcoattention_rank\tcoattention_effect\tcoattention_q\tn_seqs\t\
+         epistasis\tepistasis_ci_low\tepistasis_ci_high\teffect_a\teffect_b\tbest_spacing_bp\t\
+         best_orientation\tspacing_effect\theads\tepistasis_masked\thead_ablation_effect\tverdict"
+    )?;
+    for r in rows {
+        let c = &r.candidate;
+        let a = &r.ablation;
+        let (bo, bg, be) = match r.best_spacing {
+            Some((o, g, v)) => (o.to_string(), g.to_string(), fmt_num(v)),
+            None => ("NA".into(), "NA".into(), "NA".into()),
+        };
+        let heads: Vec<String> = r
+            .masked
+            .iter()
+            .map(|h| format!("L{}H{}", h.layer, h.head))
+            .collect();
+        writeln!(
+            w,
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            c.name_a,
+            c.name_b,
+            c.rank.map_or("NA".into(), |r| r.to_string()),
+            fmt_num(c.effect),
+            fmt_num(c.q_value),
+            a.n_seqs,
+            fmt_num(a.epistasis),
+            fmt_num(a.ci_low),
+            fmt_num(a.ci_high),
+            fmt_num(a.effect_a),
+            fmt_num(a.effect_b),
+            bg,
+            bo,
+            be,
+            if heads.is_empty() {
+                "NA".into()
+            } else {
+                heads.join(",")
+            },
+            fmt_num(r.epistasis_masked),
+            fmt_num(r.head_ablation_fraction),
+            r.verdict.as_str(),
+        )?;
+    }
+    let (rho, n) = spearman(rows);
+    writeln!(
+        w,
+        "# spearman(coattention_effect, epistasis) = {} over {n} pairs",
+        rho.map_or("NA".into(), fmt_num)
+    )?;
+    writeln!(
+        w,
+        "# verdict: attention = best row q_value <= {alpha} and effect > 0; \
+         effect = 95% bootstrap interval of epistasis excludes 0"
+    )
+}
+
+/// Writes the spacing curves in long format:
+/// `motif_a motif_b orientation distance_bp cooperativity mean_ab`.
+pub fn write_spacing_tsv<W: Write>(
+    w: &mut W,
+    curves: &[(&PairCandidate, &SpacingCurve)],
+) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "motif_a\tmotif_b\torientation\tdistance_bp\tcooperativity\tmean_ab"
+    )?;
+    for (c, curve) in curves {
+        for p in &curve.points {
+            writeln!(
+                w,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                c.name_a,
+                c.name_b,
+                p.orientation,
+                p.gap,
+                fmt_num(p.cooperativity),
+                fmt_num(p.mean_ab)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn motifs() -> Vec<Motif> {
+        ["M1", "M2", "M3"]
+            .iter()
+            .map(|id| Motif {
+                id: id.to_string(),
+                name: format!("n{id}"),
+                probs: vec![[0.25; 4]; 4],
+                nsites: 1.0,
+                url: None,
+            })
+            .collect()
+    }
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    const TABLE: &str = "rank\tmotif_a\tmotif_b\tlayer\thead\teffect\tq_value\n\
+        1\tnM1\tnM2\t1\t0\t1.5\t0.001\n\
+        2\tnM2\tnM3\t0\t1\t0.5\t0.2\n\
+        3\tnM2\tnM1\t0\t0\t1.0\t0.01\n\
+        4\tM3\tM3\t0\t0\t0.1\t0.5\n";
+
+    #[test]
+    fn reads_distinct_pairs_best_first() {
+        let f = write(TABLE);
+        let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
+        let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
+        assert_eq!(c.len(), 3);
+        assert_eq!((c[0].motif_a, c[0].motif_b, c[0].rank), (0, 1, Some(1)));
+        assert_eq!(
+            c[0].heads,
+            vec![HeadId { layer: 1, head: 0 }, HeadId { layer: 0, head: 0 }]
+        );
+        assert_eq!((c[2].motif_a, c[2].motif_b, c[2].rank), (2, 2, Some(3)));
+        let top1 = read_candidates(f.path(), &motifs(), &names, 1, &[]).unwrap();
+        assert_eq!(top1.len(), 1);
+        assert_eq!(top1[0].heads.len(), 2);
+        // pairs asked for: one further down the table, one absent, one already selected
+        let more =
+            read_candidates(f.path(), &motifs(), &names, 1, &[(2, 1), (0, 2), (1, 0)]).unwrap();
+        assert_eq!(more.len(), 3);
+        assert_eq!((more[1].rank, more[1].heads.len()), (Some(2), 1));
+        assert_eq!((more[2].rank, more[2].name_a.as_str()), (None, "nM1"));
+        assert!(more[2].heads.is_empty() && more[2].q_value.is_nan());
+    }
+
+    #[test]
+    fn bad_tables_name_file_and_line() {
+        let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
+        let f = write("motif\tx\n1\t2\n");
+        let e = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap_err();
+        assert!(e.to_string().contains("not an interaction table"), "{e}");
+        let f = write(&TABLE.replace("nM3", "Gata9"));
+        let e = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains(":3: motif 'Gata9' is not in the motif file"),
+            "{e}"
+        );
+        // an unknown motif below the selected rows is not looked up
+        assert!(read_candidates(f.path(), &motifs(), &names, 1, &[]).is_ok());
+    }
+
+    #[test]
+    fn verdicts_follow_the_rule() {
+        let f = write(TABLE);
+        let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
+        let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
+        let abl = |n, lo, hi| Ablation {
+            n_seqs: n,
+            epistasis: (lo + hi) / 2.0,
+            ci_low: lo,
+            ci_high: hi,
+            effect_a: 0.0,
+            effect_b: 0.0,
+            mean_intact: 0.0,
+            mean_none: 0.0,
+        };
+        assert_eq!(
+            Verdict::of(&c[0], &abl(5, 0.1, 0.3), 0.05),
+            Verdict::Confirmed
+        );
+        assert_eq!(
+            Verdict::of(&c[0], &abl(5, -0.1, 0.3), 0.05),
+            Verdict::AttentionOnly
+        );
+        assert_eq!(
+            Verdict::of(&c[1], &abl(5, 0.1, 0.3), 0.05),
+            Verdict::EffectOnly
+        );
+        assert_eq!(
+            Verdict::of(&c[1], &abl(5, -0.1, 0.3), 0.05),
+            Verdict::Neither
+        );
+        assert_eq!(
+            Verdict::of(&c[0], &abl(0, f64::NAN, f64::NAN), 0.05),
+            Verdict::Untested
+        );
+    }
+}

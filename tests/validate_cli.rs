@@ -1,0 +1,356 @@
+//! End-to-end tests of `validate` and `patch` on a tiny trained model.
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn cisformer() -> Command {
+    Command::cargo_bin("cisformer").unwrap()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(cmd: &mut Command, needle: &str) {
+    let out = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+}
+
+/// Simulated data, a tiny model trained on it, and its interaction table.
+fn setup(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let sim = dir.join("sim");
+    ok(cisformer()
+        .args([
+            "simulate", "-q", "--n", "150", "--len", "120", "--seed", "4", "--out",
+        ])
+        .arg(&sim));
+    let model = dir.join("model");
+    ok(cisformer()
+        .args(["train", "-q", "--fasta"])
+        .arg(sim.join("seqs.fa"))
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--out")
+        .arg(&model)
+        .args([
+            "--k",
+            "3",
+            "--d-model",
+            "16",
+            "--heads",
+            "2",
+            "--layers",
+            "2",
+            "--ffn",
+            "32",
+            "--epochs",
+            "1",
+            "--no-baseline",
+        ]));
+    let inter = dir.join("interactions.tsv");
+    ok(cisformer()
+        .args(["interactions", "-q", "--min-pairs", "1", "--model"])
+        .arg(&model)
+        .arg("--fasta")
+        .arg(sim.join("seqs.fa"))
+        .arg("--motifs")
+        .arg(sim.join("motifs.meme"))
+        .arg("-o")
+        .arg(&inter));
+    (sim, model, inter)
+}
+
+/// `validate` with small settings so a debug build stays fast.
+fn validate(sim: &Path, model: &Path, inter: &Path) -> Command {
+    validate_on(&sim.join("seqs.fa"), sim, model, inter)
+}
+
+fn validate_on(fasta: &Path, sim: &Path, model: &Path, inter: &Path) -> Command {
+    let mut c = cisformer();
+    c.args(["validate", "-q", "--model"])
+        .arg(model)
+        .arg("--fasta")
+        .arg(fasta)
+        .arg("--motifs")
+        .arg(sim.join("motifs.meme"))
+        .arg("--interactions")
+        .arg(inter)
+        .args([
+            "--top",
+            "3",
+            "--draws",
+            "2",
+            "--max-seqs",
+            "15",
+            "--bootstrap",
+            "200",
+            "--spacing-n",
+            "3",
+            "--spacing-max",
+            "20",
+            "--spacing-step",
+            "5",
+        ]);
+    c
+}
+
+const VERDICTS: [&str; 5] = [
+    "confirmed",
+    "attention-only",
+    "effect-only",
+    "neither",
+    "untested",
+];
+
+#[test]
+fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model, inter) = setup(d);
+    let (v1, s1, v2, s2) = (
+        d.join("v1.tsv"),
+        d.join("s1.tsv"),
+        d.join("v2.tsv"),
+        d.join("s2.tsv"),
+    );
+    ok(validate(&sim, &model, &inter)
+        .args(["-j", "1", "-o"])
+        .arg(&v1)
+        .arg("--spacing-out")
+        .arg(&s1));
+    ok(validate(&sim, &model, &inter)
+        .args(["-j", "2", "-o"])
+        .arg(&v2)
+        .arg("--spacing-out")
+        .arg(&s2));
+    let text = std::fs::read_to_string(&v1).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&v2).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(&s1).unwrap(),
+        std::fs::read_to_string(&s2).unwrap()
+    );
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    for col in [
+        "motif_a",
+        "motif_b",
+        "coattention_rank",
+        "epistasis",
+        "epistasis_ci_low",
+        "epistasis_ci_high",
+        "best_spacing_bp",
+        "head_ablation_effect",
+        "verdict",
+    ] {
+        assert!(header.contains(&col), "{col} missing from {header:?}");
+    }
+    let rows: Vec<Vec<&str>> = lines
+        .clone()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "{text}");
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.len(), header.len());
+        assert_eq!(r[col("coattention_rank")], (i + 1).to_string());
+        assert!(VERDICTS.contains(&r[col("verdict")]), "{r:?}");
+        let n: usize = r[col("n_seqs")].parse().unwrap();
+        assert!(n <= 15);
+        if n >= 2 {
+            let e: f64 = r[col("epistasis")].parse().unwrap();
+            let lo: f64 = r[col("epistasis_ci_low")].parse().unwrap();
+            let hi: f64 = r[col("epistasis_ci_high")].parse().unwrap();
+            assert!(lo <= e && e <= hi, "{r:?}");
+        }
+    }
+    assert!(text.contains("# spearman(coattention_effect, epistasis) = "));
+    // spacing curves: 3 pairs x 4 orientations x gaps 0,5,..,20
+    let sp = std::fs::read_to_string(&s1).unwrap();
+    assert!(sp.starts_with("motif_a\tmotif_b\torientation\tdistance_bp\tcooperativity"));
+    assert_eq!(sp.lines().count(), 1 + 3 * 4 * 5);
+    // a different seed changes the draws
+    let v3 = d.join("v3.tsv");
+    ok(validate(&sim, &model, &inter)
+        .args(["--seed", "9", "-o"])
+        .arg(&v3));
+    assert_ne!(text, std::fs::read_to_string(&v3).unwrap());
+
+    // The report shows the concordance table and the curves.
+    let html = ok(cisformer()
+        .args(["report", "-q", "--model"])
+        .arg(&model)
+        .arg("--validation")
+        .arg(&v1)
+        .arg("--spacing")
+        .arg(&s1)
+        .args(["-o", "-"]));
+    assert!(html.contains("id=\"validation\"") && html.contains("Checked pairs"));
+}
+
+#[test]
+fn validate_reports_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model, inter) = setup(d);
+    // not an interaction table
+    let bad = d.join("bad.tsv");
+    std::fs::write(&bad, "motif\tscore\nA\t1\n").unwrap();
+    fails(
+        validate(&sim, &model, &bad)
+            .args(["-o"])
+            .arg(d.join("o.tsv")),
+        "not an interaction table",
+    );
+    // a motif that is not in the motif file, named with its line
+    let text = std::fs::read_to_string(&inter).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let first = lines[1].split('\t').nth(1).unwrap().to_string();
+    lines[1] = lines[1].replacen(&first, "NoSuchTF", 1);
+    let unknown = d.join("unknown.tsv");
+    std::fs::write(&unknown, lines.join("\n") + "\n").unwrap();
+    fails(
+        validate(&sim, &model, &unknown)
+            .args(["-o"])
+            .arg(d.join("o.tsv")),
+        ":2: motif 'NoSuchTF' is not in the motif file",
+    );
+    // no sequence holds both sites: rows marked untested, not a crash
+    let plain = d.join("plain.fa");
+    let seq: String = (0..120).map(|i| ['G', 'T'][(i * i / 3) % 2]).collect();
+    std::fs::write(&plain, format!(">s1\n{seq}\n")).unwrap();
+    let out = ok(validate_on(&plain, &sim, &model, &inter).args([
+        "--no-spacing",
+        "--pair",
+        "TEAD1,CTCF",
+        "-o",
+        "-",
+    ]));
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert!((3..=4).contains(&rows.len()), "{out}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("TEAD1\tCTCF\t") || r.contains("CTCF\tTEAD1\t")),
+        "{out}"
+    );
+    for r in rows {
+        assert!(r.ends_with("\tuntested"), "{r}");
+        assert_eq!(r.split('\t').nth(5), Some("0"), "{r}");
+    }
+    fails(
+        validate(&sim, &model, &inter).args(["--pair", "TEAD1,NoSuchTF"]),
+        "motif 'NoSuchTF' is not in the motif file",
+    );
+    fails(
+        cisformer()
+            .args(["validate", "--top", "0", "--model"])
+            .arg(&model)
+            .arg("--fasta")
+            .arg(&plain)
+            .arg("--interactions")
+            .arg(&inter),
+        "--top must be at least 1",
+    );
+}
+
+#[test]
+fn patch_ranks_heads_by_restoration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model, _) = setup(d);
+    let patch = |extra: &[&str]| {
+        let mut c = cisformer();
+        c.args(["patch", "-q", "--model"])
+            .arg(&model)
+            .arg("--fasta")
+            .arg(sim.join("seqs.fa"))
+            .args(["--batch-size", "8"])
+            .args(extra);
+        c
+    };
+    let motifs = sim.join("motifs.meme");
+    let m = motifs.to_str().unwrap();
+    let a = ok(&mut patch(&[
+        "--pair",
+        "Spi1,Irf1",
+        "--motifs",
+        m,
+        "-j",
+        "1",
+    ]));
+    let b = ok(&mut patch(&[
+        "--pair",
+        "Spi1,Irf1",
+        "--motifs",
+        m,
+        "-j",
+        "2",
+    ]));
+    assert_eq!(a, b);
+    let lines: Vec<&str> = a.lines().collect();
+    assert_eq!(
+        lines[0],
+        "layer\thead\trestored\tmean_clean\tmean_corrupt\tmean_patched\tn"
+    );
+    let heads: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[0].to_string(), f[1].to_string())
+        })
+        .collect();
+    let want: Vec<(String, String)> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        .iter()
+        .map(|(l, h)| (l.to_string(), h.to_string()))
+        .collect();
+    assert_eq!(heads, want);
+    // The report draws the heatmap from it.
+    let pt = d.join("patch.tsv");
+    std::fs::write(&pt, &a).unwrap();
+    let html = ok(cisformer()
+        .args(["report", "-q", "--model"])
+        .arg(&model)
+        .arg("--patch")
+        .arg(&pt)
+        .args(["-o", "-"]));
+    assert!(html.contains("id=\"patching\""));
+    // Clean == corrupted: nothing to restore, written NA.
+    let fa = sim.join("seqs.fa");
+    let same = ok(&mut patch(&["--corrupt", fa.to_str().unwrap()]));
+    for l in same.lines().skip(1) {
+        assert_eq!(l.split('\t').nth(2), Some("NA"), "{l}");
+    }
+    // Bad inputs.
+    let short = d.join("short.fa");
+    std::fs::write(&short, ">x\nACGTACGTAC\n").unwrap();
+    fails(
+        &mut patch(&["--corrupt", short.to_str().unwrap()]),
+        "paired with clean ones by order",
+    );
+    fails(
+        &mut patch(&["--pair", "Spi1", "--motifs", m]),
+        "expected two motifs as A,B",
+    );
+    fails(
+        &mut patch(&["--pair", "Spi1,NoSuchTF", "--motifs", m]),
+        "motif 'NoSuchTF' is not in the motif file",
+    );
+    let out = patch(&[]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--corrupt or --pair is required"
+    );
+}
