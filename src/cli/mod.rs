@@ -9,6 +9,8 @@ mod completions;
 mod demo;
 mod evaluate;
 mod extract;
+mod finetune;
+mod forgetting;
 mod heads;
 mod index;
 mod info;
@@ -17,6 +19,7 @@ mod man;
 mod merge;
 mod motifs;
 mod predict;
+mod prune;
 mod report;
 mod scan;
 mod simulate;
@@ -67,6 +70,9 @@ enum Command {
     Man(man::Args),
     Merge(merge::Args),
     Report(Box<report::Args>),
+    Prune(Box<prune::Args>),
+    Finetune(Box<finetune::Args>),
+    Forgetting(forgetting::Args),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -114,6 +120,9 @@ fn run_command(command: Command, g: &Global) -> anyhow::Result<()> {
         Command::Man(a) => man::run(a, g),
         Command::Merge(a) => merge::run(a, g),
         Command::Report(a) => report::run(*a, g),
+        Command::Prune(a) => prune::run(*a, g),
+        Command::Finetune(a) => finetune::run(*a, g),
+        Command::Forgetting(a) => forgetting::run(a, g),
     }
 }
 
