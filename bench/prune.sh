@@ -18,7 +18,7 @@ trap 'rm -rf "$out"' EXIT
   --k 3 --d-model 64 --heads 8 --layers 2 --ffn 128 --epochs "$EPOCHS" --batch-size 64 \
   --lr 1e-3 --seed 5 --no-baseline
 # Validation rows of the split for importance and pruning.
-awk -F'\t' '$2 == "val" { print $1 }' "$out/m/split.tsv" > "$out/val.ids"
+awk -F'\t' '$2 == "validation" { print $1 }' "$out/m/split.tsv" > "$out/val.ids"
 awk -F'\t' 'NR == FNR { keep[$1] = 1; next } FNR == 1 || ($1 in keep)' \
   "$out/val.ids" "$out/sim/labels.tsv" > "$out/val.tsv"
 awk 'NR == FNR { keep[$1] = 1; next } /^>/ { p = (substr($1, 2) in keep) } p' \
