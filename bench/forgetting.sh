@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Two-task forgetting: train on task 1 (data/sim/task1.toml), fine-tune on task 2
 # (data/sim/task2.toml, disjoint motifs) with and without --orthogonal (same seed, same
-# steps), then print per run the mean forgetting index over heads and the old-task
-# (task 1 held-out) Pearson r drop. One run, one machine.
-# Usage: bash bench/forgetting.sh   (env: N, EPOCHS, TUNE_EPOCHS, LR, WEIGHT, BIN)
+# steps; `orthogonal-all` also anchors the FFN and output head), then print per run the
+# mean forgetting index over heads and the old-task (task 1 held-out) Pearson r drop.
+# One run, one machine.
+# Usage: bash bench/forgetting.sh   (env: N, EPOCHS, TUNE_EPOCHS, LR, WEIGHT, MODES, BIN)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-4000} EPOCHS=${EPOCHS:-8} TUNE_EPOCHS=${TUNE_EPOCHS:-4} LR=${LR:-1e-3} WEIGHT=${WEIGHT:-1}
@@ -25,9 +26,10 @@ awk -F'\t' 'NR == FNR { keep[$1] = 1; next } FNR == 1 || ($1 in keep)' \
 awk 'NR == FNR { keep[$1] = 1; next } /^>/ { p = (substr($1, 2) in keep) } p' \
   "$out/test.ids" "$out/t1/seqs.fa" > "$out/t1_test.fa"
 echo "task 1: $(grep -c '^>' "$out/t1_test.fa") held-out sequences"
-for mode in plain orthogonal; do
+for mode in ${MODES:-plain orthogonal orthogonal-all}; do
   flag=()
   [ "$mode" = orthogonal ] && flag=(--orthogonal --ortho-weight "$WEIGHT")
+  [ "$mode" = orthogonal-all ] && flag=(--orthogonal --ortho-weight "$WEIGHT" --ortho-scope all)
   s=$(date +%s.%N)
   "$BIN" finetune -q --model "$out/m1" --fasta "$out/t2/seqs.fa" --labels "$out/t2/labels.tsv" \
     --out "$out/$mode" --epochs "$TUNE_EPOCHS" --lr "$LR" --batch-size 64 --seed 5 "${flag[@]}"
@@ -37,6 +39,6 @@ for mode in plain orthogonal; do
     --labels "$out/t1_test.tsv" -o "$out/$mode.tsv" 2> "$out/$mode.log"
   mean=$(awk -F'\t' 'NR > 1 { s += $3; n++ } END { printf "%.4f", s / n }' "$out/$mode.tsv")
   drop=$(sed -nE 's/.*old-task mean pearson ([-0-9.]+) before, ([-0-9.]+) after, drop ([-0-9.]+).*/\1 -> \2 (drop \3)/p' "$out/$mode.log")
-  printf '%-10s mean forgetting %s nats | old-task r %s | new-task test r %s | %.0f s\n' \
+  printf '%-14s mean forgetting %s nats | old-task r %s | new-task test r %s | %.0f s\n' \
     "$mode" "$mean" "$drop" "$new_r" "$(echo "$e - $s" | bc)"
 done

@@ -242,6 +242,11 @@ fn orthogonal_penalty_changes_the_updates() {
     // The penalised run moved less along the old weights' directions.
     assert!(moved1 < moved0, "{moved1} vs {moved0}");
     assert!(OrthoAnchor::new(&base, f64::NAN).is_err());
+    // Scope `all` adds the feed-forward matrices and the output head.
+    assert_eq!(
+        OrthoAnchor::with_scope(&base, 1.0, true).unwrap().len(),
+        2 * 6 + 1
+    );
 }
 
 // ---------------------------------------------------------------- CLI

@@ -64,6 +64,10 @@ pub struct Args {
     /// Weight λ of the --orthogonal penalty.
     #[arg(long, value_name = "W", default_value_t = 1.0, requires = "orthogonal")]
     ortho_weight: f64,
+    /// Matrices --orthogonal anchors: the attention projections, or all weight matrices
+    /// but the embeddings (attention, feed-forward, output head).
+    #[arg(long, value_parser = ["attention", "all"], default_value = "attention", requires = "orthogonal")]
+    ortho_scope: String,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -134,7 +138,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
     let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
     let anchor = if args.orthogonal {
-        Some(OrthoAnchor::new(&model, args.ortho_weight)?)
+        Some(OrthoAnchor::with_scope(
+            &model,
+            args.ortho_weight,
+            args.ortho_scope == "all",
+        )?)
     } else {
         None
     };
@@ -147,7 +155,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "n_sequences": ds.len(),
         "split": {"train": split.train.len(), "val": split.val.len(), "test": split.test.len()},
         "data": args.data.describe(),
-        "finetune": {"orthogonal": args.orthogonal, "ortho_weight": args.orthogonal.then_some(args.ortho_weight)},
+        "finetune": {"orthogonal": args.orthogonal, "ortho_weight": args.orthogonal.then_some(args.ortho_weight), "ortho_scope": args.orthogonal.then_some(&args.ortho_scope)},
     });
     if !g.quiet {
         eprintln!(

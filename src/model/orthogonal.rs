@@ -34,6 +34,12 @@ fn is_attention_weight(name: &str) -> bool {
 impl OrthoAnchor {
     /// Anchors `model`'s current attention projections with weight `weight` (≥ 0).
     pub fn new(model: &Model, weight: f64) -> Result<OrthoAnchor> {
+        Self::with_scope(model, weight, false)
+    }
+
+    /// As [`OrthoAnchor::new`]; with `all`, every weight matrix except the embeddings
+    /// (attention, feed-forward and output head) is anchored.
+    pub fn with_scope(model: &Model, weight: f64, all: bool) -> Result<OrthoAnchor> {
         if !(weight.is_finite() && weight >= 0.0) {
             return Err(Error::Invalid(format!(
                 "orthogonal weight {weight} must be a finite number ≥ 0"
@@ -41,7 +47,9 @@ impl OrthoAnchor {
         }
         let mut items = Vec::new();
         for (index, (name, var)) in model.vars().iter().enumerate() {
-            if !is_attention_weight(name) {
+            let matrix =
+                name.ends_with(".weight") && !name.starts_with("embeddings.") && var.rank() == 2;
+            if !(is_attention_weight(name) || all && matrix) {
                 continue;
             }
             let (out, inp) = var.dims2().map_err(super::cerr)?;
