@@ -14,6 +14,7 @@ pub mod motif;
 pub mod report;
 pub mod seq;
 pub mod simulate;
+pub mod surgery;
 pub mod tokenizer;
 pub mod train;
 pub mod validate;

@@ -404,3 +404,35 @@ fn clones_are_independent() {
     assert_eq!(before, b.forward(&ids, &ForwardOptions::default()).unwrap());
     assert_ne!(before, a.forward(&ids, &ForwardOptions::default()).unwrap());
 }
+
+#[test]
+fn attention_gradients_of_a_pruned_model_equal_the_masked_original() {
+    let m = Model::new(&small(4), 5).unwrap();
+    let ids = batch(m.tokenizer());
+    let gone = [HeadId { layer: 0, head: 1 }, HeadId { layer: 1, head: 3 }];
+    let pruned = m.prune(&gone).unwrap();
+    let mut masked = m.try_clone().unwrap();
+    for h in &gone {
+        masked.set_head_mask(h.layer, h.head, 0.0).unwrap();
+    }
+    let (pa, pg) = pruned.attention_gradients(&ids, 0).unwrap();
+    let (ma, mg) = masked.attention_gradients(&ids, 0).unwrap();
+    for s in 0..ids.len() {
+        for h in 0..4 {
+            for l in 0..2 {
+                let is_gone = gone.iter().any(|g| g.layer == l && g.head == h);
+                let g = pg[s].map(l, h);
+                assert!(close(g, mg[s].map(l, h), 1e-5), "seq {s} head {l}.{h}");
+                if is_gone {
+                    assert!(g.iter().all(|&v| v == 0.0));
+                } else {
+                    assert!(close(pa[s].map(l, h), ma[s].map(l, h), 1e-5));
+                    assert!(
+                        g.iter().any(|&v| v != 0.0),
+                        "live head {l}.{h} has no gradient"
+                    );
+                }
+            }
+        }
+    }
+}

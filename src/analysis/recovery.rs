@@ -72,7 +72,11 @@ impl Truth {
                     truth.decoys.insert(unordered(na, nb));
                 }
                 other => {
-                    return Err(Error::parse(path, i + 1, format!("unknown kind `{other}`")));
+                    return Err(Error::parse(
+                        path,
+                        i as u64 + 1,
+                        format!("unknown kind `{other}`"),
+                    ));
                 }
             }
         }

@@ -9,6 +9,8 @@ mod completions;
 mod demo;
 mod evaluate;
 mod extract;
+mod finetune;
+mod forgetting;
 mod heads;
 mod index;
 mod info;
@@ -18,6 +20,7 @@ mod merge;
 mod motifs;
 mod patch;
 mod predict;
+mod prune;
 mod report;
 mod scan;
 mod simulate;
@@ -71,6 +74,9 @@ enum Command {
     Report(Box<report::Args>),
     Validate(Box<validate::Args>),
     Patch(Box<patch::Args>),
+    Prune(Box<prune::Args>),
+    Finetune(Box<finetune::Args>),
+    Forgetting(forgetting::Args),
 }
 
 /// Parses arguments, runs the command and turns the outcome into an exit code:
@@ -120,6 +126,9 @@ fn run_command(command: Command, g: &Global) -> anyhow::Result<()> {
         Command::Report(a) => report::run(*a, g),
         Command::Validate(a) => validate::run(*a, g),
         Command::Patch(a) => patch::run(*a, g),
+        Command::Prune(a) => prune::run(*a, g),
+        Command::Finetune(a) => finetune::run(*a, g),
+        Command::Forgetting(a) => forgetting::run(a, g),
     }
 }
 

@@ -79,6 +79,10 @@ pub struct ModelConfig {
     /// unchanged. Absent in config files written before it existed, which means 0.
     #[serde(default)]
     pub conv_kernel: usize,
+    /// Heads removed by `cisformer prune`, per layer (original indices, sorted); empty when
+    /// nothing was pruned, and then not written, so unpruned `config.json` files are unchanged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned_heads: Vec<Vec<usize>>,
 }
 
 impl Default for ModelConfig {
@@ -101,6 +105,7 @@ impl Default for ModelConfig {
             n_outputs: 1,
             layer_norm_eps: 1e-5,
             conv_kernel: 9,
+            pruned_heads: Vec::new(),
         }
     }
 }
@@ -109,6 +114,35 @@ impl ModelConfig {
     /// Width of one head.
     pub fn head_dim(&self) -> usize {
         self.d_model / self.n_heads
+    }
+
+    /// Original indices of the heads a layer still has (all `n_heads` unless pruned).
+    pub fn kept_heads(&self, layer: usize) -> Vec<usize> {
+        let gone = self.pruned_heads.get(layer).map_or(&[][..], Vec::as_slice);
+        (0..self.n_heads).filter(|h| !gone.contains(h)).collect()
+    }
+
+    /// Query heads physically present in a layer.
+    pub fn layer_heads(&self, layer: usize) -> usize {
+        let gone = self.pruned_heads.get(layer).map_or(0, Vec::len);
+        self.n_heads - gone.min(self.n_heads)
+    }
+
+    /// The key/value head a query head (original index) reads.
+    pub fn kv_of(&self, head: usize) -> usize {
+        head / (self.n_heads / self.n_kv_heads.max(1)).max(1)
+    }
+
+    /// Key/value heads physically present in a layer: MQA keeps its one; MHA and GQA keep
+    /// the groups that still have a query head (pruning removes whole GQA groups).
+    pub fn layer_kv_heads(&self, layer: usize) -> usize {
+        let mut kv: Vec<usize> = self
+            .kept_heads(layer)
+            .iter()
+            .map(|&h| self.kv_of(h))
+            .collect();
+        kv.dedup();
+        kv.len()
     }
 
     /// The tokenizer this model reads.
@@ -143,6 +177,9 @@ impl ModelConfig {
                 self.n_kv_heads, self.n_heads
             ));
         }
+        if !self.pruned_heads.is_empty() {
+            self.validate_pruned()?;
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return bad(format!("dropout {} is not in [0, 1)", self.dropout));
         }
@@ -160,6 +197,42 @@ impl ModelConfig {
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return bad("layer_norm_eps must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+impl ModelConfig {
+    fn validate_pruned(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Invalid(format!("model config: pruned_heads: {m}")));
+        if self.pruned_heads.len() != self.n_layers {
+            return bad(format!(
+                "{} lists for {} layers",
+                self.pruned_heads.len(),
+                self.n_layers
+            ));
+        }
+        let group = self.n_heads / self.n_kv_heads;
+        for (layer, gone) in self.pruned_heads.iter().enumerate() {
+            if gone.windows(2).any(|w| w[0] >= w[1]) {
+                return bad(format!("layer {layer}: indices must be sorted and unique"));
+            }
+            if let Some(h) = gone.iter().find(|&&h| h >= self.n_heads) {
+                return bad(format!("layer {layer}: head {h} does not exist"));
+            }
+            if gone.len() == self.n_heads {
+                return bad(format!("layer {layer} would have no head left"));
+            }
+            if self.n_kv_heads > 1 && group > 1 {
+                for g in 0..self.n_kv_heads {
+                    let n = gone.iter().filter(|&&h| h / group == g).count();
+                    if n != 0 && n != group {
+                        return bad(format!(
+                            "layer {layer}: GQA group {g} is only partly removed (remove whole groups of {group} heads)"
+                        ));
+                    }
+                }
+            }
         }
         Ok(())
     }

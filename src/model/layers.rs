@@ -96,18 +96,33 @@ pub(crate) struct Attention {
 }
 
 impl Attention {
-    fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+    /// Layer `layer`'s attention; a pruned layer has fewer heads of the same width.
+    fn load(vb: VarBuilder, cfg: &ModelConfig, layer: usize) -> CResult<Self> {
         let dh = cfg.head_dim();
         let d = cfg.d_model;
+        let (nh, nkv) = (cfg.layer_heads(layer), cfg.layer_kv_heads(layer));
         Ok(Self {
-            q: Linear::load(vb.pp("q"), d, cfg.n_heads * dh)?,
-            k: Linear::load_no_bias(vb.pp("k"), d, cfg.n_kv_heads * dh)?,
-            v: Linear::load(vb.pp("v"), d, cfg.n_kv_heads * dh)?,
-            o: Linear::load(vb.pp("o"), cfg.n_heads * dh, d)?,
-            n_heads: cfg.n_heads,
-            n_kv: cfg.n_kv_heads,
+            q: Linear::load(vb.pp("q"), d, nh * dh)?,
+            k: Linear::load_no_bias(vb.pp("k"), d, nkv * dh)?,
+            v: Linear::load(vb.pp("v"), d, nkv * dh)?,
+            o: Linear::load(vb.pp("o"), nh * dh, d)?,
+            n_heads: nh,
+            n_kv: nkv,
             dh,
         })
+    }
+
+    /// The batch geometry with this layer's head counts (differs only in pruned layers).
+    fn geom<'a>(&self, g: &'a AttnGeom) -> std::borrow::Cow<'a, AttnGeom> {
+        if g.h == self.n_heads && g.kv == self.n_kv {
+            std::borrow::Cow::Borrowed(g)
+        } else {
+            std::borrow::Cow::Owned(AttnGeom {
+                h: self.n_heads,
+                kv: self.n_kv,
+                ..g.clone()
+            })
+        }
     }
     fn detach(&self) -> Self {
         Self {
@@ -128,32 +143,33 @@ impl Attention {
 
     /// Attention probabilities `[B,H,L,L]` and per-head outputs `[B,H,L,dh]` (before W_O).
     pub fn heads(&self, h: &Tensor, g: &AttnGeom) -> CResult<(Tensor, Tensor)> {
-        let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
-        let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
-        let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
-        let p = kernels::attention_probs(&q, &k, g)?;
-        let o = kernels::attention_apply(&p, &v, g)?;
-        Ok((p, o))
+        self.heads_probed(h, g, None)
     }
 
-    /// [`heads`](Self::heads) with `probe` (zeros, a variable) added to the probabilities
-    /// before they weight the values, so backprop leaves d output / d p in the probe's grad.
+    /// [`heads`](Self::heads), optionally with `probe` (zeros, a variable) added to the
+    /// probabilities before they weight the values, so that backprop leaves ∂output/∂p in
+    /// the probe's gradient.
     pub fn heads_probed(
         &self,
         h: &Tensor,
         g: &AttnGeom,
-        probe: &Tensor,
+        probe: Option<&Tensor>,
     ) -> CResult<(Tensor, Tensor)> {
+        let g = &*self.geom(g);
         let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
         let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
         let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
         let p = kernels::attention_probs(&q, &k, g)?;
-        let o = kernels::attention_apply(&(&p + probe)?, &v, g)?;
+        let o = match probe {
+            Some(z) => kernels::attention_apply(&(&p + z)?, &v, g)?,
+            None => kernels::attention_apply(&p, &v, g)?,
+        };
         Ok((p, o))
     }
 
     /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.
     pub fn merge(&self, o: &Tensor, g: &AttnGeom) -> CResult<Tensor> {
+        let g = &*self.geom(g);
         let y = o
             .transpose(1, 2)?
             .contiguous()?
@@ -200,10 +216,10 @@ pub(crate) struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn load(vb: VarBuilder, cfg: &ModelConfig) -> CResult<Self> {
+    pub fn load(vb: VarBuilder, cfg: &ModelConfig, layer: usize) -> CResult<Self> {
         Ok(Self {
             ln1: LayerNorm::load(vb.pp("ln1"), cfg.d_model, cfg.layer_norm_eps)?,
-            attn: Attention::load(vb.pp("attn"), cfg)?,
+            attn: Attention::load(vb.pp("attn"), cfg, layer)?,
             ln2: LayerNorm::load(vb.pp("ln2"), cfg.d_model, cfg.layer_norm_eps)?,
             ffn: FeedForward::load(vb.pp("ffn"), cfg)?,
         })
@@ -295,7 +311,7 @@ impl Weights {
             k => Some(ConvStem::load(emb.pp("conv"), cfg.d_model, k)?),
         };
         let layers = (0..cfg.n_layers)
-            .map(|i| EncoderLayer::load(vb.pp("layers").pp(i), cfg))
+            .map(|i| EncoderLayer::load(vb.pp("layers").pp(i), cfg, i))
             .collect::<CResult<Vec<_>>>()?;
         Ok(Self {
             tokens,

@@ -25,6 +25,8 @@ mod config;
 mod kernels;
 mod layers;
 mod optim;
+mod orthogonal;
+mod prune;
 mod regularizers;
 
 use std::collections::{BTreeMap, HashMap};
@@ -40,6 +42,7 @@ use rand_distr::{Distribution, Normal};
 pub use config::{FORMAT_VERSION, Meta, ModelConfig, Normalization, Pooling, Positional, Task};
 pub use kernels::{erf_f32, exp_f32};
 pub use optim::{OptimConfig, Optimizer, StepStats, loss_value};
+pub use orthogonal::OrthoAnchor;
 pub use regularizers::RegularizerWeights;
 
 use crate::tokenizer::{PAD, Tokenizer};
@@ -209,7 +212,14 @@ impl Model {
             params,
             train_w,
             eval_w,
-            head_mask: vec![vec![1.0; cfg.n_heads]; cfg.n_layers],
+            head_mask: (0..cfg.n_layers)
+                .map(|l| {
+                    let kept = cfg.kept_heads(l);
+                    (0..cfg.n_heads)
+                        .map(|h| if kept.contains(&h) { 1.0 } else { 0.0 })
+                        .collect()
+                })
+                .collect(),
             seed,
             dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         })
@@ -261,7 +271,13 @@ impl Model {
     }
 
     /// Gate of one head (1 = normal, 0 = ablated); applied in training and inference.
+    /// A pruned head (see [`Model::prune`]) is gone and its gate stays 0.
     pub fn set_head_mask(&mut self, layer: usize, head: usize, gate: f32) -> Result<()> {
+        let pruned = self
+            .cfg
+            .pruned_heads
+            .get(layer)
+            .is_some_and(|p| p.contains(&head));
         let row = self.head_mask.get_mut(layer).ok_or_else(|| {
             Error::Invalid(format!(
                 "layer {layer} out of range (model has {})",
@@ -274,7 +290,9 @@ impl Model {
                 self.cfg.n_heads
             ))
         })?;
-        *g = gate;
+        if !pruned {
+            *g = gate;
+        }
         Ok(())
     }
 
@@ -439,6 +457,18 @@ impl Model {
 
     fn gate_tensor(&self, layer: usize) -> candle_core::Result<Option<Tensor>> {
         let g = &self.head_mask[layer];
+        let kept;
+        let g = if self.cfg.pruned_heads.is_empty() {
+            g
+        } else {
+            kept = self
+                .cfg
+                .kept_heads(layer)
+                .iter()
+                .map(|&h| g[h])
+                .collect::<Vec<f32>>();
+            &kept
+        };
         if g.iter().all(|&v| v == 1.0) {
             return Ok(None);
         }
@@ -476,11 +506,8 @@ impl Model {
         let mut x = go().map_err(cerr)?;
         for (i, layer) in w.layers.iter().enumerate() {
             let h = layer.ln1.forward(&x).map_err(cerr)?;
-            let (p, mut o) = match probes.get(i) {
-                Some(z) => layer.attn.heads_probed(&h, g, z.as_tensor()),
-                None => layer.attn.heads(&h, g),
-            }
-            .map_err(cerr)?;
+            let probe = probes.get(i).map(|z| z.as_tensor());
+            let (p, mut o) = layer.attn.heads_probed(&h, g, probe).map_err(cerr)?;
             if let Some(gate) = self.gate_tensor(i).map_err(cerr)? {
                 o = o.broadcast_mul(&gate).map_err(cerr)?;
             }
@@ -519,7 +546,15 @@ impl Model {
                 )));
             }
         }
+        let kept: Vec<Vec<usize>> = (0..nl).map(|l| self.cfg.kept_heads(l)).collect();
+        let phys = |h: &HeadId| kept[h.layer].iter().position(|&k| k == h.head);
         for p in &opts.patches {
+            if phys(&p.head).is_none() {
+                return Err(Error::Invalid(format!(
+                    "model: head {}.{} was pruned and cannot be patched",
+                    p.head.layer, p.head.head
+                )));
+            }
             if p.values.len() != g.b
                 || p.values
                     .iter()
@@ -558,10 +593,11 @@ impl Model {
                     .flatten_all()
                     .and_then(|t| t.to_vec1::<f32>())
                     .map_err(cerr)?;
+                let nhl = kept[layer].len();
                 for (bi, m) in maps.iter_mut().enumerate() {
                     let n = m.len;
-                    for h in 0..nh {
-                        let src = ((bi * nh + h) * l) * l;
+                    for (hp, &h) in kept[layer].iter().enumerate() {
+                        let src = ((bi * nhl + hp) * l) * l;
                         let dst = (layer * nh + h) * n * n;
                         for q in 0..n {
                             m.data[dst + q * n..dst + (q + 1) * n]
@@ -579,16 +615,22 @@ impl Model {
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
                 .map_err(cerr)?;
-            let block = |bi: usize, h: usize| ((bi * nh + h) * l) * dh;
+            let nhl = kept[layer].len();
+            let block = |bi: usize, hp: usize| ((bi * nhl + hp) * l) * dh;
             for c in heads.iter_mut().filter(|c| c.head.layer == layer) {
+                let hp = phys(&c.head);
                 for (bi, v) in c.values.iter_mut().enumerate() {
-                    let s = block(bi, c.head.head);
-                    *v = ov[s..s + g.lens[bi] * dh].to_vec();
+                    // A pruned head's output is zero.
+                    *v = match hp {
+                        Some(hp) => ov[block(bi, hp)..block(bi, hp) + g.lens[bi] * dh].to_vec(),
+                        None => vec![0.0; g.lens[bi] * dh],
+                    };
                 }
             }
             for p in opts.patches.iter().filter(|p| p.head.layer == layer) {
+                let hp = phys(&p.head).expect("checked above");
                 for (bi, v) in p.values.iter().enumerate() {
-                    let s = block(bi, p.head.head);
+                    let s = block(bi, hp);
                     ov[s..s + v.len()].copy_from_slice(v);
                 }
             }
@@ -621,8 +663,12 @@ impl Model {
         let batch = self.batch(ids)?;
         let g = &batch.geom;
         let (nl, nh, l) = (self.cfg.n_layers, self.cfg.n_heads, g.l);
-        let probes = (0..nl)
-            .map(|_| Var::zeros((g.b, nh, l, l), DType::F32, &Device::Cpu))
+        // Pruned models hold fewer physical heads in some layers; maps keep the original
+        // numbering, with zeros for pruned heads.
+        let kept: Vec<Vec<usize>> = (0..nl).map(|i| self.cfg.kept_heads(i)).collect();
+        let probes = kept
+            .iter()
+            .map(|k| Var::zeros((g.b, k.len(), l, l), DType::F32, &Device::Cpu))
             .collect::<candle_core::Result<Vec<_>>>()
             .map_err(cerr)?;
         let mut probs: Vec<Tensor> = Vec::with_capacity(nl);
@@ -647,8 +693,9 @@ impl Model {
                 .map(|(bi, &n)| {
                     let mut data = vec![0f32; nl * nh * n * n];
                     for (layer, v) in flat.iter().enumerate() {
-                        for h in 0..nh {
-                            let src = ((bi * nh + h) * l) * l;
+                        let nhl = kept[layer].len();
+                        for (hp, &h) in kept[layer].iter().enumerate() {
+                            let src = ((bi * nhl + hp) * l) * l;
                             let dst = (layer * nh + h) * n * n;
                             for q in 0..n {
                                 data[dst + q * n..dst + (q + 1) * n]

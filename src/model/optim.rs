@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::regularizers::{self, RegularizerWeights};
-use super::{Model, Task, cerr};
+use super::{Model, OrthoAnchor, Task, cerr};
 use crate::{Error, Result};
 
 /// Optimiser, schedule and regulariser settings.
@@ -87,6 +87,8 @@ pub struct StepStats {
     pub entropy: f32,
     /// Global gradient norm before clipping.
     pub grad_norm: f32,
+    /// Weighted orthogonal fine-tuning penalty (0 without an [`OrthoAnchor`]); in `loss`.
+    pub orthogonal: f32,
     /// Learning rate used.
     pub lr: f64,
 }
@@ -143,6 +145,8 @@ pub struct Optimizer {
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
     last: StepStats,
+    /// Orthogonal fine-tuning penalty, when set.
+    anchor: Option<OrthoAnchor>,
 }
 
 impl Optimizer {
@@ -155,7 +159,13 @@ impl Optimizer {
             m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             v: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             last: StepStats::default(),
+            anchor: None,
         }
+    }
+
+    /// Adds (or removes) the orthogonal fine-tuning penalty to every following step.
+    pub fn set_anchor(&mut self, anchor: Option<OrthoAnchor>) {
+        self.anchor = anchor;
     }
 
     /// Writes the moments and step count (`optimizer.safetensors`, `optimizer.json`) into
@@ -328,6 +338,16 @@ impl Optimizer {
                 sq += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
             }
             gs.push(g);
+        }
+        if let Some(a) = &self.anchor {
+            stats.orthogonal = a.add_gradient(model, &mut gs)?;
+            stats.loss += stats.orthogonal;
+            sq = gs
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|&x| (x as f64) * (x as f64))
+                .sum();
         }
         let norm = sq.sqrt();
         stats.grad_norm = norm as f32;

@@ -38,6 +38,28 @@ impl TransformerLearner {
         })
     }
 
+    /// Continues training an existing model (fine-tuning) with a fresh optimiser on the
+    /// trainer's schedule; dropout keeps following the model's own seed.
+    pub fn from_model(
+        model: Model,
+        optim: OptimConfig,
+        trainer: &TrainerConfig,
+        total_steps: usize,
+    ) -> Self {
+        let optim = Optimizer::new(&model, schedule(optim, trainer, total_steps));
+        Self {
+            model,
+            optim,
+            seed: trainer.seed,
+            meta_extra: serde_json::Value::Null,
+        }
+    }
+
+    /// The optimiser, e.g. to set an [`crate::model::OrthoAnchor`].
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
+        &mut self.optim
+    }
+
     /// The model being trained.
     pub fn model(&self) -> &Model {
         &self.model
