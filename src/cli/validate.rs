@@ -68,6 +68,9 @@ pub struct Args {
     /// q-value threshold for co-attention evidence.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
+    /// Smallest |epistasis| counted as effect evidence (besides an interval excluding 0).
+    #[arg(long, default_value_t = 0.0, value_name = "E")]
+    min_epistasis: f64,
     /// Background sequences of the spacing scan.
     #[arg(long, default_value_t = 32, value_name = "N")]
     spacing_n: usize,
@@ -166,6 +169,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         spacing,
         heads_per_pair: args.heads_per_pair,
         alpha: args.alpha,
+        min_epistasis: args.min_epistasis,
         batch: args.batch_size,
     };
     let bar = super::progress_bar(
@@ -184,7 +188,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    write_to(&args.out, |w| write_concordance_tsv(w, &rows, args.alpha))?;
+    write_to(&args.out, |w| write_concordance_tsv(w, &rows, &cfg))?;
     if let Some(p) = &args.spacing_out {
         let pairs: Vec<_> = cands.iter().zip(&curves).collect();
         write_to(p, |w| write_spacing_tsv(w, &pairs))?;

@@ -3,7 +3,8 @@
 //! Verdict rule (documented in the table's trailing comment too):
 //! - attention evidence: the pair's best interaction row has `q_value <= alpha` and a
 //!   positive `effect` (co-attention above its distance-matched null);
-//! - effect evidence: the 95% interval of the ablation epistasis excludes 0;
+//! - effect evidence: the 95% interval of the ablation epistasis excludes 0 and
+//!   |epistasis| is at least `min_epistasis` (default 0);
 //! - `confirmed` = both, `attention-only`, `effect-only`, `neither`; `untested` when no
 //!   sequence holds non-overlapping sites of both motifs.
 use std::collections::HashMap;
@@ -179,12 +180,13 @@ impl Verdict {
     }
 
     /// The module's rule from the two pieces of evidence.
-    pub fn of(cand: &PairCandidate, abl: &Ablation, alpha: f64) -> Verdict {
+    pub fn of(cand: &PairCandidate, abl: &Ablation, alpha: f64, min_epistasis: f64) -> Verdict {
         if abl.n_seqs == 0 {
             return Verdict::Untested;
         }
         let attention = cand.q_value <= alpha && cand.effect > 0.0;
-        match (attention, abl.significant()) {
+        let effect = abl.significant() && abl.epistasis.abs() >= min_epistasis;
+        match (attention, effect) {
             (true, true) => Verdict::Confirmed,
             (true, false) => Verdict::AttentionOnly,
             (false, true) => Verdict::EffectOnly,
@@ -203,6 +205,8 @@ pub struct ValidateConfig {
     pub heads_per_pair: usize,
     /// q-value threshold for attention evidence.
     pub alpha: f64,
+    /// Smallest |epistasis| that counts as effect evidence (with an interval excluding 0).
+    pub min_epistasis: f64,
     /// Sequences per forward pass.
     pub batch: usize,
 }
@@ -214,6 +218,7 @@ impl Default for ValidateConfig {
             spacing: Some(SpacingConfig::default()),
             heads_per_pair: 1,
             alpha: 0.05,
+            min_epistasis: 0.0,
             batch: 64,
         }
     }
@@ -287,7 +292,7 @@ pub fn validate_pair(
         )?,
         None => SpacingCurve { points: Vec::new() },
     };
-    let verdict = Verdict::of(cand, &ablation, cfg.alpha);
+    let verdict = Verdict::of(cand, &ablation, cfg.alpha, cfg.min_epistasis);
     Ok((
         ConcordanceRow {
             candidate: cand.clone(),
@@ -320,7 +325,7 @@ pub fn spearman(rows: &[ConcordanceRow]) -> (Option<f64>, usize) {
 pub fn write_concordance_tsv<W: Write>(
     w: &mut W,
     rows: &[ConcordanceRow],
-    alpha: f64,
+    cfg: &ValidateConfig,
 ) -> std::io::Result<()> {
     writeln!(
         w,
@@ -375,8 +380,9 @@ pub fn write_concordance_tsv<W: Write>(
     )?;
     writeln!(
         w,
-        "# verdict: attention = best row q_value <= {alpha} and effect > 0; \
-         effect = 95% bootstrap interval of epistasis excludes 0"
+        "# verdict: attention = best row q_value <= {} and effect > 0; \
+         effect = 95% bootstrap interval of epistasis excludes 0 and |epistasis| >= {}",
+        cfg.alpha, cfg.min_epistasis
     )
 }
 
@@ -493,24 +499,29 @@ mod tests {
             mean_none: 0.0,
         };
         assert_eq!(
-            Verdict::of(&c[0], &abl(5, 0.1, 0.3), 0.05),
+            Verdict::of(&c[0], &abl(5, 0.1, 0.3), 0.05, 0.0),
             Verdict::Confirmed
         );
         assert_eq!(
-            Verdict::of(&c[0], &abl(5, -0.1, 0.3), 0.05),
+            Verdict::of(&c[0], &abl(5, -0.1, 0.3), 0.05, 0.0),
             Verdict::AttentionOnly
         );
         assert_eq!(
-            Verdict::of(&c[1], &abl(5, 0.1, 0.3), 0.05),
+            Verdict::of(&c[1], &abl(5, 0.1, 0.3), 0.05, 0.0),
             Verdict::EffectOnly
         );
         assert_eq!(
-            Verdict::of(&c[1], &abl(5, -0.1, 0.3), 0.05),
+            Verdict::of(&c[1], &abl(5, -0.1, 0.3), 0.05, 0.0),
             Verdict::Neither
         );
         assert_eq!(
-            Verdict::of(&c[0], &abl(0, f64::NAN, f64::NAN), 0.05),
+            Verdict::of(&c[0], &abl(0, f64::NAN, f64::NAN), 0.05, 0.0),
             Verdict::Untested
+        );
+        // too small an effect does not count
+        assert_eq!(
+            Verdict::of(&c[0], &abl(5, 0.1, 0.3), 0.05, 0.5),
+            Verdict::AttentionOnly
         );
     }
 }
