@@ -233,7 +233,8 @@ mod tests {
     fn cluster_names_match_their_members() {
         let r = pair_recovery(&pairs(&[("A/X", "B"), ("D", "C")]), &truth());
         assert_eq!(r.auprc, 1.0);
-        let named = motifs_named_by_heads(&["X/A".into(), "F".into()], &truth());
+        let t = truth();
+        let named = motifs_named_by_heads(&["X/A".into(), "F".into()], &t);
         assert_eq!(named, vec!["A", "F"]);
     }
 

@@ -142,11 +142,7 @@ impl Attention {
     }
 
     /// Attention probabilities `[B,H,L,L]` and per-head outputs `[B,H,L,dh]` (before W_O).
-    pub fn heads(&self, h: &Tensor, g: &AttnGeom) -> CResult<(Tensor, Tensor)> {
-        self.heads_probed(h, g, None)
-    }
-
-    /// [`heads`](Self::heads), optionally with `probe` (zeros, a variable) added to the
+    /// Optionally with `probe` (zeros, a variable) added to the
     /// probabilities before they weight the values, so that backprop leaves ∂output/∂p in
     /// the probe's gradient.
     pub fn heads_probed(
