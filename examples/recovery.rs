@@ -14,7 +14,9 @@ use cisformer::analysis::recovery::{Truth, motifs_named_by_heads, pair_recovery}
 
 fn columns(path: &str) -> Result<(Vec<String>, Vec<Vec<String>>), Box<dyn Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut lines = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty());
+    let mut lines = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty());
     let header: Vec<String> = lines
         .next()
         .ok_or(format!("{path}: empty"))?
@@ -57,19 +59,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         let rec = pair_recovery(ranked, &truth);
         println!("score\t{kind}");
         println!("auprc\t{:.4}", rec.auprc);
-        let p: Vec<String> = rec
-            .precision_at
-            .iter()
-            .map(|v| format!("{v:.3}"))
-            .collect();
+        let p: Vec<String> = rec.precision_at.iter().map(|v| format!("{v:.3}")).collect();
         println!("precision_at_1..k\t{}", p.join(","));
         println!("planted_above_decoys\t{}", rec.planted_above_decoys);
         println!("pairs_ranked\t{}", rec.n_pairs);
         for (x, y, r) in rec.interacting_ranks.iter() {
-            println!("planted\t{x}-{y}\t{}", r.map_or("absent".into(), |r| r.to_string()));
+            println!(
+                "planted\t{x}-{y}\t{}",
+                r.map_or("absent".into(), |r| r.to_string())
+            );
         }
         for (x, y, r) in rec.decoy_ranks.iter() {
-            println!("decoy\t{x}-{y}\t{}", r.map_or("absent".into(), |r| r.to_string()));
+            println!(
+                "decoy\t{x}-{y}\t{}",
+                r.map_or("absent".into(), |r| r.to_string())
+            );
         }
     }
     if let Some(heads) = args.get(2) {

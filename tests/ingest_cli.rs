@@ -543,7 +543,8 @@ fn demo_runs_from_any_directory() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("[5/5] writing the report"), "{err}");
+    assert!(err.contains("[6/6] writing the report"), "{err}");
+    assert!(err.contains("[5/6] confirming the top pairs"), "{err}");
     // The three-line summary (and where the report is) on stdout.
     let summary = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = summary.lines().collect();
@@ -557,6 +558,8 @@ fn demo_runs_from_any_directory() {
     for f in [
         "heads.tsv",
         "interactions.tsv",
+        "validation.tsv",
+        "spacing.tsv",
         "model/model.safetensors",
         "sim/truth.tsv",
     ] {

@@ -19,6 +19,7 @@ params.threads     = 2
 params.epochs      = 4
 params.train_config = ''
 params.train_args  = '--k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling cls'
+params.validate_args = '--top 5 --draws 5 --max-seqs 100 --spacing-n 16 --spacing-max 50 --spacing-step 4'
 
 process DATA {
     publishDir "${params.outdir}/data", mode: 'copy'
@@ -106,17 +107,35 @@ process HEADS {
     """
 }
 
+process VALIDATE {
+    cpus params.threads
+    publishDir params.outdir, mode: 'copy'
+    input:
+    tuple path(fa), path(labels), path(motifs)
+    path model
+    path inter
+    output:
+    tuple path('validation.tsv'), path('spacing.tsv')
+    script:
+    """
+    ${params.cisformer} validate -q -j ${task.cpus} --model ${model} --fasta ${fa} --motifs ${motifs} \
+        --interactions ${inter} ${params.validate_args} --spacing-out spacing.tsv -o validation.tsv
+    """
+}
+
 process REPORT {
     publishDir params.outdir, mode: 'copy'
     input:
     path model
     path heads
     path inter
+    tuple path(validation), path(spacing)
     output:
     path 'report.html'
     script:
     """
-    ${params.cisformer} report -q --model ${model} --heads ${heads} --interactions ${inter} --out report.html
+    ${params.cisformer} report -q --model ${model} --heads ${heads} --interactions ${inter} \
+        --validation ${validation} --spacing ${spacing} --out report.html
     """
 }
 
@@ -127,5 +146,6 @@ workflow {
     parts = INTERACTIONS_SHARD(data, model, sites, Channel.of(1..params.shards))
     inter = MERGE(parts.collect())
     heads = HEADS(data, model)
-    REPORT(model, heads, inter)
+    valid = VALIDATE(data, model, inter)
+    REPORT(model, heads, inter, valid)
 }

@@ -1,6 +1,6 @@
 //! `cisformer demo`: the whole chain on the data embedded in the binary: index +
 //! extract on a real genome window, then simulate → train → evaluate → heads →
-//! interactions → report on planted-grammar data, ending with a three-line summary.
+//! interactions → validate → report on planted-grammar data, ending with a three-line summary.
 use std::{
     io::Write,
     path::{Path, PathBuf},
@@ -98,7 +98,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     chain(&args, g)
 }
 
-/// simulate → train → heads → interactions → report, each exactly as its command.
+/// simulate → train → heads → interactions → validate → report, each exactly as its command.
 fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
     let d = |p: &str| args.out.join(p).to_string_lossy().into_owned();
     let (n, epochs, seed) = (
@@ -106,7 +106,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
         args.epochs.to_string(),
         args.seed.to_string(),
     );
-    let steps: [(&str, Vec<String>); 5] = [
+    let steps: [(&str, Vec<String>); 6] = [
         (
             "simulating planted-grammar data",
             argv(&[
@@ -195,6 +195,38 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
+            "confirming the top pairs in silico (motif ablation, spacing, head ablation)",
+            argv(&[
+                "validate",
+                "--model",
+                &d("model"),
+                "--fasta",
+                &d("sim/seqs.fa"),
+                "--motifs",
+                &d("sim/motifs.meme"),
+                "--interactions",
+                &d("interactions.tsv"),
+                "--top",
+                "3",
+                "--draws",
+                "3",
+                "--max-seqs",
+                "60",
+                "--bootstrap",
+                "500",
+                "--spacing-n",
+                "8",
+                "--spacing-max",
+                "40",
+                "--spacing-step",
+                "4",
+                "--spacing-out",
+                &d("spacing.tsv"),
+                "-o",
+                &d("validation.tsv"),
+            ]),
+        ),
+        (
             "writing the report",
             argv(&[
                 "report",
@@ -204,6 +236,10 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
                 &d("heads.tsv"),
                 "--interactions",
                 &d("interactions.tsv"),
+                "--validation",
+                &d("validation.tsv"),
+                "--spacing",
+                &d("spacing.tsv"),
                 "--predictions",
                 &d("model/predictions.tsv"),
                 "--labels",
@@ -218,7 +254,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
     for (i, (what, argv)) in steps.into_iter().enumerate() {
         if !g.quiet {
             eprintln!(
-                "cisformer demo: [{}/5] {what}: cisformer {}",
+                "cisformer demo: [{}/6] {what}: cisformer {}",
                 i + 1,
                 argv[1..].join(" ")
             );
