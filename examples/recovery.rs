@@ -12,7 +12,10 @@ use std::error::Error;
 
 use cisformer::analysis::recovery::{Truth, motifs_named_by_heads, pair_recovery};
 
-fn columns(path: &str) -> Result<(Vec<String>, Vec<Vec<String>>), Box<dyn Error>> {
+/// A header and its rows.
+type Table = (Vec<String>, Vec<Vec<String>>);
+
+fn columns(path: &str) -> Result<Table, Box<dyn Error>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
     let mut lines = text
         .lines()
