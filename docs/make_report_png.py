@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
-"""Regenerates docs/report.png: the fixture report rendered by headless Chromium, the header
-plus the training, prediction and head-atlas sections, scaled to 65 %, 256 colours.
+"""Regenerates docs/report.png: a report rendered by headless Chromium, the header plus the
+training, prediction and head-atlas sections, scaled to 65 %, 256 colours.
 
-Needs a built cisformer (cargo build), chromium and python3-pil (Debian packages).
-Run from the repository root: python3 docs/make_report_png.py
+Needs chromium and python3-pil (Debian packages). Run from the repository root:
+    python3 docs/make_report_png.py [REPORT.html]
+With a report (e.g. cisformer_demo/report.html from `cisformer demo`) it shoots that one;
+without, it builds the fixture report with target/debug/cisformer.
 """
+import shutil
+import sys
 import os
 import subprocess
 import tempfile
@@ -19,7 +23,10 @@ with tempfile.TemporaryDirectory() as tmp:
     for flag in ["heads", "interactions", "validation", "spacing", "redundancy", "predictions", "labels",
                  "pruning", "forgetting"]:
         args += [f"--{flag}", f"{D}/{flag}.tsv"]
-    subprocess.run(args, check=True)
+    if len(sys.argv) > 1:
+        shutil.copy(sys.argv[1], html)
+    else:
+        subprocess.run(args, check=True)
     shot = os.path.join(tmp, "full.png")
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                     f"--user-data-dir={tmp}/profile", f"--screenshot={shot}", "--window-size=1280,9000",
