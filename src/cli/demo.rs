@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3000)]
     n: usize,
     /// Training epochs.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// Seed of the simulation and the training.
     #[arg(long, default_value_t = 7)]
