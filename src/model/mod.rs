@@ -107,6 +107,30 @@ impl AttentionMaps {
     pub fn get(&self, layer: usize, head: usize, q: usize, k: usize) -> f32 {
         self.row(layer, head, q)[k]
     }
+
+    fn zeros(n_layers: usize, n_heads: usize, len: usize) -> Self {
+        AttentionMaps {
+            n_layers,
+            n_heads,
+            len,
+            data: vec![0.0; n_layers * n_heads * len * len],
+        }
+    }
+
+    /// Copies sequence `bi`'s maps of one layer out of a padded `[B, H, L, L]` batch
+    /// (`padded`, with `l` = L), physical head `hp` going to original head `kept[hp]`
+    /// (pruned heads keep their zeros).
+    fn fill_layer(&mut self, layer: usize, bi: usize, padded: &[f32], kept: &[usize], l: usize) {
+        let n = self.len;
+        for (hp, &h) in kept.iter().enumerate() {
+            let src = ((bi * kept.len() + hp) * l) * l;
+            let dst = (layer * self.n_heads + h) * n * n;
+            for q in 0..n {
+                self.data[dst + q * n..dst + (q + 1) * n]
+                    .copy_from_slice(&padded[src + q * l..src + q * l + n]);
+            }
+        }
+    }
 }
 
 /// Captured output of one head.
@@ -570,12 +594,7 @@ impl Model {
         let mut attention: Option<Vec<AttentionMaps>> = opts.attention.then(|| {
             g.lens
                 .iter()
-                .map(|&n| AttentionMaps {
-                    n_layers: nl,
-                    n_heads: nh,
-                    len: n,
-                    data: vec![0.0; nl * nh * n * n],
-                })
+                .map(|&n| AttentionMaps::zeros(nl, nh, n))
                 .collect()
         });
         let mut heads: Vec<HeadOutput> = opts
@@ -593,17 +612,8 @@ impl Model {
                     .flatten_all()
                     .and_then(|t| t.to_vec1::<f32>())
                     .map_err(cerr)?;
-                let nhl = kept[layer].len();
                 for (bi, m) in maps.iter_mut().enumerate() {
-                    let n = m.len;
-                    for (hp, &h) in kept[layer].iter().enumerate() {
-                        let src = ((bi * nhl + hp) * l) * l;
-                        let dst = (layer * nh + h) * n * n;
-                        for q in 0..n {
-                            m.data[dst + q * n..dst + (q + 1) * n]
-                                .copy_from_slice(&pv[src + q * l..src + q * l + n]);
-                        }
-                    }
+                    m.fill_layer(layer, bi, &pv, &kept[layer], l);
                 }
             }
             let wants = heads.iter().any(|c| c.head.layer == layer)
@@ -691,24 +701,11 @@ impl Model {
                 .iter()
                 .enumerate()
                 .map(|(bi, &n)| {
-                    let mut data = vec![0f32; nl * nh * n * n];
+                    let mut m = AttentionMaps::zeros(nl, nh, n);
                     for (layer, v) in flat.iter().enumerate() {
-                        let nhl = kept[layer].len();
-                        for (hp, &h) in kept[layer].iter().enumerate() {
-                            let src = ((bi * nhl + hp) * l) * l;
-                            let dst = (layer * nh + h) * n * n;
-                            for q in 0..n {
-                                data[dst + q * n..dst + (q + 1) * n]
-                                    .copy_from_slice(&v[src + q * l..src + q * l + n]);
-                            }
-                        }
+                        m.fill_layer(layer, bi, v, &kept[layer], l);
                     }
-                    AttentionMaps {
-                        n_layers: nl,
-                        n_heads: nh,
-                        len: n,
-                        data,
-                    }
+                    m
                 })
                 .collect())
         };
