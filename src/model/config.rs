@@ -307,5 +307,22 @@ mod tests {
                 .contains("n_kv_heads")
         );
         assert!(serde_json::from_str::<ModelConfig>(r#"{"nope":1}"#).is_err());
+        // Absent in old files: no stem; an even width has no centre and is refused.
+        assert_eq!(
+            serde_json::from_str::<ModelConfig>("{}")
+                .unwrap()
+                .conv_kernel,
+            0
+        );
+        let even = ModelConfig {
+            conv_kernel: 4,
+            ..ModelConfig::default()
+        };
+        assert!(
+            even.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("conv_kernel 4")
+        );
     }
 }
