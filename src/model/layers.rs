@@ -230,10 +230,9 @@ impl EncoderLayer {
     }
 }
 
-/// All weights of the network, in one of two modes: tracked (training) or detached (inference).
-#[derive(Clone, Debug)]
 /// Convolution over neighbouring token embeddings, added residually: `x + gelu(conv(x))`
 /// with zero padding, weight `[d, d, kernel]` as PyTorch's `Conv1d` stores it.
+#[derive(Clone, Debug)]
 pub(crate) struct ConvStem {
     w: Tensor,
     b: Tensor,
@@ -257,19 +256,11 @@ impl ConvStem {
     }
 
     /// `x` is `[B·L, d]`; `valid` `[B·L, 1]` zeroes padding so it never leaks into real tokens.
-    /// Unfolds the K shifted copies and runs one matrix product (fast forward and backward).
+    /// Unfolds the K shifted copies and runs one matrix product (fused forward and backward).
     pub fn forward(&self, x: &Tensor, valid: &Tensor, b: usize, l: usize) -> CResult<Tensor> {
         let d = x.dim(1)?;
         let k = self.kernel;
-        let half = k / 2;
-        let padded =
-            x.broadcast_mul(valid)?
-                .reshape((b, l, d))?
-                .pad_with_zeros(1, half, k - 1 - half)?;
-        let cols = (0..k)
-            .map(|j| padded.narrow(1, j, l))
-            .collect::<CResult<Vec<_>>>()?;
-        let unfolded = Tensor::cat(&cols, 2)?.reshape((b * l, k * d))?;
+        let unfolded = kernels::unfold(&x.broadcast_mul(valid)?, b, l, k)?;
         let w = self
             .w
             .permute((0, 2, 1))?
@@ -280,6 +271,8 @@ impl ConvStem {
     }
 }
 
+/// All weights of the network, in one of two modes: tracked (training) or detached (inference).
+#[derive(Clone, Debug)]
 pub(crate) struct Weights {
     pub tokens: Tensor,
     pub positions: Option<Tensor>,
