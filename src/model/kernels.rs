@@ -916,6 +916,95 @@ pub fn attention_apply(p: &Tensor, v: &Tensor, g: &AttnGeom) -> CResult<Tensor> 
         .apply_op2(&v.contiguous()?, AttnApply { g: g.clone() })
 }
 
+/// Sliding windows of `kernel` rows of each sequence, zero beyond its ends: `[B·L, d]` →
+/// `[B·L, kernel·d]`, row `(b, t)` holding rows `t − kernel/2 ..` side by side. The conv
+/// stem is then one GEMM; this op's backward is the matching fold (a sum of shifted rows),
+/// where building it from narrow + cat made candle allocate one full-size zero tensor per
+/// shift and dominated the training step.
+struct Unfold {
+    b: usize,
+    l: usize,
+    kernel: usize,
+}
+
+impl Unfold {
+    /// Source row of window slot `j` for position `t`, when inside the sequence.
+    fn source(&self, t: usize, j: usize) -> Option<usize> {
+        (t + j).checked_sub(self.kernel / 2).filter(|&s| s < self.l)
+    }
+}
+
+impl CustomOp1 for Unfold {
+    fn name(&self) -> &'static str {
+        "cisformer-unfold"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s, l, "unfold")?;
+        let (n, d) = l.shape().dims2()?;
+        if n != self.b * self.l {
+            candle_core::bail!("unfold: {n} rows for {} × {}", self.b, self.l);
+        }
+        let k = self.kernel;
+        let mut y = vec![0f32; n * k * d];
+        y.par_chunks_mut(k * d).enumerate().for_each(|(row, out)| {
+            let (bi, t) = (row / self.l, row % self.l);
+            for (j, slot) in out.chunks_mut(d).enumerate() {
+                if let Some(s) = self.source(t, j) {
+                    let src = (bi * self.l + s) * d;
+                    slot.copy_from_slice(&x[src..src + d]);
+                }
+            }
+        });
+        Ok((CpuStorage::F32(y), Shape::from((n, k * d))))
+    }
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> CResult<Option<Tensor>> {
+        let fold = Fold {
+            l: self.l,
+            kernel: self.kernel,
+        };
+        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&fold)?))
+    }
+}
+
+/// The adjoint of [`Unfold`]: each source row gathers the window slots that copied it.
+struct Fold {
+    l: usize,
+    kernel: usize,
+}
+
+impl CustomOp1 for Fold {
+    fn name(&self) -> &'static str {
+        "cisformer-fold"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
+        let g = contiguous(s, l, "fold")?;
+        let (n, kd) = l.shape().dims2()?;
+        let k = self.kernel;
+        let d = kd / k;
+        let half = k / 2;
+        let mut dx = vec![0f32; n * d];
+        dx.par_chunks_mut(d).enumerate().for_each(|(row, acc)| {
+            let (bi, s) = (row / self.l, row % self.l);
+            // Slot j of position t reads row t + j − half, so row s is slot j of t = s + half − j.
+            for j in 0..k {
+                let Some(t) = (s + half).checked_sub(j).filter(|&t| t < self.l) else {
+                    continue;
+                };
+                let src = (bi * self.l + t) * kd + j * d;
+                for (a, v) in acc.iter_mut().zip(&g[src..src + d]) {
+                    *a += v;
+                }
+            }
+        });
+        Ok((CpuStorage::F32(dx), Shape::from((n, d))))
+    }
+}
+
+/// `[B·L, d]` → `[B·L, kernel·d]` sliding windows with zero padding (see [`Unfold`]).
+pub fn unfold(x: &Tensor, b: usize, l: usize, kernel: usize) -> CResult<Tensor> {
+    x.contiguous()?.apply_op1(Unfold { b, l, kernel })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1078,93 +1167,23 @@ mod tests {
             .unwrap();
         assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5));
     }
-}
 
-/// Sliding windows of `kernel` rows of each sequence, zero beyond its ends: `[B·L, d]` →
-/// `[B·L, kernel·d]`, row `(b, t)` holding rows `t − kernel/2 ..` side by side. The conv
-/// stem is then one GEMM; this op's backward is the matching fold (a sum of shifted rows),
-/// where building it from narrow + cat made candle allocate one full-size zero tensor per
-/// shift and dominated the training step.
-struct Unfold {
-    b: usize,
-    l: usize,
-    kernel: usize,
-}
-
-impl Unfold {
-    /// Source row of window slot `j` for position `t`, when inside the sequence.
-    fn source(&self, t: usize, j: usize) -> Option<usize> {
-        (t + j).checked_sub(self.kernel / 2).filter(|&s| s < self.l)
-    }
-}
-
-impl CustomOp1 for Unfold {
-    fn name(&self) -> &'static str {
-        "cisformer-unfold"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
-        let x = contiguous(s, l, "unfold")?;
-        let (n, d) = l.shape().dims2()?;
-        if n != self.b * self.l {
-            candle_core::bail!("unfold: {n} rows for {} × {}", self.b, self.l);
-        }
-        let k = self.kernel;
-        let mut y = vec![0f32; n * k * d];
-        y.par_chunks_mut(k * d).enumerate().for_each(|(row, out)| {
-            let (bi, t) = (row / self.l, row % self.l);
-            for (j, slot) in out.chunks_mut(d).enumerate() {
-                if let Some(s) = self.source(t, j) {
-                    let src = (bi * self.l + s) * d;
-                    slot.copy_from_slice(&x[src..src + d]);
-                }
-            }
-        });
-        Ok((CpuStorage::F32(y), Shape::from((n, k * d))))
-    }
-    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad: &Tensor) -> CResult<Option<Tensor>> {
-        let fold = Fold {
-            l: self.l,
-            kernel: self.kernel,
+    #[test]
+    fn unfold_matches_shifted_copies() {
+        let dev = Device::Cpu;
+        let (b, l, d, k) = (2, 7, 3, 5);
+        let x = Tensor::randn(0f32, 1., (b * l, d), &dev).unwrap();
+        // A second input scales the windows, so the shared helper checks both gradients.
+        let s = Tensor::randn(0f32, 1., (b * l, k * d), &dev).unwrap();
+        let plain = |x: &Tensor, s: &Tensor| -> CResult<Tensor> {
+            let padded = x
+                .reshape((b, l, d))?
+                .pad_with_zeros(1, k / 2, k - 1 - k / 2)?;
+            let cols = (0..k)
+                .map(|j| padded.narrow(1, j, l))
+                .collect::<CResult<Vec<_>>>()?;
+            Tensor::cat(&cols, 2)?.reshape((b * l, k * d))? * s
         };
-        Ok(Some(grad.contiguous()?.apply_op1_no_bwd(&fold)?))
+        reference_grads(|x, s| unfold(x, b, l, k)? * s, plain, &x, &s);
     }
-}
-
-/// The adjoint of [`Unfold`]: each source row gathers the window slots that copied it.
-struct Fold {
-    l: usize,
-    kernel: usize,
-}
-
-impl CustomOp1 for Fold {
-    fn name(&self) -> &'static str {
-        "cisformer-fold"
-    }
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
-        let g = contiguous(s, l, "fold")?;
-        let (n, kd) = l.shape().dims2()?;
-        let k = self.kernel;
-        let d = kd / k;
-        let half = k / 2;
-        let mut dx = vec![0f32; n * d];
-        dx.par_chunks_mut(d).enumerate().for_each(|(row, acc)| {
-            let (bi, s) = (row / self.l, row % self.l);
-            // Slot j of position t reads row t + j − half, so row s is slot j of t = s + half − j.
-            for j in 0..k {
-                let Some(t) = (s + half).checked_sub(j).filter(|&t| t < self.l) else {
-                    continue;
-                };
-                let src = (bi * self.l + t) * kd + j * d;
-                for (a, v) in acc.iter_mut().zip(&g[src..src + d]) {
-                    *a += v;
-                }
-            }
-        });
-        Ok((CpuStorage::F32(dx), Shape::from((n, d))))
-    }
-}
-
-/// `[B·L, d]` → `[B·L, kernel·d]` sliding windows with zero padding (see [`Unfold`]).
-pub fn unfold(x: &Tensor, b: usize, l: usize, kernel: usize) -> CResult<Tensor> {
-    x.contiguous()?.apply_op1(Unfold { b, l, kernel })
 }
