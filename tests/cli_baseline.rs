@@ -1,13 +1,11 @@
 //! `cisformer baseline` end to end: outputs, determinism across thread counts, bad input.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use rand::{RngExt, SeedableRng};
 
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
+mod common;
+use common::cisformer;
 
 /// 300 random 50-mers; activity = 2·#GATA (either strand) + GC fraction + noise.
 fn dataset(dir: &Path) -> (PathBuf, PathBuf) {

@@ -1,29 +1,19 @@
 //! End-to-end tests of `index`, `extract` and `demo` on the real binary: goldens from
 //! bedtools/samtools (tests/oracle/make_ingest_goldens.sh) and a bad-input matrix.
 use std::{
-    io::{Read, Write},
+    io::Write,
     path::{Path, PathBuf},
 };
 
-use assert_cmd::Command;
 use tempfile::TempDir;
+
+mod common;
+use common::{cisformer, gunzip};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
 fn data(name: &str) -> PathBuf {
     Path::new(DATA).join(name)
-}
-
-fn gunzip(path: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
-
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
 }
 
 /// A temp dir holding the real genome decompressed as `g.fa` (no .fai).

@@ -2,17 +2,15 @@
 //! itself, carries well-formed SVG, is deterministic, and bad input fails with file:line.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use scraper::{Html, Selector};
+
+mod common;
+use common::cisformer;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/report");
 
 fn data(name: &str) -> PathBuf {
     Path::new(DATA).join(name)
-}
-
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
 }
 
 /// Every input of the fixture set, as command-line arguments.

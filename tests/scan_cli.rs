@@ -1,12 +1,12 @@
 //! End-to-end tests of `cisformer scan` on the real binary: byte-identical to FIMO 5.4.1
 //! (goldens from tests/oracle/make_fimo_goldens.sh, real JASPAR 2024 motifs × E. coli
 //! sequences) and a bad-input matrix.
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-};
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+
+mod common;
+use common::cisformer;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -19,15 +19,7 @@ fn jaspar_meme() -> PathBuf {
 }
 
 fn gunzip(path: &Path) -> String {
-    let mut out = String::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut out)
-        .unwrap();
-    out
-}
-
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
+    String::from_utf8(common::gunzip(path)).unwrap()
 }
 
 fn scan(fasta: &Path, flags: &[&str]) -> String {

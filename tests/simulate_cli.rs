@@ -2,12 +2,10 @@
 //! summary and motif files, and bad input.
 use std::{collections::HashMap, path::Path};
 
-use assert_cmd::Command;
 use cisformer::motif::{self, Background, Pssm, scan};
 
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
+mod common;
+use common::cisformer;
 
 fn simulate(dir: &Path, extra: &[&str]) {
     let out = cisformer()

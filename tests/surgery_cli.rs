@@ -2,11 +2,13 @@
 //! (`finetune --orthogonal`) and the forgetting index (`forgetting`).
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use cisformer::model::{
     ForwardOptions, HeadId, Meta, Model, ModelConfig, OptimConfig, Optimizer, OrthoAnchor,
 };
 use cisformer::surgery;
+
+mod common;
+use common::{cisformer, fails, ok};
 
 fn small(n_kv_heads: usize) -> ModelConfig {
     ModelConfig {
@@ -250,27 +252,6 @@ fn orthogonal_penalty_changes_the_updates() {
 }
 
 // ---------------------------------------------------------------- CLI
-
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(cmd: &mut Command, needle: &str) {
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(needle), "expected `{needle}` in: {err}");
-}
 
 fn sim(dir: &Path, name: &str, grammar: &str, seed: &str) -> PathBuf {
     let g = dir.join(format!("{name}.toml"));

@@ -1,21 +1,8 @@
 //! End-to-end tests of `train`, `predict`, `evaluate` and `info` on a tiny model.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{cisformer, ok};
 
 /// A small planted-grammar data set (sequences 80 bp).
 fn sim(dir: &Path) -> PathBuf {

@@ -3,58 +3,12 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn fails(cmd: &mut Command, needle: &str) {
-    let out = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains(needle), "expected '{needle}' in: {err}");
-}
+mod common;
+use common::{cisformer, fails, ok, sim_and_tiny_model};
 
 /// Simulated data, a tiny model trained on it, and its interaction table.
 fn setup(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let sim = dir.join("sim");
-    ok(cisformer()
-        .args([
-            "simulate", "-q", "--n", "150", "--len", "120", "--seed", "4", "--out",
-        ])
-        .arg(&sim));
-    let model = dir.join("model");
-    ok(cisformer()
-        .args(["train", "-q", "--fasta"])
-        .arg(sim.join("seqs.fa"))
-        .arg("--labels")
-        .arg(sim.join("labels.tsv"))
-        .arg("--out")
-        .arg(&model)
-        .args([
-            "--k",
-            "3",
-            "--d-model",
-            "16",
-            "--heads",
-            "2",
-            "--layers",
-            "2",
-            "--ffn",
-            "32",
-            "--epochs",
-            "1",
-            "--no-baseline",
-        ]));
+    let (sim, model) = sim_and_tiny_model(dir, 150, 120);
     let inter = dir.join("interactions.tsv");
     ok(cisformer()
         .args(["interactions", "-q", "--min-pairs", "1", "--model"])
