@@ -126,6 +126,26 @@ fn train_predict_evaluate_info_end_to_end() {
 }
 
 #[test]
+fn stride_is_kept_in_the_model_and_used_by_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &["--stride", "2"]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["stride"], 2);
+    // 80 bp at k = 3: 78 k-mers at stride 1, 39 at stride 2 (plus [CLS] and [SEP]).
+    let model = cisformer::model::Model::load(&m).unwrap().0;
+    assert_eq!(model.tokenizer().encode(&[b'A'; 80]).len(), 39 + 2);
+    let pred = ok(cisformer()
+        .args(["predict", "-q", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    assert!(pred.lines().count() > 1, "{pred}");
+}
+
+#[test]
 fn refuses_to_overwrite_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());

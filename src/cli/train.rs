@@ -66,6 +66,11 @@ pub struct Args {
     /// k-mer length of the tokenizer (1-8).
     #[arg(long)]
     k: Option<usize>,
+    /// Bases between consecutive k-mer starts (1 = every position; k = non-overlapping).
+    /// A stride of 2-3 shortens the token sequence 2-3× (attention cost falls with its
+    /// square) and widens what the convolution stem sees, in bp.
+    #[arg(long)]
+    stride: Option<usize>,
     /// Width of the residual stream.
     #[arg(long)]
     d_model: Option<usize>,
@@ -294,6 +299,7 @@ fn settings(
     }
     t.seed = a.data.seed;
     set!(m.k, a.k);
+    set!(m.stride, a.stride);
     set!(m.d_model, a.d_model);
     set!(m.n_heads, a.heads);
     m.n_kv_heads = a.kv_heads.unwrap_or(if a.heads.is_some() {
