@@ -7,7 +7,9 @@
 //! paired. A sits at a fixed anchor (centred so the largest gap still fits) and B is
 //! placed to its right, `d` bp after A's end (the simulator's gap convention).
 //! Orientation labels give the strands of A (left) and B (right): `++` and `--` are
-//! tandem, `+-` convergent, `-+` divergent.
+//! tandem, `+-` convergent, `-+` divergent. B on the left needs no scan of its own: the
+//! reverse complement of `B A` in strands (x, y) is `A B` in strands (ȳ, x̄), one of these
+//! four, and training augments with reverse complements.
 use rand::RngExt;
 
 use super::ablation::mean;
