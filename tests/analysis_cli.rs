@@ -195,3 +195,144 @@ fn bad_input_is_a_clear_error() {
     std::fs::write(&sites, "MA0080.7\tSpi1\tsim000001\t150\t999\t+\n").unwrap();
     run(&["--sites", sites.to_str().unwrap()], "does not fit");
 }
+
+/// The streaming pass reads the FASTA a batch at a time: batch size, shards and
+/// --active-only (ranked over the whole FASTA) must not change a byte, and BEDPE rows
+/// must name the sequence whose sites they join.
+#[test]
+fn streaming_batches_shards_and_active_only_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, model) = setup(dir.path());
+    let d = dir.path();
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
+    let common = [
+        "--min-pairs",
+        "1",
+        "--active-only",
+        "0.4",
+        "--score",
+        "both",
+    ];
+    let run = |name: &str, extra: &[&str]| {
+        let bedpe = d.join(format!("{name}.bedpe"));
+        let bed_args = ["--bedpe", bedpe.to_str().unwrap()];
+        let extra = [&common[..], &bed_args[..], extra].concat();
+        analysis(
+            "interactions",
+            &sim,
+            &model,
+            &d.join(format!("{name}.tsv")),
+            &extra,
+        );
+        (read(d.join(format!("{name}.tsv"))), read(bedpe))
+    };
+    let (table, bedpe) = run("default", &[]);
+    assert!(table.lines().count() > 5, "{table}");
+    assert!(bedpe.lines().count() > 5, "{bedpe}");
+    for b in ["1", "7"] {
+        let (t, p) = run(&format!("b{b}"), &["--batch-size", b]);
+        assert_eq!(t, table, "--batch-size {b}");
+        assert_eq!(p, bedpe, "--batch-size {b}");
+    }
+    // Without --active-only the table differs: the option did select sequences.
+    let all = d.join("all.tsv");
+    analysis(
+        "interactions",
+        &sim,
+        &model,
+        &all,
+        &["--min-pairs", "1", "--score", "both"],
+    );
+    assert_ne!(read(all), table);
+
+    // Shards with different batch sizes merge to the single run's bytes.
+    for (i, b) in [(1, "1"), (2, "7"), (3, "16")] {
+        let shard = format!("{i}/3");
+        analysis(
+            "interactions",
+            &sim,
+            &model,
+            &d.join(format!("p{i}.json")),
+            &[&common[..], &["--shard", &shard, "--batch-size", b]].concat(),
+        );
+    }
+    let merged = d.join("merged.tsv");
+    ok(cisformer()
+        .args(["merge", "-q", "-o"])
+        .arg(&merged)
+        .args((1..=3).map(|i| d.join(format!("p{i}.json")))));
+    assert_eq!(read(merged), table);
+
+    // Every BEDPE end is a scanned site of the sequence the row names.
+    let sites = d.join("sites.tsv");
+    ok(cisformer()
+        .args(["scan", "-q", "-m"])
+        .arg(sim.join("motifs.meme"))
+        .arg("-f")
+        .arg(sim.join("seqs.fa"))
+        .arg("-o")
+        .arg(&sites));
+    let scanned: std::collections::HashSet<(String, u64, u64)> = read(sites)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            let start: u64 = f[3].parse().unwrap();
+            (f[2].to_string(), start - 1, f[4].parse().unwrap())
+        })
+        .collect();
+    for row in bedpe.lines() {
+        let f: Vec<&str> = row.split('\t').collect();
+        let name = f.last().unwrap().to_string();
+        assert_eq!(f[0], name, "{row}");
+        for (s, e) in [(f[1], f[2]), (f[4], f[5])] {
+            let key = (name.clone(), s.parse().unwrap(), e.parse().unwrap());
+            assert!(scanned.contains(&key), "{row}: no site {key:?}");
+        }
+    }
+}
+
+#[test]
+fn short_or_missing_sequences_are_errors_before_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, model) = setup(dir.path());
+    let d = dir.path();
+    let out = d.join("x.tsv");
+    let short = d.join("short.fa");
+    // The short record comes last, after a batch has been analysed.
+    let mut fa = std::fs::read_to_string(sim.join("seqs.fa")).unwrap();
+    fa.push_str(">tiny\nAC\n");
+    std::fs::write(&short, fa).unwrap();
+    let empty = d.join("empty.fa");
+    std::fs::write(&empty, "").unwrap();
+    for (fa, needle, extra) in [
+        (
+            &short,
+            "sequence 'tiny' is 2 bp, shorter than the model's k = 3",
+            &[][..],
+        ),
+        (&short, "'tiny' is 2 bp", &["--active-only", "0.5"][..]),
+        (&empty, "empty.fa:1: no FASTA records", &[][..]),
+    ] {
+        for cmd in ["interactions", "heads"] {
+            let o = cisformer()
+                .args([cmd, "-q", "--model"])
+                .arg(&model)
+                .arg("--fasta")
+                .arg(fa)
+                .arg("-o")
+                .arg(&out)
+                .args(extra.iter().filter(|_| cmd == "interactions"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{cmd} {extra:?}: {err}");
+            assert!(err.contains(needle), "stderr lacks '{needle}': {err}");
+            assert!(
+                err.contains(fa.file_name().unwrap().to_str().unwrap()),
+                "{err}"
+            );
+            assert!(!out.exists());
+        }
+    }
+}

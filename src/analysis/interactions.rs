@@ -774,6 +774,13 @@ impl InteractionAccumulator {
         out
     }
 
+    /// Sequences (input indices) of the site pairs kept so far: a superset of those in
+    /// [`top_site_pairs`](Self::top_site_pairs), bounded by twice its size, so a streaming
+    /// caller can keep only these sequences' names for BEDPE.
+    pub fn kept_sequences(&self) -> impl Iterator<Item = usize> + '_ {
+        self.hits.hits.iter().map(|h| h.seq_index)
+    }
+
     /// The strongest individual site pairs (co-attention above their own nulls), best first.
     pub fn top_site_pairs(&self) -> Vec<SitePair> {
         let mut h = self.hits.clone();

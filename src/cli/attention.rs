@@ -1,6 +1,11 @@
-//! What `heads` and `interactions` share: a model, sequences, motif sites, and a loop
-//! that feeds each batch's attention to the analysis accumulators.
-use std::{collections::HashMap, path::PathBuf};
+//! What `heads` and `interactions` share: a model, motifs, and a streaming loop that
+//! reads the FASTA a batch at a time, finds the batch's motif sites and feeds its
+//! attention to the analysis accumulators, so memory does not grow with the input.
+use std::{
+    collections::HashMap,
+    io::BufRead,
+    path::{Path, PathBuf},
+};
 
 use anyhow::Context;
 use cisformer::{
@@ -17,13 +22,17 @@ pub struct InputArgs {
     /// Model directory written by `train`.
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
-    /// Sequences to analyse (FASTA, plain or gzip).
+    /// Sequences to analyse (FASTA, plain or gzip; `-` for standard input except with
+    /// --active-only or --sites, which read it twice). Read a batch at a time, so memory
+    /// does not grow with the number of sequences.
     #[arg(long, value_name = "FA")]
     pub fasta: PathBuf,
     /// Motifs (MEME, JASPAR, TRANSFAC, HOMER) [default: the embedded simulator motifs].
     #[arg(long, value_name = "FILE")]
     pub motifs: Option<PathBuf>,
     /// Sites from a FIMO-style TSV (`cisformer scan` or FIMO --text) instead of scanning.
+    /// FIMO tables come sorted by motif, not by sequence, so this table and the FASTA's
+    /// names are held in memory (scanning streams instead).
     #[arg(long, value_name = "TSV")]
     pub sites: Option<PathBuf>,
     /// Scanning p-value threshold (FIMO's, uniform background).
@@ -43,53 +52,153 @@ pub struct InputArgs {
     pub device: String,
 }
 
+/// Model and motifs of an attention analysis; the sequences stay in the FASTA and are
+/// read a batch at a time by [`for_each_batch`].
 pub struct Input {
     pub model: Model,
     pub meta: Meta,
-    pub records: Vec<Record>,
     pub motifs: Vec<Motif>,
     /// Motif names for tables: the JASPAR-style name when there is one, else the ID.
     pub names: Vec<String>,
-    pub sites: Vec<Vec<Site>>,
+    fasta: PathBuf,
+    thresh: f64,
+    pssms: Vec<Pssm>,
+    /// Sites of `--sites`, by input index (`None`: scan each batch).
+    table: Option<Vec<Vec<Site>>>,
 }
 
 impl InputArgs {
+    /// Loads the model and motifs and checks the options. The FASTA is only read here
+    /// with `--sites` (to place the table's rows); otherwise [`for_each_batch`] reads it.
     pub fn load(&self) -> anyhow::Result<Input> {
         super::check_device(&self.device)?;
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         let (model, meta) = Model::load(&self.model)?;
-        let records = fasta::read_all(&self.fasta)?;
-        anyhow::ensure!(
-            !records.is_empty(),
-            "{}: no FASTA records",
-            self.fasta.display()
-        );
-        let k = model.config().k;
-        if let Some(r) = records.iter().find(|r| r.seq.len() < k) {
-            anyhow::bail!(
-                "{}: sequence '{}' is {} bp, shorter than the model's k = {k}",
-                self.fasta.display(),
-                r.name,
-                r.seq.len()
-            );
-        }
         let motifs = match &self.motifs {
             Some(p) => motif::load(p, None)?.motifs,
             None => cisformer::simulate::default_motifs()?,
         };
         let names = motif_names(&motifs);
-        let sites = match &self.sites {
-            Some(p) => read_sites(p, &records, &motifs)?,
-            None => scan_sites(&records, &motifs, self.thresh),
-        };
-        Ok(Input {
+        let bg = Background::uniform();
+        let pssms = motifs.iter().map(|m| Pssm::new(m, &bg, 0.1)).collect();
+        let mut input = Input {
             model,
             meta,
-            records,
             motifs,
             names,
-            sites,
+            fasta: self.fasta.clone(),
+            thresh: self.thresh,
+            pssms,
+            table: None,
+        };
+        if let Some(p) = &self.sites {
+            input.ensure_rereadable("--sites")?;
+            let mut seqs = Vec::new();
+            let mut recs = input.records()?;
+            let mut rec = Record::default();
+            while recs.next(&mut rec)?.is_some() {
+                seqs.push((std::mem::take(&mut rec.name), rec.seq.len()));
+            }
+            input.table = Some(read_sites(p, &seqs, &input.motifs)?);
+        }
+        Ok(input)
+    }
+}
+
+impl Input {
+    /// A fresh pass over the FASTA.
+    pub fn records(&self) -> anyhow::Result<Records> {
+        Records::open(&self.fasta, self.model.config().k)
+    }
+
+    /// First output of the model for every sequence of the FASTA (raw scale), in input
+    /// order, `batch` sequences per forward pass as `predict` batches them.
+    pub fn predict_first(&self, batch: usize) -> anyhow::Result<Vec<f32>> {
+        let mut recs = self.records()?;
+        // Records 0..filled are the batch; the rest keep their buffers for later reads.
+        let mut chunk: Vec<Record> = Vec::new();
+        let mut filled = 0;
+        let mut out = Vec::new();
+        loop {
+            if filled == chunk.len() {
+                chunk.push(Record::default());
+            }
+            let more = recs.next(&mut chunk[filled])?.is_some();
+            if more {
+                filled += 1;
+            }
+            if filled == batch || (!more && filled > 0) {
+                let seqs: Vec<&[u8]> = chunk[..filled].iter().map(|r| r.seq.as_slice()).collect();
+                let pred = cisformer::train::transformer::predict_raw(&self.model, &seqs, batch)?;
+                out.extend(pred.iter().map(|p| p[0]));
+                filled = 0;
+            }
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Options that read the FASTA twice cannot take it from standard input.
+    pub fn ensure_rereadable(&self, option: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.fasta != Path::new("-"),
+            "{option} reads the FASTA twice: give --fasta a file, not '-'"
+        );
+        Ok(())
+    }
+
+    fn scanners(&self) -> Vec<scan::Scanner<'_>> {
+        self.pssms
+            .iter()
+            .map(|p| scan::Scanner::new(p, self.thresh, true))
+            .collect()
+    }
+}
+
+/// The records of a FASTA file in input order, each checked to be at least `k` bp long;
+/// a file without records is an error.
+pub struct Records {
+    reader: fasta::Reader<Box<dyn BufRead + Send>>,
+    path: PathBuf,
+    k: usize,
+    next_index: usize,
+}
+
+impl Records {
+    pub fn open(path: &Path, k: usize) -> anyhow::Result<Self> {
+        Ok(Records {
+            reader: fasta::Reader::new(cisformer::io::open_input(path)?, path),
+            path: path.to_path_buf(),
+            k,
+            next_index: 0,
         })
+    }
+
+    /// Reads the next record into `rec` (reusing its buffers); returns its 0-based index,
+    /// or `None` at the end.
+    pub fn next(&mut self, rec: &mut Record) -> anyhow::Result<Option<usize>> {
+        if !self.reader.read_record(rec)? {
+            if self.next_index == 0 {
+                return Err(cisformer::Error::parse(
+                    &self.path,
+                    1,
+                    "no FASTA records (empty file?)",
+                )
+                .into());
+            }
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            rec.seq.len() >= self.k,
+            "{}: sequence '{}' is {} bp, shorter than the model's k = {}",
+            self.path.display(),
+            rec.name,
+            rec.seq.len(),
+            self.k
+        );
+        self.next_index += 1;
+        Ok(Some(self.next_index - 1))
     }
 }
 
@@ -127,43 +236,47 @@ pub fn scan_sites(records: &[Record], motifs: &[Motif], thresh: f64) -> Vec<Vec<
         .collect();
     records
         .par_iter()
-        .map(|r| {
-            let mut sites: Vec<Site> = scanners
-                .iter()
-                .enumerate()
-                .flat_map(|(mi, sc)| {
-                    sc.scan(&r.seq).into_iter().map(move |h| Site {
-                        motif: mi,
-                        start: h.start,
-                        end: h.end,
-                        plus: h.plus,
-                    })
-                })
-                .collect();
-            sites.sort_by_key(|s| (s.start, s.end, s.motif, !s.plus));
-            sites
-        })
+        .map(|r| sites_of(&scanners, &r.seq))
         .collect()
 }
 
-/// Sites from a FIMO-style TSV (1-based inclusive coordinates).
+/// The sites of one sequence, in the order analyses expect.
+fn sites_of(scanners: &[scan::Scanner], seq: &[u8]) -> Vec<Site> {
+    let mut sites: Vec<Site> = scanners
+        .iter()
+        .enumerate()
+        .flat_map(|(mi, sc)| {
+            sc.scan(seq).into_iter().map(move |h| Site {
+                motif: mi,
+                start: h.start,
+                end: h.end,
+                plus: h.plus,
+            })
+        })
+        .collect();
+    sites.sort_by_key(|s| (s.start, s.end, s.motif, !s.plus));
+    sites
+}
+
+/// Sites from a FIMO-style TSV (1-based inclusive coordinates), by index into `seqs`
+/// (name, length).
 fn read_sites(
-    path: &std::path::Path,
-    records: &[Record],
+    path: &Path,
+    seqs: &[(String, usize)],
     motifs: &[Motif],
 ) -> anyhow::Result<Vec<Vec<Site>>> {
     use std::io::BufRead;
-    let seq_index: HashMap<&str, usize> = records
+    let seq_index: HashMap<&str, usize> = seqs
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.name.as_str(), i))
+        .map(|(i, (name, _))| (name.as_str(), i))
         .collect();
     let motif_index: HashMap<&str, usize> = motifs
         .iter()
         .enumerate()
         .map(|(i, m)| (m.id.as_str(), i))
         .collect();
-    let mut out = vec![Vec::new(); records.len()];
+    let mut out = vec![Vec::new(); seqs.len()];
     let reader = cisformer::io::open_input(path)?;
     for (n, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("{}", path.display()))?;
@@ -190,11 +303,10 @@ fn read_sites(
                 .map_err(|_| at(format!("'{s}' is not a position")))
         };
         let (start, stop) = (num(f[3])?, num(f[4])?);
-        if start == 0 || stop < start || stop > records[si].seq.len() {
+        if start == 0 || stop < start || stop > seqs[si].1 {
             return Err(at(format!(
                 "site {start}-{stop} does not fit in '{}' ({} bp)",
-                f[2],
-                records[si].seq.len()
+                f[2], seqs[si].1
             )));
         }
         let plus = match f[5] {
@@ -231,84 +343,185 @@ pub fn geometry(model: &Model, len: usize) -> TokenGeometry {
 /// One batch as the analysis accumulators take it: attention, sites, geometry.
 pub type Item<'a> = (&'a SeqAttention, &'a [Site], &'a TokenGeometry);
 
-/// Runs the model with attention over the sequences of `shard`, `batch` at a time, with a
-/// progress bar named `what`, and hands each batch to `f` in input order. Returns the
-/// number of sequences in the shard.
+/// Which sequences a pass analyses.
+#[derive(Clone, Copy, Debug)]
+pub struct Pass<'a> {
+    /// Sequences of this shard (by 0-based input index) are run; the others are skipped.
+    pub shard: Shard,
+    /// Sequences per forward pass.
+    pub batch: usize,
+    /// When set, only sequences marked `true` (by input index) get their sites; the
+    /// others still run, with none.
+    pub active: Option<&'a [bool]>,
+}
+
+/// One batch of a pass: the shard's records in input order, with their sites.
+#[derive(Default)]
+pub struct Chunk {
+    /// Input index of each record.
+    pub index: Vec<usize>,
+    /// The records; only the first `index.len()` belong to the batch (the rest are
+    /// buffers kept for the next reads).
+    records: Vec<Record>,
+    pub sites: Vec<Vec<Site>>,
+}
+
+impl Chunk {
+    pub fn records(&self) -> &[Record] {
+        &self.records[..self.index.len()]
+    }
+
+    /// Reads the next `batch` records of `shard`, calling `seen` on every record read
+    /// (in the shard or not); returns false once the input is exhausted.
+    fn fill(
+        &mut self,
+        recs: &mut Records,
+        shard: Shard,
+        batch: usize,
+        seen: &mut impl FnMut(usize, &Record),
+    ) -> anyhow::Result<bool> {
+        self.index.clear();
+        while self.index.len() < batch {
+            let slot = self.index.len();
+            if slot == self.records.len() {
+                self.records.push(Record::default());
+            }
+            let Some(i) = recs.next(&mut self.records[slot])? else {
+                return Ok(false);
+            };
+            seen(i, &self.records[slot]);
+            if shard.contains(i) {
+                self.index.push(i);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Streams the FASTA once: reads the sequences of `pass.shard`, `pass.batch` at a time,
+/// finds their sites (scanning, or from `--sites`), runs the model with attention and
+/// hands each batch to `f` once per score, in input order, with its [`Chunk`]. `seen`
+/// sees every record read, in the shard or not. A progress bar is named `what`.
+/// Returns the number of sequences in the shard.
 pub fn for_each_batch(
     input: &Input,
-    shard: Shard,
-    batch: usize,
+    pass: Pass,
     g: &super::Global,
     what: &str,
     scores: &[Score],
-    mut f: impl FnMut(Score, &[Item]) -> anyhow::Result<()>,
+    mut seen: impl FnMut(usize, &Record),
+    mut f: impl FnMut(Score, &Chunk, &[Item]) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
-    let tok = input.model.tokenizer();
-    let idx: Vec<usize> = (0..input.records.len())
-        .filter(|&i| shard.contains(i))
-        .collect();
+    anyhow::ensure!(pass.batch > 0, "--batch-size must be at least 1");
+    let scanners = input.scanners();
+    let mut recs = input.records()?;
     let bar = super::progress_bar(
         g,
-        idx.len() as u64,
-        &format!("{what} {{elapsed_precise}} {{bar:30}} {{pos}}/{{len}} sequences"),
+        0,
+        &format!("{what} {{elapsed_precise}} {{spinner}} {{pos}} sequences"),
     );
+    let active = |i: usize| {
+        pass.active
+            .is_none_or(|a| a.get(i).copied().unwrap_or(false))
+    };
+    let mut chunk = Chunk::default();
+    let mut n = 0;
+    loop {
+        let more = chunk.fill(&mut recs, pass.shard, pass.batch, &mut seen)?;
+        if chunk.index.is_empty() {
+            break;
+        }
+        chunk.sites = match &input.table {
+            Some(t) => chunk
+                .index
+                .iter()
+                .map(|&i| if active(i) { t[i].clone() } else { Vec::new() })
+                .collect(),
+            None => chunk
+                .records()
+                .par_iter()
+                .zip(&chunk.index)
+                .map(|(r, &i)| {
+                    if active(i) {
+                        sites_of(&scanners, &r.seq)
+                    } else {
+                        Vec::new()
+                    }
+                })
+                .collect(),
+        };
+        run_batch(input, &chunk, scores, &mut f)?;
+        n += chunk.index.len();
+        bar.inc(chunk.index.len() as u64);
+        if !more {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(n)
+}
+
+/// Runs the model with attention (and gradients when a score needs them) on one chunk.
+fn run_batch(
+    input: &Input,
+    chunk: &Chunk,
+    scores: &[Score],
+    f: &mut impl FnMut(Score, &Chunk, &[Item]) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let tok = input.model.tokenizer();
     let opts = ForwardOptions {
         attention: true,
         ..Default::default()
     };
     let wants_grad = scores.contains(&Score::AttnGrad);
-    for chunk in idx.chunks(batch) {
-        let ids: Vec<Vec<u32>> = chunk
-            .iter()
-            .map(|&i| tok.encode(&input.records[i].seq))
-            .collect();
-        let (maps, grads) = if wants_grad {
-            let (maps, grads) = input.model.attention_gradients(&ids, 0)?;
-            (maps, Some(grads))
-        } else {
-            let out = input.model.forward(&ids, &opts)?;
-            (
-                out.attention.context("the model returned no attention")?,
-                None,
-            )
-        };
-        let geoms: Vec<TokenGeometry> = chunk
-            .iter()
-            .map(|&i| geometry(&input.model, input.records[i].seq.len()))
-            .collect();
-        let seq_att =
-            |i: usize, m: &cisformer::model::AttentionMaps, values: Vec<f32>| SeqAttention {
-                seq_index: i,
-                n_tokens: m.len,
-                n_layers: m.n_layers,
-                n_heads: m.n_heads,
-                attn: values,
-            };
-        for &score in scores {
-            let atts: Vec<SeqAttention> = match (score, &grads) {
-                (Score::AttnGrad, Some(grads)) => chunk
-                    .iter()
-                    .zip(maps.iter().zip(grads))
-                    .map(|(&i, (m, gr))| {
-                        let v = m.data.iter().zip(&gr.data).map(|(p, d)| p * d).collect();
-                        seq_att(i, m, v)
-                    })
-                    .collect(),
-                _ => chunk
-                    .iter()
-                    .zip(&maps)
-                    .map(|(&i, m)| seq_att(i, m, m.data.clone()))
-                    .collect(),
-            };
-            let items: Vec<Item> = atts
+    let records = chunk.records();
+    let ids: Vec<Vec<u32>> = records.iter().map(|r| tok.encode(&r.seq)).collect();
+    let (maps, grads) = if wants_grad {
+        let (maps, grads) = input.model.attention_gradients(&ids, 0)?;
+        (maps, Some(grads))
+    } else {
+        let out = input.model.forward(&ids, &opts)?;
+        (
+            out.attention.context("the model returned no attention")?,
+            None,
+        )
+    };
+    let geoms: Vec<TokenGeometry> = records
+        .iter()
+        .map(|r| geometry(&input.model, r.seq.len()))
+        .collect();
+    let seq_att = |i: usize, m: &cisformer::model::AttentionMaps, values: Vec<f32>| SeqAttention {
+        seq_index: i,
+        n_tokens: m.len,
+        n_layers: m.n_layers,
+        n_heads: m.n_heads,
+        attn: values,
+    };
+    for &score in scores {
+        let atts: Vec<SeqAttention> = match (score, &grads) {
+            (Score::AttnGrad, Some(grads)) => chunk
+                .index
                 .iter()
-                .zip(&geoms)
-                .map(|(a, geo)| (a, input.sites[a.seq_index].as_slice(), geo))
-                .collect();
-            f(score, &items)?;
-        }
-        bar.inc(chunk.len() as u64);
+                .zip(maps.iter().zip(grads))
+                .map(|(&i, (m, gr))| {
+                    let v = m.data.iter().zip(&gr.data).map(|(p, d)| p * d).collect();
+                    seq_att(i, m, v)
+                })
+                .collect(),
+            _ => chunk
+                .index
+                .iter()
+                .zip(&maps)
+                .map(|(&i, m)| seq_att(i, m, m.data.clone()))
+                .collect(),
+        };
+        let items: Vec<Item> = atts
+            .iter()
+            .zip(&chunk.sites)
+            .zip(&geoms)
+            .map(|((a, s), geo)| (a, s.as_slice(), geo))
+            .collect();
+        f(score, chunk, &items)?;
     }
-    bar.finish_and_clear();
-    Ok(idx.len())
+    Ok(())
 }

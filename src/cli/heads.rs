@@ -10,10 +10,15 @@ use cisformer::{
             write_head_bedgraph, write_heads_tsv,
         },
     },
+    io::fasta::Record,
     train::{metrics::pearson, transformer::predict_raw},
 };
 
-use super::{Global, attention::InputArgs, write_to};
+use super::{
+    Global,
+    attention::{InputArgs, Pass},
+    write_to,
+};
 
 /// One row per (layer, head): what each attention head does and which motif it watches.
 ///
@@ -57,17 +62,41 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = HeadAccumulator::new(hc);
     acc.set_shard(shard);
+    // What the one pass keeps beyond the accumulators: the first sequences for
+    // importance (of the whole input, not the shard) and the --dump sequence.
+    let importance_n = if args.input.shard.is_none() {
+        args.importance_n
+    } else {
+        0
+    };
+    let mut first: Vec<Record> = Vec::new();
+    let mut dumped: Option<(usize, Record)> = None;
+    let pass = Pass {
+        shard,
+        batch: args.input.batch_size,
+        active: None,
+    };
     let n = super::attention::for_each_batch(
         &input,
-        shard,
-        args.input.batch_size,
+        pass,
         g,
         "heads",
         &[cisformer::analysis::interactions::Score::Attention],
-        |_, items| Ok(acc.add_batch(items)?),
+        |i, r| {
+            if i < importance_n {
+                first.push(r.clone());
+            }
+            if dumped.is_none() && args.dump.as_deref() == Some(r.name.as_str()) {
+                dumped = Some((i, r.clone()));
+            }
+        },
+        |_, _, items| Ok(acc.add_batch(items)?),
     )?;
     if let Some(id) = &args.dump {
-        dump(&input, id, args.dump_out.clone())?;
+        let Some((i, rec)) = &dumped else {
+            anyhow::bail!("--dump {id}: no such sequence in the FASTA");
+        };
+        dump(&input, *i, rec, args.dump_out.clone())?;
     }
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
@@ -80,7 +109,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.importance_n > 0 {
-        for imp in importance(&mut input, args.labels.as_ref(), args.importance_n, g)? {
+        for imp in importance(&mut input, &first, args.labels.as_ref(), g)? {
             acc.set_importance(imp)?;
         }
     }
@@ -107,14 +136,13 @@ pub fn write_tables(
     Ok(())
 }
 
-/// Masks each head in turn on the first `n` sequences.
+/// Masks each head in turn on the sequences `recs`.
 fn importance(
     input: &mut super::attention::Input,
+    recs: &[Record],
     labels: Option<&PathBuf>,
-    n: usize,
     g: &Global,
 ) -> anyhow::Result<Vec<HeadImportance>> {
-    let recs = &input.records[..n.min(input.records.len())];
     let seqs: Vec<&[u8]> = recs.iter().map(|r| r.seq.as_slice()).collect();
     let truth: Option<Vec<f64>> = match labels {
         Some(p) => {
@@ -170,11 +198,13 @@ fn importance(
 }
 
 /// Every head's attention over one sequence: mean attention each token receives.
-fn dump(input: &super::attention::Input, id: &str, out: Option<PathBuf>) -> anyhow::Result<()> {
-    let Some(i) = input.records.iter().position(|r| r.name == id) else {
-        anyhow::bail!("--dump {id}: no such sequence in the FASTA");
-    };
-    let rec = &input.records[i];
+fn dump(
+    input: &super::attention::Input,
+    i: usize,
+    rec: &Record,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let id = rec.name.as_str();
     let ids = vec![input.model.tokenizer().encode(&rec.seq)];
     let opts = cisformer::model::ForwardOptions {
         attention: true,

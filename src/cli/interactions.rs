@@ -1,6 +1,9 @@
 //! `cisformer interactions`: ranked TF-pair co-attention per head, against a
 //! distance-matched null.
-use std::path::PathBuf;
+use std::{
+    collections::{HashMap, HashSet},
+    path::PathBuf,
+};
 
 use cisformer::analysis::{
     Shard,
@@ -10,7 +13,11 @@ use cisformer::analysis::{
     },
 };
 
-use super::{Global, attention::InputArgs, write_to};
+use super::{
+    Global,
+    attention::{Input, InputArgs, Pass},
+    write_to,
+};
 
 /// Rank pairs of motif sites by how much each attention head links them.
 ///
@@ -44,7 +51,8 @@ pub struct Args {
     /// as `motifs similar --cluster T`), so redundant motifs do not split evidence.
     #[arg(long, value_name = "T")]
     collapse_similar: Option<f64>,
-    /// Only sequences whose prediction (first output) is in the top fraction F.
+    /// Only sequences whose prediction (first output) is in the top fraction F (of the
+    /// whole FASTA, also with --shard); a first pass over the FASTA predicts them all.
     #[arg(long, value_name = "F")]
     active_only: Option<f64>,
     /// Distance-matched null span pairs per observed site pair.
@@ -85,7 +93,7 @@ enum RankArg {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    let mut input = args.input.load()?;
+    let input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);
     ic.seed = args.input.seed;
@@ -108,21 +116,44 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         ic.motif_names = cluster_names(&clusters, &input.names);
         ic.cluster = Some(clusters);
     }
-    if let Some(f) = args.active_only {
-        anyhow::ensure!(f > 0.0 && f <= 1.0, "--active-only must be in (0, 1]");
-        keep_most_active(&mut input, f, args.input.batch_size)?;
-    }
+    let active = match args.active_only {
+        Some(f) => {
+            anyhow::ensure!(f > 0.0 && f <= 1.0, "--active-only must be in (0, 1]");
+            input.ensure_rereadable("--active-only")?;
+            Some(most_active(&input, f, args.input.batch_size)?)
+        }
+        None => None,
+    };
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = InteractionAccumulator::new(ic);
     acc.set_shard(shard);
+    // Names of the sequences whose site pairs are kept for BEDPE (bounded by the kept pairs).
+    let mut kept_names: HashMap<usize, String> = HashMap::new();
+    let pass = Pass {
+        shard,
+        batch: args.input.batch_size,
+        active: active.as_deref(),
+    };
     let n = super::attention::for_each_batch(
         &input,
-        shard,
-        args.input.batch_size,
+        pass,
         g,
         "interactions",
         args.score.scores(),
-        |score, items| Ok(acc.add_batch_scores(score, items)?),
+        |_, _| {},
+        |score, chunk, items| {
+            acc.add_batch_scores(score, items)?;
+            if args.bedpe.is_some() {
+                let kept: HashSet<usize> = acc.kept_sequences().collect();
+                kept_names.retain(|i, _| kept.contains(i));
+                for (&i, r) in chunk.index.iter().zip(chunk.records()) {
+                    if kept.contains(&i) {
+                        kept_names.entry(i).or_insert_with(|| r.name.clone());
+                    }
+                }
+            }
+            Ok(())
+        },
     )?;
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
@@ -136,11 +167,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let rows = write_tables(&acc, &args.out, args.per_pair.as_ref())?;
     if let Some(p) = &args.bedpe {
-        let recs = &input.records;
         let pairs = acc.top_site_pairs();
-        write_to(p, |w| {
-            write_bedpe(w, &pairs, &|i| recs[i].name.clone(), &input.names)
-        })?;
+        let name = |i: usize| kept_names.get(&i).cloned().unwrap_or_default();
+        write_to(p, |w| write_bedpe(w, &pairs, &name, &input.names))?;
     }
     if !g.quiet {
         eprintln!("interactions: {n} sequences, {} rows", rows);
@@ -177,19 +206,17 @@ fn cluster_names(clusters: &[usize], names: &[String]) -> Vec<String> {
     out
 }
 
-/// Keeps only the sites of the sequences predicted most active (top fraction `f`).
-fn keep_most_active(
-    input: &mut super::attention::Input,
-    f: f64,
-    batch: usize,
-) -> anyhow::Result<()> {
-    let seqs: Vec<&[u8]> = input.records.iter().map(|r| r.seq.as_slice()).collect();
-    let pred = cisformer::train::transformer::predict_raw(&input.model, &seqs, batch)?;
+/// Marks the sequences predicted most active (top fraction `f` of the first output, ties
+/// in input order), by input index. The ranking is over the whole FASTA, not the shard,
+/// so shards pick the same sequences as a single run.
+fn most_active(input: &Input, f: f64, batch: usize) -> anyhow::Result<Vec<bool>> {
+    let pred = input.predict_first(batch)?;
     let mut order: Vec<usize> = (0..pred.len()).collect();
-    order.sort_by(|&a, &b| pred[b][0].total_cmp(&pred[a][0]).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| pred[b].total_cmp(&pred[a]).then(a.cmp(&b)));
     let keep = ((pred.len() as f64 * f).ceil() as usize).max(1);
-    for &i in &order[keep..] {
-        input.sites[i].clear();
+    let mut active = vec![false; pred.len()];
+    for &i in &order[..keep.min(pred.len())] {
+        active[i] = true;
     }
-    Ok(())
+    Ok(active)
 }
