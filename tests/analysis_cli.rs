@@ -1,54 +1,12 @@
 //! End-to-end tests of `heads`, `interactions` and `merge` on a tiny trained model.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+use common::{cisformer, ok, sim_and_tiny_model};
 
-fn cisformer() -> Command {
-    Command::cargo_bin("cisformer").unwrap()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Simulated data (default grammar, 100 bp) and a tiny model trained on it.
+/// Simulated data (default grammar, 160 bp) and a tiny model trained on it.
 fn setup(dir: &Path) -> (PathBuf, PathBuf) {
-    let sim = dir.join("sim");
-    ok(cisformer()
-        .args([
-            "simulate", "-q", "--n", "200", "--len", "160", "--seed", "4", "--out",
-        ])
-        .arg(&sim));
-    let model = dir.join("model");
-    ok(cisformer()
-        .args(["train", "-q", "--fasta"])
-        .arg(sim.join("seqs.fa"))
-        .arg("--labels")
-        .arg(sim.join("labels.tsv"))
-        .arg("--out")
-        .arg(&model)
-        .args([
-            "--k",
-            "3",
-            "--d-model",
-            "16",
-            "--heads",
-            "2",
-            "--layers",
-            "2",
-            "--ffn",
-            "32",
-            "--epochs",
-            "1",
-            "--no-baseline",
-        ]));
-    (sim, model)
+    sim_and_tiny_model(dir, 200, 160)
 }
 
 fn analysis(cmd: &str, sim: &Path, model: &Path, out: &Path, extra: &[&str]) {
