@@ -2,8 +2,8 @@
 # Recovery of the planted grammar: simulate (default grammar, seed 7), train, then run
 # `heads` and `interactions --score both` on fresh sequences of the same grammar (seed 8)
 # and score the tables against truth.tsv (AUPRC and precision@k of the interacting pairs
-# among all motif pairs, planted above decoys, planted motifs named by heads), for both
-# rankings (auc, p-value). Usage: bench/recovery.sh [WORKDIR]
+# among all motif pairs, planted above decoys, planted motifs named by heads), for the three
+# rankings (auc, auc-lower, p-value). Usage: bench/recovery.sh [WORKDIR]
 # Env: N (20000), EPOCHS (8), N_EVAL (2000), TRAIN_ARGS (model/optimiser flags).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,7 @@ $B train --fasta "$W/sim/seqs.fa" --labels "$W/sim/labels.tsv" --out "$W/model" 
   --epochs "$EPOCHS" $TRAIN_ARGS -q
 tail -n 1 "$W/model/train_log.tsv"
 $B heads --model "$W/model" --fasta "$W/eval/seqs.fa" --motifs "$W/eval/motifs.meme" -o "$W/heads.tsv" -q
-for rank in auc p-value; do
+for rank in auc auc-lower p-value; do
   $B interactions --model "$W/model" --fasta "$W/eval/seqs.fa" --motifs "$W/eval/motifs.meme" \
     --score both --rank-by "$rank" --per-pair "$W/pairs_$rank.tsv" -o "$W/interactions_$rank.tsv" -q
   echo "== ranked by $rank"

@@ -64,8 +64,9 @@ pub struct Args {
     /// each with its own q-values; the `score` column says which).
     #[arg(long, value_enum, default_value_t = ScoreArg::AttnGrad)]
     score: ScoreArg,
-    /// Row order: auc (effect size against the matched null, ties by p) or p-value.
-    #[arg(long, value_enum, default_value_t = RankArg::Auc)]
+    /// Row order: auc (effect size against the matched null, ties by p), auc-lower (its
+    /// one-sided 95% lower bound: effect size backed by enough pairs) or p-value.
+    #[arg(long, value_enum, default_value_t = RankArg::AucLower)]
     rank_by: RankArg,
 }
 
@@ -89,6 +90,7 @@ impl ScoreArg {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum RankArg {
     Auc,
+    AucLower,
     PValue,
 }
 
@@ -105,6 +107,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     ic.motif_names = input.names.clone();
     ic.rank_by = match args.rank_by {
         RankArg::Auc => RankBy::Auc,
+        RankArg::AucLower => RankBy::AucLower,
         RankArg::PValue => RankBy::PValue,
     };
     if let Some(t) = args.collapse_similar {

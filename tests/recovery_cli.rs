@@ -1,0 +1,136 @@
+//! The small version of the recovery benchmark (bench/recovery.sh): train on a planted
+//! grammar with two cooperative pairs and two decoy pairs, run `interactions`, and check
+//! the ranked pairs against the simulator's truth. A lower bar than the full benchmark
+//! (minutes in a debug build, not hours), but one that a model which did not learn the
+//! pairs, or an analysis that lost them, fails.
+use cisformer::analysis::recovery::{Truth, pair_recovery};
+
+mod common;
+use common::{cisformer, ok};
+
+const GRAMMAR: &str = r#"
+length = 100
+gc = 0.42
+noise_sd = 0.3
+[[pair]]
+kind = "cooperative"
+a = "Spi1"
+b = "Irf1"
+rate = 0.3
+min_gap = 2
+max_gap = 12
+orientation = "tandem"
+effect = 2.0
+[[pair]]
+kind = "cooperative"
+a = "CEBPA"
+b = "NFKB1"
+rate = 0.3
+min_gap = 5
+max_gap = 25
+orientation = "convergent"
+effect = 2.0
+[[pair]]
+kind = "decoy"
+a = "HNF1A"
+b = "Nrf1"
+rate = 0.3
+min_gap = 5
+max_gap = 25
+[[pair]]
+kind = "decoy"
+a = "TEAD1"
+b = "MEF2C"
+rate = 0.3
+min_gap = 5
+max_gap = 25
+"#;
+
+/// `(motif_a, motif_b)` of a per-pair table, in rank order.
+fn ranked(tsv: &str) -> Vec<(String, String)> {
+    let mut lines = tsv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |n: &str| header.iter().position(|c| *c == n).unwrap();
+    let (a, b) = (col("motif_a"), col("motif_b"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[a].to_string(), f[b].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn planted_pairs_are_recovered_above_decoys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("g.toml"), GRAMMAR).unwrap();
+    let sim = d.join("sim");
+    ok(cisformer()
+        .args(["simulate", "-q", "--n", "2000", "--seed", "3", "--grammar"])
+        .arg(d.join("g.toml"))
+        .arg("--out")
+        .arg(&sim));
+    let model = d.join("model");
+    ok(cisformer()
+        .args(["train", "-q", "--fasta"])
+        .arg(sim.join("seqs.fa"))
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--out")
+        .arg(&model)
+        .args([
+            "--k",
+            "6",
+            "--stride",
+            "3",
+            "--d-model",
+            "32",
+            "--heads",
+            "4",
+            "--layers",
+            "2",
+            "--ffn",
+            "64",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "32",
+            "--pooling",
+            "mean",
+            "--no-baseline",
+        ]));
+    let truth = Truth::read(sim.join("truth.tsv")).unwrap();
+    for (rank_by, min_auprc) in [("auc-lower", 0.2), ("p-value", 0.8)] {
+        let pairs = d.join(format!("pairs_{rank_by}.tsv"));
+        ok(cisformer()
+            .args(["interactions", "-q", "--rank-by", rank_by, "--model"])
+            .arg(&model)
+            .arg("--fasta")
+            .arg(sim.join("seqs.fa"))
+            .arg("--motifs")
+            .arg(sim.join("motifs.meme"))
+            .arg("--per-pair")
+            .arg(&pairs)
+            .args(["-o", "-"]));
+        let ranked = ranked(&std::fs::read_to_string(&pairs).unwrap());
+        let r = pair_recovery(&ranked, &truth);
+        // 50-odd motif pairs are ranked, so chance AUPRC is about 2/50 = 0.04.
+        assert!(
+            r.n_pairs >= 20,
+            "{rank_by}: only {} pairs ranked",
+            r.n_pairs
+        );
+        assert!(
+            r.planted_above_decoys,
+            "{rank_by}: a decoy outranks a planted pair: {:?} vs {:?}",
+            r.interacting_ranks, r.decoy_ranks
+        );
+        assert!(
+            r.auprc >= min_auprc,
+            "{rank_by}: AUPRC {} < {min_auprc} ({:?})",
+            r.auprc,
+            r.interacting_ranks
+        );
+    }
+}
