@@ -482,3 +482,73 @@ fn prune_finetune_forgetting_end_to_end() {
         "different heads",
     );
 }
+
+#[test]
+fn heads_of_a_pruned_model_leave_out_the_removed_heads() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, model) = common::sim_and_tiny_model(dir.path(), 150, 120);
+    let pruned = dir.path().join("pruned");
+    ok(cisformer()
+        .args([
+            "prune",
+            "-q",
+            "--by",
+            "importance",
+            "--keep",
+            "3",
+            "--max-drop",
+            "1",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .arg("--fasta")
+        .arg(sim.join("seqs.fa"))
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--out")
+        .arg(&pruned));
+    let removed = Model::load(&pruned)
+        .unwrap()
+        .0
+        .config()
+        .pruned_heads
+        .clone();
+    let gone: Vec<String> = removed
+        .iter()
+        .enumerate()
+        .flat_map(|(l, hs)| hs.iter().map(move |h| format!("{l}\t{h}\t")))
+        .collect();
+    assert_eq!(gone.len(), 1, "{removed:?}");
+    let heads = dir.path().join("heads.tsv");
+    let focus = dir.path().join("focus.tsv");
+    ok(cisformer()
+        .args(["heads", "-q", "--model"])
+        .arg(&pruned)
+        .arg("--fasta")
+        .arg(sim.join("seqs.fa"))
+        .arg("--motifs")
+        .arg(sim.join("motifs.meme"))
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--focus")
+        .arg(&focus)
+        .arg("-o")
+        .arg(&heads));
+    let text = std::fs::read_to_string(&heads).unwrap();
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    // Two layers of two heads, one removed: three rows, none for the removed head, and no
+    // head named as redundant with it.
+    assert_eq!(rows.len(), 3, "{text}");
+    let g = &gone[0];
+    assert!(rows.iter().all(|r| !r.starts_with(g.as_str())), "{text}");
+    let name = {
+        let f: Vec<&str> = g.split('\t').collect();
+        format!("L{}H{}", f[0], f[1])
+    };
+    assert!(!text.contains(&name), "{text}");
+    let focus = std::fs::read_to_string(&focus).unwrap();
+    assert!(
+        focus.lines().skip(1).all(|r| !r.starts_with(g.as_str())),
+        "{focus}"
+    );
+}

@@ -64,6 +64,10 @@ pub struct HeadConfig {
     /// Motif names (for the tables `merge` writes from partial files alone).
     #[serde(default)]
     pub motif_names: Vec<String>,
+    /// Heads removed by `prune` (per layer, original numbering): their maps are all zero, so
+    /// they get no rows, and no other head is called redundant with them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<Vec<usize>>,
 }
 
 impl HeadConfig {
@@ -77,11 +81,20 @@ impl HeadConfig {
             focus_q: 0.05,
             prune: PruneRule::default(),
             motif_names: Vec::new(),
+            pruned: Vec::new(),
         }
+    }
+
+    /// Whether head `hi` (layer-major index) was pruned from the model.
+    pub fn is_pruned(&self, hi: usize) -> bool {
+        self.pruned
+            .get(hi / self.n_heads)
+            .is_some_and(|p| p.contains(&(hi % self.n_heads)))
     }
 
     fn same_data_as(&self, o: &HeadConfig) -> bool {
         self.motif_names == o.motif_names
+            && self.pruned == o.pruned
             && (
                 self.n_layers,
                 self.n_heads,
@@ -560,7 +573,7 @@ impl HeadAccumulator {
         let nh = self.heads.len();
         let mut rows = Vec::new();
         for (&m, f) in &self.focus {
-            for hi in 0..nh {
+            for hi in (0..nh).filter(|&hi| !self.cfg.is_pruned(hi)) {
                 let s = &f.heads[hi];
                 let (p, _) = mann_whitney(&s.obs, &s.null);
                 rows.push(FocusRow {
@@ -584,7 +597,7 @@ impl HeadAccumulator {
         rows
     }
 
-    /// The atlas: one row per head, layer-major.
+    /// The atlas: one row per head (pruned heads have none), layer-major.
     pub fn finish(&self) -> Vec<HeadRow> {
         let nh = self.heads.len();
         let focus = self.finish_focus();
@@ -604,13 +617,14 @@ impl HeadAccumulator {
             }
         }
         (0..nh)
+            .filter(|&hi| !self.cfg.is_pruned(hi))
             .map(|hi| {
                 let s = &self.heads[hi];
                 let rows = s.rows.max(1) as f64;
                 let cm = unfx(s.content_mass);
                 let (mut red, mut sim) = (f64::NAN, None);
                 if self.red_seqs > 0 {
-                    for j in (0..nh).filter(|&j| j != hi) {
+                    for j in (0..nh).filter(|&j| j != hi && !self.cfg.is_pruned(j)) {
                         let v = unfx(self.red[hi.max(j) * nh + hi.min(j)]) / self.red_seqs as f64;
                         if sim.is_none() || v > red {
                             red = v;

@@ -59,6 +59,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let mut hc = HeadConfig::new(cfg.n_layers, cfg.n_heads);
     hc.seed = args.input.seed;
     hc.motif_names = input.names.clone();
+    hc.pruned = cfg.pruned_heads.clone();
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = HeadAccumulator::new(hc);
     acc.set_shard(shard);
@@ -171,7 +172,7 @@ fn importance(
     );
     let mut out = Vec::new();
     for layer in 0..cfg.n_layers {
-        for head in 0..cfg.n_heads {
+        for head in cfg.kept_heads(layer) {
             input.model.set_head_mask(layer, head, 0.0)?;
             let masked = predict_raw(&input.model, &seqs, 64);
             input.model.set_head_mask(layer, head, 1.0)?;
