@@ -151,6 +151,36 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
 }
 
 #[test]
+fn validate_with_a_site_table_equals_scanning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, model, inter) = setup(dir.path());
+    let scanned = ok(validate(&sim, &model, &inter).args(["--no-spacing", "-o", "-"]));
+    let sites = dir.path().join("sites.tsv");
+    ok(cisformer()
+        .args(["scan", "-q", "--thresh", "1e-4", "-m"])
+        .arg(sim.join("motifs.meme"))
+        .arg("-f")
+        .arg(sim.join("seqs.fa"))
+        .arg("-o")
+        .arg(&sites));
+    let read = ok(validate(&sim, &model, &inter)
+        .args(["--no-spacing", "-o", "-", "--sites"])
+        .arg(&sites));
+    assert_eq!(scanned, read);
+    // A table naming a sequence the FASTA lacks is an error with file and line.
+    let text = std::fs::read_to_string(&sites).unwrap();
+    let first = text.lines().nth(1).unwrap();
+    let name = first.split('\t').nth(2).unwrap();
+    std::fs::write(&sites, text.replacen(name, "nowhere", 1)).unwrap();
+    fails(
+        validate(&sim, &model, &inter)
+            .args(["--no-spacing", "--sites"])
+            .arg(&sites),
+        "sites.tsv:2: sequence 'nowhere' is not in the FASTA",
+    );
+}
+
+#[test]
 fn validate_reports_bad_input_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -260,7 +260,7 @@ fn sites_of(scanners: &[scan::Scanner], seq: &[u8]) -> Vec<Site> {
 
 /// Sites from a FIMO-style TSV (1-based inclusive coordinates), by index into `seqs`
 /// (name, length).
-fn read_sites(
+pub fn read_sites(
     path: &Path,
     seqs: &[(String, usize)],
     motifs: &[Motif],

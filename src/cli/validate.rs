@@ -95,6 +95,10 @@ pub struct Args {
     /// Scanning p-value threshold (FIMO's, uniform background).
     #[arg(long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
+    /// Sites from a FIMO-style TSV (`cisformer scan` or FIMO --text) instead of scanning, so
+    /// the ablations hit the same sites `interactions --sites` paired.
+    #[arg(long, value_name = "TSV")]
+    sites: Option<PathBuf>,
     /// Sequences per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -146,7 +150,16 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "{}: the interaction table has no rows",
         args.interactions.display()
     );
-    let sites = super::attention::scan_sites(&records, &motifs, args.thresh);
+    let sites = match &args.sites {
+        Some(p) => {
+            let seqs: Vec<(String, usize)> = records
+                .iter()
+                .map(|r| (r.name.clone(), r.seq.len()))
+                .collect();
+            super::attention::read_sites(p, &seqs, &motifs)?
+        }
+        None => super::attention::scan_sites(&records, &motifs, args.thresh),
+    };
     let seqs: Vec<&[u8]> = records.iter().map(|r| r.seq.as_slice()).collect();
     let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
     lens.sort_unstable();
