@@ -406,6 +406,31 @@ fn prune_finetune_forgetting_end_to_end() {
     let ortho = d.join("ortho");
     tune(&plain, &[]);
     tune(&ortho, &["--orthogonal", "--ortho-weight", "5"]);
+    // Resuming the finished run trains nothing more; other penalty settings, or neither
+    // --resume nor --force, are refused.
+    let before = std::fs::read(ortho.join("model.safetensors")).unwrap();
+    tune(&ortho, &["--orthogonal", "--ortho-weight", "5", "--resume"]);
+    assert_eq!(
+        before,
+        std::fs::read(ortho.join("model.safetensors")).unwrap()
+    );
+    let again = |extra: &[&str], needle: &str| {
+        fails(
+            cisformer()
+                .args(["finetune", "-q", "--epochs", "3", "--model"])
+                .arg(&m1)
+                .arg("--fasta")
+                .arg(s2.join("seqs.fa"))
+                .arg("--labels")
+                .arg(s2.join("labels.tsv"))
+                .args(["--lr", "3e-3", "--batch-size", "32", "--out"])
+                .arg(&ortho)
+                .args(extra),
+            needle,
+        )
+    };
+    again(&["--resume"], "fine-tuned with other settings");
+    again(&[], "use --resume to continue it or --force");
     let w = |dir: &Path| {
         Model::load(dir).unwrap().0.state_dict()["layers.0.attn.q.weight"]
             .flatten_all()

@@ -40,6 +40,10 @@ pub struct Args {
     /// Overwrite a model already in --out.
     #[arg(long)]
     force: bool,
+    /// Continue from --out/checkpoint (same data and settings; only --epochs and --patience
+    /// may change).
+    #[arg(long, conflicts_with = "force")]
+    resume: bool,
     /// Epochs.
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -72,12 +76,7 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    if !args.force && args.out.join("model.safetensors").exists() {
-        anyhow::bail!(
-            "{} already holds a model; use --force to overwrite",
-            args.out.display()
-        );
-    }
+    super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
     let (model, _old_meta) = Model::load(&args.model)?;
     let (ds, split) = args.data.load()?;
     let cfg = model.config().clone();
@@ -134,7 +133,6 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         seed: args.data.seed,
         ..TrainerConfig::default()
     };
-    std::fs::create_dir_all(&args.out)?;
     let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
     let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
     let anchor = if args.orthogonal {
@@ -150,12 +148,16 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let mut learner =
         TransformerLearner::from_model(model, OptimConfig::default(), &tcfg, total_steps);
     learner.optimizer_mut().set_anchor(anchor);
+    let finetune = serde_json::json!({"orthogonal": args.orthogonal, "ortho_weight": args.orthogonal.then_some(args.ortho_weight), "ortho_scope": args.orthogonal.then_some(&args.ortho_scope)});
+    if args.resume {
+        same_finetune_settings(&args.out, &finetune)?;
+    }
     learner.meta_extra = serde_json::json!({
         "n_params": n_params,
         "n_sequences": ds.len(),
         "split": {"train": split.train.len(), "val": split.val.len(), "test": split.test.len()},
         "data": args.data.describe(),
-        "finetune": {"orthogonal": args.orthogonal, "ortho_weight": args.orthogonal.then_some(args.ortho_weight), "ortho_scope": args.orthogonal.then_some(&args.ortho_scope)},
+        "finetune": finetune,
     });
     if !g.quiet {
         eprintln!(
@@ -178,7 +180,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         total_steps as u64,
         "finetune {elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
     );
-    trainer.run(&mut learner, &args.out, false, &mut |p| {
+    trainer.run(&mut learner, &args.out, args.resume, &mut |p| {
         if let Progress::Batch { loss, .. } = p {
             bar.inc(1);
             bar.set_message(format!("loss {loss:.4}"));
@@ -210,5 +212,25 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         );
     }
     let _ = std::io::stderr().flush();
+    Ok(())
+}
+
+/// The checkpoint knows the trainer's settings but not the penalty: a resumed run must use
+/// the `--orthogonal` settings the model in `dir` was fine-tuned with.
+fn same_finetune_settings(dir: &std::path::Path, now: &serde_json::Value) -> anyhow::Result<()> {
+    let path = dir.join("meta.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let before = meta
+        .pointer("/extra/details/finetune")
+        .unwrap_or(&serde_json::Value::Null);
+    anyhow::ensure!(
+        before == now,
+        "{}: the model was fine-tuned with other settings ({before}); --resume needs the same --orthogonal, --ortho-weight and --ortho-scope ({now})",
+        path.display()
+    );
     Ok(())
 }

@@ -341,7 +341,8 @@ fn settings(
     Ok((m, t, o))
 }
 
-fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
+/// Refuses to overwrite a model unless resuming or forced; `--force` drops an old checkpoint.
+pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
     if !resume && !force && dir.join("model.safetensors").exists() {
         anyhow::bail!(
             "{} already holds a model; use --resume to continue it or --force to overwrite",
