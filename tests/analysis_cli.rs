@@ -223,13 +223,7 @@ fn streaming_batches_shards_and_active_only_agree() {
 
     // Every BEDPE end is a scanned site of the sequence the row names.
     let sites = d.join("sites.tsv");
-    ok(cisformer()
-        .args(["scan", "-q", "-m"])
-        .arg(sim.join("motifs.meme"))
-        .arg("-f")
-        .arg(sim.join("seqs.fa"))
-        .arg("-o")
-        .arg(&sites));
+    common::scan_to(&sim, &sites);
     let scanned: std::collections::HashSet<(String, u64, u64)> = read(sites)
         .lines()
         .skip(1)

@@ -72,14 +72,10 @@ fn planted_pairs_are_recovered_above_decoys() {
         .arg("--out")
         .arg(&sim));
     let model = d.join("model");
-    ok(cisformer()
-        .args(["train", "-q", "--fasta"])
-        .arg(sim.join("seqs.fa"))
-        .arg("--labels")
-        .arg(sim.join("labels.tsv"))
-        .arg("--out")
-        .arg(&model)
-        .args([
+    common::train_on(
+        &sim,
+        &model,
+        &[
             "--k",
             "6",
             "--stride",
@@ -99,7 +95,8 @@ fn planted_pairs_are_recovered_above_decoys() {
             "--pooling",
             "mean",
             "--no-baseline",
-        ]));
+        ],
+    );
     let truth = Truth::read(sim.join("truth.tsv")).unwrap();
     for (rank_by, min_auprc) in [("auc-lower", 0.2), ("p-value", 0.8)] {
         let pairs = d.join(format!("pairs_{rank_by}.tsv"));

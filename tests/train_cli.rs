@@ -40,15 +40,7 @@ const TINY: [&str; 14] = [
 ];
 
 fn train(sim: &Path, out: &Path, extra: &[&str]) {
-    ok(cisformer()
-        .args(["train", "-q", "--fasta"])
-        .arg(sim.join("seqs.fa"))
-        .arg("--labels")
-        .arg(sim.join("labels.tsv"))
-        .arg("--out")
-        .arg(out)
-        .args(TINY)
-        .args(extra));
+    common::train_on(sim, out, &[&TINY[..], extra].concat());
 }
 
 #[test]

@@ -156,13 +156,7 @@ fn validate_with_a_site_table_equals_scanning() {
     let (sim, model, inter) = setup(dir.path());
     let scanned = ok(validate(&sim, &model, &inter).args(["--no-spacing", "-o", "-"]));
     let sites = dir.path().join("sites.tsv");
-    ok(cisformer()
-        .args(["scan", "-q", "--thresh", "1e-4", "-m"])
-        .arg(sim.join("motifs.meme"))
-        .arg("-f")
-        .arg(sim.join("seqs.fa"))
-        .arg("-o")
-        .arg(&sites));
+    common::scan_to(&sim, &sites);
     let read = ok(validate(&sim, &model, &inter)
         .args(["--no-spacing", "-o", "-", "--sites"])
         .arg(&sites));

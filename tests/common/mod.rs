@@ -72,13 +72,29 @@ pub fn sim_and_tiny_model(dir: &Path, n: usize, len: usize) -> (PathBuf, PathBuf
         .arg(&sim)
         .args(["--n", &n.to_string(), "--len", &len.to_string()]));
     let model = dir.join("model");
+    train_on(&sim, &model, &TINY_MODEL);
+    (sim, model)
+}
+
+/// `train` on a `simulate` directory's sequences and labels, writing the model to `out`.
+pub fn train_on(sim: &Path, out: &Path, args: &[&str]) {
     ok(cisformer()
         .args(["train", "-q", "--fasta"])
         .arg(sim.join("seqs.fa"))
         .arg("--labels")
         .arg(sim.join("labels.tsv"))
         .arg("--out")
-        .arg(&model)
-        .args(TINY_MODEL));
-    (sim, model)
+        .arg(out)
+        .args(args));
+}
+
+/// `scan` of a `simulate` directory's sequences with its motifs (default threshold) to `out`.
+pub fn scan_to(sim: &Path, out: &Path) {
+    ok(cisformer()
+        .args(["scan", "-q", "-m"])
+        .arg(sim.join("motifs.meme"))
+        .arg("-f")
+        .arg(sim.join("seqs.fa"))
+        .arg("-o")
+        .arg(out));
 }
