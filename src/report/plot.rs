@@ -77,6 +77,16 @@ pub fn short_num(v: f64) -> String {
     }
 }
 
+/// A tick label on an axis spanning `span`: ticks computed as `lo + i·step` land a rounding
+/// error away from zero (e.g. −2.7e-20 on a learning-rate axis), which is printed as 0.
+pub fn tick_label(v: f64, span: f64) -> String {
+    if v.abs() <= span.abs() * 1e-9 {
+        "0".into()
+    } else {
+        short_num(v)
+    }
+}
+
 /// Line chart of several series sharing both axes, with a legend when there is more than one.
 pub fn line_chart(
     title: &str,
@@ -104,8 +114,8 @@ pub fn line_chart(
             .y_desc(y_desc)
             .x_labels(6)
             .y_labels(6)
-            .x_label_formatter(&|v| short_num(*v))
-            .y_label_formatter(&|v| short_num(*v))
+            .x_label_formatter(&|v| tick_label(*v, x1 - x0))
+            .y_label_formatter(&|v| tick_label(*v, y1 - y0))
             .light_line_style(RGBColor(238, 238, 238))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
@@ -206,8 +216,8 @@ pub fn scatter(
             .y_desc(y_desc)
             .x_labels(6)
             .y_labels(6)
-            .x_label_formatter(&|v| short_num(*v))
-            .y_label_formatter(&|v| short_num(*v))
+            .x_label_formatter(&|v| tick_label(*v, x1 - x0))
+            .y_label_formatter(&|v| tick_label(*v, y1 - y0))
             .light_line_style(RGBColor(238, 238, 238))
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
@@ -443,5 +453,8 @@ mod tests {
         assert_eq!(short_num(0.12345), "0.123");
         assert_eq!(short_num(1234.5), "1234");
         assert_eq!(short_num(2.50), "2.5");
+        assert_eq!(tick_label(-2.7e-20, 1e-3), "0");
+        assert_eq!(tick_label(2e-4, 1e-3), "2.0e-4");
+        assert_eq!(tick_label(0.5, 2.0), "0.5");
     }
 }
