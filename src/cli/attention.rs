@@ -476,7 +476,7 @@ fn run_batch(
     let wants_grad = scores.contains(&Score::AttnGrad);
     let records = chunk.records();
     let ids: Vec<Vec<u32>> = records.iter().map(|r| tok.encode(&r.seq)).collect();
-    let (maps, grads) = if wants_grad {
+    let (mut maps, grads) = if wants_grad {
         let (maps, grads) = input.model.attention_gradients(&ids, 0)?;
         (maps, Some(grads))
     } else {
@@ -508,11 +508,19 @@ fn run_batch(
                     seq_att(i, m, v)
                 })
                 .collect(),
+            // The maps themselves, moved out unless the gradient score still needs them.
             _ => chunk
                 .index
                 .iter()
-                .zip(&maps)
-                .map(|(&i, m)| seq_att(i, m, m.data.clone()))
+                .zip(maps.iter_mut())
+                .map(|(&i, m)| {
+                    let v = if wants_grad {
+                        m.data.clone()
+                    } else {
+                        std::mem::take(&mut m.data)
+                    };
+                    seq_att(i, m, v)
+                })
                 .collect(),
         };
         let items: Vec<Item> = atts
