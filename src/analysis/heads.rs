@@ -231,13 +231,6 @@ pub struct HeadAccumulator {
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-heads-partial";
 const PARTIAL_VERSION: u32 = 1;
 
-#[derive(Serialize, Deserialize)]
-struct Partial {
-    format: String,
-    version: u32,
-    state: HeadAccumulator,
-}
-
 /// Per-sequence motif token sets and their nulls.
 pub(crate) struct MotifSets {
     motif: usize,
@@ -520,33 +513,13 @@ impl HeadAccumulator {
 
     /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
     pub fn save_partial(&self, path: &Path) -> Result<()> {
-        let mut out = crate::io::output::Output::create(path)?;
-        serde_json::to_writer(
-            &mut out,
-            &PartialRef {
-                format: PARTIAL_FORMAT,
-                version: PARTIAL_VERSION,
-                state: self,
-            },
-        )
-        .map_err(|e| Error::io(path, e.into()))?;
-        out.finish()
+        super::write_partial(path, PARTIAL_FORMAT, PARTIAL_VERSION, self)
     }
 
     /// Reads a state written by [`save_partial`](Self::save_partial).
     pub fn load_partial(path: &Path) -> Result<Self> {
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let p: Partial = serde_json::from_reader(std::io::BufReader::new(f))
-            .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
-        if p.format != PARTIAL_FORMAT || p.version != PARTIAL_VERSION {
-            return Err(Error::Invalid(format!(
-                "{}: not a head-atlas partial of version {PARTIAL_VERSION} (found {} v{})",
-                path.display(),
-                p.format,
-                p.version
-            )));
-        }
-        let mut s = p.state;
+        let mut s: Self =
+            super::read_partial(path, PARTIAL_FORMAT, PARTIAL_VERSION, "a head-atlas")?;
         s.importance = vec![None; s.heads.len()];
         let nh = s.cfg.n_layers * s.cfg.n_heads;
         if s.heads.len() != nh
@@ -661,13 +634,6 @@ impl HeadAccumulator {
             })
             .collect()
     }
-}
-
-#[derive(Serialize)]
-struct PartialRef<'a> {
-    format: &'a str,
-    version: u32,
-    state: &'a HeadAccumulator,
 }
 
 /// Per-row statistics of one head's map, summed over its rows; filled row by row

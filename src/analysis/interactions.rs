@@ -302,20 +302,6 @@ pub(crate) struct PairPlan {
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
 const PARTIAL_VERSION: u32 = 1;
 
-#[derive(Serialize)]
-struct PartialRef<'a> {
-    format: &'a str,
-    version: u32,
-    state: &'a InteractionAccumulator,
-}
-
-#[derive(Deserialize)]
-struct Partial {
-    format: String,
-    version: u32,
-    state: InteractionAccumulator,
-}
-
 fn orient_index(o: Orientation) -> usize {
     match o {
         Orientation::Tandem => 0,
@@ -603,35 +589,15 @@ impl InteractionAccumulator {
 
     /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
     pub fn save_partial(&self, path: &Path) -> Result<()> {
-        let mut out = crate::io::output::Output::create(path)?;
         let mut me = self.clone();
         me.hits.trim(me.cfg.top_site_pairs);
-        serde_json::to_writer(
-            &mut out,
-            &PartialRef {
-                format: PARTIAL_FORMAT,
-                version: PARTIAL_VERSION,
-                state: &me,
-            },
-        )
-        .map_err(|e| Error::io(path, e.into()))?;
-        out.finish()
+        super::write_partial(path, PARTIAL_FORMAT, PARTIAL_VERSION, &me)
     }
 
     /// Reads a state written by [`save_partial`](Self::save_partial).
     pub fn load_partial(path: &Path) -> Result<Self> {
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let p: Partial = serde_json::from_reader(std::io::BufReader::new(f))
-            .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
-        if p.format != PARTIAL_FORMAT || p.version != PARTIAL_VERSION {
-            return Err(Error::Invalid(format!(
-                "{}: not an interactions partial of version {PARTIAL_VERSION} (found {} v{})",
-                path.display(),
-                p.format,
-                p.version
-            )));
-        }
-        let s = p.state;
+        let s: Self =
+            super::read_partial(path, PARTIAL_FORMAT, PARTIAL_VERSION, "an interactions")?;
         let nh = s.cfg.n_layers * s.cfg.n_heads;
         if s.pairs.values().any(|v| {
             v.heads.len() != nh

@@ -545,6 +545,63 @@ pub(crate) fn merge_ranges(mut r: Vec<Range<usize>>) -> Vec<Range<usize>> {
     out
 }
 
+/// A partial state as `merge` reads it: JSON `{format, version, state}`, so a file of another
+/// kind or version is refused by name rather than misread.
+#[derive(Serialize)]
+struct PartialRef<'a, T> {
+    format: &'a str,
+    version: u32,
+    state: &'a T,
+}
+
+#[derive(Deserialize)]
+struct PartialOwned<T> {
+    format: String,
+    version: u32,
+    state: T,
+}
+
+/// Writes `state` as a partial file of `format` / `version` (atomically).
+pub(crate) fn write_partial<T: Serialize>(
+    path: &Path,
+    format: &str,
+    version: u32,
+    state: &T,
+) -> Result<()> {
+    let mut out = crate::io::output::Output::create(path)?;
+    serde_json::to_writer(
+        &mut out,
+        &PartialRef {
+            format,
+            version,
+            state,
+        },
+    )
+    .map_err(|e| Error::io(path, e.into()))?;
+    out.finish()
+}
+
+/// Reads a partial file written by [`write_partial`]; `what` names the kind in errors.
+pub(crate) fn read_partial<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    format: &str,
+    version: u32,
+    what: &str,
+) -> Result<T> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let p: PartialOwned<T> = serde_json::from_reader(std::io::BufReader::new(f))
+        .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
+    if p.format != format || p.version != version {
+        return Err(Error::Invalid(format!(
+            "{}: not {what} partial of version {version} (found {} v{})",
+            path.display(),
+            p.format,
+            p.version
+        )));
+    }
+    Ok(p.state)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,5 +691,25 @@ mod tests {
             (brute(0..1, 3..5) + brute(3..5, 0..1)) / 4.0
         );
         assert_eq!(merge_ranges(vec![3..5, 0..2, 1..3, 7..7]), vec![0..5]);
+    }
+
+    #[test]
+    fn partial_files_of_another_kind_or_version_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        write_partial(&path, "kind-a", 1, &vec![1u32, 2]).unwrap();
+        let back: Vec<u32> = read_partial(&path, "kind-a", 1, "a kind-a").unwrap();
+        assert_eq!(back, [1, 2]);
+        for (format, version) in [("kind-b", 1), ("kind-a", 2)] {
+            let e = read_partial::<Vec<u32>>(&path, format, version, "a test")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(&format!(
+                    "not a test partial of version {version} (found kind-a v1)"
+                )),
+                "{e}"
+            );
+        }
     }
 }
