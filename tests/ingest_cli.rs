@@ -8,7 +8,7 @@ use std::{
 use tempfile::TempDir;
 
 mod common;
-use common::{cisformer, gunzip};
+use common::{cisformer, gunzip, ok_with_stderr};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
@@ -522,21 +522,15 @@ fn stale_fai_is_rejected_not_trusted() {
 #[test]
 fn demo_runs_from_any_directory() {
     let d = tempfile::tempdir().unwrap();
-    let out = cisformer()
-        .current_dir(d.path())
-        .args(["demo", "--n", "300", "--epochs", "1"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (out, err) = ok_with_stderr(
+        cisformer()
+            .current_dir(d.path())
+            .args(["demo", "--n", "300", "--epochs", "1"]),
     );
-    let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("[6/6] writing the report"), "{err}");
     assert!(err.contains("[5/6] confirming the top pairs"), "{err}");
     // The three-line summary (and where the report is) on stdout.
-    let summary = String::from_utf8(out.stdout).unwrap();
+    let summary = out;
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(lines.len(), 4, "{summary}");
     assert!(lines[0].starts_with("model: held-out r = "), "{summary}");

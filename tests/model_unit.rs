@@ -5,20 +5,8 @@ use cisformer::model::{
 };
 use cisformer::tokenizer::Tokenizer;
 
-fn small(n_kv_heads: usize) -> ModelConfig {
-    ModelConfig {
-        k: 3,
-        vocab_size: 5 + 64,
-        d_model: 32,
-        n_heads: 4,
-        n_kv_heads,
-        n_layers: 2,
-        ffn_dim: 64,
-        dropout: 0.0,
-        max_tokens: 128,
-        ..ModelConfig::default()
-    }
-}
+mod common;
+use common::small_config as small;
 
 fn batch(tok: &Tokenizer) -> Vec<Vec<u32>> {
     [

@@ -2,7 +2,8 @@
 //! shipped JASPAR 2024 library.
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+use common::{cisformer, ok};
 
 fn jaspar(ext: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -10,21 +11,12 @@ fn jaspar(ext: &str) -> PathBuf {
 }
 
 fn run(args: &[&str], motifs: &Path) -> String {
-    let out = Command::cargo_bin("cisformer")
-        .unwrap()
+    ok(cisformer()
         .args(["motifs"])
         .args(args)
         .arg("-m")
         .arg(motifs)
-        .arg("-q")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .arg("-q"))
 }
 
 #[test]
@@ -81,8 +73,7 @@ fn convert_jaspar_to_meme_matches_shipped_meme() {
 
 #[test]
 fn unknown_query_is_an_error() {
-    Command::cargo_bin("cisformer")
-        .unwrap()
+    cisformer()
         .args(["motifs", "similar", "--query", "NOPE", "-m"])
         .arg(jaspar("jaspar"))
         .assert()

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use scraper::{Html, Selector};
 
 mod common;
-use common::cisformer;
+use common::{cisformer, ok};
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/report");
 
@@ -40,13 +40,7 @@ fn full_args() -> Vec<String> {
 }
 
 fn render(args: &[String]) -> String {
-    let out = cisformer().args(args).args(["-o", "-"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    ok(cisformer().args(args).args(["-o", "-"]))
 }
 
 fn sel(s: &str) -> Selector {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 
 mod common;
-use common::cisformer;
+use common::{cisformer, ok};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -23,20 +23,12 @@ fn gunzip(path: &Path) -> String {
 }
 
 fn scan(fasta: &Path, flags: &[&str]) -> String {
-    let out = cisformer()
+    ok(cisformer()
         .args(["scan", "-q", "-m"])
         .arg(jaspar_meme())
         .arg("-f")
         .arg(fasta)
-        .args(flags)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .args(flags))
 }
 
 /// Compares with a FIMO golden; on mismatch shows the first differing row.

@@ -5,20 +5,13 @@ use std::{collections::HashMap, path::Path};
 use cisformer::motif::{self, Background, Pssm, scan};
 
 mod common;
-use common::cisformer;
+use common::{cisformer, ok};
 
 fn simulate(dir: &Path, extra: &[&str]) {
-    let out = cisformer()
+    ok(cisformer()
         .args(["simulate", "-q", "--n", "400", "--out"])
         .arg(dir)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(extra));
 }
 
 const FILES: [&str; 7] = [

@@ -8,22 +8,9 @@ use cisformer::model::{
 use cisformer::surgery;
 
 mod common;
-use common::{cisformer, fails, ok};
+use common::{cisformer, fails, ok, ok_with_stderr};
 
-fn small(n_kv_heads: usize) -> ModelConfig {
-    ModelConfig {
-        k: 3,
-        vocab_size: 5 + 64,
-        d_model: 32,
-        n_heads: 4,
-        n_kv_heads,
-        n_layers: 2,
-        ffn_dim: 64,
-        dropout: 0.0,
-        max_tokens: 128,
-        ..ModelConfig::default()
-    }
-}
+use common::small_config as small;
 
 const SEQS: [&[u8]; 4] = [
     b"ACGTTGCAACGGATCCATGCAATTGACCA",
@@ -449,24 +436,17 @@ fn prune_finetune_forgetting_end_to_end() {
 
     // forgetting: one row per head, non-negative; identical models forget nothing.
     let forget = |after: &Path| {
-        let out = cisformer()
-            .args(["forgetting", "--before"])
-            .arg(&m1)
-            .arg("--after")
-            .arg(after)
-            .arg("--fasta")
-            .arg(&fa1)
-            .arg("--labels")
-            .arg(&lab1)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let (tsv, err) = ok_with_stderr(
+            cisformer()
+                .args(["forgetting", "--before"])
+                .arg(&m1)
+                .arg("--after")
+                .arg(after)
+                .arg("--fasta")
+                .arg(&fa1)
+                .arg("--labels")
+                .arg(&lab1),
         );
-        let tsv = String::from_utf8(out.stdout).unwrap();
-        let err = String::from_utf8(out.stderr).unwrap();
         assert!(err.contains("old-task mean pearson"), "{err}");
         let kl: Vec<f64> = tsv
             .lines()

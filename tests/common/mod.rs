@@ -20,13 +20,37 @@ pub fn cisformer() -> Command {
 
 /// Runs `cmd`, asserts success (showing stderr otherwise) and returns stdout.
 pub fn ok(cmd: &mut Command) -> String {
+    ok_with_stderr(cmd).0
+}
+
+/// Runs `cmd`, asserts success (showing stderr otherwise) and returns stdout and stderr.
+pub fn ok_with_stderr(cmd: &mut Command) -> (String, String) {
     let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// A small two-layer, four-head model config (k 3) for library-level tests.
+pub fn small_config(n_kv_heads: usize) -> cisformer::model::ModelConfig {
+    cisformer::model::ModelConfig {
+        k: 3,
+        vocab_size: 5 + 64,
+        d_model: 32,
+        n_heads: 4,
+        n_kv_heads,
+        n_layers: 2,
+        ffn_dim: 64,
+        dropout: 0.0,
+        max_tokens: 128,
+        ..cisformer::model::ModelConfig::default()
+    }
 }
 
 /// Runs `cmd`, asserts exit code 1 and that stderr contains `needle`.
