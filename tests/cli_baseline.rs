@@ -5,7 +5,7 @@ use predicates::prelude::*;
 use rand::{RngExt, SeedableRng};
 
 mod common;
-use common::cisformer;
+use common::{cisformer, ok, ok_with_stderr};
 
 /// 300 random 50-mers; activity = 2·#GATA (either strand) + GC fraction + noise.
 fn dataset(dir: &Path) -> (PathBuf, PathBuf) {
@@ -34,7 +34,7 @@ fn dataset(dir: &Path) -> (PathBuf, PathBuf) {
 }
 
 fn run_out(fa: &Path, labels: &Path, out: &Path, threads: &str) {
-    cisformer()
+    ok(cisformer()
         .args([
             "-j", threads, "baseline", "--k", "1-4", "--seed", "3", "--fasta",
         ])
@@ -42,9 +42,7 @@ fn run_out(fa: &Path, labels: &Path, out: &Path, threads: &str) {
         .arg("--labels")
         .arg(labels)
         .arg("--out")
-        .arg(out)
-        .assert()
-        .success();
+        .arg(out));
 }
 
 #[test]
@@ -94,22 +92,21 @@ fn metrics_to_stdout_and_seed_changes_the_split() {
     let dir = tempfile::tempdir().unwrap();
     let (fa, labels) = dataset(dir.path());
     let go = |seed: &str| {
-        let out = cisformer()
-            .args(["-q", "baseline", "--k", "2", "--seed", seed, "--fasta"])
-            .arg(&fa)
-            .arg("--labels")
-            .arg(&labels)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        assert!(out.stderr.is_empty(), "--quiet prints nothing");
-        String::from_utf8(out.stdout).unwrap()
+        let (stdout, stderr) = ok_with_stderr(
+            cisformer()
+                .args(["-q", "baseline", "--k", "2", "--seed", seed, "--fasta"])
+                .arg(&fa)
+                .arg("--labels")
+                .arg(&labels),
+        );
+        assert!(stderr.is_empty(), "--quiet prints nothing");
+        stdout
     };
     let (s1, s1b, s2) = (go("1"), go("1"), go("2"));
     assert!(s1.starts_with("set\toutput\t"));
     assert_eq!(s1, s1b);
     assert_ne!(s1, s2);
-    let out = cisformer()
+    let text = ok(cisformer()
         .args([
             "-q",
             "baseline",
@@ -123,10 +120,7 @@ fn metrics_to_stdout_and_seed_changes_the_split() {
         ])
         .arg(&fa)
         .arg("--labels")
-        .arg(&labels)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
+        .arg(&labels));
     let n: Vec<&str> = text
         .lines()
         .skip(1)
@@ -215,32 +209,22 @@ fn bed_input_with_held_out_chromosomes() {
     }
     std::fs::write(dir.path().join("g.fa"), genome).unwrap();
     std::fs::write(dir.path().join("r.bed"), bed).unwrap();
-    let out = cisformer()
-        .current_dir(dir.path())
-        .args([
-            "-q",
-            "baseline",
-            "--bed",
-            "r.bed",
-            "--genome",
-            "g.fa",
-            "--label-col",
-            "7",
-            "--val-chroms",
-            "chr2",
-            "--test-chroms",
-            "chr3",
-            "--k",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = ok(cisformer().current_dir(dir.path()).args([
+        "-q",
+        "baseline",
+        "--bed",
+        "r.bed",
+        "--genome",
+        "g.fa",
+        "--label-col",
+        "7",
+        "--val-chroms",
+        "chr2",
+        "--test-chroms",
+        "chr3",
+        "--k",
+        "1",
+    ]));
     let test = text
         .lines()
         .find(|l| l.starts_with("test\tcol7\t"))

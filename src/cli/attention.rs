@@ -12,7 +12,7 @@ use cisformer::{
     analysis::{SeqAttention, Shard, Site, TokenGeometry, interactions::Score},
     io::fasta::{self, Record},
     model::{ForwardOptions, Meta, Model},
-    motif::{self, Background, Motif, Pssm, scan},
+    motif::{self, Motif, Pssm, scan},
 };
 use rayon::prelude::*;
 
@@ -79,8 +79,7 @@ impl InputArgs {
             None => cisformer::simulate::default_motifs()?,
         };
         let names = motif_names(&motifs);
-        let bg = Background::uniform();
-        let pssms = motifs.iter().map(|m| Pssm::new(m, &bg, 0.1)).collect();
+        let pssms = motif::uniform_pssms(&motifs);
         let mut input = Input {
             model,
             meta,
@@ -227,8 +226,7 @@ fn display_name(m: &Motif) -> &str {
 
 /// Every hit of every motif in every sequence (both strands), sorted by position.
 pub fn scan_sites(records: &[Record], motifs: &[Motif], thresh: f64) -> Vec<Vec<Site>> {
-    let bg = Background::uniform();
-    let pssms: Vec<Pssm> = motifs.iter().map(|m| Pssm::new(m, &bg, 0.1)).collect();
+    let pssms = motif::uniform_pssms(motifs);
     // One scanner per motif, shared by all sequences (building it is the costly part).
     let scanners: Vec<scan::Scanner> = pssms
         .iter()

@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
     /// FIMO's motif pseudocount, added to every matrix in proportion to the background.
-    #[arg(long = "motif-pseudo", default_value_t = 0.1, value_name = "X")]
+    #[arg(long = "motif-pseudo", default_value_t = motif::FIMO_PSEUDOCOUNT, value_name = "X")]
     motif_pseudo: f64,
     /// Use the background frequencies stated in the (MEME) motif file.
     #[arg(long = "bg-from-motifs", conflicts_with = "bg")]

@@ -4,7 +4,7 @@ use std::{fs, path::PathBuf, time::Instant};
 use anyhow::Context;
 use cisformer::{
     io::output::Output,
-    motif::{self, Pssm},
+    motif,
     simulate::{self, Background, Grammar, MarkovChain, Simulator},
 };
 
@@ -83,8 +83,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     };
     // The scanner's own scoring (uniform background, FIMO's pseudocount), so every
     // planted site is a `scan` hit at --site-pvalue.
-    let uniform = motif::Background::uniform();
-    let pssms: Vec<Pssm> = motifs.iter().map(|m| Pssm::new(m, &uniform, 0.1)).collect();
+    let pssms = motif::uniform_pssms(&motifs);
     let site_p = args.site_pvalue;
     let filter =
         move |m: usize, inst: &[u8]| pssms[m].window_pvalue(inst).is_some_and(|p| p < site_p);
@@ -97,7 +96,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let mut out = Output::create(args.out.join("motifs.meme"))?;
     std::io::Write::write_all(
         &mut out,
-        motif::meme::to_string(&motifs, &uniform).as_bytes(),
+        motif::meme::to_string(&motifs, &motif::Background::uniform()).as_bytes(),
     )
     .map_err(|e| out.err(e))?;
     out.finish()?;

@@ -19,7 +19,7 @@ pub mod tsv;
 
 use std::{io::Read, path::Path};
 
-pub use pssm::Pssm;
+pub use pssm::{FIMO_PSEUDOCOUNT, Pssm, uniform_pssms};
 
 use crate::{Error, Result};
 

@@ -151,6 +151,19 @@ pub struct Pssm {
     pub rev: Strand,
 }
 
+/// FIMO's default motif pseudocount (`--motif-pseudo 0.1`).
+pub const FIMO_PSEUDOCOUNT: f64 = 0.1;
+
+/// The PSSMs `scan` builds by default (uniform background, FIMO's pseudocount); the
+/// analyses and the simulator's site filter use the same so their sites are `scan` hits.
+pub fn uniform_pssms(motifs: &[Motif]) -> Vec<Pssm> {
+    let bg = Background::uniform();
+    motifs
+        .iter()
+        .map(|m| Pssm::new(m, &bg, FIMO_PSEUDOCOUNT))
+        .collect()
+}
+
 impl Pssm {
     /// Builds the PSSM of `motif` against `bg`, smoothing with FIMO's motif pseudocount
     /// (`p' = (p·n + pseudo·bg) / (n + pseudo)`, n = nsites truncated, 20 when unknown).
