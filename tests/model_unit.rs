@@ -424,3 +424,57 @@ fn attention_gradients_of_a_pruned_model_equal_the_masked_original() {
         }
     }
 }
+
+/// With GPT-style N(0, 0.02²) weights the pre-activations started near 1e-2, where GELU is
+/// linear and the model learnt only what adds up linearly over k-mers. Fresh weights must
+/// keep activations of unit order.
+#[test]
+fn initialisation_preserves_scale() {
+    let mut cfg = small(4);
+    cfg.conv_kernel = 5;
+    let m = Model::new(&cfg, 3).unwrap();
+    let std = |name: &str| -> (f32, usize) {
+        let (_, t) = m
+            .named_parameters()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no parameter {name}"));
+        let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / v.len() as f32;
+        (var.sqrt(), v.len())
+    };
+    let d = cfg.d_model;
+    let (tok, _) = std("embeddings.tokens.weight");
+    assert!((tok - 1.0).abs() < 0.1, "token embeddings std {tok}");
+    let (conv, n) = std("embeddings.conv.weight");
+    assert_eq!(n, d * d * 5);
+    let want = 1.0 / ((d * 5) as f32).sqrt();
+    assert!(
+        (conv / want - 1.0).abs() < 0.1,
+        "conv std {conv}, want {want}"
+    );
+    // The stem's pre-activation std is then about tok · conv · sqrt(fan_in) = 1.
+    assert!(tok * conv * ((d * 5) as f32).sqrt() > 0.5);
+    let (up, _) = std("layers.0.ffn.up.weight");
+    let want = 1.0 / (d as f32).sqrt();
+    assert!(
+        (up / want - 1.0).abs() < 0.15,
+        "ffn.up std {up}, want {want}"
+    );
+    // Long k-mers' rows are seen rarely: they start small so Adam's steps can shape them.
+    cfg.k = 6;
+    cfg.vocab_size = 5 + 4096;
+    let m6 = Model::new(&cfg, 3).unwrap();
+    let (_, t) = m6
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n == "embeddings.tokens.weight")
+        .unwrap();
+    let v: Vec<f32> = t.flatten_all().unwrap().to_vec1().unwrap();
+    let rms = (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    assert!(
+        (rms / 0.02 - 1.0).abs() < 0.1,
+        "k 6 token embeddings rms {rms}"
+    );
+}

@@ -185,22 +185,31 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// A freshly initialised model (N(0, 0.02) weights, zero biases, unit layer norms);
-    /// the same `seed` always gives the same weights.
+    /// A freshly initialised model; the same `seed` always gives the same weights.
+    ///
+    /// Scale-preserving (LeCun) initialisation: every weight matrix or convolution
+    /// N(0, σ² = 1/fan_in), learned positions N(0, 0.02²), zero biases, unit layer norms.
+    /// GPT-style N(0, 0.02²) everywhere left the layers' pre-activations near 1e-2, where
+    /// GELU is linear: motifs that do not add up linearly over k-mers (TEAD1, CTCF in the
+    /// default grammar) were barely learnt and held-out r stalled at 0.77 on the 20k set.
+    ///
+    /// Token embeddings: N(0, 1) for k ≤ 4, where every k-mer is in every batch and Adam's
+    /// fixed-size steps move a unit-scale row; N(0, 0.02²) for longer k-mers, whose rows are
+    /// seen rarely and would otherwise stay random (k 6, 2,000 sequences: val r 0.89 with
+    /// 0.02, 0.36 with 1).
     pub fn new(cfg: &ModelConfig, seed: u64) -> Result<Model> {
         let model = Self::build(cfg, HashMap::new(), seed)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let normal = Normal::new(0f32, 0.02).expect("valid normal");
         for (name, var) in &model.params {
             let shape = var.shape().clone();
             let n = shape.elem_count();
-            let leaf = name.rsplit('.').nth(1).unwrap_or("");
-            let values: Vec<f32> = if name.ends_with(".bias") {
-                vec![0.0; n]
-            } else if leaf.contains("ln") {
-                vec![1.0; n]
-            } else {
-                (0..n).map(|_| normal.sample(&mut rng)).collect()
+            let values: Vec<f32> = match init_std(name, shape.dims(), cfg.k) {
+                Init::Zeros => vec![0.0; n],
+                Init::Ones => vec![1.0; n],
+                Init::Normal(std) => {
+                    let normal = Normal::new(0f32, std).expect("valid normal");
+                    (0..n).map(|_| normal.sample(&mut rng)).collect()
+                }
             };
             var.set(&Tensor::from_vec(values, shape, &Device::Cpu).map_err(cerr)?)
                 .map_err(cerr)?;
@@ -751,6 +760,30 @@ impl Model {
     #[allow(dead_code)]
     pub(crate) fn varmap(&self) -> &VarMap {
         &self.varmap
+    }
+}
+
+/// How [`Model::new`] fills one parameter.
+#[derive(Debug, PartialEq)]
+enum Init {
+    Zeros,
+    Ones,
+    Normal(f32),
+}
+
+fn init_std(name: &str, dims: &[usize], k: usize) -> Init {
+    let leaf = name.rsplit('.').nth(1).unwrap_or("");
+    if name.ends_with(".bias") {
+        Init::Zeros
+    } else if leaf.contains("ln") {
+        Init::Ones
+    } else if name == "embeddings.tokens.weight" {
+        Init::Normal(if k <= 4 { 1.0 } else { 0.02 })
+    } else if name == "embeddings.positions.weight" {
+        Init::Normal(0.02)
+    } else {
+        let fan_in: usize = dims.iter().skip(1).product();
+        Init::Normal(1.0 / (fan_in.max(1) as f32).sqrt())
     }
 }
 
