@@ -42,7 +42,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3000)]
     n: usize,
     /// Training epochs.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     epochs: usize,
     /// Seed of the simulation and the training.
     #[arg(long, default_value_t = 7)]
@@ -122,7 +122,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
-            "training a small Transformer (2 layers x 4 heads, [CLS] pooling) and the ridge baseline",
+            "training a small Transformer (2 layers x 4 heads, mean pooling) and the ridge baseline",
             argv(&[
                 "train",
                 "--fasta",
@@ -147,13 +147,13 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
                 "--ffn",
                 "128",
                 "--batch-size",
-                "32",
+                "16",
                 "--lr",
                 "1e-3",
                 "--warmup",
                 "50",
                 "--pooling",
-                "cls",
+                "mean",
             ]),
         ),
         (
