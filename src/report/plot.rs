@@ -1,6 +1,7 @@
 //! SVG charts drawn with plotters' SVG backend. Text stays `<text>` in the SVG (no font
 //! files are read), so the output is small, selectable and renders offline.
 use plotters::{
+    coord::{Shift, types::RangedCoordf64},
     prelude::*,
     style::text_anchor::{HPos, Pos, VPos},
 };
@@ -87,6 +88,51 @@ pub fn tick_label(v: f64, span: f64) -> String {
     }
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The frame every x–y chart shares: caption, axes with descriptions, light grid, and tick
+/// labels that print a rounding error from zero as 0.
+fn axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+    (x_desc, y_desc): (&str, &str),
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> Result<Chart<'a, 'b>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, (FONT, 18))
+        .margin(8)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|v| tick_label(*v, x1 - x0))
+        .y_label_formatter(&|v| tick_label(*v, y1 - y0))
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style((FONT, 13))
+        .axis_desc_style((FONT, 14))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>, pos: SeriesLabelPosition) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(180, 180, 180))
+        .label_font((FONT, 13))
+        .draw()
+        .map_err(plot_err)
+}
+
 /// Line chart of several series sharing both axes, with a legend when there is more than one.
 pub fn line_chart(
     title: &str,
@@ -101,26 +147,7 @@ pub fn line_chart(
         root.fill(&WHITE).map_err(plot_err)?;
         let (x0, x1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.0)));
         let (y0, y1) = span(series.iter().flat_map(|s| s.points.iter().map(|p| p.1)));
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick_label(*v, x1 - x0))
-            .y_label_formatter(&|v| tick_label(*v, y1 - y0))
-            .light_line_style(RGBColor(238, 238, 238))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = axes(&root, title, (x_desc, y_desc), (x0, x1), (y0, y1))?;
         for (i, s) in series.iter().enumerate() {
             let c = color(i);
             let style = ShapeStyle::from(&c).stroke_width(2);
@@ -154,14 +181,7 @@ pub fn line_chart(
             } else {
                 SeriesLabelPosition::UpperRight
             };
-            chart
-                .configure_series_labels()
-                .position(pos)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font((FONT, 13))
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart, pos)?;
         }
         root.present().map_err(plot_err)?;
     }
@@ -203,26 +223,7 @@ pub fn scatter(
             (x0, x1) = (x0.min(y0), x1.max(y1));
             (y0, y1) = (x0, x1);
         }
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, (FONT, 18))
-            .margin(8)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc(y_desc)
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|v| tick_label(*v, x1 - x0))
-            .y_label_formatter(&|v| tick_label(*v, y1 - y0))
-            .light_line_style(RGBColor(238, 238, 238))
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = axes(&root, title, (x_desc, y_desc), (x0, x1), (y0, y1))?;
         if diagonal {
             chart
                 .draw_series(LineSeries::new(
@@ -251,14 +252,7 @@ pub fn scatter(
                 .legend(move |(x, y)| Circle::new((x + 8, y), 3, c.filled()));
         }
         if groups.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(RGBColor(180, 180, 180))
-                .label_font((FONT, 13))
-                .draw()
-                .map_err(plot_err)?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         root.present().map_err(plot_err)?;
     }
