@@ -12,39 +12,27 @@ Usage: bench/feature_ceiling.py SIM_DIR SCAN_TSV [THRESH]   (needs numpy)
   SIM_DIR from `cisformer simulate`; SCAN_TSV from
   `cisformer scan -m SIM_DIR/motifs.meme -f SIM_DIR/seqs.fa --thresh 1e-3`.
 """
-import collections
 import csv
 import sys
 
 import numpy as np
+from simdata import column, motif_names, truth_presence
 
 
 def main():
     sim, scan = sys.argv[1], sys.argv[2]
     thresh = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-4
-    ids, y = [], []
-    for r in csv.reader(open(f"{sim}/labels.tsv"), delimiter="\t"):
-        if r[0] != "id":
-            ids.append(r[0])
-            y.append(float(r[1]))
+    labels = column(f"{sim}/labels.tsv")
+    ids, y = list(labels), np.array(list(labels.values()))
     idx = {s: i for i, s in enumerate(ids)}
-    y = np.array(y)
-    names = {}
-    for line in open(f"{sim}/motifs.meme"):
-        f = line.split()
-        if f and f[0] == "MOTIF":
-            names[f[1]] = f[2] if len(f) > 2 else f[1]
-    motifs = sorted(set(names.values()))
-    col = {m: j for j, m in enumerate(motifs)}
+    names, motifs, col = motif_names(sim)
     n, m = len(y), len(motifs)
     scanned = np.zeros((n, m))
     for r in csv.reader(open(scan), delimiter="\t"):
         if not r or r[0] == "motif_id" or r[0].startswith("#") or float(r[7]) > thresh:
             continue
         scanned[idx[r[2]], col[names[r[0]]]] = 1
-    truth = np.zeros((n, m))
-    for r in csv.reader(open(f"{sim}/sites.bed"), delimiter="\t"):
-        truth[idx[r[0]], col[names[r[3]]]] = 1
+    truth = truth_presence(sim, idx, names, col)
 
     def with_pairs(x):
         prods = [x[:, a] * x[:, b] for a in range(m) for b in range(a + 1, m)]

@@ -10,18 +10,10 @@ Usage: bench/motif_effects.py SIM_DIR PREDICTIONS_TSV   (needs numpy)
   SIM_DIR from `cisformer simulate`; PREDICTIONS_TSV from
   `cisformer predict --model DIR --fasta SIM_DIR/seqs.fa` (first output column is used).
 """
-import csv
 import sys
 
 import numpy as np
-
-
-def column(path):
-    out = {}
-    for r in csv.reader(open(path), delimiter="\t"):
-        if r and r[0] != "id":
-            out[r[0]] = float(r[1])
-    return out
+from simdata import column, motif_names, truth_presence
 
 
 def main():
@@ -35,18 +27,9 @@ def main():
     if not ids:
         sys.exit(f"no sequence of {sim} is in {pred_path}")
     idx = {s: i for i, s in enumerate(ids)}
-    names = {}
-    for line in open(f"{sim}/motifs.meme"):
-        f = line.split()
-        if f and f[0] == "MOTIF":
-            names[f[1]] = f[2] if len(f) > 2 else f[1]
-    motifs = sorted(set(names.values()))
-    col = {m: j for j, m in enumerate(motifs)}
-    x = np.zeros((len(ids), len(motifs) + 1))
+    names, motifs, col = motif_names(sim)
+    x = truth_presence(sim, idx, names, col, extra_cols=1)
     x[:, -1] = 1
-    for r in csv.reader(open(f"{sim}/sites.bed"), delimiter="\t"):
-        if r[0] in idx:
-            x[idx[r[0]], col[names[r[3]]]] = 1
     y = np.array([free[i] for i in ids])
     p = np.array([pred[i] for i in ids])
     o = np.array([observed[i] for i in ids])
