@@ -316,11 +316,12 @@ fn orient_index(o: Orientation) -> usize {
 /// combinations (`++`, `--`), so by chance it is twice as frequent as convergent or
 /// divergent; the raw mode called nearly every pair tandem (CEBPA–NFKB1, planted
 /// convergent: 724 tandem, 567 convergent, 153 divergent). Ties go to tandem.
-fn dominant_orientation(counts: [u64; 3]) -> usize {
+fn dominant_orientation(counts: [u64; 3]) -> Orientation {
     let weight = [1, 2, 2];
-    (0..3)
+    let best = (0..3)
         .max_by_key(|&i| (counts[i] * weight[i], 3 - i))
-        .unwrap_or(0)
+        .unwrap_or(0);
+    ORIENTS[best]
 }
 
 const ORIENTS: [Orientation; 3] = [
@@ -635,7 +636,7 @@ impl InteractionAccumulator {
                 continue;
             }
             let med = lower_median(&st.dist);
-            let oi = dominant_orientation(st.orient);
+            let orientation = dominant_orientation(st.orient);
             for (hi, hs) in st.heads.iter().enumerate() {
                 let co = unfx(hs.sum_obs) / st.n_pairs as f64;
                 let bg = if hs.n_null > 0 {
@@ -666,7 +667,7 @@ impl InteractionAccumulator {
                     auc,
                     auc_lower: auc_lower_bound(auc, st.n_pairs, hs.n_null),
                     median_distance_bp: med,
-                    orientation: ORIENTS[oi],
+                    orientation,
                     orientation_counts: st.orient,
                 });
             }
@@ -1006,28 +1007,18 @@ mod tests {
 
     #[test]
     fn dominant_orientation_is_relative_to_chance() {
-        // Measured counts of a planted convergent pair: the raw mode would say tandem.
-        assert_eq!(
-            ORIENTS[dominant_orientation([724, 567, 153])],
-            Orientation::Convergent
-        );
-        assert_eq!(
-            ORIENTS[dominant_orientation([476, 100, 300])],
-            Orientation::Divergent
-        );
-        // Exactly the chance shares, or nothing: tandem.
-        assert_eq!(
-            ORIENTS[dominant_orientation([500, 250, 250])],
-            Orientation::Tandem
-        );
-        assert_eq!(
-            ORIENTS[dominant_orientation([0, 0, 0])],
-            Orientation::Tandem
-        );
-        assert_eq!(
-            ORIENTS[dominant_orientation([10, 0, 0])],
-            Orientation::Tandem
-        );
+        use Orientation::*;
+        for (counts, want) in [
+            // Measured counts of a planted convergent pair: the raw mode would say tandem.
+            ([724, 567, 153], Convergent),
+            ([476, 100, 300], Divergent),
+            // Exactly the chance shares, or nothing: tandem.
+            ([500, 250, 250], Tandem),
+            ([0, 0, 0], Tandem),
+            ([10, 0, 0], Tandem),
+        ] {
+            assert_eq!(dominant_orientation(counts), want, "{counts:?}");
+        }
     }
 
     fn geom(len: usize) -> TokenGeometry {

@@ -203,7 +203,7 @@ impl Model {
         for (name, var) in &model.params {
             let shape = var.shape().clone();
             let n = shape.elem_count();
-            let values: Vec<f32> = match init_std(name, shape.dims(), cfg.k) {
+            let values: Vec<f32> = match init_for(name, shape.dims(), cfg.k) {
                 Init::Zeros => vec![0.0; n],
                 Init::Ones => vec![1.0; n],
                 Init::Normal(std) => {
@@ -771,7 +771,7 @@ enum Init {
     Normal(f32),
 }
 
-fn init_std(name: &str, dims: &[usize], k: usize) -> Init {
+fn init_for(name: &str, dims: &[usize], k: usize) -> Init {
     let leaf = name.rsplit('.').nth(1).unwrap_or("");
     if name.ends_with(".bias") {
         Init::Zeros
