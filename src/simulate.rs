@@ -157,6 +157,12 @@ pub struct Pair {
     /// Interaction effect (must be absent or zero for decoys).
     #[serde(default)]
     pub effect: Effect,
+    /// Rate at which the two motifs are also planted together *outside* the window
+    /// (same orientation rule, any other gap the length allows), where they add no
+    /// pair effect. Without it the data rarely show both partners at a wrong
+    /// distance, so a model can learn co-occurrence and never spacing.
+    #[serde(default)]
+    pub off_window_rate: f64,
 }
 
 fn any_orientation() -> Orientation {
@@ -243,6 +249,9 @@ impl Grammar {
             let what = format!("{} pair {}-{}", p.kind.as_str(), p.a, p.b);
             if !(0.0..=1.0).contains(&p.rate) {
                 return bad(format!("{what}: rate must be in [0, 1]"));
+            }
+            if !(0.0..=1.0).contains(&p.off_window_rate) {
+                return bad(format!("{what}: off_window_rate must be in [0, 1]"));
             }
             if p.min_gap > p.max_gap {
                 return bad(format!("{what}: min_gap > max_gap"));
@@ -413,6 +422,8 @@ pub struct PlantedSite {
     pub plus: bool,
     /// Which grammar element planted it: `None` for a single, `Some(i)` for pair `i`.
     pub pair: Option<usize>,
+    /// Planted by pair `pair`'s off-window draw (`off_window_rate`).
+    pub off_window: bool,
 }
 
 /// One simulated sequence with its ground truth.
@@ -554,59 +565,13 @@ impl<'a> Simulator<'a> {
         let mut sites: Vec<PlantedSite> = Vec::new();
 
         for (pi, p) in self.grammar.pair.iter().enumerate() {
-            if rng.random::<f64>() >= p.rate {
-                continue;
+            // The off-window draw is only made when asked for, so grammars without it
+            // keep their bytes.
+            if rng.random::<f64>() < p.rate {
+                self.plant_pair(pi, false, &mut rng, &mut seq, &mut sites)?;
             }
-            let (a, b) = self.pairs[pi];
-            let (left, right) = if rng.random_bool(0.5) { (a, b) } else { (b, a) };
-            let orient = match p.orientation {
-                Orientation::Any => [
-                    Orientation::Tandem,
-                    Orientation::Convergent,
-                    Orientation::Divergent,
-                ][rng.random_range(0..3usize)],
-                o => o,
-            };
-            let (lp, rp) = match orient {
-                Orientation::Tandem => {
-                    let s = rng.random_bool(0.5);
-                    (s, s)
-                }
-                Orientation::Convergent => (true, false),
-                Orientation::Divergent => (false, true),
-                Orientation::Any => unreachable!("resolved above"),
-            };
-            let (wl, wr) = (self.motifs[left].width(), self.motifs[right].width());
-            for _ in 0..MAX_TRIES {
-                let gap = rng.random_range(p.min_gap..=p.max_gap);
-                let span = wl + gap + wr;
-                if span > len {
-                    continue;
-                }
-                let start = rng.random_range(0..=len - span);
-                let r_start = start + wl + gap;
-                if overlaps(&sites, start, start + wl) || overlaps(&sites, r_start, r_start + wr) {
-                    continue;
-                }
-                let l_site = self.instance(left, &mut rng)?;
-                let r_site = self.instance(right, &mut rng)?;
-                plant(&mut seq, start, &l_site, lp);
-                plant(&mut seq, r_start, &r_site, rp);
-                sites.push(PlantedSite {
-                    motif: left,
-                    start,
-                    end: start + wl,
-                    plus: lp,
-                    pair: Some(pi),
-                });
-                sites.push(PlantedSite {
-                    motif: right,
-                    start: r_start,
-                    end: r_start + wr,
-                    plus: rp,
-                    pair: Some(pi),
-                });
-                break;
+            if p.off_window_rate > 0.0 && rng.random::<f64>() < p.off_window_rate {
+                self.plant_pair(pi, true, &mut rng, &mut seq, &mut sites)?;
             }
         }
 
@@ -630,6 +595,7 @@ impl<'a> Simulator<'a> {
                     end: start + w,
                     plus,
                     pair: None,
+                    off_window: false,
                 });
                 break;
             }
@@ -656,6 +622,87 @@ impl<'a> Simulator<'a> {
             noise_free,
             observed,
         })
+    }
+
+    /// Plants pair `pi`'s two motifs, in a random order and an orientation its rule
+    /// admits, at a gap inside its window, or (with `off_window`) at any other gap.
+    fn plant_pair(
+        &self,
+        pi: usize,
+        off_window: bool,
+        rng: &mut ChaCha8Rng,
+        seq: &mut [u8],
+        sites: &mut Vec<PlantedSite>,
+    ) -> Result<()> {
+        let p = &self.grammar.pair[pi];
+        let len = self.grammar.length;
+        let (a, b) = self.pairs[pi];
+        let (left, right) = if rng.random_bool(0.5) { (a, b) } else { (b, a) };
+        let orient = match p.orientation {
+            Orientation::Any => [
+                Orientation::Tandem,
+                Orientation::Convergent,
+                Orientation::Divergent,
+            ][rng.random_range(0..3usize)],
+            o => o,
+        };
+        let (lp, rp) = match orient {
+            Orientation::Tandem => {
+                let s = rng.random_bool(0.5);
+                (s, s)
+            }
+            Orientation::Convergent => (true, false),
+            Orientation::Divergent => (false, true),
+            Orientation::Any => unreachable!("resolved above"),
+        };
+        let (wl, wr) = (self.motifs[left].width(), self.motifs[right].width());
+        // Gaps outside the window that fit: 0..min_gap and max_gap+1..=len-wl-wr.
+        let widest = len.saturating_sub(wl + wr);
+        let below = p.min_gap.min(widest + 1);
+        let above = widest.saturating_sub(p.max_gap);
+        if off_window && below + above == 0 {
+            return Ok(());
+        }
+        for _ in 0..MAX_TRIES {
+            let gap = if off_window {
+                let r = rng.random_range(0..below + above);
+                if r < below {
+                    r
+                } else {
+                    p.max_gap + 1 + (r - below)
+                }
+            } else {
+                rng.random_range(p.min_gap..=p.max_gap)
+            };
+            let span = wl + gap + wr;
+            if span > len {
+                continue;
+            }
+            let start = rng.random_range(0..=len - span);
+            let r_start = start + wl + gap;
+            if overlaps(sites, start, start + wl) || overlaps(sites, r_start, r_start + wr) {
+                continue;
+            }
+            let l_site = self.instance(left, rng)?;
+            let r_site = self.instance(right, rng)?;
+            plant(seq, start, &l_site, lp);
+            plant(seq, r_start, &r_site, rp);
+            for (motif, start, end, plus) in [
+                (left, start, start + wl, lp),
+                (right, r_start, r_start + wr, rp),
+            ] {
+                sites.push(PlantedSite {
+                    motif,
+                    start,
+                    end,
+                    plus,
+                    pair: Some(pi),
+                    off_window,
+                });
+            }
+            break;
+        }
+        Ok(())
     }
 
     /// Samples an instance from the motif's columns until the filter accepts it.
@@ -822,7 +869,8 @@ pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Resul
                     None => "single".to_string(),
                     Some(p) => {
                         let pair = &g.pair[p];
-                        format!("{}:{}-{}", pair.kind.as_str(), pair.a, pair.b)
+                        let off = if site.off_window { "off_window:" } else { "" };
+                        format!("{off}{}:{}-{}", pair.kind.as_str(), pair.a, pair.b)
                     }
                 };
                 writeln!(
@@ -896,10 +944,16 @@ pub fn write_summary(dir: &Path, sim: &Simulator, seqs: &[SimSequence], seed: u6
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let planted = seqs
-                .iter()
-                .filter(|s| s.sites.iter().any(|site| site.pair == Some(i)))
-                .count();
+            let planted_by = |off: bool| {
+                seqs.iter()
+                    .filter(|s| {
+                        s.sites
+                            .iter()
+                            .any(|site| site.pair == Some(i) && site.off_window == off)
+                    })
+                    .count()
+            };
+            let (planted, off_window) = (planted_by(false), planted_by(true));
             let satisfied = seqs
                 .iter()
                 .filter(|s| sim.pair_satisfied(i, &s.sites))
@@ -907,6 +961,7 @@ pub fn write_summary(dir: &Path, sim: &Simulator, seqs: &[SimSequence], seed: u6
             serde_json::json!({
                 "kind": p.kind.as_str(), "a": p.a, "b": p.b,
                 "sequences_planted": planted, "sequences_in_window": satisfied,
+                "sequences_planted_off_window": off_window,
             })
         })
         .collect();
@@ -1037,6 +1092,33 @@ mod tests {
     }
 
     #[test]
+    fn off_window_partners_sit_outside_the_window_and_add_nothing() {
+        let (mut g, m) = toy();
+        g.pair[0].rate = 0.0;
+        g.pair[0].off_window_rate = 1.0;
+        g.single[0].rate = 0.0; // a single A1 could fall in the window by chance
+        let accept = |_: usize, _: &[u8]| true;
+        let sim = Simulator::new(g, &m, Background::Iid { gc: 0.5 }, &accept).unwrap();
+        let seqs = sim.generate(300, 3).unwrap();
+        let mut gaps = Vec::new();
+        for s in &seqs {
+            let own: Vec<_> = s.sites.iter().filter(|x| x.pair == Some(0)).collect();
+            assert_eq!(own.len(), 2, "{}", s.id);
+            assert!(own.iter().all(|x| x.off_window));
+            let gap = own[1].start - own[0].end;
+            assert!(!(3..=10).contains(&gap), "gap {gap} inside the window");
+            assert_eq!(
+                Orientation::of(own[0].plus, own[1].plus),
+                Orientation::Convergent
+            );
+            assert!(!sim.pair_satisfied(0, &s.sites));
+            gaps.push(gap);
+        }
+        // Both sides of the window are drawn.
+        assert!(gaps.iter().any(|&g| g < 3) && gaps.iter().any(|&g| g > 10));
+    }
+
+    #[test]
     fn planted_sites_carry_the_instance() {
         let (g, m) = toy();
         let accept = |_: usize, inst: &[u8]| inst.iter().all(|b| b"ACGT".contains(b));
@@ -1082,6 +1164,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("decoy pair cannot have an effect"), "{e}");
+        let e = Grammar::from_toml(
+            "[[pair]]\nkind='decoy'\na='x'\nb='y'\nrate=0.1\nmin_gap=1\nmax_gap=2\noff_window_rate=2\n",
+            "g.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("decoy pair x-y: off_window_rate must be in [0, 1]"),
+            "{e}"
+        );
         let (g, m) = toy();
         let accept = |_: usize, _: &[u8]| true;
         let mut g2 = g.clone();
