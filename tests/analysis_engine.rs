@@ -505,9 +505,11 @@ fn null_is_distance_matched() {
         acc.add_scores(Score::AttnGrad, &att, &sites, &g).unwrap();
     }
     let all = acc.finish();
-    let (rows, grad): (Vec<InteractionRow>, Vec<InteractionRow>) =
+    let (mut rows, mut grad): (Vec<InteractionRow>, Vec<InteractionRow>) =
         all.into_iter().partition(|r| r.score == Score::Attention);
     assert_eq!(rows.len(), grad.len());
+    rows.sort_by_key(|r| (r.motif_a, r.motif_b));
+    grad.sort_by_key(|r| (r.motif_a, r.motif_b));
     for (a, b) in rows.iter().zip(&grad) {
         assert_eq!(
             (a.motif_a, a.motif_b, a.p_value, a.q_value),
@@ -535,6 +537,88 @@ fn null_is_distance_matched() {
         assert_eq!(r.orientation.as_str(), want);
     }
     assert!(near.median_distance_bp >= 2 && near.median_distance_bp <= 4);
+}
+
+#[test]
+fn site_matched_null_separates_a_specific_link_from_general_motif_attention() {
+    // Head 0 attends to every motif site from everywhere (a key main effect), so every
+    // pair of sites beats the distance-matched null. Head 1 does the same and also links
+    // the sites of motifs 0 and 1 to each other. Only that link passes both tests.
+    let g = TokenGeometry {
+        k: 1,
+        stride: 1,
+        n_specials_before: 0,
+        seq_len_bp: 160,
+        has_sep: false,
+    };
+    let n = g.n_tokens();
+    let mut cfg = InteractionConfig::new(1, 2);
+    cfg.min_pairs = 10;
+    let mut acc = InteractionAccumulator::new(cfg);
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    for i in 0..60 {
+        // Four sites of motifs 0..4 in a shuffled order, 40 bp slots.
+        let mut order = [0usize, 1, 2, 3];
+        for j in (1..4).rev() {
+            order.swap(j, rng.random_range(0..=j));
+        }
+        let sites: Vec<Site> = order
+            .iter()
+            .enumerate()
+            .map(|(slot, &m)| {
+                let start = slot * 40 + rng.random_range(0..30usize);
+                Site {
+                    motif: m,
+                    start,
+                    end: start + 8,
+                    plus: rng.random_bool(0.5),
+                }
+            })
+            .collect();
+        let on = |m: usize, t: usize| {
+            sites
+                .iter()
+                .any(|s| s.motif == m && (s.start..s.end).contains(&t))
+        };
+        let any = |t: usize| (0..4).any(|m| on(m, t));
+        let mut attn = vec![0f32; 2 * n * n];
+        for h in 0..2 {
+            for q in 0..n {
+                let row = &mut attn[(h * n + q) * n..(h * n + q + 1) * n];
+                for (k, v) in row.iter_mut().enumerate() {
+                    *v = if any(k) { 6.0 } else { 1.0 };
+                    if h == 1 && ((on(0, q) && on(1, k)) || (on(1, q) && on(0, k))) {
+                        *v += 30.0;
+                    }
+                }
+                let sum: f32 = row.iter().sum();
+                row.iter_mut().for_each(|v| *v /= sum);
+            }
+        }
+        let a = SeqAttention {
+            seq_index: i,
+            n_tokens: n,
+            n_layers: 1,
+            n_heads: 2,
+            attn,
+        };
+        acc.add(&a, &sites, &g).unwrap();
+    }
+    let rows = acc.finish();
+    assert_eq!(rows.len(), 2 * 6);
+    for r in &rows {
+        let linked = r.head == 1 && (r.motif_a, r.motif_b) == (0, 1);
+        // Every pair of sites beats the distance-matched null...
+        assert!(r.p_value < 1e-6, "{r:?}");
+        if linked {
+            assert!(r.contrast > 1.0 && r.site_auc > 0.99, "{r:?}");
+            assert!(r.joint_p < 1e-6 && r.rank == 1, "{r:?}");
+        } else {
+            // ...but only the link is specific: general attention to sites cancels.
+            assert!(r.contrast.abs() < 0.25, "{r:?}");
+            assert!(r.joint_p > 0.01, "{r:?}");
+        }
+    }
 }
 
 #[test]

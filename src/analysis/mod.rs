@@ -413,7 +413,8 @@ pub(crate) fn add_sequence_scored(
                 sat.build(map, a.n_tokens);
             }
             if let Some(plan) = plan.as_ref() {
-                interactions::span_values(&sat, plan, &mut vals);
+                let log = inter.as_ref().map(|(_, sc)| *sc) == Some(interactions::Score::Attention);
+                interactions::span_values(&sat, plan, log, &mut vals);
             }
         }
     }
@@ -494,6 +495,11 @@ impl Sat {
             }
             q += m;
         }
+    }
+
+    /// Tokens per side of the map.
+    pub fn n(&self) -> usize {
+        self.n
     }
 
     #[inline]

@@ -94,6 +94,24 @@ impl Hist {
         self.bins.len() == self.counts.len() && self.bins.windows(2).all(|w| w[0] < w[1])
     }
 
+    /// This histogram less `other`, whose counts it holds (a pool less one member).
+    pub fn minus(&self, other: &Hist) -> Hist {
+        let mut out = Hist::default();
+        let mut j = 0;
+        for (i, &b) in self.bins.iter().enumerate() {
+            let mut c = self.counts[i];
+            if j < other.bins.len() && other.bins[j] == b {
+                c -= other.counts[j].min(c);
+                j += 1;
+            }
+            if c > 0 {
+                out.bins.push(b);
+                out.counts.push(c);
+            }
+        }
+        out
+    }
+
     pub fn merge(&mut self, other: &Hist) {
         if other.bins.is_empty() {
             return;
