@@ -181,6 +181,8 @@ pub struct InteractionRow {
     /// Intersection–union p-value of both nulls, `max(p_value, site_p)`: small only when
     /// the pair beats span pairs at its distance *and* other motif pairs.
     pub joint_p: f64,
+    /// Benjamini–Hochberg of `joint_p` over all rows of the same score kind.
+    pub joint_q: f64,
     /// Median gap between the sites in bp (the lower median).
     pub median_distance_bp: u64,
     /// Orientation most enriched over chance (tandem is expected twice as often as
@@ -722,6 +724,7 @@ impl InteractionAccumulator {
                     site_auc,
                     site_p,
                     joint_p: p.max(site_p),
+                    joint_q: 1.0,
                     rank: 0,
                     score,
                     motif_a: a,
@@ -748,8 +751,10 @@ impl InteractionAccumulator {
                 .filter(|&i| rows[i].score == score)
                 .collect();
             let q = bh(&idx.iter().map(|&i| rows[i].p_value).collect::<Vec<_>>());
-            for (&i, q) in idx.iter().zip(q) {
+            let jq = bh(&idx.iter().map(|&i| rows[i].joint_p).collect::<Vec<_>>());
+            for ((&i, q), jq) in idx.iter().zip(q).zip(jq) {
                 rows[i].q_value = q;
+                rows[i].joint_q = jq;
             }
         }
         let rank_by = self.cfg.rank_by;
@@ -989,12 +994,12 @@ pub fn write_interactions_tsv<W: Write>(
         w,
         "rank\tmotif_a\tmotif_b\tlayer\thead\tn_pairs\tn_seqs\tco_attention\tbackground\teffect\t\
          p_value\tq_value\tmedian_distance_bp\torientation\tscore\tauc\tn_tandem\tn_convergent\tn_divergent\tauc_lower\t\
-         contrast\tsite_auc\tsite_p\tjoint_p"
+         contrast\tsite_auc\tsite_p\tjoint_p\tjoint_q"
     )?;
     for r in rows {
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.rank,
             name(r.motif_a, motif_names),
             name(r.motif_b, motif_names),
@@ -1019,6 +1024,7 @@ pub fn write_interactions_tsv<W: Write>(
             fmt_f(r.site_auc, 4),
             fmt_p(r.site_p),
             fmt_p(r.joint_p),
+            fmt_p(r.joint_q),
         )?;
     }
     Ok(())

@@ -1,8 +1,10 @@
 //! The concordance table: for each top co-attention pair, does the model actually use it?
 //!
 //! Verdict rule (documented in the table's trailing comment too):
-//! - attention evidence: the pair's best interaction row has `q_value <= alpha` and a
-//!   positive `effect` (co-attention above its distance-matched null);
+//! - attention evidence: the pair's best interaction row has a q-value `<= alpha` and a
+//!   positive `effect` (co-attention above its distance-matched null); the q-value is
+//!   `joint_q` (both the distance- and the site-matched null) in tables that have it,
+//!   else `q_value`;
 //! - effect evidence: the 95% interval of the ablation epistasis excludes 0 and
 //!   |epistasis| is at least `min_epistasis` (default 0);
 //! - `confirmed` = both, `attention-only`, `effect-only`, `neither`; `untested` when no
@@ -31,7 +33,8 @@ pub struct PairCandidate {
     /// 1-based rank among the table's distinct pairs (its best row's position); `None`
     /// for a pair asked for that the table lacks.
     pub rank: Option<usize>,
-    /// Effect (log2 co-attention / null) and q-value of the best row.
+    /// Effect (log2 co-attention / null) and q-value of the best row (`joint_q` when the
+    /// table has it, else `q_value`).
     pub effect: f64,
     pub q_value: f64,
     /// Heads of the pair's rows, best first.
@@ -74,6 +77,11 @@ pub fn read_candidates(
             ),
         ));
     }
+    let q_col = if t.has(&["joint_q"]) {
+        "joint_q"
+    } else {
+        "q_value"
+    };
     // Distinct pairs in table order: (first row, heads).
     let mut pairs: Vec<(usize, Vec<HeadId>)> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
@@ -115,7 +123,7 @@ pub fn read_candidates(
             motif_b: lookup(b, *r)?,
             rank: Some(rank + 1),
             effect: t.num(*r, "effect")?.unwrap_or(f64::NAN),
-            q_value: t.num(*r, "q_value")?.unwrap_or(f64::NAN),
+            q_value: t.num(*r, q_col)?.unwrap_or(f64::NAN),
             heads: heads.clone(),
         })
     };
@@ -380,7 +388,7 @@ pub fn write_concordance_tsv<W: Write>(
     )?;
     writeln!(
         w,
-        "# verdict: attention = best row q_value <= {} and effect > 0; \
+        "# verdict: attention = best row joint_q (else q_value) <= {} and effect > 0; \
          effect = 95% bootstrap interval of epistasis excludes 0 and |epistasis| >= {}",
         cfg.alpha, cfg.min_epistasis
     )
@@ -464,6 +472,15 @@ mod tests {
         assert_eq!((more[1].rank, more[1].heads.len()), (Some(2), 1));
         assert_eq!((more[2].rank, more[2].name_a.as_str()), (None, "nM1"));
         assert!(more[2].heads.is_empty() && more[2].q_value.is_nan());
+        // With the site-matched test's joint_q, that is the attention evidence.
+        let joint = TABLE
+            .lines()
+            .enumerate()
+            .map(|(i, l)| format!("{l}\t{}\n", if i == 0 { "joint_q" } else { "0.3" }))
+            .collect::<String>();
+        let f = write(&joint);
+        let c = read_candidates(f.path(), &motifs(), &names, 1, &[]).unwrap();
+        assert_eq!(c[0].q_value, 0.3);
     }
 
     #[test]
