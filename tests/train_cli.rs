@@ -111,6 +111,17 @@ fn train_predict_evaluate_info_end_to_end() {
     // The planted effect is strong: even this tiny model learns some of it.
     let r: f64 = rows[1][4].parse().unwrap();
     assert!(r > 0.2, "transformer r = {r}");
+    // --rc-average scores the strand-averaged predictions (other numbers, same ridge).
+    let eval_rc = ok(cisformer()
+        .args(["evaluate", "-q", "--rc-average", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa"))
+        .arg("--labels")
+        .arg(s.join("labels.tsv")));
+    let rc_rows: Vec<Vec<&str>> = eval_rc.lines().map(|l| l.split('\t').collect()).collect();
+    assert_ne!(rc_rows[1], rows[1]);
+    assert_eq!(rc_rows[2], rows[2]);
 
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
     assert!(info.contains("architecture\t1 layers x 2 heads"), "{info}");

@@ -27,6 +27,10 @@ pub struct Args {
     /// Output TSV (`-` = standard output).
     #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
     out: PathBuf,
+    /// Average each prediction with that of the reverse complement (as `predict
+    /// --rc-average`).
+    #[arg(long)]
+    rc_average: bool,
     /// Compute device.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
@@ -45,7 +49,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
-    let raw = train::transformer::predict_raw(&model, &seqs, 64)?;
+    let raw = train::transformer::predict_raw_rc(&model, &seqs, 64, args.rc_average)?;
     bar.finish_and_clear();
     let pred = train::transformer::to_label_scale(&model, &meta, raw);
     let table = named(train::split_metrics(&ds, &split, &pred), whole);

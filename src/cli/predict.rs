@@ -4,7 +4,6 @@ use std::{io::Write, path::PathBuf};
 use cisformer::{
     io::fasta,
     model::Model,
-    tokenizer::Tokenizer,
     train::{BedOptions, Dataset, transformer},
 };
 
@@ -85,20 +84,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
-    let mut raw = transformer::predict_raw(&model, &seqs, args.batch_size)?;
-    if args.rc_average {
-        let rc: Vec<Vec<u8>> = seqs
-            .iter()
-            .map(|s| Tokenizer::reverse_complement(s))
-            .collect();
-        let rc: Vec<&[u8]> = rc.iter().map(Vec::as_slice).collect();
-        let back = transformer::predict_raw(&model, &rc, args.batch_size)?;
-        for (a, b) in raw.iter_mut().zip(back) {
-            for (x, y) in a.iter_mut().zip(b) {
-                *x = 0.5 * (*x + y);
-            }
-        }
-    }
+    let raw = transformer::predict_raw_rc(&model, &seqs, args.batch_size, args.rc_average)?;
     bar.finish_and_clear();
     let pred = transformer::to_label_scale(&model, &meta, raw);
     let names = &meta.label_names;

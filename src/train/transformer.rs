@@ -89,6 +89,32 @@ pub fn predict_raw(model: &Model, seqs: &[&[u8]], batch: usize) -> Result<Vec<Ve
     Ok(out)
 }
 
+/// [`predict_raw`], optionally averaged with the predictions of the reverse complements
+/// (the model is trained with RC augmentation, so both strands are estimates of the same
+/// activity and their mean has less variance).
+pub fn predict_raw_rc(
+    model: &Model,
+    seqs: &[&[u8]],
+    batch: usize,
+    rc_average: bool,
+) -> Result<Vec<Vec<f32>>> {
+    let mut raw = predict_raw(model, seqs, batch)?;
+    if rc_average {
+        let rc: Vec<Vec<u8>> = seqs
+            .iter()
+            .map(|s| crate::tokenizer::Tokenizer::reverse_complement(s))
+            .collect();
+        let rc: Vec<&[u8]> = rc.iter().map(Vec::as_slice).collect();
+        let back = predict_raw(model, &rc, batch)?;
+        for (a, b) in raw.iter_mut().zip(back) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x = 0.5 * (*x + y);
+            }
+        }
+    }
+    Ok(raw)
+}
+
 /// Maps model outputs back to the label scale: z-scores → activities for regression,
 /// logits → probabilities for binary outputs.
 pub fn to_label_scale(model: &Model, meta: &Meta, raw: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
