@@ -308,7 +308,15 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     };
     let f: Vec<&str> = first.split('\t').collect();
     let (a, b) = (f[1], f[2]);
-    let top = format!("{a} + {b} (layer {}, head {}, q = {})", f[3], f[4], f[11]);
+    // The q-value of the default ranking (both nulls).
+    let jq = inter
+        .lines()
+        .next()
+        .and_then(|h| h.split('\t').position(|c| c == "joint_q"))
+        .and_then(|i| f.get(i))
+        .copied()
+        .unwrap_or("NA");
+    let top = format!("{a} + {b} (layer {}, head {}, joint q = {jq})", f[3], f[4]);
     let truth = read("sim/truth.tsv")?;
     let kind = truth
         .lines()
