@@ -5,15 +5,16 @@
 # recovery model on 20,000 sequences (seed 7), runs `interactions` and `validate` on 2,000
 # fresh ones (seed 8) for the five pairs of truth.tsv, then prints per pair the best gap,
 # and the best cooperativity inside and outside the planted window (orientations the
-# grammar admits). Usage: bench/spacing.sh [WORKDIR]   Env: N, EPOCHS, TRAIN_ARGS.
+# grammar admits). Usage: bench/spacing.sh [WORKDIR]   Env: N, EPOCHS, TRAIN_ARGS, and
+# CISFORMER (a binary to use instead of building target/release/cisformer).
 # Takes about 45 minutes on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-bench/out/spacing}
 N=${N:-20000} EPOCHS=${EPOCHS:-8}
 TRAIN_ARGS=${TRAIN_ARGS:---k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --conv-kernel 9}
-cargo build --release --quiet
-B=target/release/cisformer
+B=${CISFORMER:-target/release/cisformer}
+[[ -n ${CISFORMER:-} ]] || cargo build --release --quiet
 G=bench/spacing_grammar.toml
 mkdir -p "$W"
 [[ -s $W/sim/seqs.fa ]] || $B simulate -q --grammar $G --out "$W/sim" --n "$N" --len 200 --seed 7
