@@ -241,6 +241,33 @@ fn validate_reports_bad_input_clearly() {
             .arg(&inter),
         "--top must be at least 1",
     );
+    // --top 0 with --pair checks only the named pairs.
+    let out = ok(cisformer()
+        .args([
+            "validate",
+            "-q",
+            "--top",
+            "0",
+            "--no-spacing",
+            "--draws",
+            "2",
+        ])
+        .args(["--pair", "TEAD1,CTCF", "--model"])
+        .arg(&model)
+        .arg("--fasta")
+        .arg(&plain)
+        .arg("--motifs")
+        .arg(sim.join("motifs.meme"))
+        .arg("--interactions")
+        .arg(&inter)
+        .args(["-o", "-"]));
+    let rows: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert!(rows[0].starts_with("TEAD1\tCTCF\t"), "{out}");
 }
 
 #[test]

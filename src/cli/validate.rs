@@ -44,7 +44,7 @@ pub struct Args {
     /// Interaction table written by `cisformer interactions` (best rows first).
     #[arg(long, value_name = "TSV")]
     interactions: PathBuf,
-    /// How many distinct motif pairs to check, best first.
+    /// How many distinct motif pairs to check, best first (0 with --pair: only those).
     #[arg(long, default_value_t = 10, value_name = "N")]
     top: usize,
     /// Also check this motif pair `A,B` (names or IDs), ranked or not (repeatable).
@@ -108,7 +108,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    anyhow::ensure!(args.top > 0, "--top must be at least 1");
+    anyhow::ensure!(
+        args.top > 0 || !args.pair.is_empty(),
+        "--top must be at least 1 (or name the pairs with --pair)"
+    );
     anyhow::ensure!(args.draws > 0, "--draws must be at least 1");
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.spacing_step > 0, "--spacing-step must be at least 1");
