@@ -551,6 +551,12 @@ impl InteractionAccumulator {
                 st.n_seqs += 1;
             }
             let m = p.nulls.len();
+            // This sequence's contrast sums per head for the pair's motifs, and its count.
+            let mut contrast = (m > 0).then(|| {
+                let e = per_seq.entry(p.key).or_insert_with(|| (vec![0.0; nh], 0));
+                e.1 += 1;
+                &mut e.0
+            });
             for hi in 0..nh {
                 let v = &vals[hi * per_head + off..hi * per_head + off + 2 + m];
                 let hs = &mut st.heads[hi];
@@ -563,10 +569,8 @@ impl InteractionAccumulator {
                     nsum += u;
                 }
                 hs.n_null += m as u64;
-                if m > 0 {
-                    let e = per_seq.entry(p.key).or_insert_with(|| (vec![0.0; nh], 0));
-                    e.0[hi] += v[m + 1];
-                    e.1 += (hi == 0) as u32;
+                if let Some(sums) = contrast.as_deref_mut() {
+                    sums[hi] += v[m + 1];
                 }
                 if m > 0 && self.cfg.top_site_pairs > 0 {
                     let (co, bg) = (fx(v[0]), fx(nsum / m as f64));

@@ -398,6 +398,8 @@ pub(crate) fn add_sequence_scored(
     let plan = inter
         .as_ref()
         .map(|(i, _)| i.plan(a.seq_index, sites, geom));
+    // Attention is positive and multiplicative: its contrast is taken on logs.
+    let log_contrast = inter.as_ref().map(|(_, sc)| *sc) == Some(interactions::Score::Attention);
     let mut sat = Sat::new();
     let mut vals = Vec::new();
     for l in 0..a.n_layers {
@@ -413,8 +415,7 @@ pub(crate) fn add_sequence_scored(
                 sat.build(map, a.n_tokens);
             }
             if let Some(plan) = plan.as_ref() {
-                let log = inter.as_ref().map(|(_, sc)| *sc) == Some(interactions::Score::Attention);
-                interactions::span_values(&sat, plan, log, &mut vals);
+                interactions::span_values(&sat, plan, log_contrast, &mut vals);
             }
         }
     }
