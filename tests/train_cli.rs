@@ -97,13 +97,18 @@ fn train_predict_evaluate_info_end_to_end() {
         .arg(s.join("seqs.fa")));
     assert_ne!(rc, pred, "--rc-average changed nothing");
 
-    let eval = ok(cisformer()
-        .args(["evaluate", "-q", "--model"])
-        .arg(&m)
-        .arg("--fasta")
-        .arg(s.join("seqs.fa"))
-        .arg("--labels")
-        .arg(s.join("labels.tsv")));
+    let evaluate = |extra: &[&str]| {
+        ok(cisformer()
+            .args(["evaluate", "-q"])
+            .args(extra)
+            .arg("--model")
+            .arg(&m)
+            .arg("--fasta")
+            .arg(s.join("seqs.fa"))
+            .arg("--labels")
+            .arg(s.join("labels.tsv")))
+    };
+    let eval = evaluate(&[]);
     let rows: Vec<Vec<&str>> = eval.lines().map(|l| l.split('\t').collect()).collect();
     assert_eq!(rows[0][..4], ["model", "set", "output", "n"]);
     assert_eq!(rows[1][..4], ["transformer", "all", "activity", "240"]);
@@ -112,13 +117,7 @@ fn train_predict_evaluate_info_end_to_end() {
     let r: f64 = rows[1][4].parse().unwrap();
     assert!(r > 0.2, "transformer r = {r}");
     // --rc-average scores the strand-averaged predictions (other numbers, same ridge).
-    let eval_rc = ok(cisformer()
-        .args(["evaluate", "-q", "--rc-average", "--model"])
-        .arg(&m)
-        .arg("--fasta")
-        .arg(s.join("seqs.fa"))
-        .arg("--labels")
-        .arg(s.join("labels.tsv")));
+    let eval_rc = evaluate(&["--rc-average"]);
     let rc_rows: Vec<Vec<&str>> = eval_rc.lines().map(|l| l.split('\t').collect()).collect();
     assert_ne!(rc_rows[1], rows[1]);
     assert_eq!(rc_rows[2], rows[2]);
