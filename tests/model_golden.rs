@@ -140,6 +140,16 @@ fn conv_stem_adamw_step_matches_torch() {
 }
 
 /// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
+#[test]
+fn relative_bias_forward_matches_torch() {
+    check_forward("relbias");
+}
+
+#[test]
+fn relative_bias_adamw_step_matches_torch() {
+    check_step("relbias");
+}
+
 fn check_attention_grad(name: &str) {
     let (model, g) = load(name);
     let (maps, grads) = model.attention_gradients(&g.ids, 0).unwrap();
@@ -172,7 +182,7 @@ fn check_attention_grad(name: &str) {
 
 #[test]
 fn attention_gradients_match_torch() {
-    for name in ["mha", "gqa", "conv"] {
+    for name in ["mha", "gqa", "conv", "relbias"] {
         check_attention_grad(name);
     }
 }

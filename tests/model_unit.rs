@@ -478,3 +478,64 @@ fn initialisation_preserves_scale() {
         "k 6 token embeddings rms {rms}"
     );
 }
+
+/// The relative-position bias is a per-head table: pruning must drop exactly the removed
+/// heads' rows, so the pruned model computes what the gated original computes.
+#[test]
+fn pruning_keeps_each_remaining_heads_relative_bias() {
+    let cfg = ModelConfig {
+        relative_bias: 3,
+        ..small(4)
+    };
+    let mut m = Model::new(&cfg, 9).unwrap();
+    let ids = batch(m.tokenizer());
+    // A few large steps so every head's bias table is non-zero and different.
+    let mut opt = Optimizer::new(
+        &m,
+        OptimConfig {
+            lr: 0.05,
+            ..OptimConfig::default()
+        },
+    );
+    for _ in 0..3 {
+        opt.step(&mut m, &ids, &[vec![1.0], vec![-2.0], vec![3.0]])
+            .unwrap();
+    }
+    let rel: Vec<f32> = m
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n == "layers.0.attn.rel.bias")
+        .map(|(_, t)| t.flatten_all().unwrap().to_vec1().unwrap())
+        .unwrap();
+    assert_eq!(rel.len(), 4 * 7);
+    assert!(rel.chunks(7).all(|h| h.iter().any(|&v| v != 0.0)));
+    assert_ne!(rel[..7], rel[7..14]);
+
+    let gone = [HeadId { layer: 0, head: 1 }, HeadId { layer: 1, head: 2 }];
+    let pruned = m.prune(&gone).unwrap();
+    let mut masked = m.try_clone().unwrap();
+    for h in &gone {
+        masked.set_head_mask(h.layer, h.head, 0.0).unwrap();
+    }
+    let opts = ForwardOptions {
+        attention: true,
+        ..Default::default()
+    };
+    let (p, q) = (
+        pruned.forward(&ids, &opts).unwrap(),
+        masked.forward(&ids, &opts).unwrap(),
+    );
+    for (a, b) in p.output.iter().zip(&q.output) {
+        assert!(close(a, b, 1e-5), "{a:?} vs {b:?}");
+    }
+    let (pa, qa) = (p.attention.unwrap(), q.attention.unwrap());
+    for s in 0..ids.len() {
+        for l in 0..2 {
+            for h in 0..4 {
+                if !gone.iter().any(|g| g.layer == l && g.head == h) {
+                    assert!(close(pa[s].map(l, h), qa[s].map(l, h), 1e-5));
+                }
+            }
+        }
+    }
+}

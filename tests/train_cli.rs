@@ -148,6 +148,38 @@ fn stride_is_kept_in_the_model_and_used_by_predict() {
 }
 
 #[test]
+fn relative_bias_is_learnt_saved_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &["--relative-bias", "6", "--no-baseline"]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["relative_bias"], 6);
+    let model = cisformer::model::Model::load(&m).unwrap().0;
+    let rel: Vec<f32> = model
+        .named_parameters()
+        .into_iter()
+        .find(|(n, _)| n == "layers.0.attn.rel.bias")
+        .map(|(_, t)| t.flatten_all().unwrap().to_vec1().unwrap())
+        .expect("a bias table");
+    // Two heads × offsets −6..=6, initialised at 0 and moved by training.
+    assert_eq!(rel.len(), 2 * 13);
+    assert!(rel.iter().any(|&v| v != 0.0), "{rel:?}");
+    let info = ok(cisformer().args(["info", "--model"]).arg(&m));
+    assert!(
+        info.contains("relative_bias\tper head, offsets up to ±6 tokens"),
+        "{info}"
+    );
+    let pred = ok(cisformer()
+        .args(["predict", "-q", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    assert_eq!(pred.lines().count(), 241, "{pred}");
+}
+
+#[test]
 fn refuses_to_overwrite_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());

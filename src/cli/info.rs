@@ -41,6 +41,13 @@ pub fn run(args: Args, _g: &Global) -> anyhow::Result<()> {
             cfg.pooling,
             cfg.positional
         )?;
+        if cfg.relative_bias > 0 {
+            writeln!(
+                s,
+                "relative_bias\tper head, offsets up to ±{} tokens",
+                cfg.relative_bias
+            )?;
+        }
         writeln!(
             s,
             "tokenizer\tk = {}, stride {}, vocabulary {}",

@@ -96,6 +96,11 @@ pub struct Args {
     /// (odd; 0 turns it off).
     #[arg(long, value_name = "TOKENS")]
     conv_kernel: Option<usize>,
+    /// Learned relative-position attention bias per head for key−query offsets up to this
+    /// many tokens (farther ones share the edge value; 0: none). Lets heads prefer a spacing
+    /// between two sites wherever they sit.
+    #[arg(long, value_name = "TOKENS")]
+    relative_bias: Option<usize>,
     /// Positions: learned or sinusoidal.
     #[arg(long, value_parser = ["learned", "sinusoidal"])]
     positional: Option<String>,
@@ -311,6 +316,7 @@ fn settings(
     set!(m.ffn_dim, a.ffn);
     set!(m.dropout, a.dropout);
     set!(m.conv_kernel, a.conv_kernel);
+    set!(m.relative_bias, a.relative_bias);
     if let Some(p) = &a.pooling {
         m.pooling = if p == "cls" {
             Pooling::Cls

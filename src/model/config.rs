@@ -79,6 +79,12 @@ pub struct ModelConfig {
     /// unchanged. Absent in config files written before it existed, which means 0.
     #[serde(default)]
     pub conv_kernel: usize,
+    /// Relative-position attention bias: each head learns one score offset per key−query
+    /// distance in −R..=R tokens (farther pairs share the ±R value), so a head can prefer a
+    /// spacing between two words wherever they sit. 0: none, and then not written, so
+    /// configs without it are unchanged.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub relative_bias: usize,
     /// Heads removed by `cisformer prune`, per layer (original indices, sorted); empty when
     /// nothing was pruned, and then not written, so unpruned `config.json` files are unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -105,9 +111,14 @@ impl Default for ModelConfig {
             n_outputs: 1,
             layer_norm_eps: 1e-5,
             conv_kernel: 9,
+            relative_bias: 0,
             pruned_heads: Vec::new(),
         }
     }
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl ModelConfig {

@@ -622,25 +622,15 @@ dispatch_simd!(softmax_bwd_rows, (p: &[f32], dp: &[f32], ds: &mut [f32], l: usiz
     }
 });
 
-/// `softmax(Q Kᵀ / √d_h)` with padded keys masked out: Q `[B,H,L,dh]`, K `[B,KV,L,dh]` → P `[B,H,L,L]`.
+/// `softmax(Q Kᵀ / √d_h + bias)` with padded keys masked out: Q `[B,H,L,dh]`, K `[B,KV,L,dh]`
+/// and an optional per-head bias `[H,L,L]` (shared by the batch) → P `[B,H,L,L]`.
 struct AttnProbs {
     g: AttnGeom,
     scale: f32,
 }
 
-impl CustomOp2 for AttnProbs {
-    fn name(&self) -> &'static str {
-        "cisformer-attn-probs"
-    }
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> CResult<(CpuStorage, Shape)> {
-        let q = contiguous(s1, l1, "attention")?;
-        let k = contiguous(s2, l2, "attention")?;
+impl AttnProbs {
+    fn fwd(&self, q: &[f32], k: &[f32], bias: Option<&[f32]>) -> (CpuStorage, Shape) {
         let AttnGeom { b, h, l, dh, .. } = self.g;
         let grp = self.g.group();
         let mut p = vec![0f32; b * h * l * l];
@@ -664,17 +654,28 @@ impl CustomOp2 for AttnProbs {
                 self.scale,
                 gemm::Parallelism::None,
             );
+            if let Some(bias) = bias {
+                let bias = &bias[hi * l * l..(hi + 1) * l * l];
+                for (row, br) in p.chunks_mut(l).zip(bias.chunks(l)) {
+                    for (s, &v) in row[..valid].iter_mut().zip(&br[..valid]) {
+                        *s += v;
+                    }
+                }
+            }
             softmax_rows(p, l, valid);
         });
-        Ok((CpuStorage::F32(p), Shape::from((b, h, l, l))))
+        (CpuStorage::F32(p), Shape::from((b, h, l, l)))
     }
-    fn bwd(
+
+    /// dQ and dK (and, with a bias, Σ_batch dS as the bias gradient) from P and dP.
+    fn bwd_packed(
         &self,
         q: &Tensor,
         k: &Tensor,
         p: &Tensor,
         grad: &Tensor,
-    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        bias: bool,
+    ) -> CResult<(Tensor, Tensor, Option<Tensor>)> {
         let AttnGeom {
             b, h, kv, l, dh, ..
         } = self.g;
@@ -685,22 +686,94 @@ impl CustomOp2 for AttnProbs {
             &AttnProbsBwd {
                 g: self.g.clone(),
                 scale: self.scale,
+                keep_ds: bias,
             },
         )?;
         let nq = b * h * l * dh;
+        let nk = b * kv * l * dh;
         let dq = packed.narrow(0, 0, nq)?.reshape((b, h, l, dh))?;
-        let dk = packed
-            .narrow(0, nq, b * kv * l * dh)?
-            .reshape((b, kv, l, dh))?;
+        let dk = packed.narrow(0, nq, nk)?.reshape((b, kv, l, dh))?;
+        let dbias = match bias {
+            true => Some(
+                packed
+                    .narrow(0, nq + nk, b * h * l * l)?
+                    .reshape((b, h, l, l))?
+                    .sum(0)?,
+            ),
+            false => None,
+        };
+        Ok((dq, dk, dbias))
+    }
+}
+
+impl CustomOp2 for AttnProbs {
+    fn name(&self) -> &'static str {
+        "cisformer-attn-probs"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let q = contiguous(s1, l1, "attention")?;
+        let k = contiguous(s2, l2, "attention")?;
+        Ok(self.fwd(q, k, None))
+    }
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        p: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let (dq, dk, _) = self.bwd_packed(q, k, p, grad, false)?;
         Ok((Some(dq), Some(dk)))
     }
 }
 
+/// [`AttnProbs`] with the bias as a third input.
+struct AttnProbsBiased(AttnProbs);
+
+impl CustomOp3 for AttnProbsBiased {
+    fn name(&self) -> &'static str {
+        "cisformer-attn-probs-biased"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let q = contiguous(s1, l1, "attention")?;
+        let k = contiguous(s2, l2, "attention")?;
+        let bias = contiguous(s3, l3, "attention bias")?;
+        Ok(self.0.fwd(q, k, Some(bias)))
+    }
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        _bias: &Tensor,
+        p: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dq, dk, dbias) = self.0.bwd_packed(q, k, p, grad, true)?;
+        Ok((Some(dq), Some(dk), dbias))
+    }
+}
+
 /// Backward of [`AttnProbs`]: `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ = scale·dS K`,
-/// `dK = scale·Σ_group dSᵀ Q`. Input 1 is Q and K concatenated (flattened).
+/// `dK = scale·Σ_group dSᵀ Q`. Input 1 is Q and K concatenated (flattened). With `keep_ds`
+/// the output also holds every head's dS `[B,H,L,L]` (the gradient of an additive bias).
 struct AttnProbsBwd {
     g: AttnGeom,
     scale: f32,
+    keep_ds: bool,
 }
 
 impl CustomOp3 for AttnProbsBwd {
@@ -725,22 +798,39 @@ impl CustomOp3 for AttnProbsBwd {
         let grp = self.g.group();
         let nq = b * h * l * dh;
         let (q, k) = qk.split_at(nq);
-        let mut out = vec![0f32; nq + b * kv * l * dh];
-        let (dq, dk) = out.split_at_mut(nq);
+        let nk = b * kv * l * dh;
+        let n_ds = if self.keep_ds { b * h * l * l } else { 0 };
+        let mut out = vec![0f32; nq + nk + n_ds];
+        let (dq, rest) = out.split_at_mut(nq);
+        let (dk, ds_all) = rest.split_at_mut(nk);
+        // Without `keep_ds`, each task reuses one scratch block instead.
+        let blocks: Vec<Option<&mut [f32]>> = match self.keep_ds {
+            true => ds_all.chunks_mut(grp * l * l).map(Some).collect(),
+            false => (0..b * kv).map(|_| None).collect(),
+        };
         // One task per (sequence, K/V head): it owns that dK block and the dQ blocks of its group.
         dq.par_chunks_mut(grp * l * dh)
             .zip(dk.par_chunks_mut(l * dh))
+            .zip(blocks.into_par_iter())
             .enumerate()
-            .for_each(|(bk, (dq, dk))| {
+            .for_each(|(bk, ((dq, dk), mut kept))| {
                 let bi = bk / kv;
                 let valid = self.g.lens[bi];
                 let kblk = &k[bk * l * dh..(bk + 1) * l * dh];
-                let mut ds = vec![0f32; l * l];
+                let mut scratch = match kept {
+                    Some(_) => Vec::new(),
+                    None => vec![0f32; l * l],
+                };
                 for j in 0..grp {
                     let bh = bk * grp + j;
                     let pp = &p[bh * l * l..(bh + 1) * l * l];
                     let gp = &dp[bh * l * l..(bh + 1) * l * l];
-                    softmax_bwd_rows(pp, gp, &mut ds, l, valid);
+                    let ds: &mut [f32] = match kept.as_deref_mut() {
+                        Some(all) => &mut all[j * l * l..(j + 1) * l * l],
+                        None => &mut scratch,
+                    };
+                    softmax_bwd_rows(pp, gp, ds, l, valid);
+                    let ds: &[f32] = ds;
                     let qblk = &q[bh * l * dh..(bh + 1) * l * dh];
                     // dQ_h (l×dh) = scale · dS (l×valid) · K[:valid]
                     gemm_into(
@@ -749,7 +839,7 @@ impl CustomOp3 for AttnProbsBwd {
                         valid,
                         &mut dq[j * l * dh..(j + 1) * l * dh],
                         false,
-                        &ds,
+                        ds,
                         (l, 1),
                         kblk,
                         (dh, 1),
@@ -762,7 +852,7 @@ impl CustomOp3 for AttnProbsBwd {
                         l,
                         dk,
                         j > 0,
-                        &ds,
+                        ds,
                         (1, l),
                         qblk,
                         (dh, 1),
@@ -776,16 +866,23 @@ impl CustomOp3 for AttnProbsBwd {
 }
 
 /// Attention probabilities `[B,H,L,L]` of Q `[B,H,L,dh]` and K `[B,KV,L,dh]` (contiguous),
-/// with keys at or past each sequence's length masked to zero.
-pub fn attention_probs(q: &Tensor, k: &Tensor, g: &AttnGeom) -> CResult<Tensor> {
-    let scale = 1.0 / (g.dh as f32).sqrt();
-    q.contiguous()?.apply_op2(
-        &k.contiguous()?,
-        AttnProbs {
-            g: g.clone(),
-            scale,
-        },
-    )
+/// with keys at or past each sequence's length masked to zero. `bias` `[H,L,L]`, when given,
+/// is added to every sequence's scores before the softmax (and receives their gradient).
+pub fn attention_probs(
+    q: &Tensor,
+    k: &Tensor,
+    bias: Option<&Tensor>,
+    g: &AttnGeom,
+) -> CResult<Tensor> {
+    let op = AttnProbs {
+        g: g.clone(),
+        scale: 1.0 / (g.dh as f32).sqrt(),
+    };
+    let (q, k) = (q.contiguous()?, k.contiguous()?);
+    match bias {
+        Some(bias) => q.apply_op3(&k, &bias.contiguous()?, AttnProbsBiased(op)),
+        None => q.apply_op2(&k, op),
+    }
 }
 
 /// `O = P V` per head: P `[B,H,L,L]`, V `[B,KV,L,dh]` → O `[B,H,L,dh]`.
@@ -1149,7 +1246,31 @@ mod tests {
             let s = (q.matmul(&expand(k)?.t()?)? / (dh as f64).sqrt())?;
             candle_nn::ops::softmax(&s.broadcast_add(&mask)?, D::Minus1)
         };
-        reference_grads(|q, k| attention_probs(q, k, &geom), plain_probs, &q, &k);
+        reference_grads(
+            |q, k| attention_probs(q, k, None, &geom),
+            plain_probs,
+            &q,
+            &k,
+        );
+        // A per-head bias shared by the batch: its gradient sums over sequences.
+        let bias = Tensor::randn(0f32, 1., (h, l, l), &dev).unwrap();
+        let plain_biased = |q: &Tensor, k: &Tensor, bias: &Tensor| -> CResult<Tensor> {
+            let s = (q.matmul(&expand(k)?.t()?)? / (dh as f64).sqrt())?;
+            let s = s.broadcast_add(bias)?.broadcast_add(&mask)?;
+            candle_nn::ops::softmax(&s, D::Minus1)
+        };
+        reference_grads(
+            |q, bias| attention_probs(q, &k, Some(bias), &geom),
+            |q, bias| plain_biased(q, &k, bias),
+            &q,
+            &bias,
+        );
+        reference_grads(
+            |k, bias| attention_probs(&q, k, Some(bias), &geom),
+            |k, bias| plain_biased(&q, k, bias),
+            &k,
+            &bias,
+        );
         let p = plain_probs(&q, &k).unwrap();
         reference_grads(
             |p, v| attention_apply(p, v, &geom),
@@ -1157,7 +1278,7 @@ mod tests {
             &p,
             &v,
         );
-        let rows = attention_probs(&q, &k, &geom)
+        let rows = attention_probs(&q, &k, Some(&bias), &geom)
             .unwrap()
             .sum(D::Minus1)
             .unwrap()

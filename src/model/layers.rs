@@ -93,6 +93,10 @@ pub(crate) struct Attention {
     pub n_heads: usize,
     pub n_kv: usize,
     pub dh: usize,
+    /// Learned score bias per head and key−query offset `[heads, 2R+1]`, offsets clipped to
+    /// ±R tokens: it lets a head prefer a spacing whatever the absolute position.
+    pub rel: Option<Tensor>,
+    pub rel_max: usize,
 }
 
 impl Attention {
@@ -109,6 +113,11 @@ impl Attention {
             n_heads: nh,
             n_kv: nkv,
             dh,
+            rel: match cfg.relative_bias {
+                0 => None,
+                r => Some(vb.pp("rel").get((nh, 2 * r + 1), "bias")?),
+            },
+            rel_max: cfg.relative_bias,
         })
     }
 
@@ -130,6 +139,7 @@ impl Attention {
             k: self.k.detach(),
             v: self.v.detach(),
             o: self.o.detach(),
+            rel: self.rel.as_ref().map(|r| r.detach()),
             ..*self
         }
     }
@@ -155,12 +165,26 @@ impl Attention {
         let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
         let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
         let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
-        let p = kernels::attention_probs(&q, &k, g)?;
+        let bias = match &self.rel {
+            Some(rel) => Some(self.relative_bias(rel, g.l)?),
+            None => None,
+        };
+        let p = kernels::attention_probs(&q, &k, bias.as_ref(), g)?;
         let o = match probe {
             Some(z) => kernels::attention_apply(&(&p + z)?, &v, g)?,
             None => kernels::attention_apply(&p, &v, g)?,
         };
         Ok((p, o))
+    }
+
+    /// The `[heads, L, L]` score bias for `l` tokens: entry (h, q, k) is `rel[h, clip(k − q) + R]`.
+    fn relative_bias(&self, rel: &Tensor, l: usize) -> CResult<Tensor> {
+        let r = self.rel_max as i64;
+        let idx: Vec<u32> = (0..l as i64)
+            .flat_map(|q| (0..l as i64).map(move |k| ((k - q).clamp(-r, r) + r) as u32))
+            .collect();
+        let idx = Tensor::from_vec(idx, l * l, rel.device())?;
+        rel.index_select(&idx, 1)?.reshape((self.n_heads, l, l))
     }
 
     /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.

@@ -59,14 +59,19 @@ impl Model {
             let q_rows = rows_of(&old_q, &new_q, dh)?;
             let kv_rows = rows_of(&kv_list(&old_q), &kv_list(&new_q), dh)?;
             let p = |n: &str| format!("layers.{layer}.attn.{n}");
-            for (name, rows, dim) in [
+            let rel = rows_of(&old_q, &new_q, 1)?;
+            let mut moves = vec![
                 (p("q.weight"), &q_rows, 0),
                 (p("q.bias"), &q_rows, 0),
                 (p("k.weight"), &kv_rows, 0),
                 (p("v.weight"), &kv_rows, 0),
                 (p("v.bias"), &kv_rows, 0),
                 (p("o.weight"), &q_rows, 1),
-            ] {
+            ];
+            if cfg.relative_bias > 0 {
+                moves.push((p("rel.bias"), &rel, 0));
+            }
+            for (name, rows, dim) in moves {
                 let t = tensors.get(&name).ok_or_else(|| {
                     Error::Invalid(format!("prune: the model has no tensor {name}"))
                 })?;

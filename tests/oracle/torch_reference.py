@@ -60,6 +60,18 @@ CONFIGS = {
                    regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
         seed=3, gate=None,
     ),
+    # Relative-position attention bias (offsets clipped at ±5 tokens, so the 23-token sequence
+    # exercises the clipping), GQA, one head gated to 0, the entropy regulariser.
+    "relbias": dict(
+        model=dict(k=3, stride=1, vocab_size=5 + 64, d_model=24, n_heads=4, n_kv_heads=2,
+                   n_layers=2, ffn_dim=48, dropout=0.0, max_tokens=64, pooling="mean",
+                   positional="learned", task="regression", n_outputs=1, layer_norm_eps=1e-5,
+                   relative_bias=5),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=1.0,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.1)),
+        seed=4, gate=(0, 1),
+    ),
 }
 
 
@@ -81,6 +93,8 @@ def param_shapes(c):
             shapes[p + f"attn.{name}.weight"] = (out, inp)
             if name != "k":  # a key bias cannot change softmax: cisformer has none
                 shapes[p + f"attn.{name}.bias"] = (out,)
+        if c.get("relative_bias", 0):
+            shapes[p + "attn.rel.bias"] = (c["n_heads"], 2 * c["relative_bias"] + 1)
         shapes[p + "ffn.up.weight"] = (c["ffn_dim"], d)
         shapes[p + "ffn.up.bias"] = (c["ffn_dim"],)
         shapes[p + "ffn.down.weight"] = (d, c["ffn_dim"])
@@ -99,6 +113,8 @@ def init_params(c, seed):
         # Non-trivial biases and norms so the test exercises every parameter.
         if name.endswith(".weight") and ("ln" in name.split(".")[-2]):
             t = 1.0 + 0.1 * torch.randn(shape, generator=g)
+        elif name.endswith("rel.bias"):
+            t = 0.5 * torch.randn(shape, generator=g)
         elif name.endswith(".bias"):
             t = 0.05 * torch.randn(shape, generator=g)
         else:
@@ -164,6 +180,11 @@ def forward(P, c, seqs, gate=None, probe=None):
         k = lin(h, p + "attn.k").view(B, L, KV, dh).transpose(1, 2).repeat_interleave(H // KV, 1)
         v = lin(h, p + "attn.v").view(B, L, KV, dh).transpose(1, 2).repeat_interleave(H // KV, 1)
         s = q @ k.transpose(-1, -2) / math.sqrt(dh)
+        if c.get("relative_bias", 0):
+            R = c["relative_bias"]
+            pos = torch.arange(L)
+            off = (pos[None, :] - pos[:, None]).clamp(-R, R) + R  # [query, key]
+            s = s + P[p + "attn.rel.bias"][:, off][None]
         s = s.masked_fill(~valid[:, None, None, :], float("-inf"))
         pr = torch.softmax(s, -1)
         if probe is not None:
