@@ -9,6 +9,8 @@
 //! ```
 use std::collections::BTreeMap;
 use std::error::Error;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 use cisformer::analysis::recovery::{Truth, motifs_named_by_heads, pair_recovery};
 
@@ -51,6 +53,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         col(&header, "motif_b", &args[1])?,
         col(&header, "score", &args[1])?,
     );
+    // Written at once at the end, so a closed pipe (`| head`) ends quietly.
+    let mut out = String::new();
     let mut by_score: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in &rows {
         by_score
@@ -60,23 +64,25 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     for (kind, ranked) in &by_score {
         let rec = pair_recovery(ranked, &truth);
-        println!("score\t{kind}");
-        println!("auprc\t{:.4}", rec.auprc);
+        writeln!(out, "score\t{kind}")?;
+        writeln!(out, "auprc\t{:.4}", rec.auprc)?;
         let p: Vec<String> = rec.precision_at.iter().map(|v| format!("{v:.3}")).collect();
-        println!("precision_at_1..k\t{}", p.join(","));
-        println!("planted_above_decoys\t{}", rec.planted_above_decoys);
-        println!("pairs_ranked\t{}", rec.n_pairs);
+        writeln!(out, "precision_at_1..k\t{}", p.join(","))?;
+        writeln!(out, "planted_above_decoys\t{}", rec.planted_above_decoys)?;
+        writeln!(out, "pairs_ranked\t{}", rec.n_pairs)?;
         for (x, y, r) in rec.interacting_ranks.iter() {
-            println!(
+            writeln!(
+                out,
                 "planted\t{x}-{y}\t{}",
                 r.map_or("absent".into(), |r| r.to_string())
-            );
+            )?;
         }
         for (x, y, r) in rec.decoy_ranks.iter() {
-            println!(
+            writeln!(
+                out,
                 "decoy\t{x}-{y}\t{}",
                 r.map_or("absent".into(), |r| r.to_string())
-            );
+            )?;
         }
     }
     if let Some(heads) = args.get(2) {
@@ -84,12 +90,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         let top = col(&header, "top_motif", heads)?;
         let tops: Vec<String> = rows.iter().map(|r| r[top].clone()).collect();
         let named = motifs_named_by_heads(&tops, &truth);
-        println!(
+        writeln!(
+            out,
             "heads_name_planted_motifs\t{}/{}\t{}",
             named.len(),
             truth.motifs.len(),
             named.join(",")
-        );
+        )?;
     }
-    Ok(())
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
