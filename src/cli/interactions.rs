@@ -62,11 +62,11 @@ pub struct Args {
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]
     null_per_pair: usize,
-    /// What a head's link between two sites is: attention × gradient of the prediction
-    /// (the pairs the model uses, not merely sees; the default, chosen by bench/recovery.sh,
-    /// about 3× the work of attention alone), its co-attention, or both (rows of both kinds,
-    /// each with its own q-values; the `score` column says which).
-    #[arg(long, value_enum, default_value_t = ScoreArg::AttnGrad)]
+    /// What a head's link between two sites is: its co-attention (the default, chosen by
+    /// bench/recovery.sh over four 20k-sequence models), attention × gradient of the
+    /// prediction (pairs the model uses, not merely sees; about 3× the work), or both (rows
+    /// of both kinds, each with its own q-values; the `score` column says which).
+    #[arg(long, value_enum, default_value_t = ScoreArg::Attention)]
     score: ScoreArg,
     /// Row order: joint (max of the distance-matched and site-matched p-values; the
     /// default, chosen by bench/recovery.sh), auc (effect size against the
