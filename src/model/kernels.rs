@@ -758,11 +758,13 @@ impl CustomOp3 for AttnProbsBiased {
         &self,
         q: &Tensor,
         k: &Tensor,
-        _bias: &Tensor,
+        bias: &Tensor,
         p: &Tensor,
         grad: &Tensor,
     ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dq, dk, dbias) = self.0.bwd_packed(q, k, p, grad, true)?;
+        // A frozen bias (inference weights, e.g. attention × gradient scoring) needs no
+        // gradient: skip keeping every head's dS.
+        let (dq, dk, dbias) = self.0.bwd_packed(q, k, p, grad, bias.track_op())?;
         Ok((Some(dq), Some(dk), dbias))
     }
 }
