@@ -96,7 +96,6 @@ pub(crate) struct Attention {
     /// Learned score bias per head and key−query offset `[heads, 2R+1]`, offsets clipped to
     /// ±R tokens: it lets a head prefer a spacing whatever the absolute position.
     pub rel: Option<Tensor>,
-    pub rel_max: usize,
 }
 
 impl Attention {
@@ -117,7 +116,6 @@ impl Attention {
                 0 => None,
                 r => Some(vb.pp("rel").get((nh, 2 * r + 1), "bias")?),
             },
-            rel_max: cfg.relative_bias,
         })
     }
 
@@ -152,22 +150,29 @@ impl Attention {
     }
 
     /// Attention probabilities `[B,H,L,L]` and per-head outputs `[B,H,L,dh]` (before W_O).
-    /// Optionally with `probe` (zeros, a variable) added to the
-    /// probabilities before they weight the values, so that backprop leaves ∂output/∂p in
-    /// the probe's gradient.
+    /// `offsets` (`[L·L]`, the batch's bias-table column of every query/key pair) is given
+    /// when the model has a relative-position bias. Optionally with `probe` (zeros, a
+    /// variable) added to the probabilities before they weight the values, so that backprop
+    /// leaves ∂output/∂p in the probe's gradient.
     pub fn heads_probed(
         &self,
         h: &Tensor,
         g: &AttnGeom,
+        offsets: Option<&Tensor>,
         probe: Option<&Tensor>,
     ) -> CResult<(Tensor, Tensor)> {
         let g = &*self.geom(g);
         let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
         let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
         let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
-        let bias = match &self.rel {
-            Some(rel) => Some(self.relative_bias(rel, g.l)?),
-            None => None,
+        let bias = match (&self.rel, offsets) {
+            (Some(rel), Some(idx)) => Some(rel.index_select(idx, 1)?.reshape((
+                self.n_heads,
+                g.l,
+                g.l,
+            ))?),
+            (Some(_), None) => candle_core::bail!("relative bias without the batch's offsets"),
+            (None, _) => None,
         };
         let p = kernels::attention_probs(&q, &k, bias.as_ref(), g)?;
         let o = match probe {
@@ -175,16 +180,6 @@ impl Attention {
             None => kernels::attention_apply(&p, &v, g)?,
         };
         Ok((p, o))
-    }
-
-    /// The `[heads, L, L]` score bias for `l` tokens: entry (h, q, k) is `rel[h, clip(k − q) + R]`.
-    fn relative_bias(&self, rel: &Tensor, l: usize) -> CResult<Tensor> {
-        let r = self.rel_max as i64;
-        let idx: Vec<u32> = (0..l as i64)
-            .flat_map(|q| (0..l as i64).map(move |k| ((k - q).clamp(-r, r) + r) as u32))
-            .collect();
-        let idx = Tensor::from_vec(idx, l * l, rel.device())?;
-        rel.index_select(&idx, 1)?.reshape((self.n_heads, l, l))
     }
 
     /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.

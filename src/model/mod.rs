@@ -159,6 +159,9 @@ pub(crate) struct Batch {
     pool: Tensor,
     /// `[B·L, 1]`: 1 for real tokens, 0 for padding.
     valid: Tensor,
+    /// With a relative-position bias, `[L·L]`: the table column of each (query, key) pair,
+    /// `clip(key − query, ±R) + R`; built once per batch, shared by every layer.
+    offsets: Option<Tensor>,
 }
 
 /// The encoder with its parameters.
@@ -446,7 +449,18 @@ impl Model {
             }
         }
         let dev = Device::Cpu;
+        let offsets = match self.cfg.relative_bias as i64 {
+            0 => None,
+            r => {
+                let li = l as i64;
+                let idx: Vec<u32> = (0..li)
+                    .flat_map(|q| (0..li).map(move |k| ((k - q).clamp(-r, r) + r) as u32))
+                    .collect();
+                Some(Tensor::from_vec(idx, l * l, &dev).map_err(cerr)?)
+            }
+        };
         Ok(Batch {
+            offsets,
             ids: Tensor::from_vec(flat, b * l, &dev).map_err(cerr)?,
             pool: Tensor::from_vec(pool, (b, b * l), &dev).map_err(cerr)?,
             valid: Tensor::from_vec(valid, (b * l, 1), &dev).map_err(cerr)?,
@@ -540,7 +554,10 @@ impl Model {
         for (i, layer) in w.layers.iter().enumerate() {
             let h = layer.ln1.forward(&x).map_err(cerr)?;
             let probe = probes.get(i).map(|z| z.as_tensor());
-            let (p, mut o) = layer.attn.heads_probed(&h, g, probe).map_err(cerr)?;
+            let (p, mut o) = layer
+                .attn
+                .heads_probed(&h, g, batch.offsets.as_ref(), probe)
+                .map_err(cerr)?;
             if let Some(gate) = self.gate_tensor(i).map_err(cerr)? {
                 o = o.broadcast_mul(&gate).map_err(cerr)?;
             }

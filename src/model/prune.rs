@@ -59,7 +59,6 @@ impl Model {
             let q_rows = rows_of(&old_q, &new_q, dh)?;
             let kv_rows = rows_of(&kv_list(&old_q), &kv_list(&new_q), dh)?;
             let p = |n: &str| format!("layers.{layer}.attn.{n}");
-            let rel = rows_of(&old_q, &new_q, 1)?;
             let mut moves = vec![
                 (p("q.weight"), &q_rows, 0),
                 (p("q.bias"), &q_rows, 0),
@@ -68,7 +67,9 @@ impl Model {
                 (p("v.bias"), &kv_rows, 0),
                 (p("o.weight"), &q_rows, 1),
             ];
+            let rel;
             if cfg.relative_bias > 0 {
+                rel = rows_of(&old_q, &new_q, 1)?;
                 moves.push((p("rel.bias"), &rel, 0));
             }
             for (name, rows, dim) in moves {
