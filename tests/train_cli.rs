@@ -250,6 +250,22 @@ fn bad_input_is_a_clear_error() {
         ],
         "CUDA",
     );
+    let fa2 = w("s2.fa", ">a\nACGTACGTAC\n>b\nACGTTTGACA\n");
+    let two = w("two.tsv", "id\ty\na\t1\nb\t2\n");
+    fails(
+        &[
+            "train",
+            "--fasta",
+            &fa2,
+            "--labels",
+            &two,
+            "--out",
+            &out,
+            "--relative-bias",
+            "100000",
+        ],
+        "relative_bias 100000 is larger than 65536 tokens",
+    );
 }
 
 #[test]

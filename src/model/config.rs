@@ -117,6 +117,9 @@ impl Default for ModelConfig {
     }
 }
 
+/// Largest `relative_bias`: a table of 2R+1 values per head, far beyond any input here.
+pub const MAX_RELATIVE_BIAS: usize = 1 << 16;
+
 fn is_zero(v: &usize) -> bool {
     *v == 0
 }
@@ -204,6 +207,12 @@ impl ModelConfig {
             return bad(format!(
                 "conv_kernel {} must be odd (centred on each token) or 0",
                 self.conv_kernel
+            ));
+        }
+        if self.relative_bias > MAX_RELATIVE_BIAS {
+            return bad(format!(
+                "relative_bias {} is larger than {MAX_RELATIVE_BIAS} tokens",
+                self.relative_bias
             ));
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
