@@ -539,3 +539,37 @@ fn pruning_keeps_each_remaining_heads_relative_bias() {
         }
     }
 }
+
+#[test]
+fn reused_attention_buffers_give_the_same_maps() {
+    // Stale buffers of another batch (longer, shorter and more sequences, non-zero values)
+    // must not leak into the maps, also where pruned heads keep zeros.
+    let m = Model::new(&small(4), 9).unwrap();
+    let pruned = m.prune(&[HeadId { layer: 1, head: 2 }]).unwrap();
+    let opts = ForwardOptions {
+        attention: true,
+        ..Default::default()
+    };
+    for model in [&m, &pruned] {
+        let ids = batch(model.tokenizer());
+        let mut other = ids.clone();
+        other.reverse();
+        other.push(
+            model
+                .tokenizer()
+                .encode(b"ACGTACGTACGTACGTACGTACGTACGTACGTACGTAAAA"),
+        );
+        let fresh = model.forward(&ids, &opts).unwrap().attention.unwrap();
+        let stale = model.forward(&other, &opts).unwrap().attention.unwrap();
+        let reused = model
+            .forward_reusing(&ids, &opts, stale)
+            .unwrap()
+            .attention
+            .unwrap();
+        assert_eq!(fresh, reused);
+        let (fa, fg) = model.attention_gradients(&ids, 0).unwrap();
+        let stale = model.attention_gradients(&other, 0).unwrap();
+        let (ra, rg) = model.attention_gradients_reusing(&ids, 0, stale).unwrap();
+        assert_eq!((fa, fg), (ra, rg));
+    }
+}

@@ -11,7 +11,7 @@ use anyhow::Context;
 use cisformer::{
     analysis::{SeqAttention, Shard, Site, TokenGeometry, interactions::Score},
     io::fasta::{self, Record},
-    model::{ForwardOptions, Meta, Model},
+    model::{AttentionMaps, ForwardOptions, Meta, Model},
     motif::{self, Motif, Pssm, scan},
 };
 use rayon::prelude::*;
@@ -423,6 +423,7 @@ pub fn for_each_batch(
             .is_none_or(|a| a.get(i).copied().unwrap_or(false))
     };
     let mut chunk = Chunk::default();
+    let mut buffers = Buffers::default();
     let mut n = 0;
     loop {
         let more = chunk.fill(&mut recs, pass.shard, pass.batch, &mut seen)?;
@@ -448,7 +449,7 @@ pub fn for_each_batch(
                 })
                 .collect(),
         };
-        run_batch(input, &chunk, scores, &mut f)?;
+        run_batch(input, &chunk, scores, &mut buffers, &mut f)?;
         n += chunk.index.len();
         bar.inc(chunk.index.len() as u64);
         if !more {
@@ -459,69 +460,73 @@ pub fn for_each_batch(
     Ok(n)
 }
 
+/// Per-batch attention buffers, kept between batches: each holds B·layers·heads·L²
+/// floats, and allocating them afresh for every batch cost a fifth of the run in page
+/// faults and copies. Buffers move between the three by swapping, never by copying.
+#[derive(Default)]
+struct Buffers {
+    maps: Vec<AttentionMaps>,
+    grads: Vec<AttentionMaps>,
+    atts: Vec<SeqAttention>,
+}
+
 /// Runs the model with attention (and gradients when a score needs them) on one chunk.
 fn run_batch(
     input: &Input,
     chunk: &Chunk,
     scores: &[Score],
+    buf: &mut Buffers,
     f: &mut impl FnMut(Score, &Chunk, &[Item]) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let tok = input.model.tokenizer();
-    let opts = ForwardOptions {
-        attention: true,
-        ..Default::default()
-    };
-    let wants_grad = scores.contains(&Score::AttnGrad);
     let records = chunk.records();
     let ids: Vec<Vec<u32>> = records.iter().map(|r| tok.encode(&r.seq)).collect();
-    let (mut maps, grads) = if wants_grad {
-        let (maps, grads) = input.model.attention_gradients(&ids, 0)?;
-        (maps, Some(grads))
+    if scores.contains(&Score::AttnGrad) {
+        let reuse = (
+            std::mem::take(&mut buf.maps),
+            std::mem::take(&mut buf.grads),
+        );
+        (buf.maps, buf.grads) = input.model.attention_gradients_reusing(&ids, 0, reuse)?;
+        // Attention × gradient, in the gradient buffers.
+        buf.grads
+            .par_iter_mut()
+            .zip(&buf.maps)
+            .for_each(|(g, m)| g.data.iter_mut().zip(&m.data).for_each(|(d, p)| *d *= p));
     } else {
-        let out = input.model.forward(&ids, &opts)?;
-        (
-            out.attention.context("the model returned no attention")?,
-            None,
-        )
-    };
+        let opts = ForwardOptions {
+            attention: true,
+            ..Default::default()
+        };
+        let out = input
+            .model
+            .forward_reusing(&ids, &opts, std::mem::take(&mut buf.maps))?;
+        buf.maps = out.attention.context("the model returned no attention")?;
+    }
     let geoms: Vec<TokenGeometry> = records
         .iter()
         .map(|r| geometry(&input.model, r.seq.len()))
         .collect();
-    let seq_att = |i: usize, m: &cisformer::model::AttentionMaps, values: Vec<f32>| SeqAttention {
-        seq_index: i,
-        n_tokens: m.len,
-        n_layers: m.n_layers,
-        n_heads: m.n_heads,
-        attn: values,
-    };
+    let b = chunk.index.len();
+    buf.atts.truncate(b);
+    buf.atts.resize_with(b, || SeqAttention {
+        seq_index: 0,
+        n_tokens: 0,
+        n_layers: 0,
+        n_heads: 0,
+        attn: Vec::new(),
+    });
     for &score in scores {
-        let atts: Vec<SeqAttention> = match (score, &grads) {
-            (Score::AttnGrad, Some(grads)) => chunk
-                .index
-                .iter()
-                .zip(maps.iter().zip(grads))
-                .map(|(&i, (m, gr))| {
-                    let v = m.data.iter().zip(&gr.data).map(|(p, d)| p * d).collect();
-                    seq_att(i, m, v)
-                })
-                .collect(),
-            // The maps themselves, moved out unless the gradient score still needs them.
-            _ => chunk
-                .index
-                .iter()
-                .zip(maps.iter_mut())
-                .map(|(&i, m)| {
-                    let v = if wants_grad {
-                        m.data.clone()
-                    } else {
-                        std::mem::take(&mut m.data)
-                    };
-                    seq_att(i, m, v)
-                })
-                .collect(),
+        // Each score is used once per batch, so its buffers can be handed over whole.
+        let from = match score {
+            Score::AttnGrad => &mut buf.grads,
+            Score::Attention => &mut buf.maps,
         };
-        let items: Vec<Item> = atts
+        for ((a, m), &i) in buf.atts.iter_mut().zip(from.iter_mut()).zip(&chunk.index) {
+            (a.seq_index, a.n_tokens, a.n_layers, a.n_heads) = (i, m.len, m.n_layers, m.n_heads);
+            std::mem::swap(&mut a.attn, &mut m.data);
+        }
+        let items: Vec<Item> = buf
+            .atts
             .iter()
             .zip(&chunk.sites)
             .zip(&geoms)

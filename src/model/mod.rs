@@ -38,6 +38,7 @@ use candle_nn::{VarBuilder, VarMap};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 
 pub use config::{FORMAT_VERSION, Meta, ModelConfig, Normalization, Pooling, Positional, Task};
 pub use kernels::{erf_f32, exp_f32};
@@ -49,6 +50,24 @@ use crate::tokenizer::{PAD, Tokenizer};
 use crate::{Error, Result};
 use kernels::AttnGeom;
 use layers::Weights;
+
+/// Calls `f` on a CPU tensor's values in row-major order without copying them out when
+/// they are contiguous (attention batches are tens of megabytes).
+fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((a, b))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(f(&cpu.as_slice::<f32>().map_err(cerr)?[a..b]));
+        }
+    }
+    let v = t
+        .flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(cerr)?;
+    Ok(f(&v))
+}
 
 /// Turns a candle error into the library's error type.
 pub(crate) fn cerr(e: candle_core::Error) -> Error {
@@ -115,6 +134,33 @@ impl AttentionMaps {
             len,
             data: vec![0.0; n_layers * n_heads * len * len],
         }
+    }
+
+    /// Reshapes in place, keeping the buffer: a batch's maps are megabytes, and fresh
+    /// ones cost a page fault per 4 KiB. Values are left stale unless `zero` (needed
+    /// only where pruned heads keep no map of their own).
+    fn reset(&mut self, n_layers: usize, n_heads: usize, len: usize, zero: bool) {
+        (self.n_layers, self.n_heads, self.len) = (n_layers, n_heads, len);
+        self.data.resize(n_layers * n_heads * len * len, 0.0);
+        if zero {
+            self.data.fill(0.0);
+        }
+    }
+
+    /// `maps` resized to one map per sequence of `lens`, reusing the buffers it holds.
+    fn reuse(
+        mut maps: Vec<AttentionMaps>,
+        lens: &[usize],
+        n_layers: usize,
+        n_heads: usize,
+        zero: bool,
+    ) -> Vec<AttentionMaps> {
+        maps.truncate(lens.len());
+        maps.resize_with(lens.len(), || AttentionMaps::zeros(0, 0, 0));
+        for (m, &n) in maps.iter_mut().zip(lens) {
+            m.reset(n_layers, n_heads, n, zero);
+        }
+        maps
     }
 
     /// Copies sequence `bi`'s maps of one layer out of a padded `[B, H, L, L]` batch
@@ -581,6 +627,17 @@ impl Model {
     /// Outputs (and optionally attention and head outputs) for token-id sequences, each as
     /// returned by [`Tokenizer::encode`]; sequences may differ in length (padding is masked).
     pub fn forward(&self, ids: &[Vec<u32>], opts: &ForwardOptions) -> Result<ModelOutput> {
+        self.forward_reusing(ids, opts, Vec::new())
+    }
+
+    /// [`forward`](Self::forward), returning the attention in the buffers of `reuse` (an
+    /// earlier batch's maps): a streaming analysis then allocates them once, not per batch.
+    pub fn forward_reusing(
+        &self,
+        ids: &[Vec<u32>],
+        opts: &ForwardOptions,
+        reuse: Vec<AttentionMaps>,
+    ) -> Result<ModelOutput> {
         let batch = self.batch(ids)?;
         let g = &batch.geom;
         let (nl, nh, dh) = (self.cfg.n_layers, self.cfg.n_heads, self.cfg.head_dim());
@@ -617,12 +674,10 @@ impl Model {
                 )));
             }
         }
-        let mut attention: Option<Vec<AttentionMaps>> = opts.attention.then(|| {
-            g.lens
-                .iter()
-                .map(|&n| AttentionMaps::zeros(nl, nh, n))
-                .collect()
-        });
+        let pruned = kept.iter().any(|k| k.len() < nh);
+        let mut attention = opts
+            .attention
+            .then(|| AttentionMaps::reuse(reuse, &g.lens, nl, nh, pruned));
         let mut heads: Vec<HeadOutput> = opts
             .capture
             .iter()
@@ -634,13 +689,11 @@ impl Model {
         let l = g.l;
         let mut on_layer = |layer: usize, p: &Tensor, o: Tensor| -> Result<Tensor> {
             if let Some(maps) = attention.as_mut() {
-                let pv = p
-                    .flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(cerr)?;
-                for (bi, m) in maps.iter_mut().enumerate() {
-                    m.fill_layer(layer, bi, &pv, &kept[layer], l);
-                }
+                with_values(p, |pv| {
+                    maps.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(bi, m)| m.fill_layer(layer, bi, pv, &kept[layer], l));
+                })?;
             }
             let wants = heads.iter().any(|c| c.head.layer == layer)
                 || opts.patches.iter().any(|p| p.head.layer == layer);
@@ -690,6 +743,17 @@ impl Model {
         ids: &[Vec<u32>],
         output: usize,
     ) -> Result<(Vec<AttentionMaps>, Vec<AttentionMaps>)> {
+        self.attention_gradients_reusing(ids, output, (Vec::new(), Vec::new()))
+    }
+
+    /// [`attention_gradients`](Self::attention_gradients) in the buffers of an earlier
+    /// batch's maps and gradients.
+    pub fn attention_gradients_reusing(
+        &self,
+        ids: &[Vec<u32>],
+        output: usize,
+        reuse: (Vec<AttentionMaps>, Vec<AttentionMaps>),
+    ) -> Result<(Vec<AttentionMaps>, Vec<AttentionMaps>)> {
         if output >= self.cfg.n_outputs {
             return Err(Error::Invalid(format!(
                 "model: output {output} does not exist ({} outputs)",
@@ -708,7 +772,7 @@ impl Model {
             .collect::<candle_core::Result<Vec<_>>>()
             .map_err(cerr)?;
         let mut probs: Vec<Tensor> = Vec::with_capacity(nl);
-        let out = self.run(&self.train_w, &batch, false, &probes, &mut |_, p, o| {
+        let out = self.run(&self.eval_w, &batch, false, &probes, &mut |_, p, o| {
             probs.push(p.detach());
             Ok(o)
         })?;
@@ -717,23 +781,17 @@ impl Model {
             .and_then(|t| t.sum_all())
             .and_then(|t| t.backward())
             .map_err(cerr)?;
-        let unpad = |layers: &[Tensor]| -> Result<Vec<AttentionMaps>> {
-            let flat = layers
-                .iter()
-                .map(|t| t.flatten_all().and_then(|t| t.to_vec1::<f32>()))
-                .collect::<candle_core::Result<Vec<_>>>()
-                .map_err(cerr)?;
-            Ok(g.lens
-                .iter()
-                .enumerate()
-                .map(|(bi, &n)| {
-                    let mut m = AttentionMaps::zeros(nl, nh, n);
-                    for (layer, v) in flat.iter().enumerate() {
-                        m.fill_layer(layer, bi, v, &kept[layer], l);
-                    }
-                    m
-                })
-                .collect())
+        let pruned = kept.iter().any(|k| k.len() < nh);
+        let unpad = |layers: &[Tensor], reuse: Vec<AttentionMaps>| -> Result<Vec<AttentionMaps>> {
+            let mut maps = AttentionMaps::reuse(reuse, &g.lens, nl, nh, pruned);
+            for (layer, t) in layers.iter().enumerate() {
+                with_values(t, |v| {
+                    maps.par_iter_mut()
+                        .enumerate()
+                        .for_each(|(bi, m)| m.fill_layer(layer, bi, v, &kept[layer], l));
+                })?;
+            }
+            Ok(maps)
         };
         let grad_layers = probes
             .iter()
@@ -743,7 +801,7 @@ impl Model {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok((unpad(&probs)?, unpad(&grad_layers)?))
+        Ok((unpad(&probs, reuse.0)?, unpad(&grad_layers, reuse.1)?))
     }
 
     /// Differentiable forward for training: `[B, n_outputs]` outputs and, when `keep_probs`,
