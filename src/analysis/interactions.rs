@@ -624,6 +624,12 @@ impl InteractionAccumulator {
         for (k, v) in o.pairs {
             match self.pairs.get_mut(&k) {
                 None => {
+                    let mut v = v;
+                    for h in &mut v.heads {
+                        h.obs.shrink_to_fit();
+                        h.null.shrink_to_fit();
+                        h.contrast.shrink_to_fit();
+                    }
                     self.pairs.insert(k, v);
                 }
                 Some(e) => {

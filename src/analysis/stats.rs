@@ -85,6 +85,12 @@ impl Hist {
         }
     }
 
+    /// Drops spare capacity (a histogram built by [`add`](Self::add) that is kept).
+    pub fn shrink_to_fit(&mut self) {
+        self.bins.shrink_to_fit();
+        self.counts.shrink_to_fit();
+    }
+
     pub fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
@@ -112,11 +118,33 @@ impl Hist {
         out
     }
 
+    /// Adds `other`'s counts. In place when all its bins are already here (the usual case
+    /// once a pair has been seen often); otherwise rebuilt at the exact union size, since
+    /// thousands of these live for the whole run and slack would grow with the input.
     pub fn merge(&mut self, other: &Hist) {
         if other.bins.is_empty() {
             return;
         }
-        let n = self.bins.len() + other.bins.len();
+        // Position of each of `other`'s bins here, or None (one forward walk).
+        let find = |walk: &mut usize, b: i16| {
+            *walk += self.bins[*walk..].partition_point(|&x| x < b);
+            (self.bins.get(*walk) == Some(&b)).then_some(*walk)
+        };
+        let mut walk = 0;
+        let new = other
+            .bins
+            .iter()
+            .filter(|&&b| find(&mut walk, b).is_none())
+            .count();
+        if new == 0 {
+            let mut walk = 0;
+            for (&b, &c) in other.bins.iter().zip(&other.counts) {
+                let i = find(&mut walk, b).expect("every bin is present");
+                self.counts[i] += c;
+            }
+            return;
+        }
+        let n = self.bins.len() + new;
         let (mut bins, mut counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut i, mut j) = (0, 0);
         let (a, b) = (&self.bins, &other.bins);
@@ -355,6 +383,13 @@ mod tests {
         let b = hist(&[2.0, 4.0]);
         a.merge(&b);
         assert_eq!(a, hist(&[1.0, 2.0, 2.0, 2.0, 4.0]));
+        assert_eq!(a.bins.capacity(), a.bins.len(), "rebuilt without slack");
+        // Only bins already present: added in place.
+        a.merge(&hist(&[4.0, 1.0, 4.0]));
+        assert_eq!(a, hist(&[1.0, 1.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0]));
+        a.merge(&Hist::default());
+        a.merge(&hist(&[0.5, 8.0]));
+        assert_eq!(a, hist(&[0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 8.0]));
     }
 
     #[test]
