@@ -60,3 +60,32 @@ awk -F'\t' '
       printf "%s\t%s\t%d-%d\t%d\t%.3f\t%.3f\t%s\n", k, kind[k], lo[k], hi[k], bestd[k], bin[k], bout[k],
         (bestd[k] >= lo[k] && bestd[k] <= hi[k]) ? "yes" : "no"
   }' "$W/eval/truth.tsv" "$W/spacing.tsv" | column -t -s $'\t'
+# Does the model itself tell in-window from off-window pairs? On the held-out sequences that
+# carry a pair planted in its window, or only outside it (no pair effect there), the mean
+# prediction and the mean noise-free activity; `reproduced` = the prediction gap over the
+# true gap. A flat spacing curve with a small `reproduced` is the model's limit, not the scan's.
+$B predict -q --model "$W/model" --fasta "$W/eval/seqs.fa" -o "$W/eval_pred.tsv"
+awk -F'\t' '
+  FNR == 1 && FILENAME != ARGV[3] { next }
+  FILENAME == ARGV[1] { pred[$1] = $2; next }
+  FILENAME == ARGV[2] { truth[$1] = $2; next }
+  {
+    t = $7; off = sub(/^off_window:/, "", t)
+    if (t == "single" || t ~ /^decoy:/) next
+    if (off) offw[$1 "\t" t] = 1; else inw[$1 "\t" t] = 1
+    tags[t] = 1
+  }
+  END {
+    for (t in tags) {
+      ni = no = pi = po = ti = to = 0
+      for (s in pred) {
+        if ((s "\t" t) in inw) { ni++; pi += pred[s]; ti += truth[s] }
+        else if ((s "\t" t) in offw) { no++; po += pred[s]; to += truth[s] }
+      }
+      if (ni == 0 || no == 0) continue
+      printf "%s\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.2f\n", t, ni, no, pi / ni, po / no, ti / ni,
+        to / no, (pi / ni - po / no) / (ti / ni - to / no)
+    }
+  }' "$W/eval_pred.tsv" "$W/eval/noise_free.tsv" "$W/eval/sites.bed" |
+  sort | sed '1i pair\tn_in\tn_off\tpred_in\tpred_off\ttrue_in\ttrue_off\treproduced' |
+  column -t -s $'\t'
