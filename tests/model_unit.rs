@@ -573,3 +573,48 @@ fn reused_attention_buffers_give_the_same_maps() {
         assert_eq!((fa, fg), (ra, rg));
     }
 }
+
+#[test]
+fn relative_bias_learning_rate_scales_only_the_bias_tables() {
+    let cfg = ModelConfig {
+        relative_bias: 3,
+        ..small(4)
+    };
+    let after = |mult: f64| {
+        let mut m = Model::new(&cfg, 4).unwrap();
+        let ids = batch(m.tokenizer());
+        let mut opt = Optimizer::new(
+            &m,
+            OptimConfig {
+                lr: 0.01,
+                warmup_steps: 0,
+                relative_bias_lr: mult,
+                ..OptimConfig::default()
+            },
+        );
+        opt.step(&mut m, &ids, &[vec![1.0], vec![-2.0], vec![3.0]])
+            .unwrap();
+        m.named_parameters()
+            .into_iter()
+            .map(|(n, t)| (n, t.flatten_all().unwrap().to_vec1::<f32>().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let (one, ten) = (after(1.0), after(10.0));
+    let mut tables = 0;
+    for ((name, a), (_, b)) in one.iter().zip(&ten) {
+        if name.ends_with(".attn.rel.bias") {
+            // Tables start at zero, so one step moves them by exactly the scaled step.
+            tables += 1;
+            assert!(a.iter().any(|&x| x != 0.0), "{name} did not move");
+            for (x, y) in a.iter().zip(b) {
+                assert!(
+                    (y - 10.0 * x).abs() <= 1e-5 * y.abs().max(1e-6),
+                    "{name}: {x} vs {y}"
+                );
+            }
+        } else {
+            assert_eq!(a, b, "{name} must not depend on the bias learning rate");
+        }
+    }
+    assert_eq!(tables, 2);
+}

@@ -152,10 +152,23 @@ fn relative_bias_is_learnt_saved_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());
     let m = dir.path().join("model");
-    train(&s, &m, &["--relative-bias", "6", "--no-baseline"]);
+    train(
+        &s,
+        &m,
+        &[
+            "--relative-bias",
+            "6",
+            "--relative-bias-lr",
+            "5",
+            "--no-baseline",
+        ],
+    );
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["relative_bias"], 6);
+    let opt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("optimizer.json")).unwrap()).unwrap();
+    assert_eq!(opt["config"]["relative_bias_lr"], 5.0, "{opt}");
     let model = cisformer::model::Model::load(&m).unwrap().0;
     let rel: Vec<f32> = model
         .named_parameters()
@@ -265,6 +278,19 @@ fn bad_input_is_a_clear_error() {
             "100000",
         ],
         "relative_bias 100000 is larger than 65536 tokens",
+    );
+    let base = ["train", "--fasta", &fa2, "--labels", &two, "--out", &out];
+    fails(
+        &[&base[..], &["--relative-bias-lr", "10"]].concat(),
+        "--relative-bias-lr needs a relative-position bias",
+    );
+    fails(
+        &[
+            &base[..],
+            &["--relative-bias", "8", "--relative-bias-lr", "0"],
+        ]
+        .concat(),
+        "--relative-bias-lr must be a positive number",
     );
 }
 

@@ -101,6 +101,10 @@ pub struct Args {
     /// between two sites wherever they sit.
     #[arg(long, value_name = "TOKENS")]
     relative_bias: Option<usize>,
+    /// Learning-rate multiplier of the relative-bias tables (each offset's entry learns only
+    /// from the token pairs at that offset, so it moves slowly at the base rate).
+    #[arg(long, value_name = "MULT")]
+    relative_bias_lr: Option<f64>,
     /// Positions: learned or sinusoidal.
     #[arg(long, value_parser = ["learned", "sinusoidal"])]
     positional: Option<String>,
@@ -334,6 +338,17 @@ fn settings(
     set!(o.regularizers.diversity, a.diversity);
     set!(o.regularizers.orthogonality, a.orthogonality);
     set!(o.regularizers.entropy, a.entropy_reg);
+    if let Some(x) = a.relative_bias_lr {
+        anyhow::ensure!(
+            x.is_finite() && x > 0.0,
+            "--relative-bias-lr must be a positive number, got {x}"
+        );
+        anyhow::ensure!(
+            m.relative_bias > 0,
+            "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
+        );
+        o.relative_bias_lr = x;
+    }
     m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
     m.n_outputs = ds.n_outputs();
     let binary = ds.binary_outputs();

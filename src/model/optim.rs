@@ -35,6 +35,11 @@ pub struct OptimConfig {
     pub clip_norm: f64,
     /// Attention regulariser weights.
     pub regularizers: RegularizerWeights,
+    /// Learning-rate multiplier of the relative-position bias tables: one entry per offset
+    /// gets gradient only from token pairs at that offset, and Adam's steps of about `lr`
+    /// left them near zero in a training run. Scales the step and the weight decay alike
+    /// (a PyTorch parameter group with `lr · relative_bias_lr`).
+    pub relative_bias_lr: f64,
 }
 
 impl Default for OptimConfig {
@@ -50,6 +55,7 @@ impl Default for OptimConfig {
             weight_decay: 0.01,
             clip_norm: 1.0,
             regularizers: RegularizerWeights::default(),
+            relative_bias_lr: 1.0,
         }
     }
 }
@@ -365,8 +371,14 @@ impl Optimizer {
         let bc2_sqrt = bc2.sqrt() as f32;
         let eps = self.cfg.eps as f32;
         let decay = 1.0 - lr * self.cfg.weight_decay as f32;
-        for (i, (_, var)) in model.vars().iter().enumerate() {
+        for (i, (name, var)) in model.vars().iter().enumerate() {
             let Some(g) = &gs[i] else { continue };
+            let (step_size, decay) = if name.ends_with(".attn.rel.bias") {
+                let m = self.cfg.relative_bias_lr as f32;
+                (step_size * m, 1.0 - lr * m * self.cfg.weight_decay as f32)
+            } else {
+                (step_size, decay)
+            };
             let mut theta = var
                 .as_tensor()
                 .flatten_all()
