@@ -446,13 +446,19 @@ impl CustomOp3 for LinearOp {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _b: &Tensor,
+        b: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let (d_out, d_in) = w.dims2()?;
         let nx = x.elem_count();
-        let packed = x.apply_op3_no_bwd(w, &grad.contiguous()?, &LinearBwd)?;
+        if !w.track_op() && !b.track_op() {
+            // Frozen weights (gradients with respect to activations only, e.g. attention ×
+            // gradient on a loaded model): dW and db would be thrown away, skip their GEMM.
+            let dx = x.apply_op3_no_bwd(w, &grad.contiguous()?, &LinearBwd { weights: false })?;
+            return Ok((Some(dx.reshape(x.shape())?), None, None));
+        }
+        let packed = x.apply_op3_no_bwd(w, &grad.contiguous()?, &LinearBwd { weights: true })?;
         let dx = packed.narrow(0, 0, nx)?.reshape(x.shape())?;
         let dw = packed.narrow(0, nx, d_out * d_in)?.reshape((d_out, d_in))?;
         let db = packed.narrow(0, nx + d_out * d_in, d_out)?;
@@ -460,7 +466,10 @@ impl CustomOp3 for LinearOp {
     }
 }
 
-struct LinearBwd;
+/// dX, then (when `weights`) dW and db, packed in one buffer.
+struct LinearBwd {
+    weights: bool,
+}
 
 dispatch_simd!(add_rows, (acc: &mut [f32], g: &[f32]), {
     for r in g.chunks(acc.len()) {
@@ -488,9 +497,13 @@ impl CustomOp3 for LinearBwd {
         let g = contiguous(s3, l3, "linear-bwd")?;
         let (d_out, d_in) = l2.shape().dims2()?;
         let n = x.len() / d_in;
-        let mut out = vec![0f32; n * d_in + d_out * d_in + d_out];
+        let wlen = if self.weights {
+            d_out * d_in + d_out
+        } else {
+            0
+        };
+        let mut out = vec![0f32; n * d_in + wlen];
         let (dx, rest) = out.split_at_mut(n * d_in);
-        let (dw, db) = rest.split_at_mut(d_out * d_in);
         // dX (n×in) = G (n×out) · W (out×in)
         gemm_with(
             n,
@@ -505,6 +518,11 @@ impl CustomOp3 for LinearBwd {
             1.0,
             pool_par(),
         );
+        if !self.weights {
+            let len = out.len();
+            return Ok((CpuStorage::F32(out), Shape::from(len)));
+        }
+        let (dw, db) = rest.split_at_mut(d_out * d_in);
         // dW (out×in) = Gᵀ (out×n) · X (n×in)
         gemm_with(
             d_out,
