@@ -621,10 +621,9 @@ impl InteractionAccumulator {
 
     pub(crate) fn merge_sums(&mut self, o: InteractionAccumulator) {
         self.n_seqs += o.n_seqs;
-        for (k, v) in o.pairs {
+        for (k, mut v) in o.pairs {
             match self.pairs.get_mut(&k) {
                 None => {
-                    let mut v = v;
                     for h in &mut v.heads {
                         h.obs.shrink_to_fit();
                         h.null.shrink_to_fit();

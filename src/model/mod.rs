@@ -147,20 +147,37 @@ impl AttentionMaps {
         }
     }
 
-    /// `maps` resized to one map per sequence of `lens`, reusing the buffers it holds.
+    /// `maps` resized to one map per sequence of `lens`, reusing the buffers it holds;
+    /// `kept` lists each layer's physical heads (zeroed maps where some were pruned).
     fn reuse(
         mut maps: Vec<AttentionMaps>,
         lens: &[usize],
-        n_layers: usize,
         n_heads: usize,
-        zero: bool,
+        kept: &[Vec<usize>],
     ) -> Vec<AttentionMaps> {
+        let zero = kept.iter().any(|k| k.len() < n_heads);
         maps.truncate(lens.len());
         maps.resize_with(lens.len(), || AttentionMaps::zeros(0, 0, 0));
         for (m, &n) in maps.iter_mut().zip(lens) {
-            m.reset(n_layers, n_heads, n, zero);
+            m.reset(kept.len(), n_heads, n, zero);
         }
         maps
+    }
+
+    /// Fills one layer of every sequence's maps from the padded `[B, H, L, L]` batch `t`
+    /// (see [`fill_layer`](Self::fill_layer)), read in place.
+    fn fill_batch_layer(
+        maps: &mut [AttentionMaps],
+        layer: usize,
+        t: &Tensor,
+        kept: &[usize],
+        l: usize,
+    ) -> Result<()> {
+        with_values(t, |v| {
+            maps.par_iter_mut()
+                .enumerate()
+                .for_each(|(bi, m)| m.fill_layer(layer, bi, v, kept, l));
+        })
     }
 
     /// Copies sequence `bi`'s maps of one layer out of a padded `[B, H, L, L]` batch
@@ -674,10 +691,9 @@ impl Model {
                 )));
             }
         }
-        let pruned = kept.iter().any(|k| k.len() < nh);
         let mut attention = opts
             .attention
-            .then(|| AttentionMaps::reuse(reuse, &g.lens, nl, nh, pruned));
+            .then(|| AttentionMaps::reuse(reuse, &g.lens, nh, &kept));
         let mut heads: Vec<HeadOutput> = opts
             .capture
             .iter()
@@ -689,11 +705,7 @@ impl Model {
         let l = g.l;
         let mut on_layer = |layer: usize, p: &Tensor, o: Tensor| -> Result<Tensor> {
             if let Some(maps) = attention.as_mut() {
-                with_values(p, |pv| {
-                    maps.par_iter_mut()
-                        .enumerate()
-                        .for_each(|(bi, m)| m.fill_layer(layer, bi, pv, &kept[layer], l));
-                })?;
+                AttentionMaps::fill_batch_layer(maps, layer, p, &kept[layer], l)?;
             }
             let wants = heads.iter().any(|c| c.head.layer == layer)
                 || opts.patches.iter().any(|p| p.head.layer == layer);
@@ -781,15 +793,10 @@ impl Model {
             .and_then(|t| t.sum_all())
             .and_then(|t| t.backward())
             .map_err(cerr)?;
-        let pruned = kept.iter().any(|k| k.len() < nh);
         let unpad = |layers: &[Tensor], reuse: Vec<AttentionMaps>| -> Result<Vec<AttentionMaps>> {
-            let mut maps = AttentionMaps::reuse(reuse, &g.lens, nl, nh, pruned);
+            let mut maps = AttentionMaps::reuse(reuse, &g.lens, nh, &kept);
             for (layer, t) in layers.iter().enumerate() {
-                with_values(t, |v| {
-                    maps.par_iter_mut()
-                        .enumerate()
-                        .for_each(|(bi, m)| m.fill_layer(layer, bi, v, &kept[layer], l));
-                })?;
+                AttentionMaps::fill_batch_layer(&mut maps, layer, t, &kept[layer], l)?;
             }
             Ok(maps)
         };
