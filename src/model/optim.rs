@@ -370,15 +370,17 @@ impl Optimizer {
         let step_size = (self.cfg.lr_at(self.step - 1) / bc1) as f32;
         let bc2_sqrt = bc2.sqrt() as f32;
         let eps = self.cfg.eps as f32;
-        let decay = 1.0 - lr * self.cfg.weight_decay as f32;
         for (i, (name, var)) in model.vars().iter().enumerate() {
             let Some(g) = &gs[i] else { continue };
-            let (step_size, decay) = if name.ends_with(".attn.rel.bias") {
-                let m = self.cfg.relative_bias_lr as f32;
-                (step_size * m, 1.0 - lr * m * self.cfg.weight_decay as f32)
+            let mult = if name.ends_with(".attn.rel.bias") {
+                self.cfg.relative_bias_lr as f32
             } else {
-                (step_size, decay)
+                1.0
             };
+            let (step_size, decay) = (
+                step_size * mult,
+                1.0 - lr * mult * self.cfg.weight_decay as f32,
+            );
             let mut theta = var
                 .as_tensor()
                 .flatten_all()
