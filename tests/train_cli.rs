@@ -292,6 +292,11 @@ fn bad_input_is_a_clear_error() {
         .concat(),
         "--relative-bias-lr must be a positive number",
     );
+    let cfg = w("optim.toml", "[optim]\nrelative_bias_lr = -1.0\n");
+    fails(
+        &[&base[..], &["--relative-bias", "8", "--config", &cfg]].concat(),
+        "--relative-bias-lr must be a positive number (relative_bias_lr in [optim]), got -1",
+    );
 }
 
 #[test]

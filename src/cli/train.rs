@@ -338,17 +338,17 @@ fn settings(
     set!(o.regularizers.diversity, a.diversity);
     set!(o.regularizers.orthogonality, a.orthogonality);
     set!(o.regularizers.entropy, a.entropy_reg);
-    if let Some(x) = a.relative_bias_lr {
-        anyhow::ensure!(
-            x.is_finite() && x > 0.0,
-            "--relative-bias-lr must be a positive number, got {x}"
-        );
-        anyhow::ensure!(
-            m.relative_bias > 0,
-            "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
-        );
-        o.relative_bias_lr = x;
-    }
+    set!(o.relative_bias_lr, a.relative_bias_lr);
+    // Checked on the merged settings, so a config file's `relative_bias_lr` is too.
+    let x = o.relative_bias_lr;
+    anyhow::ensure!(
+        x.is_finite() && x > 0.0,
+        "--relative-bias-lr must be a positive number (relative_bias_lr in [optim]), got {x}"
+    );
+    anyhow::ensure!(
+        x == 1.0 || m.relative_bias > 0,
+        "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
+    );
     m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
     m.n_outputs = ds.n_outputs();
     let binary = ds.binary_outputs();
