@@ -309,11 +309,11 @@ impl HeadAccumulator {
             .try_reduce(
                 || empty.clone(),
                 |mut x, y| {
-                    x.merge_sums(&y);
+                    x.merge_sums(&y)?;
                     Ok(x)
                 },
             )?;
-        self.merge_sums(&part);
+        self.merge_sums(&part)?;
         Ok(())
     }
 
@@ -325,7 +325,7 @@ impl HeadAccumulator {
         sat: &Sat,
         geom: &TokenGeometry,
         sets: &[MotifSets],
-    ) {
+    ) -> Result<()> {
         let n = geom.n_tokens();
         let s = &mut self.heads[hi];
         s.rows += n as u64;
@@ -345,14 +345,15 @@ impl HeadAccumulator {
             let (recv, exp) = focus_mass(sat, &set.obs, n);
             fs.obs_recv += fx(recv);
             fs.obs_exp += fx(exp);
-            fs.obs.add(bin_of(recv / exp));
+            fs.obs.add(bin_of(recv / exp))?;
             for null in &set.nulls {
                 let (recv, exp) = focus_mass(sat, null, n);
                 fs.null_recv += fx(recv);
                 fs.null_exp += fx(exp);
-                fs.null.add(bin_of(recv / exp));
+                fs.null.add(bin_of(recv / exp))?;
             }
         }
+        Ok(())
     }
 
     /// Sequence-level counts and the redundancy Gram matrix.
@@ -472,11 +473,11 @@ impl HeadAccumulator {
             ));
         }
         self.shards = merge_shards(&self.shards, &other.shards)?;
-        self.merge_sums(&other);
+        self.merge_sums(&other)?;
         Ok(())
     }
 
-    pub(crate) fn merge_sums(&mut self, o: &HeadAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: &HeadAccumulator) -> Result<()> {
         self.n_seqs += o.n_seqs;
         for (a, b) in self.heads.iter_mut().zip(&o.heads) {
             a.rows += b.rows;
@@ -503,12 +504,13 @@ impl HeadAccumulator {
                         a.obs_exp += b.obs_exp;
                         a.null_recv += b.null_recv;
                         a.null_exp += b.null_exp;
-                        a.obs.merge(&b.obs);
-                        a.null.merge(&b.null);
+                        a.obs.merge(&b.obs)?;
+                        a.null.merge(&b.null)?;
                     }
                 }
             }
         }
+        Ok(())
     }
 
     /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).

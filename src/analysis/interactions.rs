@@ -424,11 +424,11 @@ impl InteractionAccumulator {
             .try_reduce(
                 || empty.clone(),
                 |mut x, y| {
-                    x.merge_sums(y);
+                    x.merge_sums(y)?;
                     Ok(x)
                 },
             )?;
-        self.merge_sums(part);
+        self.merge_sums(part)?;
         Ok(())
     }
 
@@ -527,7 +527,7 @@ impl InteractionAccumulator {
         n: usize,
         plan: &[PairPlan],
         vals: &[f64],
-    ) {
+    ) -> Result<()> {
         self.n_seqs += 1;
         let nh = self.cfg.n_layers * self.cfg.n_heads;
         let per_head: usize = plan.iter().map(|p| 2 + p.nulls.len()).sum();
@@ -561,11 +561,11 @@ impl InteractionAccumulator {
                 let v = &vals[hi * per_head + off..hi * per_head + off + 2 + m];
                 let hs = &mut st.heads[hi];
                 hs.sum_obs += fx(v[0]);
-                hs.obs.add(bin_of(v[0] * nf));
+                hs.obs.add(bin_of(v[0] * nf))?;
                 let mut nsum = 0.0;
                 for &u in &v[1..=m] {
                     hs.sum_null += fx(u);
-                    hs.null.add(bin_of(u * nf));
+                    hs.null.add(bin_of(u * nf))?;
                     nsum += u;
                 }
                 hs.n_null += m as u64;
@@ -600,11 +600,12 @@ impl InteractionAccumulator {
                 .expect("recorded above");
             for (hs, v) in st.heads.iter_mut().zip(sums) {
                 let mean = v / c as f64;
-                hs.contrast.add(bin_of(mean));
+                hs.contrast.add(bin_of(mean))?;
                 hs.sum_contrast += fx(mean);
                 hs.n_contrast += 1;
             }
         }
+        Ok(())
     }
 
     /// Adds another accumulator's sums (same configuration, disjoint shards).
@@ -615,21 +616,20 @@ impl InteractionAccumulator {
             ));
         }
         self.shards = merge_shards(&self.shards, &other.shards)?;
-        self.merge_sums(other);
+        self.merge_sums(other)?;
         Ok(())
     }
 
-    pub(crate) fn merge_sums(&mut self, o: InteractionAccumulator) {
+    pub(crate) fn merge_sums(&mut self, o: InteractionAccumulator) -> Result<()> {
         self.n_seqs += o.n_seqs;
-        for (k, mut v) in o.pairs {
+        for (k, v) in o.pairs {
             match self.pairs.get_mut(&k) {
                 None => {
-                    for h in &mut v.heads {
-                        h.obs.shrink_to_fit();
-                        h.null.shrink_to_fit();
-                        h.contrast.shrink_to_fit();
-                    }
-                    self.pairs.insert(k, v);
+                    // A copy, not the moved value: the copy is exact-size and allocated by
+                    // this thread, so what lives for the whole run does not pin the batch
+                    // workers' allocator arenas (with glibc that alone grew peak RSS with
+                    // the input).
+                    self.pairs.insert(k, v.clone());
                 }
                 Some(e) => {
                     e.n_pairs += v.n_pairs;
@@ -644,9 +644,9 @@ impl InteractionAccumulator {
                         a.sum_obs += b.sum_obs;
                         a.sum_null += b.sum_null;
                         a.n_null += b.n_null;
-                        a.obs.merge(&b.obs);
-                        a.null.merge(&b.null);
-                        a.contrast.merge(&b.contrast);
+                        a.obs.merge(&b.obs)?;
+                        a.null.merge(&b.null)?;
+                        a.contrast.merge(&b.contrast)?;
                         a.sum_contrast += b.sum_contrast;
                         a.n_contrast += b.n_contrast;
                     }
@@ -657,6 +657,7 @@ impl InteractionAccumulator {
             self.hits.push(h, self.cfg.top_site_pairs);
         }
         self.hits.trim(self.cfg.top_site_pairs);
+        Ok(())
     }
 
     /// Writes the state to `path` (JSON) for a later [`merge`](Self::merge).
@@ -693,13 +694,15 @@ impl InteractionAccumulator {
         // Site-matched null: per (score, head), the contrasts of every motif pair pooled;
         // each pair is tested against the pool less itself.
         let nh = self.cfg.n_layers * self.cfg.n_heads;
-        let mut pool: BTreeMap<Score, Vec<Hist>> = BTreeMap::new();
+        let mut pool: BTreeMap<Score, Vec<Hist<u64>>> = BTreeMap::new();
         for (&(score, _, _), st) in &self.pairs {
             let p = pool
                 .entry(score)
                 .or_insert_with(|| vec![Hist::default(); nh]);
             for (hi, hs) in st.heads.iter().enumerate() {
-                p[hi].merge(&hs.contrast);
+                p[hi]
+                    .merge(&hs.contrast)
+                    .expect("u64 pools of u32 counts cannot overflow");
             }
         }
         for (&(score, a, b), st) in &self.pairs {

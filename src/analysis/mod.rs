@@ -359,19 +359,19 @@ pub fn add_batch(
             || empty.clone(),
             |(mut h, mut i), (h2, i2)| {
                 if let (Some(x), Some(y)) = (h.as_mut(), h2) {
-                    x.merge_sums(&y);
+                    x.merge_sums(&y)?;
                 }
                 if let (Some(x), Some(y)) = (i.as_mut(), i2) {
-                    x.merge_sums(y);
+                    x.merge_sums(y)?;
                 }
                 Ok((h, i))
             },
         )?;
     if let (Some(x), Some(y)) = (heads, ph) {
-        x.merge_sums(&y);
+        x.merge_sums(&y)?;
     }
     if let (Some(x), Some(y)) = (inter, pi) {
-        x.merge_sums(y);
+        x.merge_sums(y)?;
     }
     Ok(())
 }
@@ -410,7 +410,7 @@ pub(crate) fn add_sequence_scored(
                 sat.build_with(map, a.n_tokens, |q, row, prefix| {
                     rows.add_row(geom, q, row, prefix)
                 });
-                acc.add_head(l * a.n_heads + h, &rows, &sat, geom, sets);
+                acc.add_head(l * a.n_heads + h, &rows, &sat, geom, sets)?;
             } else {
                 sat.build(map, a.n_tokens);
             }
@@ -423,7 +423,7 @@ pub(crate) fn add_sequence_scored(
         acc.finish_seq(a, sets);
     }
     if let (Some((acc, score)), Some(plan)) = (inter.as_mut(), plan.as_ref()) {
-        acc.record(*score, a.seq_index, a.n_tokens, plan, &vals);
+        acc.record(*score, a.seq_index, a.n_tokens, plan, &vals)?;
     }
     Ok(())
 }

@@ -62,37 +62,68 @@ pub(crate) fn bin_of(v: f64) -> i16 {
     if v < 0.0 { -b } else { b }
 }
 
+/// Width of a histogram's bin counts: `u32` for the (pair, head) histograms that live for
+/// the whole run (6 bytes a bin, not 10: those bins are what a long run's memory grows
+/// by), `u64` for pools summed over them.
+pub(crate) trait Count: Copy + Default + Ord + Into<u64> + std::fmt::Debug {
+    fn checked_add(self, o: Self) -> Option<Self>;
+}
+
+impl Count for u32 {
+    fn checked_add(self, o: Self) -> Option<Self> {
+        u32::checked_add(self, o)
+    }
+}
+
+impl Count for u64 {
+    fn checked_add(self, o: Self) -> Option<Self> {
+        u64::checked_add(self, o)
+    }
+}
+
+/// A bin count passed what its histogram's counts can hold.
+#[derive(Debug)]
+pub(crate) struct Overflow;
+
+impl From<Overflow> for crate::Error {
+    fn from(_: Overflow) -> Self {
+        crate::Error::Invalid(format!(
+            "more than {} values fell in one rank-test histogram bin: too many sequences \
+             for one table",
+            u32::MAX
+        ))
+    }
+}
+
 /// A sparse histogram of integer bin counts, sorted by bin.
 ///
 /// Bins and counts live in separate arrays so that the binary search of an update
 /// touches 2 bytes per entry: with thousands of (pair, head) histograms per sequence,
 /// cache misses of that search are the cost of the whole interaction pass.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Hist {
+pub(crate) struct Hist<C = u32> {
     bins: Vec<i16>,
-    counts: Vec<u64>,
+    counts: Vec<C>,
 }
 
-impl Hist {
+impl Hist<u32> {
+    /// Counts one value; fails rather than wrap when its bin is full.
     #[inline]
-    pub fn add(&mut self, bin: i16) {
+    pub fn add(&mut self, bin: i16) -> Result<(), Overflow> {
         match self.bins.binary_search(&bin) {
-            Ok(i) => self.counts[i] += 1,
+            Ok(i) => self.counts[i] = self.counts[i].checked_add(1).ok_or(Overflow)?,
             Err(i) => {
                 self.bins.insert(i, bin);
                 self.counts.insert(i, 1);
             }
         }
+        Ok(())
     }
+}
 
-    /// Drops spare capacity (a histogram built by [`add`](Self::add) that is kept).
-    pub fn shrink_to_fit(&mut self) {
-        self.bins.shrink_to_fit();
-        self.counts.shrink_to_fit();
-    }
-
+impl<C: Count> Hist<C> {
     pub fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts.iter().map(|&c| c.into()).sum()
     }
 
     /// Whether the arrays are consistent (for states read from files).
@@ -101,13 +132,13 @@ impl Hist {
     }
 
     /// This histogram less `other`, whose counts it holds (a pool less one member).
-    pub fn minus(&self, other: &Hist) -> Hist {
+    pub fn minus<D: Count>(&self, other: &Hist<D>) -> Hist<u64> {
         let mut out = Hist::default();
         let mut j = 0;
         for (i, &b) in self.bins.iter().enumerate() {
-            let mut c = self.counts[i];
+            let mut c: u64 = self.counts[i].into();
             if j < other.bins.len() && other.bins[j] == b {
-                c -= other.counts[j].min(c);
+                c -= other.counts[j].into().min(c);
                 j += 1;
             }
             if c > 0 {
@@ -121,9 +152,10 @@ impl Hist {
     /// Adds `other`'s counts. In place when all its bins are already here (the usual case
     /// once a pair has been seen often); otherwise rebuilt at the exact union size, since
     /// thousands of these live for the whole run and slack would grow with the input.
-    pub fn merge(&mut self, other: &Hist) {
+    /// Fails, leaving `self` unspecified, when a bin's count would overflow.
+    pub fn merge<D: Count + Into<C>>(&mut self, other: &Hist<D>) -> Result<(), Overflow> {
         if other.bins.is_empty() {
-            return;
+            return Ok(());
         }
         // Position of each of `other`'s bins here, or None (one forward walk).
         let find = |walk: &mut usize, b: i16| {
@@ -136,13 +168,14 @@ impl Hist {
             .iter()
             .filter(|&&b| find(&mut walk, b).is_none())
             .count();
+        let sum = |a: C, b: D| a.checked_add(b.into()).ok_or(Overflow);
         if new == 0 {
             let mut walk = 0;
             for (&b, &c) in other.bins.iter().zip(&other.counts) {
                 let i = find(&mut walk, b).expect("every bin is present");
-                self.counts[i] += c;
+                self.counts[i] = sum(self.counts[i], c)?;
             }
-            return;
+            return Ok(());
         }
         let n = self.bins.len() + new;
         let (mut bins, mut counts) = (Vec::with_capacity(n), Vec::with_capacity(n));
@@ -155,17 +188,18 @@ impl Hist {
                 i += 1;
             } else if i == a.len() || b[j] < a[i] {
                 bins.push(b[j]);
-                counts.push(other.counts[j]);
+                counts.push(other.counts[j].into());
                 j += 1;
             } else {
                 bins.push(a[i]);
-                counts.push(self.counts[i] + other.counts[j]);
+                counts.push(sum(self.counts[i], other.counts[j])?);
                 i += 1;
                 j += 1;
             }
         }
         self.bins = bins;
         self.counts = counts;
+        Ok(())
     }
 }
 
@@ -177,7 +211,7 @@ impl Hist {
 /// collapses and turns a single outlier into p ~ 1e-3; the untied variance is larger,
 /// so the test stays conservative. Returns `(p, auc)` with `auc = U / (n1 n2)`;
 /// `p = 1` when either side is empty.
-pub(crate) fn mann_whitney(obs: &Hist, null: &Hist) -> (f64, f64) {
+pub(crate) fn mann_whitney<C: Count, D: Count>(obs: &Hist<C>, null: &Hist<D>) -> (f64, f64) {
     let (n1, n2) = (obs.total(), null.total());
     if n1 == 0 || n2 == 0 {
         return (1.0, f64::NAN);
@@ -189,11 +223,16 @@ pub(crate) fn mann_whitney(obs: &Hist, null: &Hist) -> (f64, f64) {
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         let (co, cn, take_i, take_j) = if j == b.len() || (i < a.len() && a[i] < b[j]) {
-            (obs.counts[i] as u128, 0u128, true, false)
+            (obs.counts[i].into() as u128, 0u128, true, false)
         } else if i == a.len() || b[j] < a[i] {
-            (0, null.counts[j] as u128, false, true)
+            (0, null.counts[j].into() as u128, false, true)
         } else {
-            (obs.counts[i] as u128, null.counts[j] as u128, true, true)
+            (
+                obs.counts[i].into() as u128,
+                null.counts[j].into() as u128,
+                true,
+                true,
+            )
         };
         two_u += co * (2 * below + cn);
         below += cn;
@@ -320,7 +359,7 @@ mod tests {
     fn hist(vals: &[f64]) -> Hist {
         let mut h = Hist::default();
         for &v in vals {
-            h.add(bin_of(v));
+            h.add(bin_of(v)).unwrap();
         }
         h
     }
@@ -357,9 +396,9 @@ mod tests {
         assert!(mann_whitney(&same, &same).0 > 0.5);
         // One outlier among ties is no evidence.
         let mut one = hist(&[1.0; 34]);
-        one.add(bin_of(1.5));
+        one.add(bin_of(1.5)).unwrap();
         assert!(mann_whitney(&one, &hist(&[1.0; 280])).0 > 0.2);
-        assert_eq!(mann_whitney(&Hist::default(), &same).0, 1.0);
+        assert_eq!(mann_whitney(&Hist::<u32>::default(), &same).0, 1.0);
         // Matches the textbook value: n1 = n2 = 8, U = 64 -> z = 3.31, p = 4.6e-4.
         let z = (64.0 - 32.0 - 0.5) / (8.0f64 * 8.0 * 17.0 / 12.0).sqrt();
         assert!((p_upper_ref(z) - mann_whitney(&obs, &null).0).abs() < 1e-9);
@@ -381,15 +420,41 @@ mod tests {
     fn histogram_merge_is_a_sum() {
         let mut a = hist(&[1.0, 2.0, 2.0]);
         let b = hist(&[2.0, 4.0]);
-        a.merge(&b);
+        a.merge(&b).unwrap();
         assert_eq!(a, hist(&[1.0, 2.0, 2.0, 2.0, 4.0]));
         assert_eq!(a.bins.capacity(), a.bins.len(), "rebuilt without slack");
         // Only bins already present: added in place.
-        a.merge(&hist(&[4.0, 1.0, 4.0]));
+        a.merge(&hist(&[4.0, 1.0, 4.0])).unwrap();
         assert_eq!(a, hist(&[1.0, 1.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0]));
-        a.merge(&Hist::default());
-        a.merge(&hist(&[0.5, 8.0]));
+        a.merge(&Hist::<u32>::default()).unwrap();
+        a.merge(&hist(&[0.5, 8.0])).unwrap();
         assert_eq!(a, hist(&[0.5, 1.0, 1.0, 2.0, 2.0, 2.0, 4.0, 4.0, 4.0, 8.0]));
+        // A u64 pool takes u32 members, and gives them back.
+        let mut pool = Hist::<u64>::default();
+        pool.merge(&a).unwrap();
+        pool.merge(&b).unwrap();
+        assert_eq!(pool.total(), 12);
+        assert_eq!(pool.minus(&b).total(), a.total());
+        assert_eq!(mann_whitney(&a, &pool.minus(&b)), mann_whitney(&a, &a));
+    }
+
+    #[test]
+    fn full_bins_fail_instead_of_wrapping() {
+        let bin = bin_of(1.0);
+        let mut full = Hist {
+            bins: vec![bin],
+            counts: vec![u32::MAX],
+        };
+        assert!(full.add(bin).is_err());
+        assert!(full.merge(&hist(&[1.0])).is_err());
+        // Another bin still has room, and a pool is wide enough for the full one twice.
+        assert!(full.clone().add(bin_of(2.0)).is_ok());
+        let mut pool = Hist::<u64>::default();
+        pool.merge(&full).unwrap();
+        pool.merge(&full).unwrap();
+        assert_eq!(pool.total(), 2 * u32::MAX as u64);
+        let e: crate::Error = Overflow.into();
+        assert!(e.to_string().contains("rank-test histogram bin"), "{e}");
     }
 
     #[test]
