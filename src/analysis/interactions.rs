@@ -414,8 +414,19 @@ impl InteractionAccumulator {
         score: Score,
         items: &[(&SeqAttention, &[Site], &TokenGeometry)],
     ) -> Result<()> {
+        let part = self.batch_part(score, items)?;
+        self.merge_batch(part)
+    }
+
+    /// A batch's sums on their own (in parallel), for [`merge_batch`](Self::merge_batch):
+    /// `add_batch_scores` in two steps, so that the merging can run on another thread.
+    pub fn batch_part(
+        &self,
+        score: Score,
+        items: &[(&SeqAttention, &[Site], &TokenGeometry)],
+    ) -> Result<InteractionAccumulator> {
         let empty = InteractionAccumulator::new(self.cfg.clone());
-        let part = items
+        items
             .par_iter()
             .try_fold(
                 || empty.clone(),
@@ -427,9 +438,12 @@ impl InteractionAccumulator {
                     x.merge_sums(y)?;
                     Ok(x)
                 },
-            )?;
-        self.merge_sums(part)?;
-        Ok(())
+            )
+    }
+
+    /// Adds a [`batch_part`](Self::batch_part) of this accumulator's configuration.
+    pub fn merge_batch(&mut self, part: InteractionAccumulator) -> Result<()> {
+        self.merge_sums(part)
     }
 
     /// Site pairs of one sequence, their token spans and distance-matched null positions.

@@ -94,9 +94,6 @@ pub fn run() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    if matches!(cli.command, Command::Heads(_) | Command::Interactions(_)) {
-        analysis_malloc_settings();
-    }
     if let Some(n) = cli.global.threads {
         anyhow::ensure!(n > 0, "--threads must be at least 1");
         rayon::ThreadPoolBuilder::new()
@@ -105,24 +102,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             .context("could not start the thread pool")?;
     }
     run_command(cli.command, &cli.global)
-}
-
-/// Glibc allocator settings for the attention analyses, set before any thread exists.
-///
-/// Their accumulators live for the whole run while every batch allocates and frees
-/// large attention tensors around them. Glibc's default raises its mmap threshold to
-/// the largest block freed, so those tensors come from the heap, where the
-/// accumulators' growing arrays pin them in place and the resident heap spread with the
-/// input (+8 % peak RSS from 10k to 30k sequences). A fixed 1 MiB threshold returns
-/// the tensors to the system (+1.8 %), and one arena for all threads keeps the small
-/// allocations of the batch workers in one place (6 MiB lower peak).
-fn analysis_malloc_settings() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; no memory is touched.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
 }
 
 /// Runs one parsed subcommand (also how `demo` chains the others).
