@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-recovery}
 N=${N:-20000} EPOCHS=${EPOCHS:-8} N_EVAL=${N_EVAL:-2000}
-TRAIN_ARGS=${TRAIN_ARGS:---k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --conv-kernel 9 --relative-bias 200 --relative-bias-lr 10}
+TRAIN_ARGS=${TRAIN_ARGS:---k 4 --d-model 64 --heads 8 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --conv-kernel 9 --relative-bias 200 --relative-bias-lr 10}
 cargo build --release --quiet && cargo build --release --quiet --example recovery
 B=target/release/cisformer R=target/release/examples/recovery
 mkdir -p "$W"
