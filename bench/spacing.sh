@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-bench/out/spacing}
-N=${N:-20000} EPOCHS=${EPOCHS:-8}
-TRAIN_ARGS=${TRAIN_ARGS:---k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --conv-kernel 9 --relative-bias 200 --relative-bias-lr 10}
+N=${N:-20000} EPOCHS=${EPOCHS:-10}
+TRAIN_ARGS=${TRAIN_ARGS:---k 4 --d-model 64 --heads 4 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --conv-kernel 9 --relative-bias 200 --relative-bias-lr 30}
 B=${CISFORMER:-target/release/cisformer}
 [[ -n ${CISFORMER:-} ]] || cargo build --release --quiet
 G=bench/spacing_grammar.toml
