@@ -639,10 +639,9 @@ impl InteractionAccumulator {
         for (k, v) in o.pairs {
             match self.pairs.get_mut(&k) {
                 None => {
-                    // A copy, not the moved value: the copy is exact-size and allocated by
-                    // this thread, so what lives for the whole run does not pin the batch
-                    // workers' allocator arenas (with glibc that alone grew peak RSS with
-                    // the input).
+                    // A copy, not the moved value: exact-size, and allocated by the merging
+                    // thread rather than the batch worker that built it, so what lives for
+                    // the whole run stays with the run-long sums (see `cli::interactions`).
                     self.pairs.insert(k, v.clone());
                 }
                 Some(e) => {
