@@ -5,8 +5,12 @@ Fits least squares on the first 80% of the sequences and reports held-out Pearso
   presence     one 0/1 feature per motif: any `cisformer scan` hit at p <= THRESH
   +pairs       the same plus every pairwise product (co-presence, no spacing/orientation)
   truth+pairs  presence of the planted sites themselves (sites.bed) plus products
+  grammar      presence plus one 0/1 feature per interacting pair of truth.tsv: two scan
+               hits of its motifs in its gap window and orientation (the true rules)
+  truth+grammar the same rules on the planted sites: the noise-free activity exactly
 The gap between these and the noise ceiling is what spacing and orientation rules add; the
-gap between `presence` and `truth` is the cost of finding motifs in sequence at all.
+gap between `grammar` and `truth+grammar` is the cost of finding motifs in sequence at all:
+chance matches of the background look like planted sites, but only planted sites count.
 
 Usage: bench/feature_ceiling.py SIM_DIR SCAN_TSV [THRESH]   (needs numpy)
   SIM_DIR from `cisformer simulate`; SCAN_TSV from
@@ -28,11 +32,18 @@ def main():
     names, motifs, col = motif_names(sim)
     n, m = len(y), len(motifs)
     scanned = np.zeros((n, m))
+    hits = [[] for _ in range(n)]
     for r in csv.reader(open(scan), delimiter="\t"):
         if not r or r[0] == "motif_id" or r[0].startswith("#") or float(r[7]) > thresh:
             continue
         scanned[idx[r[2]], col[names[r[0]]]] = 1
+        # scan rows are 1-based inclusive; sites are kept 0-based half-open like sites.bed
+        hits[idx[r[2]]].append((int(r[3]) - 1, int(r[4]), names[r[0]], r[5] == "+"))
     truth = truth_presence(sim, idx, names, col)
+    planted = [[] for _ in range(n)]
+    for r in csv.reader(open(f"{sim}/sites.bed"), delimiter="\t"):
+        planted[idx[r[0]]].append((int(r[1]), int(r[2]), names[r[3]], r[5] == "+"))
+    rules = interacting_pairs(f"{sim}/truth.tsv")
 
     def with_pairs(x):
         prods = [x[:, a] * x[:, b] for a in range(m) for b in range(a + 1, m)]
@@ -48,6 +59,42 @@ def main():
     print(f"presence\t{held_out_r(scanned):.3f}")
     print(f"presence+pairs\t{held_out_r(with_pairs(scanned)):.3f}")
     print(f"truth+pairs\t{held_out_r(with_pairs(truth)):.3f}")
+    print(f"grammar\t{held_out_r(np.hstack([scanned, grammar(hits, rules)])):.3f}")
+    print(f"truth+grammar\t{held_out_r(np.hstack([truth, grammar(planted, rules)])):.3f}")
+
+
+def interacting_pairs(path):
+    """(a, b, min_gap, max_gap, orientation) of every non-decoy pair in truth.tsv."""
+    rows = list(csv.DictReader(open(path), delimiter="\t"))
+    return [
+        (r["name_a"], r["name_b"], int(r["min_gap"]), int(r["max_gap"]), r["orientation"])
+        for r in rows
+        if r["kind"] not in ("single", "decoy")
+    ]
+
+
+def orientation(up_plus, down_plus):
+    if up_plus == down_plus:
+        return "tandem"
+    return "convergent" if up_plus else "divergent"
+
+
+def grammar(sites, rules):
+    """0/1 per sequence and rule: two sites of the pair's motifs in its window and
+    orientation, as the simulator decides it (upstream site first, gap = start - end)."""
+    x = np.zeros((len(sites), len(rules)))
+    for i, st in enumerate(sites):
+        for k, (a, b, lo, hi, ori) in enumerate(rules):
+            for u in st:
+                for v in st:
+                    if u is v or u[0] > v[0] or v[0] < u[1] or {u[2], v[2]} != {a, b}:
+                        continue
+                    if a != b and u[2] == v[2]:
+                        continue
+                    ok = lo <= v[0] - u[1] <= hi
+                    if ok and (ori == "any" or orientation(u[3], v[3]) == ori):
+                        x[i, k] = 1
+    return x
 
 
 if __name__ == "__main__":

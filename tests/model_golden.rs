@@ -139,7 +139,6 @@ fn conv_stem_adamw_step_matches_torch() {
     check_step("conv");
 }
 
-/// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
 #[test]
 fn relative_bias_forward_matches_torch() {
     check_forward("relbias");
@@ -150,6 +149,17 @@ fn relative_bias_adamw_step_matches_torch() {
     check_step("relbias");
 }
 
+#[test]
+fn max_pooling_forward_matches_torch() {
+    check_forward("maxpool");
+}
+
+#[test]
+fn max_pooling_adamw_step_matches_torch() {
+    check_step("maxpool");
+}
+
+/// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
 fn check_attention_grad(name: &str) {
     let (model, g) = load(name);
     let (maps, grads) = model.attention_gradients(&g.ids, 0).unwrap();
@@ -182,7 +192,7 @@ fn check_attention_grad(name: &str) {
 
 #[test]
 fn attention_gradients_match_torch() {
-    for name in ["mha", "gqa", "conv", "relbias"] {
+    for name in ["mha", "gqa", "conv", "relbias", "maxpool"] {
         check_attention_grad(name);
     }
 }

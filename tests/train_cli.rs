@@ -193,6 +193,32 @@ fn relative_bias_is_learnt_saved_and_reported() {
 }
 
 #[test]
+fn max_pooling_is_saved_and_used_by_predict() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let m = dir.path().join("model");
+    train(&s, &m, &["--pooling", "max", "--no-baseline"]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["pooling"], "max");
+    let pred = ok(cisformer()
+        .args(["predict", "-q", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    let values: Vec<f64> = pred
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 240);
+    assert!(values.iter().all(|v| v.is_finite()), "{pred}");
+    assert!(values.iter().any(|&v| v != values[0]), "constant predictions");
+    let info = ok(cisformer().args(["info", "--model"]).arg(&m));
+    assert!(info.contains("Max pooling"), "{info}");
+}
+
+#[test]
 fn refuses_to_overwrite_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());

@@ -89,8 +89,8 @@ pub struct Args {
     /// Dropout.
     #[arg(long)]
     dropout: Option<f32>,
-    /// Sequence summary: cls or mean.
-    #[arg(long, value_parser = ["cls", "mean"])]
+    /// Sequence summary: cls, mean or max (per feature, over the tokens).
+    #[arg(long, value_parser = ["cls", "mean", "max"])]
     pooling: Option<String>,
     /// Width in tokens of the convolution over token embeddings before the first layer
     /// (odd; 0 turns it off).
@@ -322,10 +322,10 @@ fn settings(
     set!(m.conv_kernel, a.conv_kernel);
     set!(m.relative_bias, a.relative_bias);
     if let Some(p) = &a.pooling {
-        m.pooling = if p == "cls" {
-            Pooling::Cls
-        } else {
-            Pooling::Mean
+        m.pooling = match p.as_str() {
+            "cls" => Pooling::Cls,
+            "max" => Pooling::Max,
+            _ => Pooling::Mean,
         };
     }
     if let Some(p) = &a.positional {

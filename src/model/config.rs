@@ -17,6 +17,10 @@ pub enum Pooling {
     Cls,
     /// Mean over all non-padding tokens (including `[CLS]` and `[SEP]`).
     Mean,
+    /// Per-feature maximum over all non-padding tokens, then the final norm: one token
+    /// that sees a motif or a motif pair can set the summary alone instead of being
+    /// diluted by the length.
+    Max,
 }
 
 /// Position encoding added to the token embeddings.

@@ -509,6 +509,8 @@ impl Model {
             match self.cfg.pooling {
                 Pooling::Cls => row[0] = 1.0,
                 Pooling::Mean => row.fill(1.0 / s.len() as f32),
+                // Max pooling reads `valid` instead.
+                Pooling::Max => {}
             }
         }
         let dev = Device::Cpu;
@@ -635,8 +637,18 @@ impl Model {
             x = step().map_err(cerr)?;
         }
         let out = || -> candle_core::Result<Tensor> {
-            let x = w.final_ln.forward(&x)?;
-            w.head.forward(&batch.pool.matmul(&x)?)
+            let pooled = match self.cfg.pooling {
+                // The norm comes after the maximum: maxima of normalised tokens all sit
+                // well above zero, a shared offset the head would first have to unlearn.
+                Pooling::Max => {
+                    // Padding sits 1e9 below every real value, so it is never the maximum.
+                    let shift = ((&batch.valid - 1.0)? * 1e9)?;
+                    let max = x.broadcast_add(&shift)?.reshape((g.b, g.l, d))?.max(1)?;
+                    w.final_ln.forward(&max)?
+                }
+                Pooling::Cls | Pooling::Mean => batch.pool.matmul(&w.final_ln.forward(&x)?)?,
+            };
+            w.head.forward(&pooled)
         };
         out().map_err(cerr)
     }

@@ -72,6 +72,18 @@ CONFIGS = {
                    regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.1)),
         seed=4, gate=(0, 1),
     ),
+    # Max pooling over unequal lengths (padding must never be the maximum), with the conv
+    # stem and relative bias of the recipes that use it, and one head gated to 0.
+    "maxpool": dict(
+        model=dict(k=3, stride=1, vocab_size=5 + 64, d_model=16, n_heads=4, n_kv_heads=4,
+                   n_layers=2, ffn_dim=32, dropout=0.0, max_tokens=64, pooling="max",
+                   positional="learned", task="regression", n_outputs=2, layer_norm_eps=1e-5,
+                   conv_kernel=3, relative_bias=4),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=1.0,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
+        seed=5, gate=(1, 3),
+    ),
 }
 
 
@@ -197,6 +209,10 @@ def forward(P, c, seqs, gate=None, probe=None):
             o = o * g[None, :, None, None]
         x = x + lin(o.transpose(1, 2).reshape(B, L, H * dh), p + "attn.o")
         x = x + lin(F.gelu(lin(ln(x, p + "ln2"), p + "ffn.up")), p + "ffn.down")
+    if c["pooling"] == "max":
+        # max over real tokens first, then the final norm
+        return lin(ln((x + (valid.float()[:, :, None] - 1.0) * 1e9).amax(1), "final_ln"),
+                   "head"), probs, valid
     x = ln(x, "final_ln")
     if c["pooling"] == "cls":
         pooled = x[:, 0]
