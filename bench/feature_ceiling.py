@@ -20,7 +20,7 @@ import csv
 import sys
 
 import numpy as np
-from simdata import column, motif_names, truth_presence
+from simdata import column, grammar, interacting_pairs, motif_names, planted_sites, truth_presence
 
 
 def main():
@@ -40,9 +40,7 @@ def main():
         # scan rows are 1-based inclusive; sites are kept 0-based half-open like sites.bed
         hits[idx[r[2]]].append((int(r[3]) - 1, int(r[4]), names[r[0]], r[5] == "+"))
     truth = truth_presence(sim, idx, names, col)
-    planted = [[] for _ in range(n)]
-    for r in csv.reader(open(f"{sim}/sites.bed"), delimiter="\t"):
-        planted[idx[r[0]]].append((int(r[1]), int(r[2]), names[r[3]], r[5] == "+"))
+    planted = planted_sites(sim, idx, names)
     rules = interacting_pairs(f"{sim}/truth.tsv")
 
     def with_pairs(x):
@@ -61,40 +59,6 @@ def main():
     print(f"truth+pairs\t{held_out_r(with_pairs(truth)):.3f}")
     print(f"grammar\t{held_out_r(np.hstack([scanned, grammar(hits, rules)])):.3f}")
     print(f"truth+grammar\t{held_out_r(np.hstack([truth, grammar(planted, rules)])):.3f}")
-
-
-def interacting_pairs(path):
-    """(a, b, min_gap, max_gap, orientation) of every non-decoy pair in truth.tsv."""
-    rows = list(csv.DictReader(open(path), delimiter="\t"))
-    return [
-        (r["name_a"], r["name_b"], int(r["min_gap"]), int(r["max_gap"]), r["orientation"])
-        for r in rows
-        if r["kind"] not in ("single", "decoy")
-    ]
-
-
-def orientation(up_plus, down_plus):
-    if up_plus == down_plus:
-        return "tandem"
-    return "convergent" if up_plus else "divergent"
-
-
-def grammar(sites, rules):
-    """0/1 per sequence and rule: two sites of the pair's motifs in its window and
-    orientation, as the simulator decides it (upstream site first, gap = start - end)."""
-    x = np.zeros((len(sites), len(rules)))
-    for i, st in enumerate(sites):
-        for k, (a, b, lo, hi, ori) in enumerate(rules):
-            for u in st:
-                for v in st:
-                    if u is v or u[0] > v[0] or v[0] < u[1] or {u[2], v[2]} != {a, b}:
-                        continue
-                    if a != b and u[2] == v[2]:
-                        continue
-                    ok = lo <= v[0] - u[1] <= hi
-                    if ok and (ori == "any" or orientation(u[3], v[3]) == ori):
-                        x[i, k] = 1
-    return x
 
 
 if __name__ == "__main__":
