@@ -122,6 +122,46 @@ fn train_predict_evaluate_info_end_to_end() {
     assert_ne!(rc_rows[1], rows[1]);
     assert_eq!(rc_rows[2], rows[2]);
 
+    // Two models: the mean of their predictions, scored beside the first model's ridge.
+    let values = |tsv: &str| -> Vec<f64> {
+        tsv.lines()
+            .skip(1)
+            .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    let other = ok(cisformer()
+        .args(["predict", "--model"])
+        .arg(&m3)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    let both = ok(cisformer()
+        .args(["predict", "--model"])
+        .arg(&m)
+        .arg("--model")
+        .arg(&m3)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    assert!(both.starts_with("id\tactivity\nsim000001\t"), "{both}");
+    let (a, b, mean) = (values(&pred), values(&other), values(&both));
+    assert_eq!(mean.len(), 240);
+    assert!(a.iter().zip(&b).any(|(x, y)| (x - y).abs() > 1e-3));
+    for ((x, y), z) in a.iter().zip(&b).zip(&mean) {
+        // each printed to 6 decimals
+        assert!((0.5 * (x + y) - z).abs() <= 2e-6, "{x} {y} -> {z}");
+    }
+    let eval_both = ok(cisformer()
+        .args(["evaluate", "-q", "--model"])
+        .arg(&m)
+        .arg("--model")
+        .arg(&m3)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa"))
+        .arg("--labels")
+        .arg(s.join("labels.tsv")));
+    let both_rows: Vec<Vec<&str>> = eval_both.lines().map(|l| l.split('\t').collect()).collect();
+    assert_ne!(both_rows[1], rows[1]);
+    assert_eq!(both_rows[2], rows[2]);
+
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
     assert!(info.contains("architecture\t1 layers x 2 heads"), "{info}");
     assert!(info.contains("train_log\t2 epochs"), "{info}");
@@ -213,9 +253,49 @@ fn max_pooling_is_saved_and_used_by_predict() {
         .collect();
     assert_eq!(values.len(), 240);
     assert!(values.iter().all(|v| v.is_finite()), "{pred}");
-    assert!(values.iter().any(|&v| v != values[0]), "constant predictions");
+    assert!(
+        values.iter().any(|&v| v != values[0]),
+        "constant predictions"
+    );
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
     assert!(info.contains("Max pooling"), "{info}");
+}
+
+#[test]
+fn ensemble_of_models_with_other_outputs_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let g = dir.path().join("other.toml");
+    std::fs::write(
+        &g,
+        "outputs = [\"expression\"]\nlength = 80\n[[single]]\nmotif = \"Spi1\"\nrate = 0.5\neffect = 2.0\n",
+    )
+    .unwrap();
+    let s2 = dir.path().join("sim2");
+    ok(cisformer()
+        .args(["simulate", "-q", "--n", "240", "--seed", "4", "--grammar"])
+        .arg(&g)
+        .arg("--out")
+        .arg(&s2));
+    let (m, m2) = (dir.path().join("m"), dir.path().join("m2"));
+    train(&s, &m, &["--no-baseline"]);
+    train(&s2, &m2, &["--no-baseline"]);
+    let out = cisformer()
+        .args(["predict", "--model"])
+        .arg(&m)
+        .arg("--model")
+        .arg(&m2)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the models of an ensemble must predict the same outputs"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]

@@ -19,9 +19,10 @@ use super::{Global, baseline::DataArgs};
 /// Example: `cisformer evaluate --model model --fasta test.fa --labels test.tsv`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory written by `train`.
-    #[arg(long, value_name = "DIR")]
-    model: PathBuf,
+    /// Model directory written by `train`. Give it several times to score the mean of the
+    /// models' predictions (an ensemble); the ridge baseline is the first model's.
+    #[arg(long, value_name = "DIR", required = true)]
+    model: Vec<PathBuf>,
     #[command(flatten)]
     data: DataArgs,
     /// Output TSV (`-` = standard output).
@@ -38,7 +39,12 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
-    let (model, meta) = Model::load(&args.model)?;
+    let models = args
+        .model
+        .iter()
+        .map(Model::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;
     if ds.output_names != meta.label_names {
         anyhow::bail!(
@@ -49,11 +55,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
-    let raw = train::transformer::predict_raw_rc(&model, &seqs, 64, args.rc_average)?;
+    let pred = train::transformer::predict_ensemble(&models, &seqs, 64, args.rc_average)?;
     bar.finish_and_clear();
-    let pred = train::transformer::to_label_scale(&model, &meta, raw);
     let table = named(train::split_metrics(&ds, &split, &pred), whole);
-    let ridge_path = args.model.join("ridge.json");
+    let ridge_path = args.model[0].join("ridge.json");
     let ridge_table = if ridge_path.is_file() {
         let text = std::fs::read_to_string(&ridge_path)?;
         let r: RidgeBaseline = serde_json::from_str(&text)

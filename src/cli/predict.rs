@@ -13,14 +13,15 @@ use super::Global;
 ///
 /// From FASTA: a TSV with `id` and one column per output. From BED (--bed --genome):
 /// a bedGraph of --output (default: the first), in BED order. Values are on the label
-/// scale (probabilities for 0/1 labels).
+/// scale (probabilities for 0/1 labels); with several --model, their mean.
 ///
 /// Example: `cisformer predict --model model --fasta new.fa --rc-average -o pred.tsv`
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Model directory written by `train`.
-    #[arg(long, value_name = "DIR")]
-    model: PathBuf,
+    /// Model directory written by `train`. Give it several times to average the models'
+    /// predictions on the label scale (an ensemble, e.g. of training seeds).
+    #[arg(long, value_name = "DIR", required = true)]
+    model: Vec<PathBuf>,
     /// Sequences (FASTA, plain or gzip).
     #[arg(
         long,
@@ -58,7 +59,12 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
-    let (model, meta) = Model::load(&args.model)?;
+    let models = args
+        .model
+        .iter()
+        .map(Model::load)
+        .collect::<Result<Vec<_>, _>>()?;
+    let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {
         (Some(fa), _, _) => {
             let recs = fasta::read_all(fa)?;
@@ -78,15 +84,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         _ => anyhow::bail!("give --fasta FA, or --bed BED --genome FA"),
     };
-    let k = model.config().k;
+    let k = models.iter().map(|(m, _)| m.config().k).max().unwrap_or(1);
     if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < k) {
         anyhow::bail!("sequence '{id}' is {} bp, shorter than k = {k}", s.len());
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
-    let raw = transformer::predict_raw_rc(&model, &seqs, args.batch_size, args.rc_average)?;
+    let pred = transformer::predict_ensemble(&models, &seqs, args.batch_size, args.rc_average)?;
     bar.finish_and_clear();
-    let pred = transformer::to_label_scale(&model, &meta, raw);
     let names = &meta.label_names;
     let mut out = cisformer::io::output::Output::create(&args.out)?;
     let written = match &ds.coords {

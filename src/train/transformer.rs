@@ -115,6 +115,57 @@ pub fn predict_raw_rc(
     Ok(raw)
 }
 
+/// Predictions on the label scale of one model, or the mean of several (an ensemble, e.g.
+/// of seeds: their errors partly cancel). All must predict the same outputs with the same
+/// task; each tokenizes the sequences itself, so their k may differ.
+pub fn predict_ensemble(
+    models: &[(Model, Meta)],
+    seqs: &[&[u8]],
+    batch: usize,
+    rc_average: bool,
+) -> Result<Vec<Vec<f32>>> {
+    let Some(((first, first_meta), rest)) = models.split_first() else {
+        return Err(Error::Invalid("no model to predict with".into()));
+    };
+    for (m, meta) in rest {
+        if meta.label_names != first_meta.label_names || m.config().task != first.config().task {
+            return Err(Error::Invalid(format!(
+                "the models of an ensemble must predict the same outputs: {:?} ({:?}) vs {:?} ({:?})",
+                first_meta.label_names,
+                first.config().task,
+                meta.label_names,
+                m.config().task
+            )));
+        }
+    }
+    let mut sum: Option<Vec<Vec<f64>>> = None;
+    for (m, meta) in models {
+        let pred = to_label_scale(m, meta, predict_raw_rc(m, seqs, batch, rc_average)?);
+        match sum.as_mut() {
+            None => {
+                sum = Some(
+                    pred.iter()
+                        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                        .collect(),
+                )
+            }
+            Some(acc) => {
+                for (a, r) in acc.iter_mut().zip(&pred) {
+                    for (x, &v) in a.iter_mut().zip(r) {
+                        *x += f64::from(v);
+                    }
+                }
+            }
+        }
+    }
+    let n = models.len() as f64;
+    Ok(sum
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.into_iter().map(|x| (x / n) as f32).collect())
+        .collect())
+}
+
 /// Maps model outputs back to the label scale: z-scores → activities for regression,
 /// logits → probabilities for binary outputs.
 pub fn to_label_scale(model: &Model, meta: &Meta, raw: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
