@@ -177,7 +177,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
-            "ranking TF-pair co-attention",
+            "ranking TF-pair links per head (attention × gradient)",
             argv(&[
                 "interactions",
                 "--model",

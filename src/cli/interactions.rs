@@ -29,6 +29,7 @@ use super::{
 /// each attends to the other's null span (the interaction contrast), compared with the
 /// other motif pairs under the same head: heads that look at every motif site pass the
 /// first test for any pair of sites, only a specific link passes both (`joint_p`).
+/// By default a head's link is its attention × gradient of the prediction (--score).
 /// With --shard i/N, writes a partial state for `cisformer merge` instead of the table.
 ///
 /// Example: `cisformer interactions --model model --fasta seqs.fa --motifs motifs.meme -o interactions.tsv`
@@ -62,11 +63,12 @@ pub struct Args {
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]
     null_per_pair: usize,
-    /// What a head's link between two sites is: its co-attention (the default, chosen by
-    /// bench/recovery.sh over four 20k-sequence models), attention × gradient of the
-    /// prediction (pairs the model uses, not merely sees; about 3× the work), or both (rows
-    /// of both kinds, each with its own q-values; the `score` column says which).
-    #[arg(long, value_enum, default_value_t = ScoreArg::Attention)]
+    /// What a head's link between two sites is: attention × gradient of the prediction
+    /// with respect to it (the default: pairs the model uses, not merely sees; chosen by
+    /// bench/recovery.sh, better on both seeds of its recipe; about 3× the work of
+    /// attention), the co-attention alone, or both (rows of both kinds, each with its own
+    /// q-values; the `score` column says which).
+    #[arg(long, value_enum, default_value_t = ScoreArg::AttnGrad)]
     score: ScoreArg,
     /// Row order: joint (max of the distance-matched and site-matched p-values; the
     /// default, chosen by bench/recovery.sh), auc (effect size against the
