@@ -382,6 +382,35 @@ fn patching_heatmap_appears_only_when_given() {
     );
 }
 
+#[test]
+fn interaction_table_is_named_by_its_score() {
+    let caption = |score: Option<&str>| {
+        let (_d, p) = edited("interactions.tsv", |t| match score {
+            None => t.to_string(),
+            Some(kind) => t
+                .lines()
+                .enumerate()
+                .map(|(i, l)| format!("{l}\t{}\n", if i == 0 { "score" } else { kind }))
+                .collect(),
+        });
+        let html = render(&[
+            "report".into(),
+            "--model".into(),
+            data("model").display().to_string(),
+            "--interactions".into(),
+            p.display().to_string(),
+        ]);
+        let doc = Html::parse_document(&html);
+        doc.select(&sel("section#interactions caption"))
+            .next()
+            .map(|c| c.text().collect::<String>())
+            .unwrap_or_else(|| panic!("no caption in {html}"))
+    };
+    assert!(caption(None).contains("Motif pairs by co-attention"));
+    assert!(caption(Some("attention")).contains("Motif pairs by co-attention"));
+    assert!(caption(Some("attn_grad")).contains("Motif pairs by attention × gradient"));
+}
+
 fn edited(file: &str, edit: impl Fn(&str) -> String) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join(Path::new(file).file_name().unwrap());

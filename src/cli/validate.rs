@@ -1,4 +1,4 @@
-//! `cisformer validate`: causal checks of the top co-attention pairs (motif ablation,
+//! `cisformer validate`: causal checks of the top pairs of an interaction table (motif ablation,
 //! spacing scan, head ablation) and one concordance table.
 use std::path::PathBuf;
 
@@ -24,7 +24,8 @@ use super::{Global, write_to};
 /// (b) a spacing scan: consensus instances implanted into background sequences at gaps
 /// 0..=--spacing-max in all four strand combinations (cooperativity curve and best
 /// spacing); (c) head ablation: the pair's best head(s) masked and the epistasis
-/// recomputed. Verdict: confirmed (co-attention q <= --alpha with a positive effect, and
+/// recomputed. Verdict: confirmed (the table's q <= --alpha with a positive effect, whichever
+/// score it holds: attention × gradient or co-attention, and
 /// an epistasis interval excluding 0), attention-only, effect-only, neither, or untested
 /// (no sequence holds both sites).
 ///
@@ -214,7 +215,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         let (rho, n) = validate::spearman(&rows);
         eprintln!(
             "validate: {} pairs: {} confirmed, {} attention-only, {} effect-only, {} neither, {} untested; \
-             Spearman(co-attention, epistasis) = {} over {n}",
+             Spearman(link effect, epistasis) = {} over {n}",
             rows.len(),
             count(Verdict::Confirmed),
             count(Verdict::AttentionOnly),

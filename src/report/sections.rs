@@ -798,11 +798,29 @@ fn interactions_section(t: Option<&(Table, usize)>) -> Result<Section> {
     }
     s.notes.push("Click a column header to sort.".into());
     s.tables.push(TableView::from_tsv(
-        "Motif pairs by co-attention",
+        format!("Motif pairs by {}", score_label(t)),
         t,
         usize::MAX,
     ));
     Ok(s)
+}
+
+/// What the interaction table's rows measure, from its `score` column (tables from
+/// before that column are co-attention).
+fn score_label(t: &Table) -> &'static str {
+    if t.col("score").is_none() {
+        return "co-attention";
+    }
+    let mut kinds = (0..t.len()).map(|r| t.str(r, "score"));
+    match kinds.next() {
+        Some(first) if kinds.all(|k| k == first) => match first {
+            "attn_grad" => "attention × gradient",
+            "attention" => "co-attention",
+            _ => "link score",
+        },
+        Some(_) => "co-attention and attention × gradient",
+        None => "link score",
+    }
 }
 
 /// Spacing and co-attention profiles, one chart per pair and measure.
@@ -949,12 +967,12 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
             ranks.len().to_string(),
         ));
         s.kvs.push(Kv::new(
-            "Spearman ρ (better co-attention rank vs epistasis)",
+            "Spearman ρ (better interaction-table rank vs epistasis)",
             rho.map_or("NA".into(), |v| format!("{v:.3}")),
         ));
         s.figures.push(Figure::new(
-            plot::scatter("Epistasis by co-attention rank", "co-attention rank", "epistasis", &groups, false, WIDE)?,
-            "In-silico epistasis (with its interval) of each checked pair against its co-attention rank; colour = verdict.",
+            plot::scatter("Epistasis by interaction-table rank", "interaction-table rank", "epistasis", &groups, false, WIDE)?,
+            "In-silico epistasis (with its interval) of each checked pair against its rank in the interaction table; colour = verdict.",
         ));
     }
     if t.has(&["head_ablation_effect", "epistasis"]) {

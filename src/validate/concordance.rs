@@ -1,8 +1,9 @@
-//! The concordance table: for each top co-attention pair, does the model actually use it?
+//! The concordance table: for each top pair of an interaction table (ranked by attention ×
+//! gradient or by co-attention), does the model actually use it?
 //!
 //! Verdict rule (documented in the table's trailing comment too):
 //! - attention evidence: the pair's best interaction row has a q-value `<= alpha` and a
-//!   positive `effect` (co-attention above its distance-matched null); the q-value is
+//!   positive `effect` (the score above its distance-matched null); the q-value is
 //!   `joint_q` (both the distance- and the site-matched null) in tables that have it,
 //!   else `q_value`;
 //! - effect evidence: the 95% interval of the ablation epistasis excludes 0 and
@@ -33,7 +34,7 @@ pub struct PairCandidate {
     /// 1-based rank among the table's distinct pairs (its best row's position); `None`
     /// for a pair asked for that the table lacks.
     pub rank: Option<usize>,
-    /// Effect (log2 co-attention / null) and q-value of the best row (`joint_q` when the
+    /// Effect (log2 score / null) and q-value of the best row (`joint_q` when the
     /// table has it, else `q_value`).
     pub effect: f64,
     pub q_value: f64,
@@ -317,7 +318,7 @@ pub fn validate_pair(
     ))
 }
 
-/// Spearman correlation of co-attention effect and epistasis over the rows where both
+/// Spearman correlation of the table's effect and epistasis over the rows where both
 /// are finite, and the number of such rows.
 pub fn spearman(rows: &[ConcordanceRow]) -> (Option<f64>, usize) {
     let (x, y): (Vec<f64>, Vec<f64>) = rows
