@@ -262,6 +262,71 @@ fn max_pooling_is_saved_and_used_by_predict() {
 }
 
 #[test]
+fn predictions_are_calibrated_onto_the_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let (m, raw) = (dir.path().join("m"), dir.path().join("raw"));
+    let extra = ["--dropout", "0.3", "--no-baseline"];
+    train(&s, &m, &extra);
+    train(&s, &raw, &[&extra[..], &["--no-calibration"]].concat());
+    // Same training, so the same weights; only the output mapping differs.
+    assert_eq!(
+        std::fs::read(m.join("model.safetensors")).unwrap(),
+        std::fs::read(raw.join("model.safetensors")).unwrap()
+    );
+    let meta = |d: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).unwrap()).unwrap()
+    };
+    let fit = &meta(&m)["extra"]["calibration"][0];
+    assert_eq!(fit["output"], "activity", "{fit}");
+    let slope = fit["slope"].as_f64().unwrap();
+    assert!(slope > 0.0 && slope != 1.0, "{fit}");
+    assert!(meta(&raw)["extra"].get("calibration").is_none());
+    // On the training rows the calibrated predictions have the labels' mean.
+    let rows = |d: &std::path::Path| -> Vec<(f64, f64)> {
+        let labels = std::fs::read_to_string(s.join("labels.tsv")).unwrap();
+        let y: std::collections::HashMap<&str, f64> = labels
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[0], f[1].parse().unwrap())
+            })
+            .collect();
+        std::fs::read_to_string(d.join("predictions.tsv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|l| l.ends_with("\ttraining"))
+            .map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                (f[1].parse().unwrap(), y[f[0]])
+            })
+            .collect()
+    };
+    let shift = |r: &[(f64, f64)]| r.iter().map(|(p, y)| p - y).sum::<f64>() / r.len() as f64;
+    let (cal, unc) = (rows(&m), rows(&raw));
+    assert!(shift(&cal).abs() < 1e-4, "calibrated shift {}", shift(&cal));
+    assert!(
+        shift(&unc).abs() > 10.0 * shift(&cal).abs(),
+        "{}",
+        shift(&unc)
+    );
+    // `predict` applies the same mapping.
+    let pred = ok(cisformer()
+        .args(["predict", "--model"])
+        .arg(&m)
+        .arg("--fasta")
+        .arg(s.join("seqs.fa")));
+    let first = pred.lines().nth(1).unwrap().split('\t').nth(1).unwrap();
+    let in_train = std::fs::read_to_string(m.join("predictions.tsv")).unwrap();
+    assert_eq!(
+        in_train.lines().nth(1).unwrap().split('\t').nth(1).unwrap(),
+        first
+    );
+}
+
+#[test]
 fn ensemble_of_models_with_other_outputs_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());

@@ -120,6 +120,11 @@ pub struct Args {
     /// Skip the k-mer ridge baseline.
     #[arg(long)]
     no_baseline: bool,
+    /// Keep the raw output scale: by default a regression model's outputs are mapped onto
+    /// its labels by a least-squares line fitted on the training rows (dropout leaves them
+    /// shifted and spread; see README), recorded in meta.json.
+    #[arg(long)]
+    no_calibration: bool,
     /// Compute device.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
@@ -227,13 +232,26 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     // Score the best model (what DIR holds) on every set, next to the baseline.
-    let (model, meta) = cisformer::model::Model::load(&args.out)?;
+    let (model, mut meta) = cisformer::model::Model::load(&args.out)?;
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
-    let pred = train::transformer::to_label_scale(
-        &model,
-        &meta,
-        train::transformer::predict_raw(&model, &seqs, 64)?,
-    );
+    let raw = train::transformer::predict_raw(&model, &seqs, 64)?;
+    if model.config().task == Task::Regression && !args.no_calibration {
+        // From the data's own normalisation, so that re-running this step (a resumed
+        // finished run) writes the same bytes.
+        let (norm, fits) =
+            train::transformer::calibrate(trainer.normalizer(), &raw, &ds.targets, &split.train);
+        meta.normalization = norm;
+        meta.extra["calibration"] = ds
+            .output_names
+            .iter()
+            .zip(&fits)
+            .map(|(name, (slope, intercept))| {
+                serde_json::json!({"output": name, "slope": slope, "intercept": intercept})
+            })
+            .collect();
+        model.save(&args.out, &meta)?;
+    }
+    let pred = train::transformer::to_label_scale(&model, &meta, raw);
     let named = super::evaluate::named;
     let table = named(train::split_metrics(&ds, &split, &pred), false);
     let ridge_table = ridge

@@ -166,6 +166,48 @@ pub fn predict_ensemble(
         .collect())
 }
 
+/// Least-squares line from each output's predictions to its labels over `rows` (the
+/// training rows), folded into the label normalisation: label = raw · std′ + mean′. With
+/// dropout, the network runs without the noise it was trained with and its evaluation-mode
+/// outputs come out shifted and spread (on the planted grammar +0.36 and 8 % wide); this
+/// puts them back on the labels' scale. Pearson r is unchanged. An output whose slope is
+/// not positive and finite keeps `base`. Returns the normalisation and, per output, the
+/// (slope, intercept) applied on the label scale.
+pub fn calibrate(
+    base: &Normalizer,
+    raw: &[Vec<f32>],
+    targets: &[Vec<f32>],
+    rows: &[usize],
+) -> (Vec<Normalization>, Vec<(f64, f64)>) {
+    let mut norm = normalization(base);
+    let mut fits = vec![(1.0, 0.0); norm.len()];
+    let n = rows.len() as f64;
+    for (o, (nz, fit)) in norm.iter_mut().zip(fits.iter_mut()).enumerate() {
+        let p: Vec<f64> = rows
+            .iter()
+            .map(|&i| f64::from(raw[i][o]) * nz.std + nz.mean)
+            .collect();
+        let y: Vec<f64> = rows.iter().map(|&i| f64::from(targets[i][o])).collect();
+        let (mp, my) = (p.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for (a, b) in p.iter().zip(&y) {
+            sxy += (a - mp) * (b - my);
+            sxx += (a - mp) * (a - mp);
+        }
+        let slope = sxy / sxx;
+        if !(slope.is_finite() && slope > 0.0) {
+            continue;
+        }
+        let intercept = my - slope * mp;
+        *fit = (slope, intercept);
+        *nz = Normalization {
+            mean: slope * nz.mean + intercept,
+            std: slope * nz.std,
+        };
+    }
+    (norm, fits)
+}
+
 /// Maps model outputs back to the label scale: z-scores → activities for regression,
 /// logits → probabilities for binary outputs.
 pub fn to_label_scale(model: &Model, meta: &Meta, raw: Vec<Vec<f32>>) -> Vec<Vec<f32>> {
