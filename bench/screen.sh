@@ -2,8 +2,9 @@
 # Cheap screen of training variants before a full 20k run: the first N sequences of the
 # planted-grammar set (default grammar, seed 7), EPOCHS epochs of the recovery recipe, one
 # variant per extra flag set, two at a time on one thread each. Prints each variant's last
-# validation Pearson r and the mean of (prediction − label) over all N sequences: a model
-# whose evaluation differs from its training (dropout) shows a shift there.
+# validation Pearson r and the mean of (prediction − label) over all N sequences, on the
+# raw output scale (--no-calibration): a model whose evaluation differs from its training
+# (dropout) shows a shift there.
 # Usage: bench/screen.sh [WORKDIR]   Env: N (4000), EPOCHS (5), BASE (recipe flags),
 #   VARIANTS (';'-separated extra flags, each a variant; "" is the recipe itself).
 set -euo pipefail
@@ -21,7 +22,7 @@ run() {
   local i=$1 extra=$2
   # shellcheck disable=SC2086
   $B train -q -j 1 --fasta "$W/sim/seqs.fa" --labels "$W/sim/labels.tsv" --out "$W/v$i" \
-    --force --no-baseline --epochs "$EPOCHS" $BASE $extra
+    --force --no-baseline --no-calibration --epochs "$EPOCHS" $BASE $extra
 }
 for ((i = 0; i < ${#VS[@]}; i += 2)); do
   run "$i" "${VS[i]}" &
