@@ -20,7 +20,7 @@ import csv
 import sys
 
 import numpy as np
-from simdata import column, grammar, interacting_pairs, motif_names, planted_sites, truth_presence
+from simdata import column, grammar, interacting_pairs, motif_names, planted_sites, presence
 
 
 def main():
@@ -31,16 +31,14 @@ def main():
     idx = {s: i for i, s in enumerate(ids)}
     names, motifs, col = motif_names(sim)
     n, m = len(y), len(motifs)
-    scanned = np.zeros((n, m))
     hits = [[] for _ in range(n)]
     for r in csv.reader(open(scan), delimiter="\t"):
         if not r or r[0] == "motif_id" or r[0].startswith("#") or float(r[7]) > thresh:
             continue
-        scanned[idx[r[2]], col[names[r[0]]]] = 1
         # scan rows are 1-based inclusive; sites are kept 0-based half-open like sites.bed
         hits[idx[r[2]]].append((int(r[3]) - 1, int(r[4]), names[r[0]], r[5] == "+"))
-    truth = truth_presence(sim, idx, names, col)
     planted = planted_sites(sim, idx, names)
+    scanned, truth = presence(hits, col), presence(planted, col)
     rules = interacting_pairs(f"{sim}/truth.tsv")
 
     def with_pairs(x):

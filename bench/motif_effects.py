@@ -19,7 +19,7 @@ import csv
 import sys
 
 import numpy as np
-from simdata import column, grammar, interacting_pairs, motif_names, planted_sites, truth_presence
+from simdata import column, grammar, interacting_pairs, motif_names, planted_sites, presence
 
 
 def main():
@@ -35,9 +35,9 @@ def main():
     idx = {s: i for i, s in enumerate(ids)}
     names, motifs, col = motif_names(sim)
     rules = interacting_pairs(f"{sim}/truth.tsv")
-    rule = grammar(planted_sites(sim, idx, names), rules)
-    presence = truth_presence(sim, idx, names, col)
-    x = np.hstack([presence, rule, np.ones((len(ids), 1))])
+    planted = planted_sites(sim, idx, names)
+    rule, present = grammar(planted, rules), presence(planted, col)
+    x = np.hstack([present, rule, np.ones((len(ids), 1))])
     y = np.array([free[i] for i in ids])
     p = np.array([pred[i] for i in ids])
     o = np.array([observed[i] for i in ids])
@@ -67,7 +67,7 @@ def main():
               f"with every linear shortfall above fixed {np.corrcoef(fixed[held], o[held])[0, 1]:.3f}")
     print("\npair\tgroup\tsequences\tmean(pred - noise_free)\tsd")
     for k, (a, b, *_) in enumerate(rules):
-        both = (presence[:, col[a]] > 0) & (presence[:, col[b]] > 0)
+        both = (present[:, col[a]] > 0) & (present[:, col[b]] > 0)
         met = rule[:, k] > 0
         for name, g in (("rule met", met), ("both, rule not met", both & ~met), ("rest", ~both)):
             print(f"{a}+{b}\t{name}\t{int(g.sum())}\t{res[g].mean():.3f}\t{res[g].std():.3f}")

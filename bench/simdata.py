@@ -24,14 +24,13 @@ def motif_names(sim):
     return names, motifs, {m: j for j, m in enumerate(motifs)}
 
 
-def truth_presence(sim, idx, names, col, extra_cols=0):
-    """0/1 matrix: row idx[seq] has a planted site (sites.bed) of the motif in column col[name].
-
-    Sequences not in `idx` are skipped; `extra_cols` zero columns are appended."""
-    x = np.zeros((len(idx), len(col) + extra_cols))
-    for r in csv.reader(open(f"{sim}/sites.bed"), delimiter="\t"):
-        if r[0] in idx:
-            x[idx[r[0]], col[names[r[3]]]] = 1
+def presence(sites, col):
+    """0/1 matrix: row i has a site (start, end, motif name, plus) of the motif in column
+    col[name] among sites[i]."""
+    x = np.zeros((len(sites), len(col)))
+    for i, st in enumerate(sites):
+        for s in st:
+            x[i, col[s[2]]] = 1
     return x
 
 
@@ -42,6 +41,7 @@ def planted_sites(sim, idx, names):
         if r[0] in idx:
             out[idx[r[0]]].append((int(r[1]), int(r[2]), names[r[3]], r[5] == "+"))
     return out
+
 
 def interacting_pairs(path):
     """(a, b, min_gap, max_gap, orientation) of every non-decoy pair in truth.tsv."""

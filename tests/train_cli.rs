@@ -43,6 +43,14 @@ fn train(sim: &Path, out: &Path, extra: &[&str]) {
     common::train_on(sim, out, &[&TINY[..], extra].concat());
 }
 
+/// The first output column of a `predict` TSV.
+fn values(tsv: &str) -> Vec<f64> {
+    tsv.lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
+        .collect()
+}
+
 #[test]
 fn train_predict_evaluate_info_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,12 +131,6 @@ fn train_predict_evaluate_info_end_to_end() {
     assert_eq!(rc_rows[2], rows[2]);
 
     // Two models: the mean of their predictions, scored beside the first model's ridge.
-    let values = |tsv: &str| -> Vec<f64> {
-        tsv.lines()
-            .skip(1)
-            .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
-            .collect()
-    };
     let other = ok(cisformer()
         .args(["predict", "--model"])
         .arg(&m3)
@@ -246,11 +248,7 @@ fn max_pooling_is_saved_and_used_by_predict() {
         .arg(&m)
         .arg("--fasta")
         .arg(s.join("seqs.fa")));
-    let values: Vec<f64> = pred
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').nth(1).unwrap().parse().unwrap())
-        .collect();
+    let values = values(&pred);
     assert_eq!(values.len(), 240);
     assert!(values.iter().all(|v| v.is_finite()), "{pred}");
     assert!(

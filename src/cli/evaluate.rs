@@ -4,7 +4,6 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     baseline::RidgeBaseline,
-    model::Model,
     train::{self, Metrics, Set},
 };
 
@@ -39,11 +38,7 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
-    let models = args
-        .model
-        .iter()
-        .map(Model::load)
-        .collect::<Result<Vec<_>, _>>()?;
+    let models = train::transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;
     if ds.output_names != meta.label_names {

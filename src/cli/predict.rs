@@ -3,7 +3,6 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     io::fasta,
-    model::Model,
     train::{BedOptions, Dataset, transformer},
 };
 
@@ -59,11 +58,7 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
-    let models = args
-        .model
-        .iter()
-        .map(Model::load)
-        .collect::<Result<Vec<_>, _>>()?;
+    let models = transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {
         (Some(fa), _, _) => {

@@ -249,7 +249,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 serde_json::json!({"output": name, "slope": slope, "intercept": intercept})
             })
             .collect();
-        model.save(&args.out, &meta)?;
+        cisformer::model::Model::save_meta(&args.out, &meta)?;
     }
     let pred = train::transformer::to_label_scale(&model, &meta, raw);
     let named = super::evaluate::named;

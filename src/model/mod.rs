@@ -404,24 +404,24 @@ impl Model {
     pub fn save(&self, dir: impl AsRef<Path>, meta: &Meta) -> Result<()> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let write_json = |name: &str, text: String| -> Result<()> {
-            let path = dir.join(name);
-            let tmp = dir.join(format!(".{name}.tmp"));
-            std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
-        };
         let tensors: HashMap<String, Tensor> = self.named_parameters().into_iter().collect();
         let path = dir.join("model.safetensors");
         let tmp = dir.join(".model.safetensors.tmp");
         candle_core::safetensors::save(&tensors, &tmp)
             .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        write_json("config.json", pretty(&self.cfg))?;
+        write_json(dir, "config.json", pretty(&self.cfg))?;
+        Self::save_meta(dir, meta)
+    }
+
+    /// Rewrites only `meta.json` of a model directory (what changes when the weights do
+    /// not, e.g. the output calibration `train` fits at the end).
+    pub fn save_meta(dir: impl AsRef<Path>, meta: &Meta) -> Result<()> {
         let meta = Meta {
             format_version: FORMAT_VERSION,
             ..meta.clone()
         };
-        write_json("meta.json", pretty(&meta))
+        write_json(dir.as_ref(), "meta.json", pretty(&meta))
     }
 
     /// Reads a model directory written by [`Model::save`]; a different `format_version`,
@@ -883,4 +883,12 @@ fn init_for(name: &str, dims: &[usize], k: usize) -> Init {
 
 fn pretty<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string_pretty(v).expect("config types serialise")
+}
+
+/// Writes `dir/name` through a temporary file, so a reader never sees it half written.
+fn write_json(dir: &Path, name: &str, text: String) -> Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text + "\n").map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
 }

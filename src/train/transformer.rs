@@ -115,6 +115,11 @@ pub fn predict_raw_rc(
     Ok(raw)
 }
 
+/// Loads the model directories of an ensemble (or of one model), in order.
+pub fn load_models(dirs: &[std::path::PathBuf]) -> Result<Vec<(Model, Meta)>> {
+    dirs.iter().map(Model::load).collect()
+}
+
 /// Predictions on the label scale of one model, or the mean of several (an ensemble, e.g.
 /// of seeds: their errors partly cancel). All must predict the same outputs with the same
 /// task; each tokenizes the sequences itself, so their k may differ.
@@ -138,29 +143,17 @@ pub fn predict_ensemble(
             )));
         }
     }
-    let mut sum: Option<Vec<Vec<f64>>> = None;
+    let mut sum = vec![vec![0f64; first.config().n_outputs]; seqs.len()];
     for (m, meta) in models {
         let pred = to_label_scale(m, meta, predict_raw_rc(m, seqs, batch, rc_average)?);
-        match sum.as_mut() {
-            None => {
-                sum = Some(
-                    pred.iter()
-                        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
-                        .collect(),
-                )
-            }
-            Some(acc) => {
-                for (a, r) in acc.iter_mut().zip(&pred) {
-                    for (x, &v) in a.iter_mut().zip(r) {
-                        *x += f64::from(v);
-                    }
-                }
+        for (a, r) in sum.iter_mut().zip(pred) {
+            for (x, v) in a.iter_mut().zip(r) {
+                *x += f64::from(v);
             }
         }
     }
     let n = models.len() as f64;
     Ok(sum
-        .unwrap_or_default()
         .into_iter()
         .map(|r| r.into_iter().map(|x| (x / n) as f32).collect())
         .collect())
