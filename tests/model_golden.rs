@@ -159,6 +159,16 @@ fn max_pooling_adamw_step_matches_torch() {
     check_step("maxpool");
 }
 
+#[test]
+fn no_absolute_positions_forward_matches_torch() {
+    check_forward("nopos");
+}
+
+#[test]
+fn no_absolute_positions_adamw_step_matches_torch() {
+    check_step("nopos");
+}
+
 /// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
 fn check_attention_grad(name: &str) {
     let (model, g) = load(name);
@@ -192,7 +202,7 @@ fn check_attention_grad(name: &str) {
 
 #[test]
 fn attention_gradients_match_torch() {
-    for name in ["mha", "gqa", "conv", "relbias", "maxpool"] {
+    for name in ["mha", "gqa", "conv", "relbias", "maxpool", "nopos"] {
         check_attention_grad(name);
     }
 }

@@ -618,3 +618,50 @@ fn relative_bias_learning_rate_scales_only_the_bias_tables() {
     }
     assert_eq!(tables, 2);
 }
+
+#[test]
+fn without_absolute_positions_tokens_read_the_same_anywhere() {
+    // No stem and no relative bias: with mean pooling nothing but the tokens' identities is
+    // left, so reordering the inner tokens must leave the output unchanged; with learned
+    // positions it must not (the check can fail).
+    let bare = |positional| ModelConfig {
+        positional,
+        conv_kernel: 0,
+        relative_bias: 0,
+        pooling: Pooling::Mean,
+        ..small(4)
+    };
+    let none = Model::new(&bare(Positional::None), 3).unwrap();
+    let learned = Model::new(&bare(Positional::Learned), 3).unwrap();
+    assert!(
+        !none
+            .named_parameters()
+            .iter()
+            .any(|(n, _)| n.contains("positions"))
+    );
+    assert_eq!(
+        learned.n_params() - none.n_params(),
+        128 * 32,
+        "only the position table differs"
+    );
+    let ids = none.tokenizer().encode(b"ACGTTGCAACGGATCCATGCAATGGC");
+    let mut moved = ids.clone();
+    let n = moved.len();
+    moved[1..n - 1].reverse();
+    let run = |m: &Model| {
+        let out = m
+            .forward(&[ids.clone(), moved.clone()], &ForwardOptions::default())
+            .unwrap();
+        (out.output[0][0], out.output[1][0])
+    };
+    let (a, b) = run(&none);
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    let (a, b) = run(&learned);
+    assert!((a - b).abs() > 1e-4, "{a} vs {b}");
+    // And the setting survives save -> load.
+    let dir = tempfile::tempdir().unwrap();
+    none.save(dir.path(), &Meta::default()).unwrap();
+    let (back, _) = Model::load(dir.path()).unwrap();
+    assert_eq!(back.config().positional, Positional::None);
+    assert_eq!(run(&back), run(&none));
+}

@@ -234,15 +234,18 @@ fn relative_bias_is_learnt_saved_and_reported() {
     assert_eq!(pred.lines().count(), 241, "{pred}");
 }
 
-#[test]
-fn max_pooling_is_saved_and_used_by_predict() {
+/// Trains with `flags`, checks that config.json records `key = value` and that `predict`
+/// and `info` use the saved setting.
+fn setting_is_saved_and_used(flags: &[&str], key: &str, value: &str, info_says: &str) {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());
     let m = dir.path().join("model");
-    train(&s, &m, &["--pooling", "max", "--no-baseline"]);
+    let mut args = flags.to_vec();
+    args.push("--no-baseline");
+    train(&s, &m, &args);
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
-    assert_eq!(cfg["pooling"], "max");
+    assert_eq!(cfg[key], value);
     let pred = ok(cisformer()
         .args(["predict", "-q", "--model"])
         .arg(&m)
@@ -256,7 +259,22 @@ fn max_pooling_is_saved_and_used_by_predict() {
         "constant predictions"
     );
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
-    assert!(info.contains("Max pooling"), "{info}");
+    assert!(info.contains(info_says), "{info}");
+}
+
+#[test]
+fn max_pooling_is_saved_and_used_by_predict() {
+    setting_is_saved_and_used(&["--pooling", "max"], "pooling", "max", "Max pooling");
+}
+
+#[test]
+fn no_absolute_positions_is_saved_and_used_by_predict() {
+    setting_is_saved_and_used(
+        &["--positional", "none", "--relative-bias", "20"],
+        "positional",
+        "none",
+        "None positions",
+    );
 }
 
 #[test]

@@ -105,8 +105,9 @@ pub struct Args {
     /// from the token pairs at that offset, so it moves slowly at the base rate).
     #[arg(long, value_name = "MULT")]
     relative_bias_lr: Option<f64>,
-    /// Positions: learned or sinusoidal.
-    #[arg(long, value_parser = ["learned", "sinusoidal"])]
+    /// Absolute positions: learned, sinusoidal, or none (translation-invariant tokens; pair
+    /// it with --relative-bias).
+    #[arg(long, value_parser = ["learned", "sinusoidal", "none"])]
     positional: Option<String>,
     /// Weight of the attention-diversity regulariser (mean pairwise cosine of heads' maps).
     #[arg(long, value_name = "W")]
@@ -347,10 +348,10 @@ fn settings(
         };
     }
     if let Some(p) = &a.positional {
-        m.positional = if p == "learned" {
-            Positional::Learned
-        } else {
-            Positional::Sinusoidal
+        m.positional = match p.as_str() {
+            "learned" => Positional::Learned,
+            "none" => Positional::None,
+            _ => Positional::Sinusoidal,
         };
     }
     set!(o.regularizers.diversity, a.diversity);

@@ -31,6 +31,11 @@ pub enum Positional {
     Learned,
     /// Fixed sin/cos (Vaswani et al.), any length.
     Sinusoidal,
+    /// No absolute position at all: the token embeddings (and a convolution stem over
+    /// them) read the same motif identically wherever it sits, as activity that depends only
+    /// on which sites are present and their spacing does; order then enters through the
+    /// stem's zero padding and a relative-position bias, which should be set with it.
+    None,
 }
 
 /// What the outputs mean, which fixes the loss.

@@ -312,7 +312,7 @@ impl Weights {
                 emb.pp("positions")
                     .get((cfg.max_tokens, cfg.d_model), "weight")?,
             ),
-            super::Positional::Sinusoidal => None,
+            super::Positional::Sinusoidal | super::Positional::None => None,
         };
         let conv = match cfg.conv_kernel {
             0 => None,

@@ -601,14 +601,18 @@ impl Model {
         let d = self.cfg.d_model;
         let go = || -> candle_core::Result<Tensor> {
             let x = w.tokens.index_select(&batch.ids, 0)?;
-            let pos = match &w.positions {
-                Some(p) => p.narrow(0, 0, g.l)?,
-                None => self.sinusoidal(g.l)?,
+            let pos = match (&w.positions, self.cfg.positional) {
+                (Some(p), _) => Some(p.narrow(0, 0, g.l)?),
+                (None, Positional::None) => None,
+                (None, _) => Some(self.sinusoidal(g.l)?),
             };
-            let x = x
-                .reshape((g.b, g.l, d))?
-                .broadcast_add(&pos)?
-                .reshape((g.b * g.l, d))?;
+            let x = match pos {
+                Some(pos) => x
+                    .reshape((g.b, g.l, d))?
+                    .broadcast_add(&pos)?
+                    .reshape((g.b * g.l, d))?,
+                None => x,
+            };
             let x = match &w.conv {
                 Some(c) => c.forward(&x, &batch.valid, g.b, g.l)?,
                 None => x,

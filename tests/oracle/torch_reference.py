@@ -84,6 +84,18 @@ CONFIGS = {
                    regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
         seed=5, gate=(1, 3),
     ),
+    # No absolute positions: order enters only through the conv stem's zero padding and the
+    # relative bias, as in the translation-invariant recipe.
+    "nopos": dict(
+        model=dict(k=3, stride=1, vocab_size=5 + 64, d_model=16, n_heads=2, n_kv_heads=2,
+                   n_layers=2, ffn_dim=32, dropout=0.0, max_tokens=64, pooling="mean",
+                   positional="none", task="regression", n_outputs=1, layer_norm_eps=1e-5,
+                   conv_kernel=3, relative_bias=6),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=1.0,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
+        seed=6, gate=None,
+    ),
 }
 
 
@@ -175,7 +187,7 @@ def forward(P, c, seqs, gate=None, probe=None):
     x = P["embeddings.tokens.weight"][ids]
     if c["positional"] == "learned":
         x = x + P["embeddings.positions.weight"][:L]
-    else:
+    elif c["positional"] == "sinusoidal":
         x = x + sinusoidal(L, d)
     if c.get("conv_kernel", 0):
         kw = c["conv_kernel"]
