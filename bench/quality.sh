@@ -6,14 +6,15 @@
 # each seed draws its own split) and on the fresh sequences, and the ensemble of all of them
 # on the fresh sequences, next to the noise ceiling.
 # Usage: bench/quality.sh [WORKDIR]
-# Env: N (20000), EPOCHS (8), N_EVAL (2000), SEEDS ("1"), TRAIN_ARGS (model/optimiser flags).
+# Env: N (20000), EPOCHS (8), N_EVAL (2000), SEEDS ("1"), TRAIN_ARGS (model/optimiser flags),
+#   BIN (a cisformer binary to use instead of building target/release/cisformer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-quality}
 N=${N:-20000} EPOCHS=${EPOCHS:-8} N_EVAL=${N_EVAL:-2000}
-TRAIN_ARGS=${TRAIN_ARGS:---k 1 --conv-kernel 21 --d-model 64 --heads 8 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --relative-bias 200 --relative-bias-lr 10}
-cargo build --release --quiet
-B=target/release/cisformer
+TRAIN_ARGS=${TRAIN_ARGS:---k 1 --conv-kernel 21 --d-model 64 --heads 8 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --relative-bias 200 --relative-bias-lr 10 --dropout 0}
+B=${BIN:-target/release/cisformer}
+[ -n "${BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$W"
 $B simulate --out "$W/sim" --n "$N" --len 200 --seed 7 -q
 $B simulate --out "$W/eval" --n "$N_EVAL" --len 200 --seed 8 -q
