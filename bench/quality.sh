@@ -37,12 +37,10 @@ fresh() {
 models=()
 for s in "${seeds[@]}"; do
   M="$W/model_s$s"
-  # The model's own split as the labels' set column.
-  awk -F'\t' 'NR == FNR { if (FNR > 1) set[$1] = $2; next }
-    FNR == 1 { print $0 "\tset"; next } { print $0 "\t" set[$1] }' \
-    "$M/split.tsv" "$W/sim/labels.tsv" > "$M/labels_split.tsv"
   echo "== seed $s: its own split, strand-averaged"
-  $B evaluate --model "$M" --fasta "$W/sim/seqs.fa" --labels "$M/labels_split.tsv" --rc-average
+  # evaluate draws the same random split as train from the same seed.
+  $B evaluate --model "$M" --fasta "$W/sim/seqs.fa" --labels "$W/sim/labels.tsv" \
+    --split random --seed "$s" --rc-average
   fresh "seed $s" --model "$M"
   models+=(--model "$M")
 done
