@@ -272,6 +272,29 @@ impl Default for Grammar {
     }
 }
 
+impl Grammar {
+    /// The same grammar with every interaction set to zero: the same motifs, pairs,
+    /// spacings, rates and single effects, each pair planted as a decoy. Data from it
+    /// hold no interaction at all, so every pair an analysis calls on it is a false call.
+    pub fn without_interactions(mut self) -> Grammar {
+        for p in &mut self.pair {
+            p.kind = PairKind::Decoy;
+            p.effect = Effect::All(0.0);
+        }
+        self
+    }
+
+    /// A built-in grammar by name: `default` (data/grammar.toml) or `null` (the default
+    /// without interactions, see [`without_interactions`](Self::without_interactions)).
+    pub fn builtin(name: &str) -> Option<Grammar> {
+        match name {
+            "default" => Some(Grammar::default()),
+            "null" => Some(Grammar::default().without_interactions()),
+            _ => None,
+        }
+    }
+}
+
 /// Background sequence model.
 #[derive(Clone, Debug)]
 pub enum Background {
@@ -1183,6 +1206,101 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("'nope'"), "{e}");
+    }
+
+    /// f(AB) − f(A) − f(B) + f(∅) of pair `pi`'s motifs, the rest of `context` kept.
+    fn double_difference(sim: &Simulator, pi: usize, context: &[PlantedSite]) -> f64 {
+        let (a, b) = sim.pair_motifs(pi);
+        let p = &sim.grammar().pair[pi];
+        let site = |motif, start, plus| PlantedSite {
+            motif,
+            start,
+            end: start + 10,
+            plus,
+            pair: None,
+            off_window: false,
+        };
+        // A at 20, B in the window (and orientation) of the pair's rule.
+        let (pa, pb) = match p.orientation {
+            Orientation::Tandem | Orientation::Any => (true, true),
+            Orientation::Convergent => (true, false),
+            Orientation::Divergent => (false, true),
+        };
+        let (sa, sb) = (site(a, 20, pa), site(b, 30 + p.min_gap, pb));
+        let base: Vec<PlantedSite> = context
+            .iter()
+            .filter(|s| s.motif != a && s.motif != b)
+            .cloned()
+            .collect();
+        let with = |extra: &[&PlantedSite]| {
+            let mut v = base.clone();
+            v.extend(extra.iter().map(|s| (*s).clone()));
+            sim.activity(&v, 0)
+        };
+        with(&[&sa, &sb]) - with(&[&sa]) - with(&[&sb]) + with(&[])
+    }
+
+    #[test]
+    fn decoy_and_null_pairs_add_up_exactly() {
+        let motifs = default_motifs().unwrap();
+        let accept = |_: usize, _: &[u8]| true;
+        let bg = Background::Iid { gc: 0.42 };
+        let def = Simulator::new(Grammar::default(), &motifs, bg.clone(), &accept).unwrap();
+        let null = Grammar::builtin("null").unwrap();
+        let null = Simulator::new(null, &motifs, bg, &accept).unwrap();
+        let contexts = def.generate(200, 5).unwrap();
+        let g = def.grammar();
+        let mut decoys = 0;
+        for (pi, p) in g.pair.iter().enumerate() {
+            let single = |m: usize| {
+                g.single
+                    .iter()
+                    .enumerate()
+                    .find(|(si, _)| def.single_motif(*si) == m)
+                    .map_or(0.0, |(_, s)| s.effect.for_output(0))
+            };
+            let (a, b) = def.pair_motifs(pi);
+            for c in &contexts {
+                let dd = double_difference(&def, pi, &c.sites);
+                let nd = double_difference(&null, pi, &c.sites);
+                // Zero up to the rounding of summing the effects in another order.
+                assert!(nd.abs() < 1e-12, "null pair {}-{}: {nd}", p.a, p.b);
+                if p.kind == PairKind::Decoy {
+                    assert!(dd.abs() < 1e-12, "decoy {}-{}: {dd}", p.a, p.b);
+                } else {
+                    // The sites were put in the rule's window: the interaction is all of it.
+                    assert!((dd - p.effect.for_output(0)).abs() < 1e-12, "{}", p.a);
+                }
+            }
+            if p.kind == PairKind::Decoy {
+                decoys += 1;
+                // A decoy pair adds as much as the weakest cooperative pair in total.
+                let coop = g
+                    .pair
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, q)| q.kind.interacts())
+                    .map(|(qi, q)| {
+                        let (x, y) = def.pair_motifs(qi);
+                        single(x) + single(y) + q.effect.for_output(0)
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                assert!(single(a) + single(b) >= coop, "{}-{}", p.a, p.b);
+            }
+        }
+        assert_eq!(decoys, 2);
+        assert!(
+            null.grammar()
+                .pair
+                .iter()
+                .all(|p| p.kind == PairKind::Decoy)
+        );
+        // Same planting and main effects: the null data differ only in the interactions.
+        let (x, y) = (def.generate(50, 9).unwrap(), null.generate(50, 9).unwrap());
+        for (s, t) in x.iter().zip(&y) {
+            assert_eq!((&s.seq, &s.sites), (&t.seq, &t.sites));
+        }
+        assert!(Grammar::builtin("nope").is_none());
     }
 
     #[test]

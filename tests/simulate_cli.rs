@@ -278,3 +278,55 @@ fn binary_labels_and_two_outputs() {
     let same = rows[1..].iter().filter(|r| r[1] == r[2]).count();
     assert!(same < 400, "the two outputs have identical labels");
 }
+
+/// `--grammar null`: the default grammar's sequences, sites and main effects with every
+/// interaction at zero; truth.tsv says so; `--grammar default` is the default.
+#[test]
+fn null_grammar_is_the_default_without_interactions() {
+    let (d, n, x) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    simulate(d.path(), &["--seed", "5"]);
+    simulate(n.path(), &["--seed", "5", "--grammar", "null"]);
+    simulate(x.path(), &["--seed", "5", "--grammar", "default"]);
+    let read =
+        |dir: &tempfile::TempDir, f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    for f in ["seqs.fa", "labels.tsv", "truth.tsv"] {
+        assert_eq!(read(&d, f), read(&x, f), "{f}");
+    }
+    assert_eq!(read(&d, "seqs.fa"), read(&n, "seqs.fa"));
+    assert_ne!(read(&d, "labels.tsv"), read(&n, "labels.tsv"));
+    let truth = read(&n, "truth.tsv");
+    let header: Vec<&str> = truth.lines().next().unwrap().split('\t').collect();
+    let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
+    let rows: Vec<Vec<&str>> = truth
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    let pairs: Vec<&Vec<&str>> = rows.iter().filter(|r| r[col("kind")] != "single").collect();
+    assert_eq!(pairs.len(), 5);
+    for r in &pairs {
+        assert_eq!((r[col("kind")], r[col("effect")]), ("decoy", "0"), "{r:?}");
+    }
+    // The single effects are the default grammar's.
+    let singles = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| l.starts_with("single"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(singles(&truth), singles(&read(&d, "truth.tsv")));
+    // The default's decoy members carry main effects.
+    let def = read(&d, "truth.tsv");
+    let effect = |name: &str| -> f64 {
+        def.lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|r| r[0] == "single" && r[col("name_a")] == name)
+            .map(|r| r[col("effect")].parse().unwrap())
+            .unwrap()
+    };
+    assert!(effect("HNF1A") + effect("Nrf1") >= 2.0);
+}

@@ -32,9 +32,12 @@ pub struct Args {
     /// [default: the embedded JASPAR subset, data/motifs/sim_motifs.meme].
     #[arg(long, value_name = "FILE")]
     motifs: Option<PathBuf>,
-    /// Grammar TOML [default: the embedded data/grammar.toml].
-    #[arg(long, value_name = "FILE")]
-    grammar: Option<PathBuf>,
+    /// Grammar: a TOML file, or a built-in one by name: `default` (the embedded
+    /// data/grammar.toml) or `null` (the default with every interaction set to zero: same
+    /// motifs, pairs, spacings and main effects; for calibration). Write `./null` for a
+    /// file of that name.
+    #[arg(long, value_name = "FILE|default|null", default_value = "default")]
+    grammar: String,
     /// Random seed; the same seed gives the same bytes.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -51,12 +54,13 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let mut grammar = match &args.grammar {
-        Some(p) => {
-            let text = fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-            Grammar::from_toml(&text, &p.display().to_string())?
+    let mut grammar = match Grammar::builtin(&args.grammar) {
+        Some(g) => g,
+        None => {
+            let p = &args.grammar;
+            let text = fs::read_to_string(p).with_context(|| p.to_string())?;
+            Grammar::from_toml(&text, p)?
         }
-        None => Grammar::default(),
     };
     if let Some(len) = args.len {
         grammar.length = len;
