@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Hist, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, p_ln_p, unfx};
+use super::stats::{Hist, MeanSums, bh, bin_of, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use super::{
     Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
     shards_complete,
@@ -204,6 +204,9 @@ struct FocusSums {
     null_exp: i128,
     obs: Hist,
     null: Hist,
+    /// Per sequence: the sites' enrichment less the mean of their null placements'
+    /// (the paired, sequence-level test behind the p-value).
+    paired: MeanSums,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -228,8 +231,12 @@ pub struct HeadAccumulator {
     importance: Vec<Option<(f64, Option<f64>)>>,
 }
 
+/// Enrichment differences below this are rounding, not focus: a uniform head's sites and
+/// nulls differ by about 1e-6 in f32 sums, which a t-test over many sequences would call.
+const FOCUS_FLOOR: f64 = 1e-3;
+
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-heads-partial";
-const PARTIAL_VERSION: u32 = 1;
+const PARTIAL_VERSION: u32 = 2;
 
 /// Per-sequence motif token sets and their nulls.
 pub(crate) struct MotifSets {
@@ -346,11 +353,17 @@ impl HeadAccumulator {
             fs.obs_recv += fx(recv);
             fs.obs_exp += fx(exp);
             fs.obs.add(bin_of(recv / exp))?;
+            let mut null_sum = 0.0;
             for null in &set.nulls {
                 let (recv, exp) = focus_mass(sat, null, n);
                 fs.null_recv += fx(recv);
                 fs.null_exp += fx(exp);
                 fs.null.add(bin_of(recv / exp))?;
+                null_sum += recv / exp;
+            }
+            if !set.nulls.is_empty() {
+                fs.paired
+                    .add(recv / exp - null_sum / set.nulls.len() as f64);
             }
         }
         Ok(())
@@ -506,6 +519,7 @@ impl HeadAccumulator {
                         a.null_exp += b.null_exp;
                         a.obs.merge(&b.obs)?;
                         a.null.merge(&b.null)?;
+                        a.paired.merge(&b.paired);
                     }
                 }
             }
@@ -550,7 +564,9 @@ impl HeadAccumulator {
         for (&m, f) in &self.focus {
             for hi in (0..nh).filter(|&hi| !self.cfg.is_pruned(hi)) {
                 let s = &f.heads[hi];
-                let (p, _) = mann_whitney(&s.obs, &s.null);
+                // Sequences, not sites or null placements, are the replicates: a one-sided
+                // paired t-test of each sequence's enrichment over its own nulls.
+                let p = s.paired.test_beyond(FOCUS_FLOOR).p_greater();
                 rows.push(FocusRow {
                     layer: hi / self.cfg.n_heads,
                     head: hi % self.cfg.n_heads,

@@ -18,7 +18,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Hist, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx};
+use super::stats::{
+    Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
+};
 use super::{Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place, shards_complete};
 use crate::simulate::Orientation;
 use crate::{Error, Result};
@@ -58,13 +60,20 @@ pub enum RankBy {
     /// AUC does not outrank a link seen in hundreds of sequences. The default: of the three
     /// it recovers planted pairs best while keeping them above decoys (bench/recovery.sh).
     AucLower,
-    /// `joint_p`, ties by the site-matched AUC: a pair must beat both the distance-matched
-    /// null and the other motif pairs of the same head. Heads that attend to motif sites
-    /// in general make nearly every pair of sites beat the distance-matched null; the
-    /// site-matched test asks for a link specific to the pair. The default: it recovers
-    /// planted pairs best on a well-trained model (bench/recovery.sh, README).
+    /// The causal effect's strength (the end of its 95% interval nearest 0, see
+    /// [`Causal::strength`]: an effect size that also asks for evidence), then the
+    /// calibrated `p_value`, then `head_p` (which orders a pair's heads). Not the p-value
+    /// first: among pairs that are not called it would put the pairs with the least data
+    /// first. On a model trained with decoy pairs whose members matter on their own, the
+    /// causal strength puts the cooperative pairs first where attention scores rank a decoy
+    /// first (docs/calibration.md).
     #[default]
     Joint,
+    /// Attention alone: `max(distance_p, site_p)`, ties by the site-matched AUC (the
+    /// default before the causal test). It ranks pairs a head links specifically, whether
+    /// or not the model's output depends on them together; decoys whose members matter on
+    /// their own can come first.
+    Site,
 }
 
 impl RankBy {
@@ -74,6 +83,7 @@ impl RankBy {
             RankBy::PValue => "p_value",
             RankBy::AucLower => "auc_lower",
             RankBy::Joint => "joint",
+            RankBy::Site => "site",
         }
     }
 }
@@ -102,6 +112,22 @@ pub struct InteractionConfig {
     /// Row order of the tables.
     #[serde(default)]
     pub rank_by: RankBy,
+    /// The causal test behind `p_value`.
+    #[serde(default)]
+    pub causal: CausalKind,
+    /// The smallest causal effect that counts, in standard deviations of the model's
+    /// predictions over the sequences tested (the interval null's margin).
+    #[serde(default = "default_min_effect_sd")]
+    pub min_effect_sd: f64,
+}
+
+/// Effects below a tenth of the predictions' spread are not called: a model is never
+/// exactly additive, and with hundreds of sequences a t-test against exactly 0 calls its
+/// smallest quirks (measured: README, Calibration).
+pub const DEFAULT_MIN_EFFECT_SD: f64 = 0.1;
+
+fn default_min_effect_sd() -> f64 {
+    DEFAULT_MIN_EFFECT_SD
 }
 
 impl InteractionConfig {
@@ -117,6 +143,8 @@ impl InteractionConfig {
             top_site_pairs: 1000,
             motif_names: Vec::new(),
             rank_by: RankBy::default(),
+            causal: CausalKind::default(),
+            min_effect_sd: DEFAULT_MIN_EFFECT_SD,
         }
     }
 
@@ -136,7 +164,8 @@ impl InteractionConfig {
         key(self) == key(o)
     }
 
-    fn cluster_of(&self, motif: usize) -> usize {
+    /// The motif or cluster id that pairs of `motif` are counted under.
+    pub fn cluster_of(&self, motif: usize) -> usize {
         match &self.cluster {
             Some(c) => c.get(motif).copied().unwrap_or(motif),
             None => motif,
@@ -162,10 +191,24 @@ pub struct InteractionRow {
     pub background: f64,
     /// log2(co_attention / background).
     pub effect: f64,
-    /// One-sided Mann–Whitney p that site pairs exceed their nulls.
+    /// The row's test, with the sequence as the unit: the intersection–union
+    /// `max(head_p, causal_p)`, small only when this head links the two motifs' sites
+    /// *and* the model's output depends on their arrangement (or on both together, see
+    /// [`CausalKind`]).
     pub p_value: f64,
-    /// Benjamini–Hochberg over all rows of the same score kind.
+    /// Benjamini–Hochberg of `p_value` over all rows of the same score kind.
     pub q_value: f64,
+    /// t-test over sequences that the pair's scores differ from their distance-matched
+    /// null spans (each sequence's mean excess is one value): one-sided (above) for
+    /// attention, two-sided for attention × gradient, whose sign is the direction of the
+    /// output's change.
+    pub head_p: f64,
+    /// One-sided Mann–Whitney p that site pairs exceed their nulls, every site pair and
+    /// null span counted as a replicate: descriptive only (it grows with the number of
+    /// pairs and calls nearly any pair of sites a salient head attends to).
+    pub distance_p: f64,
+    /// The motif pair's causal test (the same in every head's row).
+    pub causal: Causal,
     /// Probability that a site pair beats a null pair (ties count half).
     pub auc: f64,
     /// One-sided 95% lower confidence bound of `auc` (see [`RankBy::AucLower`]).
@@ -178,10 +221,9 @@ pub struct InteractionRow {
     /// another motif pair under the same head (ties half), and its one-sided p-value.
     pub site_auc: f64,
     pub site_p: f64,
-    /// Intersection–union p-value of both nulls, `max(p_value, site_p)`: small only when
-    /// the pair beats span pairs at its distance *and* other motif pairs.
+    /// The same as `p_value` and `q_value` (the names tables had before the test was
+    /// calibrated; kept so that older readers find them).
     pub joint_p: f64,
-    /// Benjamini–Hochberg of `joint_p` over all rows of the same score kind.
     pub joint_q: f64,
     /// Median gap between the sites in bp (the lower median).
     pub median_distance_bp: u64,
@@ -207,11 +249,93 @@ pub struct PairSummaryRow {
     pub best_p: f64,
     /// Rank of the best head's row in the interaction table.
     pub best_rank: usize,
-    /// Cauchy (ACAT) combination of every head's p-value.
+    /// Cauchy (ACAT) combination of every head's `head_p`: valid whatever the
+    /// dependence between heads, so picking the best head costs what it should.
     pub combined_p: f64,
+    /// The pair's causal test.
+    pub causal: Causal,
+    /// `max(combined_p, causal_p)`: some head links the sites and the model's output
+    /// depends on them together.
+    pub p_value: f64,
+    /// Benjamini–Hochberg of `p_value` over the pairs of the same score kind.
     pub q_value: f64,
     pub median_distance_bp: u64,
     pub orientation: Orientation,
+}
+
+/// Which in-silico quantity the causal test of a pair asks about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CausalKind {
+    /// The arrangement-specific epistasis: what the pair adds where it is, over the same
+    /// bases moved elsewhere in the sequence. Non-additivity of the output (saturation)
+    /// cancels; spacing- and orientation-dependent cooperativity remains.
+    #[default]
+    Specific,
+    /// The plain double-mutant epistasis `f(AB) − f(A) − f(B) + f(∅)`.
+    Epistasis,
+}
+
+impl CausalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CausalKind::Specific => "specific",
+            CausalKind::Epistasis => "epistasis",
+        }
+    }
+}
+
+/// A motif pair's causal statistics, means over sequences with 95% t-intervals; their
+/// p-values test the interval null `|mean| <= margin`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Causal {
+    pub epistasis: MeanTest,
+    pub specific: MeanTest,
+    /// The smallest effect that counts: `min_effect_sd` × the standard deviation of the
+    /// model's predictions over the sequences tested.
+    pub margin: f64,
+    /// Which of the two the p-value tests.
+    pub kind: CausalKind,
+    /// The p-value of the test chosen by [`CausalKind`].
+    pub p: f64,
+}
+
+impl Causal {
+    /// The end of the chosen effect's 95% interval nearest 0, as a magnitude: positive when
+    /// the interval excludes 0 (on either side), negative by how far it straddles 0. An
+    /// effect size that also asks for evidence; NaN without an interval.
+    pub fn strength(&self) -> f64 {
+        let t = match self.kind {
+            CausalKind::Specific => &self.specific,
+            CausalKind::Epistasis => &self.epistasis,
+        };
+        t.lo.max(-t.hi)
+    }
+
+    fn of(c: Option<&CausalStats>, kind: CausalKind, min_effect_sd: f64) -> Causal {
+        let c = c.copied().unwrap_or_default();
+        let sd = c.native.sd();
+        let margin = if sd.is_finite() {
+            min_effect_sd * sd
+        } else {
+            0.0
+        };
+        let (epistasis, specific) = (
+            c.epistasis.test_beyond(margin),
+            c.specific.test_beyond(margin),
+        );
+        let p = match kind {
+            CausalKind::Specific => specific.p,
+            CausalKind::Epistasis => epistasis.p,
+        };
+        Causal {
+            epistasis,
+            specific,
+            margin,
+            kind,
+            p,
+        }
+    }
 }
 
 /// One strongly co-attended site pair, for BEDPE.
@@ -241,6 +365,22 @@ struct HeadPairStats {
     contrast: Hist,
     sum_contrast: i128,
     n_contrast: u64,
+    /// Per sequence: the contrast (for the sequence-level t-test of the head's link).
+    contrast_sums: MeanSums,
+    /// Per sequence: the mean excess of the site pairs' scores over their
+    /// distance-matched nulls (the sequence-level distance-matched test).
+    excess_sums: MeanSums,
+}
+
+/// The causal test of a motif pair (head-independent): per sequence, the in-silico
+/// epistasis of its closest site pair and its arrangement-specific part (see
+/// [`crate::validate::causal`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct CausalStats {
+    epistasis: MeanSums,
+    specific: MeanSums,
+    /// The predictions of the sequences tested: their spread sets the margin.
+    native: MeanSums,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -291,6 +431,8 @@ pub struct InteractionAccumulator {
     n_seqs: u64,
     #[serde(with = "map_as_seq")]
     pairs: BTreeMap<Key, PairStats>,
+    #[serde(with = "map_as_seq")]
+    causal: BTreeMap<(usize, usize), CausalStats>,
     hits: TopHits,
 }
 
@@ -316,6 +458,9 @@ mod map_as_seq {
     }
 }
 
+/// One sequence's per-head contrast and excess sums of a motif pair, and its site pairs.
+type SeqSums = (Vec<f64>, Vec<f64>, u32);
+
 /// One site pair of a sequence and where its nulls go.
 pub(crate) struct PairPlan {
     key: (usize, usize),
@@ -330,7 +475,7 @@ pub(crate) struct PairPlan {
 }
 
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
-const PARTIAL_VERSION: u32 = 2;
+const PARTIAL_VERSION: u32 = 3;
 
 fn orient_index(o: Orientation) -> usize {
     match o {
@@ -367,6 +512,7 @@ impl InteractionAccumulator {
             shards: vec![Shard::ALL],
             n_seqs: 0,
             pairs: BTreeMap::new(),
+            causal: BTreeMap::new(),
             hits: TopHits::default(),
         }
     }
@@ -547,7 +693,8 @@ impl InteractionAccumulator {
         let per_head: usize = plan.iter().map(|p| 2 + p.nulls.len()).sum();
         let nf = n as f64;
         let mut seen: Vec<(usize, usize)> = Vec::new();
-        let mut per_seq: BTreeMap<(usize, usize), (Vec<f64>, u32)> = BTreeMap::new();
+        // Per motif pair: this sequence's contrast and excess sums per head, and its count.
+        let mut per_seq: BTreeMap<(usize, usize), SeqSums> = BTreeMap::new();
         let mut off = 0;
         for p in plan {
             let st = self
@@ -567,9 +714,11 @@ impl InteractionAccumulator {
             let m = p.nulls.len();
             // This sequence's contrast sums per head for the pair's motifs, and its count.
             let mut contrast = (m > 0).then(|| {
-                let e = per_seq.entry(p.key).or_insert_with(|| (vec![0.0; nh], 0));
-                e.1 += 1;
-                &mut e.0
+                let e = per_seq
+                    .entry(p.key)
+                    .or_insert_with(|| (vec![0.0; nh], vec![0.0; nh], 0));
+                e.2 += 1;
+                (&mut e.0, &mut e.1)
             });
             for hi in 0..nh {
                 let v = &vals[hi * per_head + off..hi * per_head + off + 2 + m];
@@ -583,8 +732,9 @@ impl InteractionAccumulator {
                     nsum += u;
                 }
                 hs.n_null += m as u64;
-                if let Some(sums) = contrast.as_deref_mut() {
+                if let Some((sums, excess)) = contrast.as_mut() {
                     sums[hi] += v[m + 1];
+                    excess[hi] += v[0] - nsum / m as f64;
                 }
                 if m > 0 && self.cfg.top_site_pairs > 0 {
                     let (co, bg) = (fx(v[0]), fx(nsum / m as f64));
@@ -607,19 +757,36 @@ impl InteractionAccumulator {
             }
             off += 2 + m;
         }
-        for (key, (sums, c)) in per_seq {
+        for (key, (sums, excess, c)) in per_seq {
             let st = self
                 .pairs
                 .get_mut(&(score, key.0, key.1))
                 .expect("recorded above");
-            for (hs, v) in st.heads.iter_mut().zip(sums) {
+            for ((hs, v), x) in st.heads.iter_mut().zip(sums).zip(excess) {
                 let mean = v / c as f64;
                 hs.contrast.add(bin_of(mean))?;
                 hs.sum_contrast += fx(mean);
                 hs.n_contrast += 1;
+                hs.contrast_sums.add(mean);
+                hs.excess_sums.add(x / c as f64);
             }
         }
         Ok(())
+    }
+
+    /// Adds one sequence's causal values (see [`crate::validate::causal`]); keys are motif
+    /// (or cluster) pairs, smaller first. Call it once per sequence, whatever the scores.
+    pub fn add_causal(&mut self, seq: &crate::validate::causal::SeqValues) {
+        for v in &seq.pairs {
+            let c = self.causal.entry(v.key).or_default();
+            if let Some(f) = seq.native {
+                c.native.add(f);
+            }
+            c.epistasis.add(v.epistasis);
+            if let Some(d) = v.specific {
+                c.specific.add(d);
+            }
+        }
     }
 
     /// Adds another accumulator's sums (same configuration, disjoint shards).
@@ -662,9 +829,17 @@ impl InteractionAccumulator {
                         a.contrast.merge(&b.contrast)?;
                         a.sum_contrast += b.sum_contrast;
                         a.n_contrast += b.n_contrast;
+                        a.contrast_sums.merge(&b.contrast_sums);
+                        a.excess_sums.merge(&b.excess_sums);
                     }
                 }
             }
+        }
+        for (k, c) in o.causal {
+            let e = self.causal.entry(k).or_default();
+            e.epistasis.merge(&c.epistasis);
+            e.specific.merge(&c.specific);
+            e.native.merge(&c.native);
         }
         for h in o.hits.hits {
             self.hits.push(h, self.cfg.top_site_pairs);
@@ -736,7 +911,19 @@ impl InteractionAccumulator {
                 } else {
                     f64::NAN
                 };
-                let (p, auc) = mann_whitney(&hs.obs, &hs.null);
+                let (distance_p, auc) = mann_whitney(&hs.obs, &hs.null);
+                // Attention can only link sites by exceeding its null; attention ×
+                // gradient links them whichever the sign (a link that lowers the output).
+                let head_p = match score {
+                    Score::Attention => hs.excess_sums.test().p_greater(),
+                    Score::AttnGrad => hs.excess_sums.test().p,
+                };
+                let causal = Causal::of(
+                    self.causal.get(&(a, b)),
+                    self.cfg.causal,
+                    self.cfg.min_effect_sd,
+                );
+                let p = head_p.max(causal.p);
                 let others = pool[&score][hi].minus(&hs.contrast);
                 let (site_p, site_auc) = mann_whitney(&hs.contrast, &others);
                 let contrast = if hs.n_contrast > 0 {
@@ -748,8 +935,11 @@ impl InteractionAccumulator {
                     contrast,
                     site_auc,
                     site_p,
-                    joint_p: p.max(site_p),
+                    joint_p: p,
                     joint_q: 1.0,
+                    head_p,
+                    distance_p,
+                    causal,
                     rank: 0,
                     score,
                     motif_a: a,
@@ -776,23 +966,28 @@ impl InteractionAccumulator {
                 .filter(|&i| rows[i].score == score)
                 .collect();
             let q = bh(&idx.iter().map(|&i| rows[i].p_value).collect::<Vec<_>>());
-            let jq = bh(&idx.iter().map(|&i| rows[i].joint_p).collect::<Vec<_>>());
-            for ((&i, q), jq) in idx.iter().zip(q).zip(jq) {
+            for (&i, q) in idx.iter().zip(q) {
                 rows[i].q_value = q;
-                rows[i].joint_q = jq;
+                rows[i].joint_q = q;
             }
         }
         let rank_by = self.cfg.rank_by;
         rows.sort_by(|x, y| {
             let first = match rank_by {
-                RankBy::Auc => desc_nan_last(x.auc, y.auc).then(x.p_value.total_cmp(&y.p_value)),
-                RankBy::PValue => x.p_value.total_cmp(&y.p_value),
-                RankBy::AucLower => {
-                    desc_nan_last(x.auc_lower, y.auc_lower).then(x.p_value.total_cmp(&y.p_value))
+                RankBy::Auc => {
+                    desc_nan_last(x.auc, y.auc).then(x.distance_p.total_cmp(&y.distance_p))
                 }
-                RankBy::Joint => x
-                    .joint_p
-                    .total_cmp(&y.joint_p)
+                RankBy::PValue => x.distance_p.total_cmp(&y.distance_p),
+                RankBy::AucLower => desc_nan_last(x.auc_lower, y.auc_lower)
+                    .then(x.distance_p.total_cmp(&y.distance_p)),
+                RankBy::Joint => desc_nan_last(x.causal.strength(), y.causal.strength())
+                    .then(x.p_value.total_cmp(&y.p_value))
+                    .then(x.head_p.total_cmp(&y.head_p))
+                    .then(desc_nan_last(x.site_auc, y.site_auc)),
+                RankBy::Site => x
+                    .distance_p
+                    .max(x.site_p)
+                    .total_cmp(&y.distance_p.max(y.site_p))
                     .then(desc_nan_last(x.site_auc, y.site_auc)),
             };
             first
@@ -819,12 +1014,13 @@ impl InteractionAccumulator {
             if rows[e.0].rank > r.rank {
                 e.0 = i;
             }
-            e.1.push(r.p_value);
+            e.1.push(r.head_p);
         }
         let mut out: Vec<PairSummaryRow> = groups
             .into_values()
             .map(|(bi, ps)| {
                 let b = &rows[bi];
+                let combined_p = acat(&ps);
                 PairSummaryRow {
                     rank: 0,
                     score: b.score,
@@ -837,7 +1033,9 @@ impl InteractionAccumulator {
                     best_effect: b.effect,
                     best_p: b.p_value,
                     best_rank: b.rank,
-                    combined_p: acat(&ps),
+                    combined_p,
+                    causal: b.causal,
+                    p_value: combined_p.max(b.causal.p),
                     q_value: 1.0,
                     median_distance_bp: b.median_distance_bp,
                     orientation: b.orientation,
@@ -846,7 +1044,7 @@ impl InteractionAccumulator {
             .collect();
         for score in [Score::Attention, Score::AttnGrad] {
             let idx: Vec<usize> = (0..out.len()).filter(|&i| out[i].score == score).collect();
-            let q = bh(&idx.iter().map(|&i| out[i].combined_p).collect::<Vec<_>>());
+            let q = bh(&idx.iter().map(|&i| out[i].p_value).collect::<Vec<_>>());
             for (&i, q) in idx.iter().zip(q) {
                 out[i].q_value = q;
             }
@@ -855,11 +1053,15 @@ impl InteractionAccumulator {
         out.sort_by(|x, y| {
             let first = match rank_by {
                 // By the table rank of each pair's best head.
-                RankBy::Auc | RankBy::AucLower | RankBy::Joint => x.best_rank.cmp(&y.best_rank),
-                RankBy::PValue => x.combined_p.total_cmp(&y.combined_p),
+                RankBy::Auc | RankBy::AucLower | RankBy::Site | RankBy::PValue => {
+                    x.best_rank.cmp(&y.best_rank)
+                }
+                RankBy::Joint => desc_nan_last(x.causal.strength(), y.causal.strength())
+                    .then(x.p_value.total_cmp(&y.p_value))
+                    .then(x.best_rank.cmp(&y.best_rank)),
             };
             first
-                .then(x.combined_p.total_cmp(&y.combined_p))
+                .then(x.p_value.total_cmp(&y.p_value))
                 .then(x.best_p.total_cmp(&y.best_p))
                 .then(desc_nan_last(x.best_effect, y.best_effect))
                 .then((x.score, x.motif_a, x.motif_b).cmp(&(y.score, y.motif_a, y.motif_b)))
@@ -1019,10 +1221,11 @@ pub fn write_interactions_tsv<W: Write>(
         w,
         "rank\tmotif_a\tmotif_b\tlayer\thead\tn_pairs\tn_seqs\tco_attention\tbackground\teffect\t\
          p_value\tq_value\tmedian_distance_bp\torientation\tscore\tauc\tn_tandem\tn_convergent\tn_divergent\tauc_lower\t\
-         contrast\tsite_auc\tsite_p\tjoint_p\tjoint_q"
+         contrast\tsite_auc\tsite_p\tjoint_p\tjoint_q\thead_p\tdistance_p\t{}",
+        CAUSAL_HEADER
     )?;
     for r in rows {
-        writeln!(
+        write!(
             w,
             "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.rank,
@@ -1051,6 +1254,13 @@ pub fn write_interactions_tsv<W: Write>(
             fmt_p(r.joint_p),
             fmt_p(r.joint_q),
         )?;
+        writeln!(
+            w,
+            "\t{}\t{}\t{}",
+            fmt_p(r.head_p),
+            fmt_p(r.distance_p),
+            causal_fields(&r.causal)
+        )?;
     }
     Ok(())
 }
@@ -1064,12 +1274,13 @@ pub fn write_pair_summary_tsv<W: Write>(
     writeln!(
         w,
         "rank\tmotif_a\tmotif_b\tn_pairs\tn_seqs\tbest_layer\tbest_head\tbest_effect\tbest_p\t\
-         combined_p\tq_value\tmedian_distance_bp\torientation\tscore"
+         combined_p\tq_value\tmedian_distance_bp\torientation\tscore\tp_value\t{}",
+        CAUSAL_HEADER
     )?;
     for r in rows {
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             r.rank,
             name(r.motif_a, motif_names),
             name(r.motif_b, motif_names),
@@ -1084,9 +1295,35 @@ pub fn write_pair_summary_tsv<W: Write>(
             r.median_distance_bp,
             r.orientation.as_str(),
             r.score.as_str(),
+            fmt_p(r.p_value),
+            causal_fields(&r.causal),
         )?;
     }
     Ok(())
+}
+
+/// Columns of a pair's causal test, in both tables.
+const CAUSAL_HEADER: &str = "n_tested\tepistasis\tepistasis_lo\tepistasis_hi\tepistasis_p\t\
+     n_moved\tspecific\tspecific_lo\tspecific_hi\tspecific_p\tmin_effect\tcausal_p";
+
+fn causal_fields(c: &Causal) -> String {
+    let t = |m: &MeanTest| {
+        format!(
+            "{}\t{}\t{}\t{}\t{}",
+            m.n,
+            fmt_f(m.mean, 4),
+            fmt_f(m.lo, 4),
+            fmt_f(m.hi, 4),
+            fmt_p(m.p)
+        )
+    };
+    format!(
+        "{}\t{}\t{}\t{}",
+        t(&c.epistasis),
+        t(&c.specific),
+        fmt_f(c.margin, 4),
+        fmt_p(c.p)
+    )
 }
 
 /// Writes site pairs as BEDPE (genome coordinates when the sequence name is

@@ -13,6 +13,8 @@ pub mod interactions;
 pub mod recovery;
 pub(crate) mod stats;
 
+pub use stats::MeanTest;
+
 use std::{fmt, ops::Range, path::Path, str::FromStr};
 
 use serde::{Deserialize, Serialize};

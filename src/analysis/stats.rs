@@ -271,6 +271,111 @@ fn erfc(x: f64) -> f64 {
     if x >= 0.0 { ans } else { 2.0 - ans }
 }
 
+/// Sums of one value per sequence (fixed point, so merging is exact): the state of a
+/// one-sample t-test with the sequence as the unit of replication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct MeanSums {
+    pub n: u64,
+    sum: i128,
+    sum_sq: i128,
+}
+
+/// A mean over sequences with its 95% t-interval and two-sided p-value against 0.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeanTest {
+    pub n: u64,
+    pub mean: f64,
+    pub lo: f64,
+    pub hi: f64,
+    pub p: f64,
+}
+
+impl MeanSums {
+    pub fn add(&mut self, v: f64) {
+        self.n += 1;
+        self.sum += fx(v);
+        self.sum_sq += fx(v * v);
+    }
+
+    pub fn merge(&mut self, o: &MeanSums) {
+        self.n += o.n;
+        self.sum += o.sum;
+        self.sum_sq += o.sum_sq;
+    }
+
+    /// Student's t-test of mean 0 (NaN mean and p = 1 without values; NaN interval and
+    /// p = 1 with one value, or none of spread).
+    pub fn test(&self) -> MeanTest {
+        self.test_beyond(0.0)
+    }
+
+    /// Standard deviation of the values (NaN with fewer than two).
+    pub fn sd(&self) -> f64 {
+        if self.n < 2 {
+            return f64::NAN;
+        }
+        let n = self.n as f64;
+        let mean = unfx(self.sum) / n;
+        ((unfx(self.sum_sq) - n * mean * mean) / (n - 1.0))
+            .max(0.0)
+            .sqrt()
+    }
+
+    /// The t-test of the interval null `|mean| <= margin` (a minimum-effect test): its
+    /// p-value is the chance, at the worst case `|mean| = margin`, of an estimate as far
+    /// out as the one seen. A margin of 0 is the two-sided test of mean 0. The interval
+    /// is the plain 95% t-interval of the mean.
+    pub fn test_beyond(&self, margin: f64) -> MeanTest {
+        let n = self.n as f64;
+        let mean = if self.n > 0 {
+            unfx(self.sum) / n
+        } else {
+            f64::NAN
+        };
+        let var = if self.n > 1 {
+            ((unfx(self.sum_sq) - n * mean * mean) / (n - 1.0)).max(0.0)
+        } else {
+            f64::NAN
+        };
+        let se = (var / n).sqrt();
+        if se.is_nan() || se <= 0.0 {
+            return MeanTest {
+                n: self.n,
+                mean,
+                lo: f64::NAN,
+                hi: f64::NAN,
+                p: 1.0,
+            };
+        }
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        let t = StudentsT::new(0.0, 1.0, n - 1.0).expect("n > 1 degrees of freedom");
+        let crit = t.inverse_cdf(0.975);
+        MeanTest {
+            n: self.n,
+            mean,
+            lo: mean - crit * se,
+            hi: mean + crit * se,
+            p: (t.sf((mean.abs() - margin) / se) + t.sf((mean.abs() + margin) / se))
+                .clamp(0.0, 1.0),
+        }
+    }
+}
+
+impl MeanTest {
+    /// One-sided p-value that the mean exceeds 0 (or the margin of
+    /// [`MeanSums::test_beyond`], which this test's `p` was computed with).
+    pub fn p_greater(&self) -> f64 {
+        if self.p >= 1.0 || !self.mean.is_finite() {
+            return if self.mean > 0.0 { 0.5 } else { 1.0 };
+        }
+        if self.mean > 0.0 {
+            self.p / 2.0
+        } else {
+            1.0 - self.p / 2.0
+        }
+    }
+}
+
 /// Benjamini–Hochberg q-values, in the order of `p`.
 pub(crate) fn bh(p: &[f64]) -> Vec<f64> {
     let m = p.len();
@@ -354,6 +459,58 @@ pub(crate) fn p_ln_p(p: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mean_test_matches_r_and_is_uniform_under_the_null() {
+        let mut m = MeanSums::default();
+        for v in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            m.add(v);
+        }
+        // R: t.test(1:5) -> t = 4.2426, df = 4, p = 0.01324, CI 1.036757 4.963243.
+        let t = m.test();
+        assert!((t.p - 0.01324).abs() < 1e-5, "{t:?}");
+        assert!((t.lo - 1.036757).abs() < 1e-5 && (t.hi - 4.963243).abs() < 1e-5);
+        assert!((t.p_greater() - 0.00662).abs() < 1e-5);
+        // Merging is exact.
+        let (mut a, mut b) = (MeanSums::default(), MeanSums::default());
+        for (i, v) in [1.0, 2.0, 3.0, 4.0, 5.0].into_iter().enumerate() {
+            if i % 2 == 0 { a.add(v) } else { b.add(v) }
+        }
+        a.merge(&b);
+        assert_eq!(a, m);
+        // Null data: p-values uniform (2000 tests of 15 values).
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let normal = Normal::new(0.3, 2.0).unwrap();
+        let mut ps: Vec<f64> = (0..2000)
+            .map(|_| {
+                let mut m = MeanSums::default();
+                for _ in 0..15 {
+                    m.add(normal.sample(&mut rng) - 0.3);
+                }
+                m.test().p
+            })
+            .collect();
+        ps.sort_by(f64::total_cmp);
+        let ks = ps
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p - (i as f64 + 0.5) / ps.len() as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(ks < 0.04, "KS distance {ks}");
+        // An interval null: an effect of 3 is not beyond 2.9 with this spread, but is
+        // beyond 1; and is "beyond" 0 exactly as the plain test says.
+        assert!(m.test_beyond(2.9).p > 0.4);
+        assert!(m.test_beyond(1.0).p < 0.05 && m.test_beyond(1.0).p > t.p);
+        assert!((m.test_beyond(0.0).p - t.p).abs() < 1e-15);
+        assert!((m.sd() - 1.5811388).abs() < 1e-6);
+        // One value or none: no test.
+        let mut one = MeanSums::default();
+        assert_eq!(one.test().p, 1.0);
+        one.add(2.0);
+        assert!(one.test().lo.is_nan() && one.test().p == 1.0);
+    }
     use super::*;
 
     fn hist(vals: &[f64]) -> Hist {

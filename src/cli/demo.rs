@@ -308,15 +308,26 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     };
     let f: Vec<&str> = first.split('\t').collect();
     let (a, b) = (f[1], f[2]);
-    // The q-value of the default ranking (both nulls).
-    let jq = inter
+    // The calibrated q-value (head link and causal test).
+    let q = inter
         .lines()
         .next()
-        .and_then(|h| h.split('\t').position(|c| c == "joint_q"))
+        .and_then(|h| h.split('\t').position(|c| c == "q_value"))
         .and_then(|i| f.get(i))
         .copied()
         .unwrap_or("NA");
-    let top = format!("{a} + {b} (layer {}, head {}, joint q = {jq})", f[3], f[4]);
+    let check = validation_of(&read("validation.tsv")?, a, b);
+    let called = q.parse::<f64>().is_ok_and(|v| v < 0.05);
+    let top = format!(
+        "{}{a} + {b} (layer {}, head {}, q = {q}; {check})",
+        if called {
+            ""
+        } else {
+            "none called at q < 0.05; first in the table: "
+        },
+        f[3],
+        f[4]
+    );
     let truth = read("sim/truth.tsv")?;
     let kind = truth
         .lines()
@@ -330,6 +341,42 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         None => "no: not a pair of the grammar".to_string(),
     };
     Ok((r_of("transformer"), r_of("ridge"), ceiling, top, planted))
+}
+
+/// The validation verdict of pair `a`–`b` with its arrangement-specific epistasis and
+/// interval, and a warning when the attention and causal evidence disagree.
+fn validation_of(tsv: &str, a: &str, b: &str) -> String {
+    let mut lines = tsv.lines();
+    let Some(header) = lines.next() else {
+        return "not validated".into();
+    };
+    let header: Vec<&str> = header.split('\t').collect();
+    let col = |n: &str| header.iter().position(|c| *c == n);
+    let row = lines
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .find(|r| (r[0] == a && r[1] == b) || (r[0] == b && r[1] == a));
+    let (Some(r), Some(v), Some(m), Some(lo), Some(hi)) = (
+        row,
+        col("verdict"),
+        col("specific"),
+        col("specific_lo"),
+        col("specific_hi"),
+    ) else {
+        return "not validated".into();
+    };
+    let get = |i: usize| r.get(i).copied().unwrap_or("NA");
+    let note = match get(v) {
+        "attention-only" | "effect-only" => ": attention and the causal test disagree",
+        _ => "",
+    };
+    format!(
+        "validation: {}, arrangement-specific epistasis {} [{}, {}]{note}",
+        get(v),
+        get(m),
+        get(lo),
+        get(hi)
+    )
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

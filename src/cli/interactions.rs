@@ -8,7 +8,7 @@ use std::{
 use cisformer::analysis::{
     Shard,
     interactions::{
-        InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe,
+        CausalKind, InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe,
         write_interactions_tsv, write_pair_summary_tsv,
     },
 };
@@ -19,17 +19,17 @@ use super::{
     write_to,
 };
 
-/// Rank pairs of motif sites by how much each attention head links them.
+/// Rank pairs of motif sites by how much each attention head links them, and call the
+/// pairs the model makes interact.
 ///
 /// For every (layer, head) and every pair of non-overlapping sites in a sequence, the
-/// co-attention between their token spans is compared with span pairs of the same
-/// lengths and distance in the same sequence that are not those motifs (a
-/// distance-matched null), with a one-sided rank test and BH q-values over all rows.
-/// A second, site-matched test asks whether the two sites attend to each other more than
-/// each attends to the other's null span (the interaction contrast), compared with the
-/// other motif pairs under the same head: heads that look at every motif site pass the
-/// first test for any pair of sites, only a specific link passes both (`joint_p`).
-/// By default a head's link is its attention × gradient of the prediction (--score).
+/// score between their token spans (attention × gradient by default, --score) is compared
+/// with span pairs of the same lengths and distance in the same sequence that are not
+/// those motifs (`head_p`, a t-test over sequences). Every motif pair is also tested on the
+/// model's output (`causal_p`): in each sequence the pair stands alone (other motif sites
+/// replaced), and what one site adds next to the other is compared with what it adds when
+/// the other's bases are moved elsewhere (--causal). A row's `p_value` is the larger of
+/// the two, against effects above --min-effect-sd; `q_value` is Benjamini–Hochberg.
 /// With --shard i/N, writes a partial state for `cisformer merge` instead of the table.
 ///
 /// Example: `cisformer interactions --model model --fasta seqs.fa --motifs motifs.meme -o interactions.tsv`
@@ -70,12 +70,34 @@ pub struct Args {
     /// q-values; the `score` column says which).
     #[arg(long, value_enum, default_value_t = ScoreArg::AttnGrad)]
     score: ScoreArg,
-    /// Row order: joint (max of the distance-matched and site-matched p-values; the
-    /// default, chosen by bench/recovery.sh), auc (effect size against the
-    /// distance-matched null, ties by p), auc-lower (its one-sided 95% lower bound) or
-    /// p-value (distance-matched only).
+    /// Row order: joint (the default: the causal effect's strength, the end of its 95%
+    /// interval nearest 0, then p_value), site (attention alone: the larger of the
+    /// distance- and site-matched p-values), auc (effect size against the distance-matched
+    /// null, ties by p), auc-lower (its one-sided 95% lower bound) or p-value
+    /// (distance-matched only).
     #[arg(long, value_enum, default_value_t = RankArg::Joint)]
     rank_by: RankArg,
+    /// The causal test behind p_value and q_value: `specific` (the default: what one site
+    /// adds next to the other where it is, over the same bases moved elsewhere in the
+    /// sequence; the output's saturation cancels) or `epistasis` (the plain double mutant
+    /// f(AB) − f(A) − f(B) + f(∅), which any non-additive output makes non-zero).
+    #[arg(long, value_enum, default_value_t = CausalArg::Specific)]
+    causal: CausalArg,
+    /// The smallest causal effect that counts, in standard deviations of the model's
+    /// predictions over the sequences tested: p-values test |effect| <= this margin, so
+    /// q < 0.05 says the pair changes the output by more than it.
+    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
+    min_effect_sd: f64,
+}
+
+/// Variants per forward pass of the causal test: fixed, so --batch-size does not change a
+/// byte of the table.
+const CAUSAL_BATCH: usize = 32;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum CausalArg {
+    Specific,
+    Epistasis,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +120,7 @@ impl ScoreArg {
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum RankArg {
     Joint,
+    Site,
     Auc,
     AucLower,
     PValue,
@@ -114,11 +137,17 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         ic.max_distance = d;
     }
     ic.motif_names = input.names.clone();
+    ic.min_effect_sd = args.min_effect_sd;
+    ic.causal = match args.causal {
+        CausalArg::Specific => CausalKind::Specific,
+        CausalArg::Epistasis => CausalKind::Epistasis,
+    };
     ic.rank_by = match args.rank_by {
         RankArg::Auc => RankBy::Auc,
         RankArg::AucLower => RankBy::AucLower,
         RankArg::PValue => RankBy::PValue,
         RankArg::Joint => RankBy::Joint,
+        RankArg::Site => RankBy::Site,
     };
     if let Some(t) = args.collapse_similar {
         anyhow::ensure!(
@@ -146,6 +175,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         active: active.as_deref(),
     };
     let bedpe = args.bedpe.is_some();
+    // The causal test: in-silico double mutants of each sequence's site pairs, scored
+    // once per batch (whatever the number of scores).
+    let readout = cisformer::validate::Readout::new(&input.model, &input.meta, 0)?;
+    let predict = cisformer::validate::model_predictor(&input.model, readout);
+    let first_score = args.score.scores()[0];
+    let icfg = acc.config().clone();
+    let group = |m: usize| icfg.cluster_of(m);
     // The run-long sums are merged on their own thread, in batch order. With glibc that
     // thread allocates from its own arena, away from the large attention tensors every
     // batch allocates and frees: sharing one heap, the growing histograms pinned those
@@ -180,7 +216,26 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             args.score.scores(),
             |_, _| {},
             |score, chunk, items| {
-                let part = parts.batch_part(score, items)?;
+                let mut part = parts.batch_part(score, items)?;
+                if score == first_score {
+                    let seqs: Vec<(usize, &[u8], &[cisformer::analysis::Site])> = (chunk.index)
+                        .iter()
+                        .zip(chunk.records())
+                        .zip(&chunk.sites)
+                        .map(|((&i, r), s)| (i, r.seq.as_slice(), s.as_slice()))
+                        .collect();
+                    let values = cisformer::validate::causal::score_batch(
+                        icfg.seed,
+                        &seqs,
+                        &group,
+                        icfg.max_distance,
+                        &predict,
+                        CAUSAL_BATCH,
+                    )?;
+                    for v in &values {
+                        part.add_causal(v);
+                    }
+                }
                 let names = match bedpe {
                     true => (chunk.index.iter().copied())
                         .zip(chunk.records().iter().map(|r| r.name.clone()))

@@ -196,6 +196,15 @@ pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A finite number >= 0 (NaN and infinity are refused, not taken as thresholds).
+pub(crate) fn non_negative_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be a finite number >= 0, got {v}")),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
 /// The clap command, for completions and man pages.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()

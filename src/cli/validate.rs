@@ -69,9 +69,14 @@ pub struct Args {
     /// q-value threshold for co-attention evidence.
     #[arg(long, default_value_t = 0.05)]
     alpha: f64,
-    /// Smallest |epistasis| counted as effect evidence (besides an interval excluding 0).
-    #[arg(long, default_value_t = 0.0, value_name = "E")]
+    /// Smallest |arrangement-specific epistasis| counted as effect evidence (besides its
+    /// q-value), on the label scale.
+    #[arg(long, default_value_t = 0.0, value_name = "E", value_parser = super::non_negative_f64)]
     min_epistasis: f64,
+    /// The effect test's margin in standard deviations of the model's predictions over
+    /// the pair's sequences: q-values test |effect| <= this margin (as in `interactions`).
+    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
+    min_effect_sd: f64,
     /// Background sequences of the spacing scan.
     #[arg(long, default_value_t = 32, value_name = "N")]
     spacing_n: usize,
@@ -187,6 +192,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         heads_per_pair: args.heads_per_pair,
         alpha: args.alpha,
         min_epistasis: args.min_epistasis,
+        min_effect_sd: args.min_effect_sd,
         batch: args.batch_size,
     };
     let bar = super::progress_bar(
@@ -205,6 +211,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         bar.inc(1);
     }
     bar.finish_and_clear();
+    validate::decide(&mut rows, &cfg);
     write_to(&args.out, |w| write_concordance_tsv(w, &rows, &cfg))?;
     if let Some(p) = &args.spacing_out {
         let pairs: Vec<_> = cands.iter().zip(&curves).collect();

@@ -313,13 +313,14 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const A: &[u8] = b"AAAAAA";
     const B: &[u8] = b"CCCCCC";
 
-    fn site(motif: usize, start: usize, len: usize) -> Site {
+    /// A plus-strand site of `motif` at `start`, `len` bp long.
+    pub(crate) fn site(motif: usize, start: usize, len: usize) -> Site {
         Site {
             motif,
             start,

@@ -31,6 +31,7 @@
 //! assert!((r.epistasis - 3.0).abs() < 1e-12);
 //! ```
 pub mod ablation;
+pub mod causal;
 pub mod concordance;
 pub mod patch;
 pub mod spacing;
@@ -41,8 +42,8 @@ use rayon::prelude::*;
 
 pub use ablation::{Ablation, AblationConfig, AblationSet, pair_sites};
 pub use concordance::{
-    ConcordanceRow, PairCandidate, ValidateConfig, Verdict, find_motif, read_candidates, spearman,
-    validate_pair, write_concordance_tsv, write_spacing_tsv,
+    ConcordanceRow, PairCandidate, ValidateConfig, Verdict, decide, find_motif, read_candidates,
+    spearman, validate_pair, write_concordance_tsv, write_spacing_tsv,
 };
 pub use patch::{PatchRow, patch_heads, write_patch_tsv};
 pub use spacing::{SpacingConfig, SpacingCurve, SpacingPoint, consensus, spacing_scan};

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Calibration of every call the analysis makes: train on data with no interaction at all
+# (`simulate --grammar null`, one model per seed in NULL_SEEDS) and on the default grammar
+# (cooperative pairs, a long-range pair, decoys with main effects); run `heads`,
+# `interactions` (the table and --per-pair) and `validate --top 20` with defaults on
+# fresh sequences; then bench/calibration.py counts the calls at q < 0.05, the share not
+# planted, AUPRC in each table's own order, and writes the null p-values' QQ plot.
+# Usage: bench/calibration.sh [WORKDIR]
+# Env: N (20000), N_FRESH (3000), EPOCHS (8), NULL_SEEDS ("1 2 3"), TRAIN_ARGS (model
+#   flags; the README's recipe), BIN (a cisformer binary instead of building one), JOBS
+#   (models trained at once, one thread each; 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${1:-target/bench-calibration}
+N=${N:-20000} N_FRESH=${N_FRESH:-3000} EPOCHS=${EPOCHS:-8} JOBS=${JOBS:-2}
+TRAIN_ARGS=${TRAIN_ARGS:---k 1 --conv-kernel 21 --d-model 64 --heads 8 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --relative-bias 200 --relative-bias-lr 10 --dropout 0}
+B=${BIN:-target/release/cisformer}
+[ -n "${BIN:-}" ] || cargo build --release --quiet
+mkdir -p "$W"
+read -ra null_seeds <<< "${NULL_SEEDS:-1 2 3}"
+runs=()
+for s in "${null_seeds[@]}"; do runs+=("null:$s"); done
+runs+=("default:1")
+# Each run: its own training set (seed 100 + s) and fresh sequences (seed 200 + s).
+prepare() {
+  local g=${1%%:*} s=${1##*:} d="$W/${1/:/_}"
+  rm -rf "$d" && mkdir -p "$d"
+  $B simulate -q --grammar "$g" --n "$N" --seed $((100 + s)) --out "$d/train"
+  $B simulate -q --grammar "$g" --n "$N_FRESH" --seed $((200 + s)) --out "$d/fresh"
+}
+train() {
+  local s=${1##*:} d="$W/${1/:/_}"
+  # shellcheck disable=SC2086
+  $B train -q -j 1 --fasta "$d/train/seqs.fa" --labels "$d/train/labels.tsv" --out "$d/model" \
+    --force --epochs "$EPOCHS" --seed "$s" --no-baseline $TRAIN_ARGS
+}
+analyse() {
+  local d="$W/${1/:/_}" f
+  f="$d/fresh/seqs.fa"
+  $B heads -q --model "$d/model" --fasta "$f" --out "$d/heads.tsv" --focus "$d/focus.tsv"
+  $B interactions -q --model "$d/model" --fasta "$f" --out "$d/interactions.tsv" \
+    --per-pair "$d/pairs.tsv"
+  $B validate -q --model "$d/model" --fasta "$f" --interactions "$d/interactions.tsv" \
+    --top 20 --out "$d/validation.tsv"
+}
+for r in "${runs[@]}"; do prepare "$r"; done
+for ((i = 0; i < ${#runs[@]}; i += JOBS)); do
+  for ((j = i; j < i + JOBS && j < ${#runs[@]}; j++)); do train "${runs[j]}" & done
+  wait
+done
+for r in "${runs[@]}"; do analyse "$r"; done
+python3 bench/calibration.py "$W" "${runs[@]}"
