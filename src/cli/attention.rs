@@ -36,7 +36,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "TSV")]
     pub sites: Option<PathBuf>,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     pub thresh: f64,
     /// Process every N-th sequence: `i/N` (1-based) writes a partial state for `merge`.
     #[arg(long, value_name = "i/N")]

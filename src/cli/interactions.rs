@@ -54,11 +54,11 @@ pub struct Args {
     max_distance: Option<u64>,
     /// Count pairs per cluster of near-identical motifs (column Pearson similarity >= T,
     /// as `motifs similar --cluster T`), so redundant motifs do not split evidence.
-    #[arg(long, value_name = "T")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "T")]
     collapse_similar: Option<f64>,
     /// Only sequences whose prediction (first output) is in the top fraction F (of the
     /// whole FASTA, also with --shard); a first pass over the FASTA predicts them all.
-    #[arg(long, value_name = "F")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "F")]
     active_only: Option<f64>,
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]

@@ -196,6 +196,16 @@ pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A finite number: NaN and infinity are refused at parsing, since every comparison
+/// with NaN is false and a NaN threshold would silently pass or drop everything.
+pub(crate) fn finite_f64(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(v) => Err(format!("must be a finite number, got {v}")),
+        Err(e) => Err(format!("not a number: {e}")),
+    }
+}
+
 /// A finite number >= 0 (NaN and infinity are refused, not taken as thresholds).
 pub(crate) fn non_negative_f64(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {

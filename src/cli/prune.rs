@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, value_name = "N", required_unless_present = "max_drop")]
     keep: Option<usize>,
     /// Largest allowed drop of mean Pearson r (absolute).
-    #[arg(long, value_name = "X")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "X")]
     max_drop: Option<f64>,
     /// Output model directory.
     #[arg(short = 'o', long, value_name = "DIR")]

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long)]
     batch_size: Option<usize>,
     /// Peak learning rate (AdamW, warm-up then cosine decay).
-    #[arg(long)]
+    #[arg(value_parser = super::finite_f64, long)]
     lr: Option<f64>,
     /// Linear warm-up steps.
     #[arg(long)]
@@ -103,20 +103,20 @@ pub struct Args {
     relative_bias: Option<usize>,
     /// Learning-rate multiplier of the relative-bias tables (each offset's entry learns only
     /// from the token pairs at that offset, so it moves slowly at the base rate).
-    #[arg(long, value_name = "MULT")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "MULT")]
     relative_bias_lr: Option<f64>,
     /// Absolute positions: learned, sinusoidal, or none (translation-invariant tokens; pair
     /// it with --relative-bias).
     #[arg(long, value_parser = ["learned", "sinusoidal", "none"])]
     positional: Option<String>,
     /// Weight of the attention-diversity regulariser (mean pairwise cosine of heads' maps).
-    #[arg(long, value_name = "W")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     diversity: Option<f64>,
     /// Weight of the head-orthogonality regulariser (‖A_i A_jᵀ‖_F within a layer).
-    #[arg(long, value_name = "W")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     orthogonality: Option<f64>,
     /// Weight of the attention-entropy regulariser (sharper heads).
-    #[arg(long, value_name = "W")]
+    #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     entropy_reg: Option<f64>,
     /// Skip the k-mer ridge baseline.
     #[arg(long)]

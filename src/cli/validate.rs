@@ -67,7 +67,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N")]
     heads_per_pair: usize,
     /// q-value threshold for co-attention evidence.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(value_parser = super::finite_f64, long, default_value_t = 0.05)]
     alpha: f64,
     /// Smallest |arrangement-specific epistasis| counted as effect evidence (besides its
     /// q-value), on the label scale.
@@ -99,7 +99,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     output: usize,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
     /// Sites from a FIMO-style TSV (`cisformer scan` or FIMO --text) instead of scanning, so
     /// the ablations hit the same sites `interactions --sites` paired.
