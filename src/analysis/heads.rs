@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{Hist, MeanSums, bh, bin_of, fmt_f, fmt_p, fx, p_ln_p, unfx};
+use super::stats::{MeanSums, bh, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use super::{
     Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
     shards_complete,
@@ -202,8 +202,6 @@ struct FocusSums {
     obs_exp: i128,
     null_recv: i128,
     null_exp: i128,
-    obs: Hist,
-    null: Hist,
     /// Per sequence: the sites' enrichment less the mean of their null placements'
     /// (the paired, sequence-level test behind the p-value).
     paired: MeanSums,
@@ -352,13 +350,11 @@ impl HeadAccumulator {
             let (recv, exp) = focus_mass(sat, &set.obs, n);
             fs.obs_recv += fx(recv);
             fs.obs_exp += fx(exp);
-            fs.obs.add(bin_of(recv / exp))?;
             let mut null_sum = 0.0;
             for null in &set.nulls {
                 let (recv, exp) = focus_mass(sat, null, n);
                 fs.null_recv += fx(recv);
                 fs.null_exp += fx(exp);
-                fs.null.add(bin_of(recv / exp))?;
                 null_sum += recv / exp;
             }
             if !set.nulls.is_empty() {
@@ -517,8 +513,6 @@ impl HeadAccumulator {
                         a.obs_exp += b.obs_exp;
                         a.null_recv += b.null_recv;
                         a.null_exp += b.null_exp;
-                        a.obs.merge(&b.obs)?;
-                        a.null.merge(&b.null)?;
                         a.paired.merge(&b.paired);
                     }
                 }
@@ -540,12 +534,7 @@ impl HeadAccumulator {
         let nh = s.cfg.n_layers * s.cfg.n_heads;
         if s.heads.len() != nh
             || s.red.len() != nh * nh
-            || s.focus.values().any(|f| {
-                f.heads.len() != nh
-                    || f.heads
-                        .iter()
-                        .any(|h| !h.obs.is_valid() || !h.null.is_valid())
-            })
+            || s.focus.values().any(|f| f.heads.len() != nh)
         {
             return Err(Error::Invalid(format!(
                 "{}: partial state does not match its {} x {} heads",

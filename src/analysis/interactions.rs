@@ -23,6 +23,7 @@ use super::stats::{
 };
 use super::{Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place, shards_complete};
 use crate::simulate::Orientation;
+use crate::validate::causal::PairSums;
 use crate::{Error, Result};
 
 /// What the per-head token×token values are.
@@ -276,15 +277,6 @@ pub enum CausalKind {
     Epistasis,
 }
 
-impl CausalKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CausalKind::Specific => "specific",
-            CausalKind::Epistasis => "epistasis",
-        }
-    }
-}
-
 /// A motif pair's causal statistics, means over sequences with 95% t-intervals; their
 /// p-values test the interval null `|mean| <= margin`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -301,40 +293,33 @@ pub struct Causal {
 }
 
 impl Causal {
+    /// The test chosen by `kind`.
+    fn chosen(&self) -> &MeanTest {
+        match self.kind {
+            CausalKind::Specific => &self.specific,
+            CausalKind::Epistasis => &self.epistasis,
+        }
+    }
+
     /// The end of the chosen effect's 95% interval nearest 0, as a magnitude: positive when
     /// the interval excludes 0 (on either side), negative by how far it straddles 0. An
     /// effect size that also asks for evidence; NaN without an interval.
     pub fn strength(&self) -> f64 {
-        let t = match self.kind {
-            CausalKind::Specific => &self.specific,
-            CausalKind::Epistasis => &self.epistasis,
-        };
+        let t = self.chosen();
         t.lo.max(-t.hi)
     }
 
-    fn of(c: Option<&CausalStats>, kind: CausalKind, min_effect_sd: f64) -> Causal {
-        let c = c.copied().unwrap_or_default();
-        let sd = c.native.sd();
-        let margin = if sd.is_finite() {
-            min_effect_sd * sd
-        } else {
-            0.0
-        };
-        let (epistasis, specific) = (
-            c.epistasis.test_beyond(margin),
-            c.specific.test_beyond(margin),
-        );
-        let p = match kind {
-            CausalKind::Specific => specific.p,
-            CausalKind::Epistasis => epistasis.p,
-        };
-        Causal {
+    fn of(c: Option<&PairSums>, kind: CausalKind, min_effect_sd: f64) -> Causal {
+        let (epistasis, specific, margin) = c.copied().unwrap_or_default().test(min_effect_sd);
+        let mut out = Causal {
             epistasis,
             specific,
             margin,
             kind,
-            p,
-        }
+            p: 1.0,
+        };
+        out.p = out.chosen().p;
+        out
     }
 }
 
@@ -365,22 +350,9 @@ struct HeadPairStats {
     contrast: Hist,
     sum_contrast: i128,
     n_contrast: u64,
-    /// Per sequence: the contrast (for the sequence-level t-test of the head's link).
-    contrast_sums: MeanSums,
     /// Per sequence: the mean excess of the site pairs' scores over their
     /// distance-matched nulls (the sequence-level distance-matched test).
     excess_sums: MeanSums,
-}
-
-/// The causal test of a motif pair (head-independent): per sequence, the in-silico
-/// epistasis of its closest site pair and its arrangement-specific part (see
-/// [`crate::validate::causal`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-struct CausalStats {
-    epistasis: MeanSums,
-    specific: MeanSums,
-    /// The predictions of the sequences tested: their spread sets the margin.
-    native: MeanSums,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -432,7 +404,7 @@ pub struct InteractionAccumulator {
     #[serde(with = "map_as_seq")]
     pairs: BTreeMap<Key, PairStats>,
     #[serde(with = "map_as_seq")]
-    causal: BTreeMap<(usize, usize), CausalStats>,
+    causal: BTreeMap<(usize, usize), PairSums>,
     hits: TopHits,
 }
 
@@ -767,7 +739,6 @@ impl InteractionAccumulator {
                 hs.contrast.add(bin_of(mean))?;
                 hs.sum_contrast += fx(mean);
                 hs.n_contrast += 1;
-                hs.contrast_sums.add(mean);
                 hs.excess_sums.add(x / c as f64);
             }
         }
@@ -778,14 +749,7 @@ impl InteractionAccumulator {
     /// (or cluster) pairs, smaller first. Call it once per sequence, whatever the scores.
     pub fn add_causal(&mut self, seq: &crate::validate::causal::SeqValues) {
         for v in &seq.pairs {
-            let c = self.causal.entry(v.key).or_default();
-            if let Some(f) = seq.native {
-                c.native.add(f);
-            }
-            c.epistasis.add(v.epistasis);
-            if let Some(d) = v.specific {
-                c.specific.add(d);
-            }
+            self.causal.entry(v.key).or_default().add(seq.native, v);
         }
     }
 
@@ -829,17 +793,13 @@ impl InteractionAccumulator {
                         a.contrast.merge(&b.contrast)?;
                         a.sum_contrast += b.sum_contrast;
                         a.n_contrast += b.n_contrast;
-                        a.contrast_sums.merge(&b.contrast_sums);
                         a.excess_sums.merge(&b.excess_sums);
                     }
                 }
             }
         }
         for (k, c) in o.causal {
-            let e = self.causal.entry(k).or_default();
-            e.epistasis.merge(&c.epistasis);
-            e.specific.merge(&c.specific);
-            e.native.merge(&c.native);
+            self.causal.entry(k).or_default().merge(&c);
         }
         for h in o.hits.hits {
             self.hits.push(h, self.cfg.top_site_pairs);

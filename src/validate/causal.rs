@@ -32,7 +32,8 @@ use std::ops::Range;
 use rand::RngExt;
 
 use super::{base_from, composition, keyed_rng};
-use crate::analysis::Site;
+use crate::analysis::stats::MeanSums;
+use crate::analysis::{MeanTest, Site};
 
 /// Variants per tested pair in [`SeqVariants`]: the pair alone (other sites replaced),
 /// then from it a̶, b̶, a̶b̶, b moved, a̶ + b moved.
@@ -192,6 +193,52 @@ impl SeqVariants {
                 }
             })
             .collect()
+    }
+}
+
+/// A motif pair's causal values summed over sequences (fixed point, so merging is exact),
+/// and the tests from them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PairSums {
+    epistasis: MeanSums,
+    specific: MeanSums,
+    /// The predictions of the sequences tested: their spread sets the margin.
+    native: MeanSums,
+}
+
+impl PairSums {
+    /// Adds one sequence's values of the pair, with the sequence's own prediction.
+    pub fn add(&mut self, native: Option<f64>, v: &PairValues) {
+        if let Some(f) = native {
+            self.native.add(f);
+        }
+        self.epistasis.add(v.epistasis);
+        if let Some(d) = v.specific {
+            self.specific.add(d);
+        }
+    }
+
+    pub fn merge(&mut self, o: &PairSums) {
+        self.epistasis.merge(&o.epistasis);
+        self.specific.merge(&o.specific);
+        self.native.merge(&o.native);
+    }
+
+    /// The epistasis and arrangement-specific tests against the interval null |effect| <=
+    /// margin, with margin = `min_effect_sd` × the SD of the predictions (0 with fewer
+    /// than two); returns (epistasis, specific, margin).
+    pub fn test(&self, min_effect_sd: f64) -> (MeanTest, MeanTest, f64) {
+        let sd = self.native.sd();
+        let margin = if sd.is_finite() {
+            min_effect_sd * sd
+        } else {
+            0.0
+        };
+        (
+            self.epistasis.test_beyond(margin),
+            self.specific.test_beyond(margin),
+            margin,
+        )
     }
 }
 

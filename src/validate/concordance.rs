@@ -24,7 +24,6 @@ use super::ablation::{Ablation, AblationConfig, AblationSet};
 use super::spacing::{SpacingConfig, SpacingCurve, consensus, spacing_scan};
 use super::{Readout, fmt_num, model_predictor};
 use crate::analysis::Site;
-use crate::analysis::stats::MeanSums;
 use crate::model::{HeadId, Model};
 use crate::motif::Motif;
 use crate::report::tsv::Table;
@@ -384,23 +383,14 @@ where
         predict,
         cfg.batch,
     )?;
-    let (mut sums, mut native) = (MeanSums::default(), MeanSums::default());
+    let mut sums = super::causal::PairSums::default();
     let key = (a.min(b), a.max(b));
     for s in &values {
         for v in s.pairs.iter().filter(|v| v.key == key) {
-            if let Some(d) = v.specific {
-                sums.add(d);
-                native.add(s.native.unwrap_or(f64::NAN));
-            }
+            sums.add(s.native, v);
         }
     }
-    let sd = native.sd();
-    let margin = if sd.is_finite() {
-        cfg.min_effect_sd * sd
-    } else {
-        0.0
-    };
-    Ok(sums.test_beyond(margin))
+    Ok(sums.test(cfg.min_effect_sd).1)
 }
 
 /// Sets each row's `specific_q` (Benjamini–Hochberg over `rows`) and its verdict.
