@@ -169,6 +169,16 @@ fn no_absolute_positions_adamw_step_matches_torch() {
     check_step("nopos");
 }
 
+#[test]
+fn pooled_positions_forward_matches_torch() {
+    check_forward("pooled");
+}
+
+#[test]
+fn pooled_positions_adamw_step_matches_torch() {
+    check_step("pooled");
+}
+
 /// Attention gradients within 1e-5 of the largest |gradient| (they span many magnitudes).
 fn check_attention_grad(name: &str) {
     let (model, g) = load(name);
@@ -202,7 +212,9 @@ fn check_attention_grad(name: &str) {
 
 #[test]
 fn attention_gradients_match_torch() {
-    for name in ["mha", "gqa", "conv", "relbias", "maxpool", "nopos"] {
+    for name in [
+        "mha", "gqa", "conv", "relbias", "maxpool", "nopos", "pooled",
+    ] {
         check_attention_grad(name);
     }
 }

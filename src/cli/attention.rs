@@ -326,12 +326,13 @@ pub fn read_sites(
     Ok(out)
 }
 
-/// Token geometry of a sequence of `len` bp under the model's tokenizer.
+/// Geometry of the attention positions of a sequence of `len` bp under the model.
 pub fn geometry(model: &Model, len: usize) -> TokenGeometry {
-    let cfg = model.config();
+    // A pooling model attends over windows of tokens, each like one wider token.
+    let (k, stride) = model.config().position_span();
     TokenGeometry {
-        k: cfg.k,
-        stride: cfg.stride,
+        k,
+        stride,
         n_specials_before: 1,
         seq_len_bp: len,
         has_sep: true,

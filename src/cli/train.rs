@@ -96,6 +96,10 @@ pub struct Args {
     /// (odd; 0 turns it off).
     #[arg(long, value_name = "TOKENS")]
     conv_kernel: Option<usize>,
+    /// Max-pool this many tokens into one attention position after the convolution stem
+    /// (0: none). Attention cost falls with its square; analyses map positions to bp.
+    #[arg(long, value_name = "TOKENS")]
+    pool: Option<usize>,
     /// Learned relative-position attention bias per head for key−query offsets up to this
     /// many tokens (farther ones share the edge value; 0: none). Lets heads prefer a spacing
     /// between two sites wherever they sit.
@@ -340,6 +344,7 @@ fn settings(
     set!(m.dropout, a.dropout);
     set!(m.conv_kernel, a.conv_kernel);
     set!(m.relative_bias, a.relative_bias);
+    set!(m.pool, a.pool);
     if let Some(p) = &a.pooling {
         m.pooling = match p.as_str() {
             "cls" => Pooling::Cls,

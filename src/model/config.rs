@@ -92,8 +92,16 @@ pub struct ModelConfig {
     /// distance in −R..=R tokens (farther pairs share the ±R value), so a head can prefer a
     /// spacing between two words wherever they sit. 0: none, and then not written, so
     /// configs without it are unchanged.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub relative_bias: usize,
+    /// Max-pooling window in tokens between the convolution stem and the first layer (0 or
+    /// 1: none). Attention then runs over one position per `pool` tokens (`[CLS]` and
+    /// `[SEP]` keep their own; a remainder shorter than the window is dropped): the stem
+    /// finds motifs at base resolution, attention compares them at `pool`-token resolution
+    /// for a `pool`² smaller score matrix, as Basenji-style models pool before attending.
+    /// 0 when absent, and then not written, so configs without it are unchanged.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pool: usize,
     /// Heads removed by `cisformer prune`, per layer (original indices, sorted); empty when
     /// nothing was pruned, and then not written, so unpruned `config.json` files are unchanged.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -121,10 +129,14 @@ impl Default for ModelConfig {
             layer_norm_eps: 1e-5,
             conv_kernel: 9,
             relative_bias: 0,
+            pool: 0,
             pruned_heads: Vec::new(),
         }
     }
 }
+
+/// Largest `pool` window.
+pub const MAX_POOL: usize = 64;
 
 /// Largest `relative_bias`: a table of 2R+1 values per head, far beyond any input here.
 pub const MAX_RELATIVE_BIAS: usize = 1 << 16;
@@ -166,6 +178,19 @@ impl ModelConfig {
             .collect();
         kv.dedup();
         kv.len()
+    }
+
+    /// Tokens per attention position (1 without pooling).
+    pub fn pool_width(&self) -> usize {
+        self.pool.max(1)
+    }
+
+    /// Bases covered by one attention position and bases between consecutive ones, as
+    /// `(k, stride)` of an equivalent tokenizer: position `i` covers the tokens
+    /// `[i·p, i·p + p)`, i.e. bp `[i·p·stride, (i·p + p − 1)·stride + k)`.
+    pub fn position_span(&self) -> (usize, usize) {
+        let p = self.pool_width();
+        ((p - 1) * self.stride + self.k, p * self.stride)
     }
 
     /// The tokenizer this model reads.
@@ -222,6 +247,12 @@ impl ModelConfig {
             return bad(format!(
                 "relative_bias {} is larger than {MAX_RELATIVE_BIAS} tokens",
                 self.relative_bias
+            ));
+        }
+        if self.pool > MAX_POOL {
+            return bad(format!(
+                "pool {} is larger than {MAX_POOL} tokens",
+                self.pool
             ));
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {

@@ -1117,6 +1117,104 @@ impl CustomOp1 for Fold {
     }
 }
 
+/// `y[r] = Σ_j table[idx[r·K + j]]`: a convolution over token embeddings written as a sum of
+/// per-offset rows of a `[K·V + 1, d]` table (see `ConvStem::forward_table`). Slot `j` only
+/// ever reads block `j` (rows `j·V..(j+1)·V`) or the final zero row, so the backward pass
+/// scatters each slot into its own block, one thread per slot, with no write conflicts.
+struct TableSum {
+    kernel: usize,
+    vocab: usize,
+}
+
+impl TableSum {
+    fn index<'a>(s: &'a CpuStorage, l: &Layout) -> CResult<&'a [u32]> {
+        match (s, l.contiguous_offsets()) {
+            (CpuStorage::U32(v), Some((a, b))) => Ok(&v[a..b]),
+            _ => candle_core::bail!("table-sum: the index must be a contiguous u32 tensor"),
+        }
+    }
+}
+
+impl CustomOp2 for TableSum {
+    fn name(&self) -> &'static str {
+        "cisformer-table-sum"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let table = contiguous(s1, l1, "table-sum")?;
+        let idx = Self::index(s2, l2)?;
+        let (rows, d) = l1.shape().dims2()?;
+        let k = self.kernel;
+        if rows != k * self.vocab + 1 || !idx.len().is_multiple_of(k) {
+            candle_core::bail!("table-sum: {rows} table rows, {} indices", idx.len());
+        }
+        let v = self.vocab;
+        let in_block = |(j, &i): (usize, &u32)| {
+            let i = i as usize;
+            i == rows - 1 || (j * v..(j + 1) * v).contains(&i)
+        };
+        if !idx.chunks(k).all(|s| s.iter().enumerate().all(in_block)) {
+            candle_core::bail!("table-sum: an index reads outside its slot's block");
+        }
+        let n = idx.len() / k;
+        let mut y = vec![0f32; n * d];
+        y.par_chunks_mut(d)
+            .zip(idx.par_chunks(k))
+            .for_each(|(out, slots)| {
+                for &i in slots {
+                    let src = i as usize * d;
+                    for (a, v) in out.iter_mut().zip(&table[src..src + d]) {
+                        *a += v;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(y), Shape::from((n, d))))
+    }
+    fn bwd(
+        &self,
+        table: &Tensor,
+        idx: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let (rows, d) = table.dims2()?;
+        let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let idx = idx.contiguous()?.to_vec1::<u32>()?;
+        let (k, v) = (self.kernel, self.vocab);
+        let mut dt = vec![0f32; rows * d];
+        // Block j holds the rows of slot j; the zero row (last) gets no gradient.
+        dt[..k * v * d]
+            .par_chunks_mut(v * d)
+            .enumerate()
+            .for_each(|(j, block)| {
+                for (r, gr) in g.chunks_exact(d).enumerate() {
+                    let i = idx[r * k + j] as usize;
+                    if i == rows - 1 {
+                        continue;
+                    }
+                    let dst = (i - j * v) * d;
+                    for (a, x) in block[dst..dst + d].iter_mut().zip(gr) {
+                        *a += x;
+                    }
+                }
+            });
+        let dt = Tensor::from_vec(dt, (rows, d), table.device())?;
+        Ok((Some(dt), None))
+    }
+}
+
+/// `Σ_j table[idx[r·kernel + j]]` for each row `r` (see [`TableSum`]).
+pub fn table_sum(table: &Tensor, idx: &Tensor, kernel: usize, vocab: usize) -> CResult<Tensor> {
+    table
+        .contiguous()?
+        .apply_op2(idx, TableSum { kernel, vocab })
+}
+
 /// `[B·L, d]` → `[B·L, kernel·d]` sliding windows with zero padding (see [`Unfold`]).
 pub fn unfold(x: &Tensor, b: usize, l: usize, kernel: usize) -> CResult<Tensor> {
     x.contiguous()?.apply_op1(Unfold { b, l, kernel })

@@ -215,12 +215,24 @@ pub struct ModelOutput {
     pub heads: Vec<HeadOutput>,
 }
 
-/// A padded batch: ids `[B·L]`, lengths, and the pooling matrix `[B, B·L]`.
+/// A padded batch: ids `[B·T]`, lengths, and the pooling matrix `[B, B·L]`, where `T` is
+/// the longest token sequence and `L` the longest sequence of attention positions (`T`
+/// unless the config pools).
 pub(crate) struct Batch {
     ids: Tensor,
+    /// Longest token sequence.
+    t: usize,
+    /// `[B·T, 1]`: 1 for real tokens, 0 for padding (what the stem reads).
+    tok_valid: Tensor,
+    /// With pooling, `[B·L·pool]`: the token rows each attention position takes the
+    /// maximum of.
+    window: Option<Tensor>,
+    /// With a convolution stem over bare token embeddings, `[B·T·K]`: the stem's table row
+    /// per token and offset (see `ConvStem::forward_table`).
+    conv_rows: Option<Tensor>,
     geom: AttnGeom,
     pool: Tensor,
-    /// `[B·L, 1]`: 1 for real tokens, 0 for padding.
+    /// `[B·L, 1]`: 1 for real positions, 0 for padding.
     valid: Tensor,
     /// With a relative-position bias, `[L·L]`: the table column of each (query, key) pair,
     /// `clip(key − query, ±R) + R`; built once per batch, shared by every layer.
@@ -482,18 +494,22 @@ impl Model {
             return Err(Error::Invalid("model: empty batch".into()));
         }
         let b = ids.len();
-        let lens: Vec<usize> = ids.iter().map(|s| s.len()).collect();
-        let l = *lens.iter().max().expect("non-empty");
-        if lens.contains(&0) {
+        let tok_lens: Vec<usize> = ids.iter().map(|s| s.len()).collect();
+        let t = *tok_lens.iter().max().expect("non-empty");
+        if tok_lens.contains(&0) {
             return Err(Error::Invalid("model: a sequence has no tokens".into()));
         }
-        if self.cfg.positional == Positional::Learned && l > self.cfg.max_tokens {
+        if self.cfg.positional == Positional::Learned && t > self.cfg.max_tokens {
             return Err(Error::Invalid(format!(
-                "model: a sequence of {l} tokens exceeds max_tokens {} of this model",
+                "model: a sequence of {t} tokens exceeds max_tokens {} of this model",
                 self.cfg.max_tokens
             )));
         }
-        let mut flat = vec![PAD; b * l];
+        let p = self.cfg.pool_width();
+        let lens: Vec<usize> = tok_lens.iter().map(|&n| pooled_len(n, p)).collect();
+        let l = *lens.iter().max().expect("non-empty");
+        let mut flat = vec![PAD; b * t];
+        let mut tok_valid = vec![0f32; b * t];
         let mut pool = vec![0f32; b * b * l];
         let mut valid = vec![0f32; b * l];
         for (i, s) in ids.iter().enumerate() {
@@ -503,17 +519,33 @@ impl Model {
                     self.cfg.vocab_size
                 )));
             }
-            flat[i * l..i * l + s.len()].copy_from_slice(s);
-            valid[i * l..i * l + s.len()].fill(1.0);
-            let row = &mut pool[i * b * l + i * l..i * b * l + i * l + s.len()];
+            flat[i * t..i * t + s.len()].copy_from_slice(s);
+            tok_valid[i * t..i * t + s.len()].fill(1.0);
+            let n = lens[i];
+            valid[i * l..i * l + n].fill(1.0);
+            let row = &mut pool[i * b * l + i * l..i * b * l + i * l + n];
             match self.cfg.pooling {
                 Pooling::Cls => row[0] = 1.0,
-                Pooling::Mean => row.fill(1.0 / s.len() as f32),
+                Pooling::Mean => row.fill(1.0 / n as f32),
                 // Max pooling reads `valid` instead.
                 Pooling::Max => {}
             }
         }
         let dev = Device::Cpu;
+        let conv_rows = match (self.cfg.conv_kernel, self.cfg.positional) {
+            (k, Positional::None) if k > 0 => Some(
+                Tensor::from_vec(conv_rows(ids, t, k, self.cfg.vocab_size), b * t * k, &dev)
+                    .map_err(cerr)?,
+            ),
+            _ => None,
+        };
+        let window = match p {
+            1 => None,
+            _ => Some(
+                Tensor::from_vec(pool_windows(&tok_lens, t, l, p), b * l * p, &dev)
+                    .map_err(cerr)?,
+            ),
+        };
         let offsets = match self.cfg.relative_bias as i64 {
             0 => None,
             r => {
@@ -526,7 +558,11 @@ impl Model {
         };
         Ok(Batch {
             offsets,
-            ids: Tensor::from_vec(flat, b * l, &dev).map_err(cerr)?,
+            ids: Tensor::from_vec(flat, b * t, &dev).map_err(cerr)?,
+            t,
+            tok_valid: Tensor::from_vec(tok_valid, (b * t, 1), &dev).map_err(cerr)?,
+            window,
+            conv_rows,
             pool: Tensor::from_vec(pool, (b, b * l), &dev).map_err(cerr)?,
             valid: Tensor::from_vec(valid, (b * l, 1), &dev).map_err(cerr)?,
             geom: AttnGeom {
@@ -600,21 +636,30 @@ impl Model {
         let g = &batch.geom;
         let d = self.cfg.d_model;
         let go = || -> candle_core::Result<Tensor> {
+            let t = batch.t;
             let x = w.tokens.index_select(&batch.ids, 0)?;
             let pos = match (&w.positions, self.cfg.positional) {
-                (Some(p), _) => Some(p.narrow(0, 0, g.l)?),
+                (Some(p), _) => Some(p.narrow(0, 0, t)?),
                 (None, Positional::None) => None,
-                (None, _) => Some(self.sinusoidal(g.l)?),
+                (None, _) => Some(self.sinusoidal(t)?),
             };
             let x = match pos {
                 Some(pos) => x
-                    .reshape((g.b, g.l, d))?
+                    .reshape((g.b, t, d))?
                     .broadcast_add(&pos)?
-                    .reshape((g.b * g.l, d))?,
+                    .reshape((g.b * t, d))?,
                 None => x,
             };
-            let x = match &w.conv {
-                Some(c) => c.forward(&x, &batch.valid, g.b, g.l)?,
+            let x = match (&w.conv, &batch.conv_rows) {
+                (Some(c), Some(rows)) => c.forward_table(&w.tokens, &x, rows)?,
+                (Some(c), None) => c.forward(&x, &batch.tok_valid, g.b, t)?,
+                (None, _) => x,
+            };
+            let x = match &batch.window {
+                Some(idx) => Tensor::cat(&[&x, &Tensor::full(-1e9f32, (1, d), x.device())?], 0)?
+                    .index_select(idx, 0)?
+                    .reshape((g.b * g.l, self.cfg.pool_width(), d))?
+                    .max(1)?,
                 None => x,
             };
             self.dropout(x, train)
@@ -867,6 +912,60 @@ enum Init {
     Zeros,
     Ones,
     Normal(f32),
+}
+
+/// For each token of each sequence (padded to `t`) and each of the `kernel` offsets, the
+/// row of the stem's `[kernel·vocab + 1, d]` table it adds: `j·vocab + id` of the token at
+/// offset `j − kernel/2`, or the zero row `kernel·vocab` past either end of the sequence.
+fn conv_rows(ids: &[Vec<u32>], t: usize, kernel: usize, vocab: usize) -> Vec<u32> {
+    let zero = (kernel * vocab) as u32;
+    let half = kernel / 2;
+    let mut rows = vec![zero; ids.len() * t * kernel];
+    for (i, s) in ids.iter().enumerate() {
+        for pos in 0..s.len() {
+            let out = &mut rows[(i * t + pos) * kernel..(i * t + pos + 1) * kernel];
+            for (j, r) in out.iter_mut().enumerate() {
+                if let Some(&id) = (pos + j).checked_sub(half).and_then(|src| s.get(src)) {
+                    *r = (j * vocab) as u32 + id;
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// Attention positions of a sequence of `n` tokens (`[CLS]` content… `[SEP]`) pooled by `p`:
+/// both specials and one position per whole window of content tokens.
+pub(crate) fn pooled_len(n: usize, p: usize) -> usize {
+    match p {
+        0 | 1 => n,
+        _ => 2 + n.saturating_sub(2) / p,
+    }
+}
+
+/// For each attention position of each sequence (padded to `l`), the `p` rows whose maximum
+/// it takes, out of the batch's `b·t` token rows followed by one row far below any value
+/// (index `b·t`). A special token takes its own row once and that low row otherwise, so it
+/// passes through unchanged and gets its gradient once; padding positions read the
+/// sequence's `[CLS]` the same way and are masked downstream.
+fn pool_windows(tok_lens: &[usize], t: usize, l: usize, p: usize) -> Vec<u32> {
+    let low = (tok_lens.len() * t) as u32;
+    let mut idx = Vec::with_capacity(tok_lens.len() * l * p);
+    for (i, &n) in tok_lens.iter().enumerate() {
+        let base = i * t;
+        let m = pooled_len(n, p);
+        for j in 0..l {
+            let alone = |row: usize| std::iter::once(row as u32).chain([low].repeat(p - 1));
+            if j == 0 || j >= m {
+                idx.extend(alone(base));
+            } else if j == m - 1 {
+                idx.extend(alone(base + n - 1));
+            } else {
+                idx.extend((0..p).map(|q| (base + 1 + (j - 1) * p + q) as u32));
+            }
+        }
+    }
+    idx
 }
 
 fn init_for(name: &str, dims: &[usize], k: usize) -> Init {

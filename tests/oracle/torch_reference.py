@@ -96,7 +96,25 @@ CONFIGS = {
                    regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.0)),
         seed=6, gate=None,
     ),
+    # Max-pooling 3 tokens into one attention position after the stem (no absolute
+    # positions, so the stem runs as a table sum), over lengths that leave remainders and
+    # one sequence with no whole window; relative bias on the pooled positions, max output.
+    "pooled": dict(
+        model=dict(k=2, stride=1, vocab_size=5 + 16, d_model=16, n_heads=2, n_kv_heads=2,
+                   n_layers=2, ffn_dim=32, dropout=0.0, max_tokens=64, pooling="max",
+                   positional="none", task="regression", n_outputs=1, layer_norm_eps=1e-5,
+                   conv_kernel=5, relative_bias=3, pool=3),
+        optim=dict(lr=1e-3, min_lr=0.0, warmup_steps=0, total_steps=100, beta1=0.9,
+                   beta2=0.999, eps=1e-8, weight_decay=0.01, clip_norm=1.0,
+                   regularizers=dict(diversity=0.0, orthogonality=0.0, entropy=0.1)),
+        seed=7, gate=(1, 0),
+    ),
 }
+
+
+def pooled_len(n, c):
+    p = max(c.get("pool", 0), 1)
+    return n if p == 1 else 2 + (n - 2) // p
 
 
 def param_shapes(c):
@@ -194,6 +212,20 @@ def forward(P, c, seqs, gate=None, probe=None):
         xm = (x * valid.float()[:, :, None]).transpose(1, 2)
         y = F.conv1d(xm, P["embeddings.conv.weight"], P["embeddings.conv.bias"], padding=kw // 2)
         x = x + F.gelu(y.transpose(1, 2))
+    p = max(c.get("pool", 0), 1)
+    if p > 1:
+        # [CLS], the maximum over each whole window of p content tokens, [SEP].
+        rows = []
+        for i, s in enumerate(seqs):
+            n = len(s)
+            w = (n - 2) // p
+            body = x[i, 1:1 + w * p].reshape(w, p, d).amax(1)
+            rows.append(torch.cat([x[i, :1], body, x[i, n - 1:n]]))
+        L = max(r.shape[0] for r in rows)
+        valid = torch.zeros(B, L, dtype=torch.bool)
+        for i, r in enumerate(rows):
+            valid[i, : r.shape[0]] = True
+        x = torch.stack([torch.cat([r, torch.zeros(L - r.shape[0], d)]) for r in rows])
     ln = lambda x, p: F.layer_norm(x, (d,), P[p + ".weight"], P[p + ".bias"], c["layer_norm_eps"])
     lin = lambda x, p: x @ P[p + ".weight"].T + (P[p + ".bias"] if p + ".bias" in P else 0.0)
     probs = []
@@ -295,7 +327,7 @@ def main(out_dir, only=None):
             out, probs, _ = forward(P, c, seqs, spec["gate"])
         attention = []
         for b, s in enumerate(seqs):
-            n = len(s)
+            n = pooled_len(len(s), c)
             attention.append([[probs[l][b, h, :n, :n].flatten().tolist()
                                for h in range(c["n_heads"])] for l in range(c["n_layers"])])
 
@@ -312,7 +344,7 @@ def main(out_dir, only=None):
             p.grad = None
         attention_grad = []
         for b, s in enumerate(seqs):
-            n = len(s)
+            n = pooled_len(len(s), c)
             attention_grad.append([[leaves[l].grad[b, h, :n, :n].flatten().tolist()
                                     for h in range(c["n_heads"])] for l in range(c["n_layers"])])
 
