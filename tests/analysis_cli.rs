@@ -119,8 +119,10 @@ fn head_atlas_has_one_row_per_head_with_importance() {
     }
     let bg = std::fs::read_to_string(&dump).unwrap();
     assert_eq!(bg.matches("track type=bedGraph").count(), 4);
+    // The default recipe pools 4 tokens (k 3, stride 1) into each attention position, so
+    // each interval is one position's 4-bp start step.
     assert!(
-        bg.lines().nth(1).unwrap().starts_with("sim000003\t0\t1\t"),
+        bg.lines().nth(1).unwrap().starts_with("sim000003\t0\t4\t"),
         "{bg}"
     );
 }

@@ -665,3 +665,59 @@ fn without_absolute_positions_tokens_read_the_same_anywhere() {
     assert_eq!(back.config().positional, Positional::None);
     assert_eq!(run(&back), run(&none));
 }
+
+#[test]
+fn pooled_positions_cover_their_bases_and_the_maps_match_the_geometry() {
+    use cisformer::analysis::TokenGeometry;
+    // Every (k, stride, pool) and length, remainders and sequences shorter than one window
+    // included: the model's attention has exactly the positions the analyses map to bp, and
+    // each content position's span is the union of the tokens it pools.
+    for (k, stride, pool) in [(1, 1, 4), (3, 1, 2), (2, 2, 3), (4, 1, 1)] {
+        let cfg = ModelConfig {
+            k,
+            stride,
+            vocab_size: Tokenizer::new(k, stride).unwrap().vocab_size(),
+            pool,
+            conv_kernel: 3,
+            positional: Positional::None,
+            relative_bias: 4,
+            ..small(4)
+        };
+        let model = Model::new(&cfg, 9).unwrap();
+        let tok = model.tokenizer();
+        let seqs: Vec<Vec<u8>> = [k, k + 2, 13, 40, 41]
+            .iter()
+            .map(|&n| b"ACGTTGCAAC".iter().cycle().take(n).copied().collect())
+            .collect();
+        let ids: Vec<Vec<u32>> = seqs.iter().map(|s| tok.encode(s)).collect();
+        let out = model
+            .forward(
+                &ids,
+                &ForwardOptions {
+                    attention: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for (s, maps) in seqs.iter().zip(out.attention.unwrap()) {
+            let g = TokenGeometry::of_model(&cfg, s.len());
+            assert_eq!(
+                maps.len,
+                g.n_tokens(),
+                "k{k} s{stride} p{pool} len {}",
+                s.len()
+            );
+            let p = pool.max(1);
+            for (i, t) in g.content().enumerate() {
+                // Token 0 is [CLS]; content token j is token_bp_span(1 + j).
+                let first = tok.token_bp_span(1 + i * p).unwrap();
+                let last = tok.token_bp_span(i * p + p).unwrap();
+                assert_eq!(
+                    g.token_span(t),
+                    Some((first.start, last.end)),
+                    "k{k} s{stride} p{pool} position {i}"
+                );
+            }
+        }
+    }
+}

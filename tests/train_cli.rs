@@ -22,6 +22,8 @@ fn sim(dir: &Path) -> PathBuf {
     out
 }
 
+/// A tiny model of the default recipe; 8 epochs of batch 16 (120 steps on 240 sequences)
+/// let it learn the strong planted effects.
 const TINY: [&str; 14] = [
     "--k",
     "3",
@@ -34,9 +36,9 @@ const TINY: [&str; 14] = [
     "--ffn",
     "32",
     "--epochs",
-    "2",
+    "8",
     "--batch-size",
-    "32",
+    "16",
 ];
 
 fn train(sim: &Path, out: &Path, extra: &[&str]) {
@@ -71,7 +73,7 @@ fn train_predict_evaluate_info_end_to_end() {
         assert!(m.join(f).is_file(), "{f} missing");
     }
     let log = std::fs::read_to_string(m.join("train_log.tsv")).unwrap();
-    assert_eq!(log.lines().count(), 3, "{log}");
+    assert_eq!(log.lines().count(), 1 + 8, "{log}");
     assert!(log.starts_with("epoch\tstep\ttrain_loss"));
 
     // Same seed, other thread count: the same bytes.
@@ -166,7 +168,11 @@ fn train_predict_evaluate_info_end_to_end() {
 
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
     assert!(info.contains("architecture\t1 layers x 2 heads"), "{info}");
-    assert!(info.contains("train_log\t2 epochs"), "{info}");
+    assert!(info.contains("train_log\t8 epochs"), "{info}");
+    assert!(
+        info.contains("pool\t4 tokens per attention position (6 bp each, every 4 bp)"),
+        "{info}"
+    );
 }
 
 #[test]
@@ -223,7 +229,7 @@ fn relative_bias_is_learnt_saved_and_reported() {
     assert!(rel.iter().any(|&v| v != 0.0), "{rel:?}");
     let info = ok(cisformer().args(["info", "--model"]).arg(&m));
     assert!(
-        info.contains("relative_bias\tper head, offsets up to ±6 tokens"),
+        info.contains("relative_bias\tper head, offsets up to ±6 positions"),
         "{info}"
     );
     let pred = ok(cisformer()
@@ -468,7 +474,11 @@ fn bad_input_is_a_clear_error() {
     );
     let base = ["train", "--fasta", &fa2, "--labels", &two, "--out", &out];
     fails(
-        &[&base[..], &["--relative-bias-lr", "10"]].concat(),
+        &[
+            &base[..],
+            &["--relative-bias", "0", "--relative-bias-lr", "10"],
+        ]
+        .concat(),
         "--relative-bias-lr needs a relative-position bias",
     );
     fails(

@@ -35,6 +35,19 @@ pub struct TokenGeometry {
 }
 
 impl TokenGeometry {
+    /// The attention positions of a `len`-bp sequence under a model: its tokens, or with
+    /// pooling, windows of tokens that each act as one wider token.
+    pub fn of_model(cfg: &crate::model::ModelConfig, len: usize) -> TokenGeometry {
+        let (k, stride) = cfg.position_span();
+        TokenGeometry {
+            k,
+            stride,
+            n_specials_before: 1,
+            seq_len_bp: len,
+            has_sep: true,
+        }
+    }
+
     /// Number of k-mer (content) tokens.
     pub fn n_content(&self) -> usize {
         if self.seq_len_bp < self.k || self.stride == 0 {

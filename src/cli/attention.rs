@@ -328,15 +328,7 @@ pub fn read_sites(
 
 /// Geometry of the attention positions of a sequence of `len` bp under the model.
 pub fn geometry(model: &Model, len: usize) -> TokenGeometry {
-    // A pooling model attends over windows of tokens, each like one wider token.
-    let (k, stride) = model.config().position_span();
-    TokenGeometry {
-        k,
-        stride,
-        n_specials_before: 1,
-        seq_len_bp: len,
-        has_sep: true,
-    }
+    TokenGeometry::of_model(model.config(), len)
 }
 
 /// One batch as the analysis accumulators take it: attention, sites, geometry.

@@ -41,8 +41,8 @@ pub struct Args {
     /// Simulated sequences (200 bp each).
     #[arg(long, default_value_t = 3000)]
     n: usize,
-    /// Training epochs.
-    #[arg(long, default_value_t = 5)]
+    /// Most training epochs (early stopping usually ends sooner).
+    #[arg(long, default_value_t = 20)]
     epochs: usize,
     /// Seed of the simulation and the training.
     #[arg(long, default_value_t = 7)]
@@ -122,7 +122,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
-            "training a small Transformer (2 layers x 4 heads, mean pooling) and the ridge baseline",
+            "training the default recipe (conv stem, 4-bp attention positions, 2 layers x 4 heads) and the ridge baseline",
             argv(&[
                 "train",
                 "--fasta",
@@ -136,24 +136,6 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
                 &seed,
                 "--epochs",
                 &epochs,
-                "--k",
-                "4",
-                "--d-model",
-                "64",
-                "--heads",
-                "4",
-                "--layers",
-                "2",
-                "--ffn",
-                "128",
-                "--batch-size",
-                "16",
-                "--lr",
-                "1e-3",
-                "--warmup",
-                "50",
-                "--pooling",
-                "mean",
             ]),
         ),
         (

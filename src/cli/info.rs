@@ -41,11 +41,23 @@ pub fn run(args: Args, _g: &Global) -> anyhow::Result<()> {
             cfg.pooling,
             cfg.positional
         )?;
+        if cfg.conv_kernel > 0 {
+            writeln!(s, "conv_stem\t{} tokens wide", cfg.conv_kernel)?;
+        }
+        if cfg.pool > 1 {
+            let (k, step) = cfg.position_span();
+            writeln!(
+                s,
+                "pool\t{} tokens per attention position ({k} bp each, every {step} bp)",
+                cfg.pool
+            )?;
+        }
         if cfg.relative_bias > 0 {
             writeln!(
                 s,
-                "relative_bias\tper head, offsets up to ±{} tokens",
-                cfg.relative_bias
+                "relative_bias\tper head, offsets up to ±{} {}",
+                cfg.relative_bias,
+                if cfg.pool > 1 { "positions" } else { "tokens" }
             )?;
         }
         writeln!(

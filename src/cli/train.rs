@@ -36,6 +36,12 @@ pub struct Args {
     /// Output model directory.
     #[arg(short = 'o', long, value_name = "DIR")]
     out: PathBuf,
+    /// Training recipe: fast, default or large (settings below; a --config file and the
+    /// flags adjust it).
+    #[arg(long, value_name = "NAME", default_value = "default",
+          value_parser = ["fast", "default", "large"],
+          long_help = train::preset::help())]
+    preset: String,
     /// TOML with `[model]`, `[train]` and `[optim]` tables (flags below override it).
     #[arg(long, value_name = "TOML")]
     config: Option<PathBuf>,
@@ -45,81 +51,81 @@ pub struct Args {
     /// Overwrite a model already in DIR.
     #[arg(long)]
     force: bool,
-    /// Maximum epochs.
+    /// Maximum epochs. [default: from --preset]
     #[arg(long)]
     epochs: Option<usize>,
-    /// Sequences per training step.
+    /// Sequences per training step. [default: from --preset]
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Peak learning rate (AdamW, warm-up then cosine decay).
+    /// Peak learning rate (AdamW, warm-up then cosine decay). [default: from --preset]
     #[arg(value_parser = super::finite_f64, long)]
     lr: Option<f64>,
-    /// Linear warm-up steps.
+    /// Linear warm-up steps. [default: 0]
     #[arg(long)]
     warmup: Option<usize>,
-    /// Stop after this many epochs without validation improvement (0: never).
+    /// Stop after this many epochs without validation improvement (0: never). [default: from --preset]
     #[arg(long)]
     patience: Option<usize>,
     /// Turn off reverse-complement augmentation.
     #[arg(long)]
     no_rc_augment: bool,
-    /// k-mer length of the tokenizer (1-8).
+    /// k-mer length of the tokenizer (1-8). [default: from --preset]
     #[arg(long)]
     k: Option<usize>,
     /// Bases between consecutive k-mer starts (1 = every position; k = non-overlapping).
     /// A stride of 2-3 shortens the token sequence 2-3× (attention cost falls with its
-    /// square) and widens what the convolution stem sees, in bp.
+    /// square) and widens what the convolution stem sees, in bp. [default: from --preset]
     #[arg(long)]
     stride: Option<usize>,
-    /// Width of the residual stream.
+    /// Width of the residual stream. [default: from --preset]
     #[arg(long)]
     d_model: Option<usize>,
-    /// Attention heads per layer.
+    /// Attention heads per layer. [default: from --preset]
     #[arg(long)]
     heads: Option<usize>,
-    /// Key/value heads (= --heads: MHA; 1: MQA; a divisor: GQA).
+    /// Key/value heads (= --heads: MHA; 1: MQA; a divisor: GQA). [default: from --preset]
     #[arg(long)]
     kv_heads: Option<usize>,
-    /// Encoder layers.
+    /// Encoder layers. [default: from --preset]
     #[arg(long)]
     layers: Option<usize>,
-    /// Feed-forward width.
+    /// Feed-forward width. [default: from --preset]
     #[arg(long)]
     ffn: Option<usize>,
-    /// Dropout.
+    /// Dropout. [default: from --preset]
     #[arg(long)]
     dropout: Option<f32>,
-    /// Sequence summary: cls, mean or max (per feature, over the tokens).
+    /// Sequence summary: cls, mean or max (per feature, over the tokens). [default: from --preset]
     #[arg(long, value_parser = ["cls", "mean", "max"])]
     pooling: Option<String>,
     /// Width in tokens of the convolution over token embeddings before the first layer
-    /// (odd; 0 turns it off).
+    /// (odd; 0 turns it off). [default: from --preset]
     #[arg(long, value_name = "TOKENS")]
     conv_kernel: Option<usize>,
     /// Max-pool this many tokens into one attention position after the convolution stem
-    /// (0: none). Attention cost falls with its square; analyses map positions to bp.
+    /// (0: none). Attention cost falls with its square; analyses map positions to bp. [default: from --preset]
     #[arg(long, value_name = "TOKENS")]
     pool: Option<usize>,
     /// Learned relative-position attention bias per head for key−query offsets up to this
     /// many tokens (farther ones share the edge value; 0: none). Lets heads prefer a spacing
-    /// between two sites wherever they sit.
+    /// between two sites wherever they sit. [default: from --preset]
     #[arg(long, value_name = "TOKENS")]
     relative_bias: Option<usize>,
     /// Learning-rate multiplier of the relative-bias tables (each offset's entry learns only
-    /// from the token pairs at that offset, so it moves slowly at the base rate).
+    /// from the token pairs at that offset, so it moves slowly at the base rate). [default: 1]
     #[arg(value_parser = super::finite_f64, long, value_name = "MULT")]
     relative_bias_lr: Option<f64>,
     /// Absolute positions: learned, sinusoidal, or none (translation-invariant tokens; pair
-    /// it with --relative-bias).
+    /// it with --relative-bias). [default: from --preset]
     #[arg(long, value_parser = ["learned", "sinusoidal", "none"])]
     positional: Option<String>,
-    /// Weight of the attention-diversity regulariser (mean pairwise cosine of heads' maps).
+    /// Weight of the attention-diversity regulariser (mean pairwise cosine of heads' maps). [default: 0]
     #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     diversity: Option<f64>,
-    /// Weight of the head-orthogonality regulariser (‖A_i A_jᵀ‖_F within a layer).
+    /// Weight of the head-orthogonality regulariser (‖A_i A_jᵀ‖_F within a layer). [default: 0]
     #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     orthogonality: Option<f64>,
-    /// Weight of the attention-entropy regulariser (sharper heads).
+    /// Weight of the attention-entropy regulariser (sharper heads). [default: 0]
     #[arg(value_parser = super::finite_f64, long, value_name = "W")]
     entropy_reg: Option<f64>,
     /// Skip the k-mer ridge baseline.
@@ -140,7 +146,7 @@ pub struct Args {
 #[serde(default, deny_unknown_fields)]
 struct ConfigFile {
     model: Option<toml::Value>,
-    train: Option<TrainerConfig>,
+    train: Option<toml::Value>,
     optim: Option<OptimConfig>,
 }
 
@@ -298,21 +304,10 @@ fn settings(
     file: ConfigFile,
     ds: &train::Dataset,
 ) -> anyhow::Result<(ModelConfig, TrainerConfig, OptimConfig)> {
-    let mut m: ModelConfig = match file.model {
-        Some(v) => {
-            // Absent in a [model] table means the default stem, not "written before it existed".
-            let stem = v.get("conv_kernel").is_none();
-            let mut m: ModelConfig = v
-                .try_into()
-                .map_err(|e: toml::de::Error| anyhow::anyhow!("[model]: {}", e.message()))?;
-            if stem {
-                m.conv_kernel = ModelConfig::default().conv_kernel;
-            }
-            m
-        }
-        None => ModelConfig::default(),
-    };
-    let mut t = file.train.unwrap_or_default();
+    let preset = train::Preset::from_name(&a.preset).expect("clap checked the name");
+    // A config file's tables change the preset's settings they name and keep the rest.
+    let mut m: ModelConfig = overlay(preset.model(), file.model, "[model]")?;
+    let mut t: TrainerConfig = overlay(preset.trainer(), file.train, "[train]")?;
     let mut o = file.optim.unwrap_or_default();
     macro_rules! set {
         ($dst:expr, $src:expr) => {
@@ -384,6 +379,27 @@ fn settings(
         Task::Regression
     };
     Ok((m, t, o))
+}
+
+/// `base` with the keys of a config-file `table` replaced.
+fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
+    base: T,
+    table: Option<toml::Value>,
+    name: &str,
+) -> anyhow::Result<T> {
+    let Some(table) = table else {
+        return Ok(base);
+    };
+    let toml::Value::Table(keys) = table else {
+        anyhow::bail!("{name} must be a table");
+    };
+    let mut merged = toml::Value::try_from(&base).context("cannot represent the preset")?;
+    if let toml::Value::Table(t) = &mut merged {
+        t.extend(keys);
+    }
+    merged
+        .try_into()
+        .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))
 }
 
 /// Refuses to overwrite a model unless resuming or forced; `--force` drops an old checkpoint.

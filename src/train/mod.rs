@@ -7,6 +7,7 @@
 
 pub mod labels;
 pub mod metrics;
+pub mod preset;
 pub mod split;
 pub mod trainer;
 pub mod transformer;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use labels::{Labels, read_labels};
 pub use metrics::Metrics;
+pub use preset::Preset;
 pub use split::{Set, Split, random_split};
 
 use crate::{
