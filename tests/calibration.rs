@@ -193,3 +193,24 @@ fn three_motifs_the_interacting_pair_is_called_the_saturating_ones_are_not() {
         "the plain epistasis no longer calls A-C"
     );
 }
+
+#[test]
+fn the_one_sided_cooperativity_test_calls_the_super_additive_pair_only() {
+    // Saturation makes A-C and B-C sub-additive (negative epistasis); the one-sided test of
+    // epistasis > margin calls A-B alone, in the per-pair table and in the rows.
+    let (pairs, rows) = run(CausalKind::Cooperative);
+    assert!(q_of(&pairs, 0, 1) < 0.05, "A-B not called");
+    assert!(q_of(&pairs, 0, 2) >= 0.05, "A-C called");
+    assert!(q_of(&pairs, 1, 2) >= 0.05, "B-C called");
+    for &(a, b, q) in &rows {
+        if (a, b) != (0, 1) {
+            assert!(q >= 0.05, "row {a}-{b} called at q {q}");
+        }
+    }
+    let ab = pairs
+        .iter()
+        .find(|p| (p.motif_a, p.motif_b) == (0, 1))
+        .unwrap();
+    assert!(ab.causal.epistasis.lo > ab.causal.margin, "{:?}", ab.causal);
+    assert!(ab.causal.strength() > 0.0);
+}

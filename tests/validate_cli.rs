@@ -137,6 +137,33 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
         .args(["--seed", "9", "-o"])
         .arg(&v3));
     assert_ne!(text, std::fs::read_to_string(&v3).unwrap());
+    // The effect evidence names its test; the cooperativity test is one-sided on the plain
+    // epistasis, so its value and interval are the epistasis columns' of the causal sums
+    // and its p-value is at most 0.5 exactly when the estimate is above the margin.
+    for r in &rows {
+        assert_eq!(r[col("effect_test")], "specific");
+        assert_eq!(r[col("effect")], r[col("specific")]);
+    }
+    let v4 = d.join("v4.tsv");
+    ok(validate(&sim, &model, &inter)
+        .args(["--causal", "cooperative", "-o"])
+        .arg(&v4));
+    let coop = std::fs::read_to_string(&v4).unwrap();
+    assert!(coop.contains("effect = cooperativity (epistasis, one-sided) test"));
+    let coop_rows: Vec<Vec<&str>> = coop
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    for (r, plain) in coop_rows.iter().zip(&rows) {
+        assert_eq!(r[col("effect_test")], "cooperative");
+        // Same sites, same draws: the specific columns do not depend on the test chosen.
+        assert_eq!(r[col("specific")], plain[col("specific")]);
+        let q: f64 = r[col("effect_q")].parse().unwrap();
+        let p: f64 = r[col("effect_p")].parse().unwrap();
+        assert!(q >= p && q <= 1.0, "{r:?}");
+    }
 
     // The report shows the concordance table and the curves.
     let html = ok(cisformer()

@@ -23,6 +23,7 @@ use super::stats::{
 };
 use super::{Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place, shards_complete};
 use crate::simulate::Orientation;
+pub use crate::validate::causal::CausalKind;
 use crate::validate::causal::PairSums;
 use crate::{Error, Result};
 
@@ -264,19 +265,6 @@ pub struct PairSummaryRow {
     pub orientation: Orientation,
 }
 
-/// Which in-silico quantity the causal test of a pair asks about.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CausalKind {
-    /// The arrangement-specific epistasis: what the pair adds where it is, over the same
-    /// bases moved elsewhere in the sequence. Non-additivity of the output (saturation)
-    /// cancels; spacing- and orientation-dependent cooperativity remains.
-    #[default]
-    Specific,
-    /// The plain double-mutant epistasis `f(AB) − f(A) − f(B) + f(∅)`.
-    Epistasis,
-}
-
 /// A motif pair's causal statistics, means over sequences with 95% t-intervals; their
 /// p-values test the interval null `|mean| <= margin`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -297,7 +285,7 @@ impl Causal {
     fn chosen(&self) -> &MeanTest {
         match self.kind {
             CausalKind::Specific => &self.specific,
-            CausalKind::Epistasis => &self.epistasis,
+            CausalKind::Epistasis | CausalKind::Cooperative => &self.epistasis,
         }
     }
 
@@ -306,7 +294,11 @@ impl Causal {
     /// effect size that also asks for evidence; NaN without an interval.
     pub fn strength(&self) -> f64 {
         let t = self.chosen();
-        t.lo.max(-t.hi)
+        match self.kind {
+            // Only a positive effect counts, so the lower end alone.
+            CausalKind::Cooperative => t.lo,
+            CausalKind::Specific | CausalKind::Epistasis => t.lo.max(-t.hi),
+        }
     }
 
     fn of(c: Option<&PairSums>, kind: CausalKind, min_effect_sd: f64) -> Causal {
@@ -318,7 +310,7 @@ impl Causal {
             kind,
             p: 1.0,
         };
-        out.p = out.chosen().p;
+        out.p = kind.effect(&out.epistasis, &out.specific, margin).p;
         out
     }
 }

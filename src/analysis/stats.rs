@@ -362,6 +362,20 @@ impl MeanSums {
 }
 
 impl MeanTest {
+    /// One-sided p-value of the interval null `mean <= margin` against `mean > margin`, from
+    /// the same t-statistic as the interval; 1 without an interval (too few values, no
+    /// spread).
+    pub fn p_above(&self, margin: f64) -> f64 {
+        let half = self.hi - self.mean;
+        if self.n < 2 || !half.is_finite() || half <= 0.0 {
+            return 1.0;
+        }
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        let t = StudentsT::new(0.0, 1.0, self.n as f64 - 1.0).expect("n > 1 degrees of freedom");
+        let se = half / t.inverse_cdf(0.975);
+        t.sf((self.mean - margin) / se).clamp(0.0, 1.0)
+    }
+
     /// One-sided p-value that the mean exceeds 0 (or the margin of
     /// [`MeanSums::test_beyond`], which this test's `p` was computed with).
     pub fn p_greater(&self) -> f64 {
@@ -459,6 +473,24 @@ pub(crate) fn p_ln_p(p: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn one_sided_margin_test_matches_r() {
+        let mut m = MeanSums::default();
+        for v in [1.0, 2.0, 3.0, 4.0, 5.0] {
+            m.add(v);
+        }
+        // R: t.test(1:5, mu = 2, alternative = "greater") -> t = 1.4142, df = 4, p = 0.1151.
+        let t = m.test_beyond(2.0);
+        assert!((t.p_above(2.0) - 0.1151).abs() < 1e-4, "{}", t.p_above(2.0));
+        // At the margin itself the evidence is even; far below it there is none.
+        assert!((t.p_above(3.0) - 0.5).abs() < 1e-9);
+        assert!(t.p_above(10.0) > 0.99);
+        let mut flat = MeanSums::default();
+        flat.add(1.0);
+        flat.add(1.0);
+        assert_eq!(flat.test_beyond(0.0).p_above(0.0), 1.0);
+    }
 
     #[test]
     fn mean_test_matches_r_and_is_uniform_under_the_null() {

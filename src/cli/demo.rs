@@ -325,7 +325,7 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     Ok((r_of("transformer"), r_of("ridge"), ceiling, top, planted))
 }
 
-/// The validation verdict of pair `a`–`b` with its arrangement-specific epistasis and
+/// The validation verdict of pair `a`–`b` with the causal effect it tested and its
 /// interval, and a warning when the attention and causal evidence disagree.
 fn validation_of(tsv: &str, a: &str, b: &str) -> String {
     let mut lines = tsv.lines();
@@ -338,12 +338,13 @@ fn validation_of(tsv: &str, a: &str, b: &str) -> String {
         .filter(|l| !l.starts_with('#'))
         .map(|l| l.split('\t').collect::<Vec<_>>())
         .find(|r| (r[0] == a && r[1] == b) || (r[0] == b && r[1] == a));
-    let (Some(r), Some(v), Some(m), Some(lo), Some(hi)) = (
+    let (Some(r), Some(v), Some(t), Some(m), Some(lo), Some(hi)) = (
         row,
         col("verdict"),
-        col("specific"),
-        col("specific_lo"),
-        col("specific_hi"),
+        col("effect_test"),
+        col("effect"),
+        col("effect_lo"),
+        col("effect_hi"),
     ) else {
         return "not validated".into();
     };
@@ -352,8 +353,13 @@ fn validation_of(tsv: &str, a: &str, b: &str) -> String {
         "attention-only" | "effect-only" => ": attention and the causal test disagree",
         _ => "",
     };
+    let what = match get(t) {
+        "specific" => "arrangement-specific epistasis",
+        "cooperative" => "epistasis (cooperativity test)",
+        _ => "epistasis",
+    };
     format!(
-        "validation: {}, arrangement-specific epistasis {} [{}, {}]{note}",
+        "validation: {}, {what} {} [{}, {}]{note}",
         get(v),
         get(m),
         get(lo),

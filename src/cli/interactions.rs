@@ -79,8 +79,12 @@ pub struct Args {
     rank_by: RankArg,
     /// The causal test behind p_value and q_value: `specific` (the default: what one site
     /// adds next to the other where it is, over the same bases moved elsewhere in the
-    /// sequence; the output's saturation cancels) or `epistasis` (the plain double mutant
-    /// f(AB) − f(A) − f(B) + f(∅), which any non-additive output makes non-zero).
+    /// sequence; the output's saturation cancels), `epistasis` (the plain double mutant
+    /// f(AB) − f(A) − f(B) + f(∅), which any non-additive output makes non-zero) or
+    /// `cooperative` (the plain double mutant tested one-sided, > the margin: saturation and
+    /// redundant sites make epistasis negative, cooperative binding makes it positive; it
+    /// calls pairs whose cooperativity the model learnt from co-presence, which `specific`
+    /// misses when the data never show the pair at a wrong spacing).
     #[arg(long, value_enum, default_value_t = CausalArg::Specific)]
     causal: CausalArg,
     /// The smallest causal effect that counts, in standard deviations of the model's
@@ -95,9 +99,20 @@ pub struct Args {
 const CAUSAL_BATCH: usize = 32;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum CausalArg {
+pub(crate) enum CausalArg {
     Specific,
     Epistasis,
+    Cooperative,
+}
+
+impl CausalArg {
+    pub(crate) fn kind(self) -> CausalKind {
+        match self {
+            CausalArg::Specific => CausalKind::Specific,
+            CausalArg::Epistasis => CausalKind::Epistasis,
+            CausalArg::Cooperative => CausalKind::Cooperative,
+        }
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,10 +153,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     ic.motif_names = input.names.clone();
     ic.min_effect_sd = args.min_effect_sd;
-    ic.causal = match args.causal {
-        CausalArg::Specific => CausalKind::Specific,
-        CausalArg::Epistasis => CausalKind::Epistasis,
-    };
+    ic.causal = args.causal.kind();
     ic.rank_by = match args.rank_by {
         RankArg::Auc => RankBy::Auc,
         RankArg::AucLower => RankBy::AucLower,

@@ -77,6 +77,10 @@ pub struct Args {
     /// the pair's sequences: q-values test |effect| <= this margin (as in `interactions`).
     #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
+    /// The causal effect behind the effect evidence, as `interactions --causal`:
+    /// specific, epistasis or cooperative.
+    #[arg(long, value_enum, default_value_t = super::interactions::CausalArg::Specific)]
+    causal: super::interactions::CausalArg,
     /// Background sequences of the spacing scan.
     #[arg(long, default_value_t = 32, value_name = "N")]
     spacing_n: usize,
@@ -193,6 +197,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         alpha: args.alpha,
         min_epistasis: args.min_epistasis,
         min_effect_sd: args.min_effect_sd,
+        causal: args.causal.kind(),
         batch: args.batch_size,
     };
     let bar = super::progress_bar(

@@ -196,6 +196,48 @@ impl SeqVariants {
     }
 }
 
+/// Which in-silico quantity the causal test of a pair asks about.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CausalKind {
+    /// The arrangement-specific epistasis: what the pair adds where it is, over the same
+    /// bases moved elsewhere in the sequence. Non-additivity of the output (saturation)
+    /// cancels; spacing- and orientation-dependent cooperativity remains.
+    #[default]
+    Specific,
+    /// The plain double-mutant epistasis `f(AB) − f(A) − f(B) + f(∅)`, either sign.
+    Epistasis,
+    /// Cooperativity: the plain epistasis tested one-sided, `> margin`. Redundancy (two
+    /// sites of one motif where one suffices) and an output that saturates both make
+    /// epistasis negative; only super-additive pairs, what cooperative binding predicts,
+    /// are called.
+    Cooperative,
+}
+
+impl CausalKind {
+    /// The name on the command line and in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CausalKind::Specific => "specific",
+            CausalKind::Epistasis => "epistasis",
+            CausalKind::Cooperative => "cooperative",
+        }
+    }
+
+    /// The effect this kind tests, its p-value against `margin`: the interval null
+    /// `|effect| <= margin`, or for [`Cooperative`](Self::Cooperative) `effect <= margin`.
+    pub fn effect(self, epistasis: &MeanTest, specific: &MeanTest, margin: f64) -> MeanTest {
+        match self {
+            CausalKind::Specific => *specific,
+            CausalKind::Epistasis => *epistasis,
+            CausalKind::Cooperative => MeanTest {
+                p: epistasis.p_above(margin),
+                ..*epistasis
+            },
+        }
+    }
+}
+
 /// A motif pair's causal values summed over sequences (fixed point, so merging is exact),
 /// and the tests from them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -232,6 +232,8 @@ pub struct ValidateConfig {
     /// The interval null's margin of the effect test, in standard deviations of the
     /// model's predictions over the pair's sequences (as `interactions --min-effect-sd`).
     pub min_effect_sd: f64,
+    /// Which causal effect is the effect evidence (as `interactions --causal`).
+    pub causal: super::causal::CausalKind,
     /// Sequences per forward pass.
     pub batch: usize,
 }
@@ -245,6 +247,7 @@ impl Default for ValidateConfig {
             alpha: 0.05,
             min_epistasis: 0.0,
             min_effect_sd: crate::analysis::interactions::DEFAULT_MIN_EFFECT_SD,
+            causal: super::causal::CausalKind::default(),
             batch: 64,
         }
     }
@@ -265,6 +268,11 @@ pub struct ConcordanceRow {
     pub specific: crate::analysis::MeanTest,
     /// Benjamini–Hochberg of `specific.p` over the pairs checked together (see [`decide`]).
     pub specific_q: f64,
+    /// The effect evidence: the causal effect `ValidateConfig::causal` names, its p-value
+    /// against the margin.
+    pub effect: crate::analysis::MeanTest,
+    /// Benjamini–Hochberg of `effect.p` over the pairs checked together.
+    pub effect_q: f64,
     /// `(epistasis − epistasis_masked) / epistasis`: the share the heads carry.
     pub head_ablation_fraction: f64,
     pub verdict: Verdict,
@@ -322,8 +330,8 @@ pub fn validate_pair(
         )?,
         None => SpacingCurve { points: Vec::new() },
     };
-    let specific = specific_test(&predict, seqs, sites, a, b, cfg)?;
-    let verdict = Verdict::of(cand, &specific, specific.p, cfg.alpha, cfg.min_epistasis);
+    let (specific, effect) = causal_test(&predict, seqs, sites, a, b, cfg)?;
+    let verdict = Verdict::of(cand, &effect, effect.p, cfg.alpha, cfg.min_epistasis);
     Ok((
         ConcordanceRow {
             candidate: cand.clone(),
@@ -336,6 +344,8 @@ pub fn validate_pair(
             head_ablation_fraction,
             specific,
             specific_q: specific.p,
+            effect,
+            effect_q: effect.p,
             verdict,
         },
         curve,
@@ -343,15 +353,16 @@ pub fn validate_pair(
 }
 
 /// The arrangement-specific epistasis of motifs `a` and `b` in up to `max_seqs` sequences
-/// that hold both (their closest non-overlapping sites; other motifs' sites left alone).
-fn specific_test<F>(
+/// that hold both (their closest non-overlapping sites; other motifs' sites left alone),
+/// and the effect `cfg.causal` tests.
+fn causal_test<F>(
     predict: &F,
     seqs: &[&[u8]],
     sites: &[Vec<Site>],
     a: usize,
     b: usize,
     cfg: &ValidateConfig,
-) -> Result<crate::analysis::MeanTest>
+) -> Result<(crate::analysis::MeanTest, crate::analysis::MeanTest)>
 where
     F: Fn(&[Vec<u8>]) -> Result<Vec<f64>> + Sync,
 {
@@ -390,15 +401,21 @@ where
             sums.add(s.native, v);
         }
     }
-    Ok(sums.test(cfg.min_effect_sd).1)
+    let (epistasis, specific, margin) = sums.test(cfg.min_effect_sd);
+    Ok((specific, cfg.causal.effect(&epistasis, &specific, margin)))
 }
 
-/// Sets each row's `specific_q` (Benjamini–Hochberg over `rows`) and its verdict.
+/// Sets each row's `specific_q` and `effect_q` (Benjamini–Hochberg over `rows`) and its
+/// verdict.
 pub fn decide(rows: &mut [ConcordanceRow], cfg: &ValidateConfig) {
     let p: Vec<f64> = rows.iter().map(|r| r.specific.p).collect();
     for (r, q) in rows.iter_mut().zip(crate::analysis::stats::bh(&p)) {
         r.specific_q = q;
-        r.verdict = Verdict::of(&r.candidate, &r.specific, q, cfg.alpha, cfg.min_epistasis);
+    }
+    let p: Vec<f64> = rows.iter().map(|r| r.effect.p).collect();
+    for (r, q) in rows.iter_mut().zip(crate::analysis::stats::bh(&p)) {
+        r.effect_q = q;
+        r.verdict = Verdict::of(&r.candidate, &r.effect, q, cfg.alpha, cfg.min_epistasis);
     }
 }
 
@@ -425,7 +442,8 @@ pub fn write_concordance_tsv<W: Write>(
         "motif_a\tmotif_b\tcoattention_rank\tcoattention_effect\tcoattention_q\tn_seqs\t\
          epistasis\tepistasis_ci_low\tepistasis_ci_high\teffect_a\teffect_b\tbest_spacing_bp\t\
          best_orientation\tspacing_effect\theads\tepistasis_masked\thead_ablation_effect\tverdict\t\
-         n_moved\tspecific\tspecific_lo\tspecific_hi\tspecific_p\tspecific_q"
+         n_moved\tspecific\tspecific_lo\tspecific_hi\tspecific_p\tspecific_q\t\
+         effect_test\teffect\teffect_lo\teffect_hi\teffect_p\teffect_q"
     )?;
     for r in rows {
         let c = &r.candidate;
@@ -441,7 +459,7 @@ pub fn write_concordance_tsv<W: Write>(
             .collect();
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             c.name_a,
             c.name_b,
             c.rank.map_or("NA".into(), |r| r.to_string()),
@@ -470,6 +488,12 @@ pub fn write_concordance_tsv<W: Write>(
             fmt_num(r.specific.hi),
             fmt_num(r.specific.p),
             fmt_num(r.specific_q),
+            cfg.causal.as_str(),
+            fmt_num(r.effect.mean),
+            fmt_num(r.effect.lo),
+            fmt_num(r.effect.hi),
+            fmt_num(r.effect.p),
+            fmt_num(r.effect_q),
         )?;
     }
     let (rho, n) = spearman(rows);
@@ -481,8 +505,15 @@ pub fn write_concordance_tsv<W: Write>(
     writeln!(
         w,
         "# verdict: attention = best row q_value <= {} and effect > 0; \
-         effect = arrangement-specific epistasis (t-test over sequences) BH q <= {} and |specific| >= {}",
-        cfg.alpha, cfg.alpha, cfg.min_epistasis
+         effect = {} test (t-test over sequences against the margin) BH q <= {} and |effect| >= {}",
+        cfg.alpha,
+        match cfg.causal {
+            super::causal::CausalKind::Specific => "arrangement-specific epistasis",
+            super::causal::CausalKind::Epistasis => "plain epistasis",
+            super::causal::CausalKind::Cooperative => "cooperativity (epistasis, one-sided)",
+        },
+        cfg.alpha,
+        cfg.min_epistasis
     )
 }
 
