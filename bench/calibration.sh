@@ -6,14 +6,15 @@
 # fresh sequences; then bench/calibration.py counts the calls at q < 0.05, the share not
 # planted, AUPRC in each table's own order, and writes the null p-values' QQ plot.
 # Usage: bench/calibration.sh [WORKDIR]
-# Env: N (20000), N_FRESH (3000), EPOCHS (8), NULL_SEEDS ("1 2 3"), TRAIN_ARGS (model
-#   flags; the README's recipe), BIN (a cisformer binary instead of building one), JOBS
+# Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"), TRAIN_ARGS
+#   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
 #   (models trained at once, one thread each; 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-calibration}
-N=${N:-20000} N_FRESH=${N_FRESH:-3000} EPOCHS=${EPOCHS:-8} JOBS=${JOBS:-2}
-TRAIN_ARGS=${TRAIN_ARGS:---k 1 --conv-kernel 21 --d-model 64 --heads 8 --layers 2 --ffn 128 --pooling mean --batch-size 16 --lr 1e-3 --relative-bias 200 --relative-bias-lr 10 --dropout 0}
+N=${N:-20000} N_FRESH=${N_FRESH:-3000} JOBS=${JOBS:-2}
+TRAIN_ARGS=${TRAIN_ARGS:-}
+[ -z "${EPOCHS:-}" ] || TRAIN_ARGS="--epochs $EPOCHS $TRAIN_ARGS"
 B=${BIN:-target/release/cisformer}
 [ -n "${BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$W"
@@ -32,7 +33,7 @@ train() {
   local s=${1##*:} d="$W/${1/:/_}"
   # shellcheck disable=SC2086
   $B train -q -j 1 --fasta "$d/train/seqs.fa" --labels "$d/train/labels.tsv" --out "$d/model" \
-    --force --epochs "$EPOCHS" --seed "$s" --no-baseline $TRAIN_ARGS
+    --force --seed "$s" --no-baseline $TRAIN_ARGS
 }
 analyse() {
   local d="$W/${1/:/_}" f
