@@ -40,7 +40,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "HOW", default_value = "auto", value_parser = ["auto", "column", "random"])]
     pub split: String,
     /// Train/validation/test fractions of a random split.
-    #[arg(value_parser = super::finite_f64, long, value_name = "TRAIN,VAL,TEST", value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "TRAIN,VAL,TEST", value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
     pub fractions: Vec<f64>,
     /// Hold out these chromosomes for validation (BED input; comma-separated).
     #[arg(long, value_name = "CHR", value_delimiter = ',', requires = "bed")]
@@ -159,7 +159,7 @@ pub struct Args {
     #[arg(long)]
     single_strand: bool,
     /// Candidate ridge penalties (comma-separated); the best on validation is kept.
-    #[arg(value_parser = super::finite_f64, long, value_name = "A,...", value_delimiter = ',', default_values_t = RidgeOptions::default().alphas)]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "A,...", value_delimiter = ',', default_values_t = RidgeOptions::default().alphas)]
     alphas: Vec<f64>,
     /// Output directory (created if missing); without it, metrics go to standard output.
     #[arg(short = 'o', long, value_name = "DIR")]

@@ -29,7 +29,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "index: reading the genome from standard input needs -o OUT (there is no GENOME.fai to write)"
     );
     let records = fasta::fai::build(&args.genome)?;
-    if !g.quiet && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
+    // Standard input has no file to look at again for the gzip note.
+    let from_stdin = args.genome.as_os_str() == "-";
+    if !g.quiet && !from_stdin && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
         eprintln!(
             "cisformer index: note: {} is plain gzip, not bgzip; samtools cannot use this index with it (cisformer can)",
             args.genome.display()

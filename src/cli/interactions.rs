@@ -54,11 +54,11 @@ pub struct Args {
     max_distance: Option<u64>,
     /// Count pairs per cluster of near-identical motifs (column Pearson similarity >= T,
     /// as `motifs similar --cluster T`), so redundant motifs do not split evidence.
-    #[arg(value_parser = super::finite_f64, long, value_name = "T")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "T")]
     collapse_similar: Option<f64>,
     /// Only sequences whose prediction (first output) is in the top fraction F (of the
     /// whole FASTA, also with --shard); a first pass over the FASTA predicts them all.
-    #[arg(value_parser = super::finite_f64, long, value_name = "F")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "F")]
     active_only: Option<f64>,
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]
@@ -86,7 +86,7 @@ pub struct Args {
     /// The smallest causal effect that counts, in standard deviations of the model's
     /// predictions over the sequences tested: p-values test |effect| <= this margin, so
     /// q < 0.05 says the pair changes the output by more than it.
-    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
+    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
 }
 

@@ -46,7 +46,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Worker threads (default: all cores). Results do not depend on this.
-    #[arg(short = 'j', long = "threads", global = true, value_name = "N")]
+    #[arg(short = 'j', long = "threads", global = true, value_name = "N", value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Only print errors (no progress bars or summaries).
     #[arg(short = 'q', long, global = true)]
@@ -194,6 +194,20 @@ pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
         "--device {device}: this cisformer was built without CUDA support; use --device cpu"
     );
     Ok(())
+}
+
+/// Most worker threads `-j` accepts: far above any machine's cores, far below what
+/// spawning exhausts (a mistyped `-j 99999999999` would otherwise start threads until
+/// the system kills the process).
+pub(crate) const MAX_THREADS: usize = 1024;
+
+/// `-j`: a thread count in 1..=[`MAX_THREADS`], refused at parsing otherwise.
+fn thread_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_THREADS as u64).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!("must be between 1 and {MAX_THREADS}, got {n}")),
+        Err(e) => Err(format!("not a thread count: {e}")),
+    }
 }
 
 /// A finite number: NaN and infinity are refused at parsing, since every comparison

@@ -52,7 +52,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
     /// Which model output to measure (0-based).
     #[arg(long, default_value_t = 0)]

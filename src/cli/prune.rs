@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, value_name = "N", required_unless_present = "max_drop")]
     keep: Option<usize>,
     /// Largest allowed drop of mean Pearson r (absolute).
-    #[arg(value_parser = super::finite_f64, long, value_name = "X")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "X")]
     max_drop: Option<f64>,
     /// Output model directory.
     #[arg(short = 'o', long, value_name = "DIR")]
@@ -72,6 +72,8 @@ struct HeadStats {
 fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadStats>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `layer`.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.is_empty());
     let (_, header) = lines
         .next()

@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value_t = 3, value_name = "K")]
     markov_order: usize,
     /// Every planted instance must score as a motif hit at this p-value.
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     site_pvalue: f64,
 }
 

