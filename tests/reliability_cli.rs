@@ -28,6 +28,84 @@ fn usage_error(args: &[&str], dir: &Path, needle: &str) {
 }
 
 #[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let (d, g, _) = genome_and_bed();
+    let genome = std::fs::read(&g).unwrap();
+    let dir = d.path();
+    let refused = |args: &[&str]| {
+        let o = cisformer().current_dir(dir).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("is the input"), "{args:?}: {err}");
+        assert_eq!(std::fs::read(&g).unwrap(), genome, "{args:?} changed g.fa");
+    };
+    refused(&["extract", "-f", "g.fa", "-b", "r.bed", "-o", "g.fa"]);
+    refused(&["extract", "-f", "g.fa", "-b", "r.bed", "-o", "./g.fa"]);
+    refused(&["extract", "-f", "g.fa", "-b", "r.bed", "-o", "r.bed"]);
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&g, dir.join("link.fa")).unwrap();
+        refused(&["extract", "-f", "g.fa", "-b", "r.bed", "-o", "link.fa"]);
+    }
+    refused(&["index", "g.fa", "-o", "g.fa"]);
+    let motifs = common::root().join("data/motifs/sim_motifs.meme");
+    let m = motifs.to_str().unwrap();
+    refused(&["scan", "-m", m, "-f", "g.fa", "-o", "g.fa"]);
+    refused(&["scan", "-m", m, "-f", "g.fa", "--bed-out", "g.fa"]);
+    // Model-reading commands check before loading anything, so no model is needed here.
+    refused(&["predict", "--model", "m", "--fasta", "g.fa", "-o", "g.fa"]);
+    std::fs::write(dir.join("l.tsv"), "id\ty\nc1\t1\nc2\t2\n").unwrap();
+    refused(&[
+        "evaluate", "--model", "m", "--fasta", "g.fa", "--labels", "l.tsv", "-o", "l.tsv",
+    ]);
+    refused(&[
+        "predict",
+        "--model",
+        "m",
+        "--fasta",
+        "g.fa",
+        "-o",
+        "m/meta.json",
+    ]);
+    refused(&["merge", "g.fa", "-o", "g.fa"]);
+    std::fs::create_dir(dir.join("mdl")).unwrap();
+    std::fs::copy(dir.join("l.tsv"), dir.join("mdl/predictions.tsv")).unwrap();
+    refused(&[
+        "train",
+        "--fasta",
+        "g.fa",
+        "--labels",
+        "mdl/predictions.tsv",
+        "--out",
+        "mdl",
+        "--force",
+    ]);
+    assert!(dir.join("mdl/predictions.tsv").exists());
+    // Two outputs on one file are refused too.
+    let o = cisformer()
+        .current_dir(dir)
+        .args([
+            "scan",
+            "-m",
+            m,
+            "-f",
+            "g.fa",
+            "-o",
+            "x.tsv",
+            "--bed-out",
+            "x.tsv",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("same file"));
+    // A distinct output still works.
+    ok(cisformer()
+        .current_dir(dir)
+        .args(["extract", "-f", "g.fa", "-b", "r.bed", "-o", "out.fa"]));
+}
+
+#[test]
 fn thread_counts_are_bounded_at_parsing() {
     let (d, _, _) = genome_and_bed();
     for j in ["2000", "99999999999", "0"] {

@@ -129,6 +129,15 @@ impl DataArgs {
         Ok((ds, all, true))
     }
 
+    /// The files these options read (for [`super::Files`]).
+    pub fn files(&self, files: super::Files) -> super::Files {
+        files
+            .read_opt(self.fasta.as_ref())
+            .read_opt(self.labels.as_ref())
+            .read_opt(self.bed.as_ref())
+            .read_opt(self.genome.as_ref())
+    }
+
     /// The inputs, for `meta.json`.
     pub fn describe(&self) -> serde_json::Value {
         serde_json::json!({
@@ -190,6 +199,15 @@ fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    let files = args.data.files(super::Files::default());
+    match &args.out {
+        Some(dir) => files
+            .write(dir.join("metrics.tsv"))
+            .write(dir.join("predictions.tsv"))
+            .write(dir.join("ridge.json")),
+        None => files,
+    }
+    .check()?;
     let (ds, split) = args.data.load()?;
     let opts = RidgeOptions {
         kmin: args.k.0,

@@ -38,6 +38,11 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
+    let files = args
+        .model
+        .iter()
+        .fold(super::Files::default(), |f, m| f.read_model(m));
+    args.data.files(files).write(&args.out).check()?;
     let models = train::transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;

@@ -76,6 +76,10 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    args.data
+        .files(super::Files::default().read_model(&args.model))
+        .write_model(&args.out)
+        .check()?;
     super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
     let (model, _old_meta) = Model::load(&args.model)?;
     let (ds, split) = args.data.load()?;

@@ -43,6 +43,13 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    super::Files::default()
+        .read_model(&args.before)
+        .read_model(&args.after)
+        .read(&args.fasta)
+        .read_opt(args.labels.as_ref())
+        .write(&args.out)
+        .check()?;
     let (before, _) = Model::load(&args.before)?;
     let (after, _) = Model::load(&args.after)?;
     surgery::check_comparable(&before, &after).map_err(|e| {

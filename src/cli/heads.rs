@@ -54,6 +54,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.input
+        .files()
+        .read_opt(args.labels.as_ref())
+        .write(&args.out)
+        .write_opt(args.focus.as_ref())
+        .write_opt(args.dump_out.as_ref())
+        .check()?;
     let mut input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut hc = HeadConfig::new(cfg.n_layers, cfg.n_heads);

@@ -28,6 +28,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.genome.as_os_str() != "-" || args.out.is_some(),
         "index: reading the genome from standard input needs -o OUT (there is no GENOME.fai to write)"
     );
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| fasta::fai_path_for(&args.genome));
+    super::Files::default()
+        .read(&args.genome)
+        .write(&out_path)
+        .check()?;
     let records = fasta::fai::build(&args.genome)?;
     // Standard input has no file to look at again for the gzip note.
     let from_stdin = args.genome.as_os_str() == "-";
@@ -37,9 +45,6 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             args.genome.display()
         );
     }
-    let out_path = args
-        .out
-        .unwrap_or_else(|| fasta::fai_path_for(&args.genome));
     let mut out = io::output::Output::create(&out_path)?;
     fasta::fai::write_fai(&mut out, &records).map_err(|e| out.err(e))?;
     out.flush().map_err(|e| out.err(e))?;

@@ -127,6 +127,12 @@ enum RankArg {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.input
+        .files()
+        .write(&args.out)
+        .write_opt(args.per_pair.as_ref())
+        .write_opt(args.bedpe.as_ref())
+        .check()?;
     let input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);

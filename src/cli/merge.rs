@@ -29,6 +29,13 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.parts
+        .iter()
+        .fold(super::Files::default(), |f, p| f.read(p))
+        .write(&args.out)
+        .write_opt(args.per_pair.as_ref())
+        .write_opt(args.focus.as_ref())
+        .check()?;
     let mut parts = args
         .parts
         .iter()

@@ -187,6 +187,74 @@ pub(crate) fn write_to(
     Ok(())
 }
 
+/// The files a command reads and writes, checked before any work so that no output
+/// replaces an input (`-o genome.fa -f genome.fa`) or another output.
+#[derive(Default)]
+pub(crate) struct Files {
+    inputs: Vec<std::path::PathBuf>,
+    outputs: Vec<std::path::PathBuf>,
+}
+
+impl Files {
+    pub(crate) fn read(mut self, p: impl AsRef<std::path::Path>) -> Self {
+        self.inputs.push(p.as_ref().to_path_buf());
+        self
+    }
+
+    pub(crate) fn read_opt(self, p: Option<impl AsRef<std::path::Path>>) -> Self {
+        match p {
+            Some(p) => self.read(p),
+            None => self,
+        }
+    }
+
+    /// The files of a model folder a command using the model reads.
+    pub(crate) fn read_model(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.inputs
+            .extend(cisformer::model_dir::inputs(dir.as_ref()));
+        self
+    }
+
+    pub(crate) fn write(mut self, p: impl AsRef<std::path::Path>) -> Self {
+        self.outputs.push(p.as_ref().to_path_buf());
+        self
+    }
+
+    pub(crate) fn write_opt(self, p: Option<impl AsRef<std::path::Path>>) -> Self {
+        match p {
+            Some(p) => self.write(p),
+            None => self,
+        }
+    }
+
+    /// Every file the command may write into a model folder.
+    pub(crate) fn write_model(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.outputs
+            .extend(cisformer::model_dir::files(dir.as_ref()));
+        self
+    }
+
+    /// Refuses an output that is one of the inputs, naming both.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        cisformer::io::output::check_outputs(
+            self.inputs.iter().map(|p| p.as_path()),
+            self.outputs.iter().map(|p| p.as_path()),
+        )?;
+        Ok(())
+    }
+}
+
+impl attention::InputArgs {
+    /// The files an attention analysis reads.
+    pub(crate) fn files(&self) -> Files {
+        Files::default()
+            .read_model(&self.model)
+            .read(&self.fasta)
+            .read_opt(self.motifs.as_ref())
+            .read_opt(self.sites.as_ref())
+    }
+}
+
 /// `--device`: CPU is built in; CUDA is not part of this build yet.
 pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     anyhow::ensure!(

@@ -86,6 +86,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 }
 
 fn run_convert(a: ConvertArgs) -> anyhow::Result<()> {
+    super::Files::default()
+        .read(&a.motifs)
+        .write(&a.out)
+        .check()?;
     let file = motif::load(&a.motifs, a.format)?;
     let bg = file
         .background
@@ -98,6 +102,10 @@ fn run_convert(a: ConvertArgs) -> anyhow::Result<()> {
 }
 
 fn run_similar(a: SimilarArgs, g: &Global) -> anyhow::Result<()> {
+    super::Files::default()
+        .read(&a.motifs)
+        .write(&a.out)
+        .check()?;
     let file = motif::load(&a.motifs, a.format)?;
     let ms = &file.motifs;
     let mut out = Output::create(&a.out)?;

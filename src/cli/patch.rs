@@ -68,6 +68,13 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.draws > 0, "--draws must be at least 1");
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read_opt(args.corrupt.as_ref())
+        .read_opt(args.motifs.as_ref())
+        .write(&args.out)
+        .check()?;
     let (model, meta) = Model::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;

@@ -58,6 +58,14 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    args.model
+        .iter()
+        .fold(super::Files::default(), |f, m| f.read_model(m))
+        .read_opt(args.fasta.as_ref())
+        .read_opt(args.bed.as_ref())
+        .read_opt(args.genome.as_ref())
+        .write(&args.out)
+        .check()?;
     let models = transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {

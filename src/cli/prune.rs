@@ -132,6 +132,13 @@ fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadStats>> {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read(&args.labels)
+        .read_opt(args.heads.as_ref())
+        .write_model(&args.out)
+        .check()?;
     if !args.force && args.out.join("model.safetensors").exists() {
         anyhow::bail!(
             "{} already holds a model; use --force to overwrite",

@@ -89,6 +89,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.motif_pseudo >= 0.0 && args.motif_pseudo.is_finite(),
         "--motif-pseudo must be >= 0"
     );
+    super::Files::default()
+        .read(&args.motifs)
+        .read(&args.fasta)
+        .read_opt(args.bg.as_ref())
+        .write(&args.out)
+        .write_opt(args.bed_out.as_ref())
+        .check()?;
     let file = motif::load(&args.motifs, args.format)?;
     let motifs = select(&file, &args.motif, &args.motifs.display().to_string())?;
     let both = !args.norc;

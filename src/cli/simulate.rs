@@ -54,6 +54,17 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    let outputs = simulate::DATASET_FILES.map(|f| args.out.join(f));
+    let grammar_file = Grammar::builtin(&args.grammar)
+        .is_none()
+        .then(|| PathBuf::from(&args.grammar));
+    outputs
+        .iter()
+        .fold(super::Files::default(), |f, o| f.write(o))
+        .read_opt(args.motifs.as_ref())
+        .read_opt(grammar_file)
+        .read_opt(args.background_from.as_ref())
+        .check()?;
     let mut grammar = match Grammar::builtin(&args.grammar) {
         Some(g) => g,
         None => {

@@ -143,6 +143,11 @@ struct ConfigFile {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
     super::check_device(&args.device)?;
+    args.data
+        .files(super::Files::default())
+        .read_opt(args.config.as_ref())
+        .write_model(&args.out)
+        .check()?;
     let (ds, split) = args.data.load()?;
     let file: ConfigFile = match &args.config {
         Some(p) => {

@@ -125,6 +125,15 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.spacing_out.is_none() || !args.no_spacing,
         "--spacing-out needs the spacing scan (drop --no-spacing)"
     );
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read_opt(args.motifs.as_ref())
+        .read(&args.interactions)
+        .read_opt(args.sites.as_ref())
+        .write(&args.out)
+        .write_opt(args.spacing_out.as_ref())
+        .check()?;
     let (model, meta) = Model::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;

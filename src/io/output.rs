@@ -113,6 +113,76 @@ impl Output {
     }
 }
 
+/// Refuses outputs that would replace one of the inputs, or each other.
+///
+/// Writing goes through a temporary file renamed over the output, so `-o genome.fa`
+/// with `-f genome.fa` would succeed and leave only the result. Two paths are the same
+/// file when they name the same inode (hard links, symlinks, `./x` and `x`) or, for an
+/// output that does not exist yet, when its resolved directory and name are the input's.
+/// `-` and devices (`/dev/null`) are never compared: they are streams, not files.
+pub fn check_outputs<'a>(
+    inputs: impl IntoIterator<Item = &'a Path>,
+    outputs: impl IntoIterator<Item = &'a Path>,
+) -> Result<()> {
+    let inputs: Vec<&Path> = inputs.into_iter().filter(|p| is_file_path(p)).collect();
+    let outputs: Vec<&Path> = outputs.into_iter().filter(|p| is_file_path(p)).collect();
+    for (i, out) in outputs.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|input| same_file(out, input)) {
+            return Err(Error::Invalid(format!(
+                "output {} is the input {}: writing it would destroy the input; choose another output path",
+                out.display(),
+                input.display()
+            )));
+        }
+        if let Some(other) = outputs[..i].iter().find(|o| same_file(out, o)) {
+            return Err(Error::Invalid(format!(
+                "outputs {} and {} are the same file; give them different paths",
+                other.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `p` can name a regular file (not `-`, not an existing device, pipe or folder).
+fn is_file_path(p: &Path) -> bool {
+    p != Path::new("-")
+        && !p.as_os_str().is_empty()
+        && fs::metadata(p).map(|m| m.is_file()).unwrap_or(true)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            return (ma.dev(), ma.ino()) == (mb.dev(), mb.ino());
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (ma, mb);
+        }
+    }
+    resolve(a) == resolve(b)
+}
+
+/// The canonical path of `p`, or of its parent joined with its name when `p` does not
+/// exist yet, or the absolute path as written when neither resolves.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = fs::canonicalize(p) {
+        return c;
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (fs::canonicalize(parent), p.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
+    }
+}
+
 #[cfg(unix)]
 fn set_default_permissions(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -152,6 +222,26 @@ impl Write for Output {
 mod tests {
     use super::*;
     use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn outputs_that_are_inputs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("g.fa");
+        fs::write(&input, ">c\nACGT\n").unwrap();
+        let dotted = dir.path().join(".").join("g.fa");
+        let e = check_outputs([input.as_path()], [dotted.as_path()]).unwrap_err();
+        assert!(e.to_string().contains("is the input"), "{e}");
+        let link = dir.path().join("link.fa");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        assert!(check_outputs([input.as_path()], [link.as_path()]).is_err());
+        let hard = dir.path().join("hard.fa");
+        fs::hard_link(&input, &hard).unwrap();
+        assert!(check_outputs([input.as_path()], [hard.as_path()]).is_err());
+        let fresh = dir.path().join("out.fa");
+        check_outputs([input.as_path()], [fresh.as_path()]).unwrap();
+        assert!(check_outputs([], [fresh.as_path(), fresh.as_path()]).is_err());
+        check_outputs([Path::new("-")], [Path::new("-"), Path::new("/dev/null")]).unwrap();
+    }
 
     #[test]
     fn devices_are_written_in_place_not_replaced() {
