@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{cisformer, fails, ok};
+use common::{TINY_MODEL, cisformer, fails, ok, sim_and_tiny_model, train_on};
 
 /// A folder with a two-contig genome and a BED of two regions.
 fn genome_and_bed() -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -114,6 +114,88 @@ fn thread_counts_are_bounded_at_parsing() {
     ok(cisformer()
         .current_dir(d.path())
         .args(["-j", "2", "index", "g.fa"]));
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn force_leaves_only_what_the_run_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model) = sim_and_tiny_model(d, 60, 160);
+    // train: a run with the baseline, then --force without it.
+    let with_ridge = d.join("ridge_model");
+    let no_baseline: Vec<&str> = TINY_MODEL
+        .iter()
+        .copied()
+        .filter(|a| *a != "--no-baseline")
+        .collect();
+    train_on(&sim, &with_ridge, &no_baseline);
+    assert!(with_ridge.join("ridge.json").exists());
+    std::fs::write(with_ridge.join("notes.txt"), "mine").unwrap();
+    train_on(&sim, &with_ridge, &[&TINY_MODEL[..], &["--force"]].concat());
+    assert!(
+        !with_ridge.join("ridge.json").exists(),
+        "a stale ridge.json survived train --force"
+    );
+    assert_eq!(
+        std::fs::read_to_string(with_ridge.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // prune --force into a folder holding a trained model.
+    let prune = |force: bool| {
+        let mut c = cisformer();
+        c.args(["prune", "-q", "--model"])
+            .arg(&model)
+            .arg("--fasta")
+            .arg(sim.join("seqs.fa"))
+            .arg("--labels")
+            .arg(sim.join("labels.tsv"))
+            .args(["--keep", "3", "--out"])
+            .arg(&with_ridge);
+        if force {
+            c.arg("--force");
+        }
+        c
+    };
+    fails(&mut prune(false), "--force");
+    ok(&mut prune(true));
+    assert_eq!(
+        files_in(&with_ridge),
+        [
+            "config.json",
+            "meta.json",
+            "model.safetensors",
+            "notes.txt",
+            "prune.tsv"
+        ]
+    );
+}
+
+#[test]
+fn simulate_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("sim");
+    let run = |extra: &[&str]| {
+        let mut c = cisformer();
+        c.args(["simulate", "-q", "--n", "20", "--len", "160", "--out"])
+            .arg(&sim)
+            .args(extra);
+        c
+    };
+    ok(&mut run(&["--seed", "1"]));
+    let before = std::fs::read(sim.join("seqs.fa")).unwrap();
+    fails(&mut run(&["--seed", "2"]), "--force");
+    assert_eq!(std::fs::read(sim.join("seqs.fa")).unwrap(), before);
+    ok(&mut run(&["--seed", "2", "--force"]));
+    assert_ne!(std::fs::read(sim.join("seqs.fa")).unwrap(), before);
 }
 
 #[test]

@@ -111,6 +111,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             "simulating planted-grammar data",
             argv(&[
                 "simulate",
+                "--force",
                 "--out",
                 &d("sim"),
                 "--n",

@@ -240,6 +240,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         other => *other = serde_json::json!({ "prune": summary, "before": other.clone() }),
     }
+    if args.force {
+        // As `train --force`: only what this run writes stays (no old checkpoint or metrics).
+        cisformer::model_dir::clear(&args.out)
+            .with_context(|| format!("cannot remove the old model in {}", args.out.display()))?;
+    }
     pruned.save(&args.out, &meta_out)?;
     let ridge = args.model.join("ridge.json");
     if ridge.is_file() {

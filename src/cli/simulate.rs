@@ -50,6 +50,9 @@ pub struct Args {
     /// Every planted instance must score as a motif hit at this p-value.
     #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     site_pvalue: f64,
+    /// Overwrite a data set already in DIR.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -65,6 +68,15 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(grammar_file)
         .read_opt(args.background_from.as_ref())
         .check()?;
+    if !args.force
+        && let Some(old) = outputs.iter().find(|p| p.exists())
+    {
+        anyhow::bail!(
+            "{} already holds a data set ({} exists); use --force to overwrite it",
+            args.out.display(),
+            old.display()
+        );
+    }
     let mut grammar = match Grammar::builtin(&args.grammar) {
         Some(g) => g,
         None => {

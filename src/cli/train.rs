@@ -386,7 +386,10 @@ fn settings(
     Ok((m, t, o))
 }
 
-/// Refuses to overwrite a model unless resuming or forced; `--force` drops an old checkpoint.
+/// Refuses to overwrite a model unless resuming or forced. `--force` removes every file an
+/// earlier run wrote into DIR (only cisformer's own, see `model_dir::FILES`), so that the
+/// folder ends up holding only this run's results: a stale ridge.json or checkpoint would
+/// otherwise be read as the new model's.
 pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
     if !resume && !force && dir.join("model.safetensors").exists() {
         anyhow::bail!(
@@ -395,11 +398,8 @@ pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::
         );
     }
     if force && !resume {
-        let ckpt = dir.join(cisformer::train::trainer::CHECKPOINT_DIR);
-        if ckpt.is_dir() {
-            fs::remove_dir_all(&ckpt)
-                .with_context(|| format!("cannot remove old checkpoint {}", ckpt.display()))?;
-        }
+        cisformer::model_dir::clear(dir)
+            .with_context(|| format!("cannot remove the old model in {}", dir.display()))?;
     }
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }
