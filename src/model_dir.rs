@@ -51,6 +51,14 @@ pub fn inputs(dir: &Path) -> Vec<PathBuf> {
     READ.iter().map(|f| dir.join(f)).collect()
 }
 
+/// Registers the temporary weights file and checkpoint folder that writing a model into
+/// `dir` creates, so an interrupt deletes them (see [`crate::io::output`]).
+pub fn remove_temporaries_on_interrupt(dir: &Path) {
+    for name in [TMP_WEIGHTS, DIRS[1]] {
+        crate::io::output::remove_on_interrupt(dir.join(name));
+    }
+}
+
 /// Removes everything cisformer writes into a model folder (and nothing else), so a
 /// `--force` run leaves only what it wrote itself: a stale `ridge.json` or checkpoint of an
 /// earlier run would otherwise sit beside the new model and be read as its own.

@@ -116,6 +116,62 @@ fn thread_counts_are_bounded_at_parsing() {
         .args(["-j", "2", "index", "g.fa"]));
 }
 
+/// The hidden temporary files `Output` writes next to an output.
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".cisformer-") && n.ends_with(".tmp"))
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn an_interrupt_removes_the_temporary_output() {
+    use std::io::Write;
+    let (d, g, _) = genome_and_bed();
+    let dir = d.path();
+    // Millions of intervals past the contig end: each is skipped (no output), so the
+    // run spends its time with the temporary output open and empty.
+    let bed = dir.join("big.bed");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&bed).unwrap());
+    for i in 0..4_000_000u32 {
+        writeln!(w, "c1\t{}\t{}", 100 + i % 1000, 2000).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let out_dir = dir.join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("cisformer");
+    let mut child = std::process::Command::new(bin)
+        .args(["extract", "-q", "-f"])
+        .arg(&g)
+        .arg("-b")
+        .arg(&bed)
+        .arg("-o")
+        .arg(out_dir.join("x.fa"))
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while temp_files(&out_dir).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "extract ended before its temporary output was seen"
+        );
+        assert!(t0.elapsed().as_secs() < 60, "no temporary output appeared");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert_eq!(temp_files(&out_dir), Vec::<String>::new());
+    assert!(!out_dir.join("x.fa").exists());
+}
+
 fn files_in(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

@@ -83,6 +83,13 @@ enum Command {
 /// 0 success (or a closed output pipe), 1 runtime error, 2 usage error.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C or SIGTERM: delete the temporary files of unfinished outputs (an error would
+    // have dropped them; a signal's default action leaves them behind), then exit 130 as
+    // a shell reports an interrupted command.
+    let _ = ctrlc::set_handler(|| {
+        cisformer::io::output::remove_pending_on_interrupt();
+        std::process::exit(130);
+    });
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -245,6 +245,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         cisformer::model_dir::clear(&args.out)
             .with_context(|| format!("cannot remove the old model in {}", args.out.display()))?;
     }
+    cisformer::model_dir::remove_temporaries_on_interrupt(&args.out);
     pruned.save(&args.out, &meta_out)?;
     let ridge = args.model.join("ridge.json");
     if ridge.is_file() {

@@ -401,5 +401,6 @@ pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::
         cisformer::model_dir::clear(dir)
             .with_context(|| format!("cannot remove the old model in {}", dir.display()))?;
     }
+    cisformer::model_dir::remove_temporaries_on_interrupt(dir);
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }

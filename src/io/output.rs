@@ -3,6 +3,7 @@ use std::{
     fs,
     io::{self, BufWriter, Write},
     path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard},
 };
 
 use tempfile::NamedTempFile;
@@ -34,7 +35,7 @@ pub struct Output {
 
 enum Inner {
     Stdout(BufWriter<io::Stdout>),
-    File(BufWriter<NamedTempFile>),
+    File(BufWriter<NamedTempFile>, Pending),
     /// An existing device or pipe (`/dev/null`, a FIFO): written in place, since
     /// renaming a temporary file over it would replace the device with a plain file.
     Special(BufWriter<fs::File>),
@@ -73,14 +74,20 @@ impl Output {
                 ),
             ));
         }
+        // Created and registered under the registry's lock, so an interrupt's cleanup
+        // either sees the file or runs before it exists.
+        let mut pending = pending_paths();
         let tmp = tempfile::Builder::new()
             .prefix(".cisformer-")
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| Error::io(&path, e))?;
+        pending.push(tmp.path().to_path_buf());
+        drop(pending);
+        let registered = Pending(tmp.path().to_path_buf());
         Ok(Self {
             path,
-            inner: Inner::File(BufWriter::with_capacity(1 << 17, tmp)),
+            inner: Inner::File(BufWriter::with_capacity(1 << 17, tmp), registered),
         })
     }
 
@@ -95,7 +102,7 @@ impl Output {
         match self.inner {
             Inner::Stdout(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
             Inner::Special(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
-            Inner::File(w) => {
+            Inner::File(w, _registered) => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| Error::io(&path, e.into_error()))?;
@@ -111,6 +118,47 @@ impl Output {
     pub fn err(&self, e: io::Error) -> Error {
         Error::io(&self.path, e)
     }
+}
+
+/// Paths to delete if the process is interrupted: the temporary files of unfinished
+/// outputs, and whatever else [`remove_on_interrupt`] registered.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn pending_paths() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while holding the lock leaves a valid list; keep using it.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An unfinished output's temporary file, unregistered once it is renamed or dropped.
+struct Pending(PathBuf);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut pending = pending_paths();
+        if let Some(i) = pending.iter().rposition(|p| *p == self.0) {
+            pending.swap_remove(i);
+        }
+    }
+}
+
+/// Registers a temporary file or folder (written by other means than [`Output`]) to be
+/// deleted by [`remove_pending_on_interrupt`]; it stays registered for the whole run.
+pub fn remove_on_interrupt(path: impl Into<PathBuf>) {
+    pending_paths().push(path.into());
+}
+
+/// Deletes every registered temporary file and folder, for a Ctrl-C or SIGTERM handler
+/// that then exits: dropping them is what a normal error would have done, and the
+/// handler's exit runs no destructors. Returns with the registry locked, so no new
+/// temporary file is created before the process ends; call it only on the way out.
+pub fn remove_pending_on_interrupt() {
+    let pending = pending_paths();
+    for p in pending.iter() {
+        if fs::remove_file(p).is_err() {
+            let _ = fs::remove_dir_all(p);
+        }
+    }
+    std::mem::forget(pending);
 }
 
 /// Refuses outputs that would replace one of the inputs, or each other.
@@ -196,7 +244,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Stdout(w) => w.write(buf),
-            Inner::File(w) => w.write(buf),
+            Inner::File(w, _) => w.write(buf),
             Inner::Special(w) => w.write(buf),
         }
     }
@@ -204,7 +252,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match &mut self.inner {
             Inner::Stdout(w) => w.write_all(buf),
-            Inner::File(w) => w.write_all(buf),
+            Inner::File(w, _) => w.write_all(buf),
             Inner::Special(w) => w.write_all(buf),
         }
     }
@@ -212,7 +260,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Stdout(w) => w.flush(),
-            Inner::File(w) => w.flush(),
+            Inner::File(w, _) => w.flush(),
             Inner::Special(w) => w.flush(),
         }
     }
