@@ -116,6 +116,74 @@ fn thread_counts_are_bounded_at_parsing() {
         .args(["-j", "2", "index", "g.fa"]));
 }
 
+#[test]
+fn merge_refuses_shards_of_other_models_or_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model) = sim_and_tiny_model(d, 60, 160);
+    // Same architecture, another seed.
+    let other = d.join("other");
+    train_on(&sim, &other, &[&TINY_MODEL[..], &["--seed", "9"]].concat());
+    // The same sequences but one base changed.
+    let seqs = std::fs::read_to_string(sim.join("seqs.fa")).unwrap();
+    let mut edited: Vec<String> = seqs.lines().map(String::from).collect();
+    let last = edited.len() - 1;
+    let flipped = if edited[last].starts_with('A') {
+        "C"
+    } else {
+        "A"
+    };
+    edited[last].replace_range(0..1, flipped);
+    let other_fa = d.join("other.fa");
+    std::fs::write(&other_fa, edited.join("\n") + "\n").unwrap();
+    let part = |model: &Path, fasta: &Path, shard: &str, out: &str| {
+        ok(cisformer()
+            .args(["heads", "-q", "--model"])
+            .arg(model)
+            .arg("--fasta")
+            .arg(fasta)
+            .arg("--motifs")
+            .arg(sim.join("motifs.meme"))
+            .args(["--shard", shard, "-o"])
+            .arg(d.join(out)));
+    };
+    let fa = sim.join("seqs.fa");
+    part(&model, &fa, "1/2", "a1.json");
+    part(&model, &fa, "2/2", "a2.json");
+    part(&other, &fa, "2/2", "b2.json");
+    part(&model, &other_fa, "2/2", "c2.json");
+    let merge = |second: &str, needle: &str| {
+        fails(
+            cisformer()
+                .args(["merge", "-o"])
+                .arg(d.join("m.tsv"))
+                .arg(d.join("a1.json"))
+                .arg(d.join(second)),
+            needle,
+        );
+        let err = String::from_utf8_lossy(
+            &cisformer()
+                .args(["merge", "-o"])
+                .arg(d.join("m.tsv"))
+                .arg(d.join("a1.json"))
+                .arg(d.join(second))
+                .output()
+                .unwrap()
+                .stderr,
+        )
+        .into_owned();
+        assert!(err.contains("a1.json") && err.contains(second), "{err}");
+        assert!(!d.join("m.tsv").exists());
+    };
+    merge("b2.json", "different model weights");
+    merge("c2.json", "different input sequences");
+    ok(cisformer()
+        .args(["merge", "-q", "-o"])
+        .arg(d.join("m.tsv"))
+        .arg(d.join("a1.json"))
+        .arg(d.join("a2.json")));
+}
+
 /// The hidden temporary files `Output` writes next to an output.
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)

@@ -78,6 +78,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         0
     };
     let mut first: Vec<Record> = Vec::new();
+    let mut fasta_digest = cisformer::io::digest::Digest::default();
     let mut dumped: Option<(usize, Record)> = None;
     let pass = Pass {
         shard,
@@ -91,6 +92,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "heads",
         &[cisformer::analysis::interactions::Score::Attention],
         |i, r| {
+            fasta_digest.field(r.name.as_bytes());
+            fasta_digest.field(&r.seq);
             if i < importance_n {
                 first.push(r.clone());
             }
@@ -106,6 +109,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         };
         dump(&input, *i, rec, args.dump_out.clone())?;
     }
+    acc.set_fingerprint(
+        args.input
+            .fingerprint(fasta_digest.hex(), Default::default())?,
+    );
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
         if !g.quiet {

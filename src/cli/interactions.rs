@@ -194,7 +194,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     // tensors' pages and peak RSS grew with the input (bench/analysis.sh, 10k -> 100k
     // sequences: +9.7 % before, +3.2 % with this thread).
     let parts = InteractionAccumulator::new(acc.config().clone());
-    let (n, (acc, kept_names)) = std::thread::scope(|s| {
+    let mut fasta_digest = cisformer::io::digest::Digest::default();
+    let (n, (mut acc, kept_names)) = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(InteractionAccumulator, Vec<_>)>(1);
         let merger = s.spawn(move || {
             // Names of the sequences whose site pairs are kept for BEDPE (bounded by the
@@ -220,7 +221,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             g,
             "interactions",
             args.score.scores(),
-            |_, _| {},
+            |_, r| {
+                fasta_digest.field(r.name.as_bytes());
+                fasta_digest.field(&r.seq);
+            },
             |score, chunk, items| {
                 let mut part = parts.batch_part(score, items)?;
                 if score == first_score {
@@ -257,6 +261,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         let merged = merger.join().expect("the merging thread panicked")?;
         anyhow::Ok((n?, merged))
     })?;
+    acc.set_fingerprint(args.input.fingerprint(fasta_digest.hex(), options(&args))?);
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
         if !g.quiet {
@@ -277,6 +282,28 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         eprintln!("interactions: {n} sequences, {} rows", rows);
     }
     Ok(())
+}
+
+/// This command's settings that change a partial state or the merged table, by flag.
+fn options(a: &Args) -> std::collections::BTreeMap<String, String> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    [
+        ("--min-pairs", a.min_pairs.to_string()),
+        ("--max-distance", opt(a.max_distance.map(|d| d.to_string()))),
+        (
+            "--collapse-similar",
+            opt(a.collapse_similar.map(|t| t.to_string())),
+        ),
+        ("--active-only", opt(a.active_only.map(|f| f.to_string()))),
+        ("--null-per-pair", a.null_per_pair.to_string()),
+        ("--score", format!("{:?}", a.score)),
+        ("--rank-by", format!("{:?}", a.rank_by)),
+        ("--causal", format!("{:?}", a.causal)),
+        ("--min-effect-sd", a.min_effect_sd.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Writes the interaction table (and the per-pair summary); returns the number of rows.

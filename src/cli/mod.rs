@@ -260,6 +260,33 @@ impl attention::InputArgs {
             .read_opt(self.motifs.as_ref())
             .read_opt(self.sites.as_ref())
     }
+
+    /// What a run over these inputs is computed from, for `merge` to compare: the model's
+    /// weights, `fasta` (the digest of the records read), these options and the command's
+    /// own `options`.
+    pub(crate) fn fingerprint(
+        &self,
+        fasta: String,
+        mut options: std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<cisformer::analysis::Fingerprint> {
+        use cisformer::io::digest;
+        let mut model = digest::Digest::default();
+        model.file(&self.model.join("config.json"))?;
+        model.file(&self.model.join("model.safetensors"))?;
+        let file_or = |p: &Option<std::path::PathBuf>, none: &str| match p {
+            Some(p) => digest::of_file(p),
+            None => Ok(none.to_string()),
+        };
+        options.insert("--motifs".into(), file_or(&self.motifs, "embedded")?);
+        options.insert("--sites".into(), file_or(&self.sites, "none")?);
+        options.insert("--thresh".into(), self.thresh.to_string());
+        options.insert("--seed".into(), self.seed.to_string());
+        Ok(cisformer::analysis::Fingerprint {
+            model: model.hex(),
+            fasta,
+            options,
+        })
+    }
 }
 
 /// `--device`: CPU is built in; CUDA is not part of this build yet.
