@@ -323,6 +323,61 @@ fn simulate_refuses_to_overwrite_without_force() {
 }
 
 #[test]
+fn degenerate_training_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut fa = String::new();
+    let mut labels = String::from("id\tgood\tflat\n");
+    for i in 0..40 {
+        let seq: String = (0..50)
+            .map(|j| b"ACGT"[(i * 7 + j * j) % 4] as char)
+            .collect();
+        fa.push_str(&format!(">s{i}\n{seq}\n"));
+        labels.push_str(&format!("s{i}\t{}\t1\n", i % 5));
+    }
+    std::fs::write(d.join("s.fa"), &fa).unwrap();
+    std::fs::write(d.join("l.tsv"), &labels).unwrap();
+    let train = |fasta: &str, labels: &str, extra: &[&str]| {
+        let mut c = cisformer();
+        c.current_dir(d)
+            .args([
+                "train", "-q", "--fasta", fasta, "--labels", labels, "--out", "m",
+            ])
+            .args(TINY_MODEL)
+            .args(extra);
+        c
+    };
+    fails(&mut train("s.fa", "l.tsv", &[]), "l.tsv: column 'flat'");
+    fails(
+        cisformer()
+            .current_dir(d)
+            .args(["baseline", "--fasta", "s.fa", "--labels", "l.tsv"]),
+        "same value",
+    );
+    // Mostly N: refused unless asked for.
+    let ns = fa
+        .lines()
+        .map(|l| {
+            if l.starts_with('>') {
+                l.to_string()
+            } else {
+                "N".repeat(l.len())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(d.join("n.fa"), ns + "\n").unwrap();
+    let good: String = labels
+        .lines()
+        .map(|l| l.rsplit_once('\t').unwrap().0.to_string() + "\n")
+        .collect();
+    std::fs::write(d.join("g.tsv"), good).unwrap();
+    fails(&mut train("n.fa", "g.tsv", &[]), "--allow-unknown");
+    assert!(!d.join("m").join("model.safetensors").exists());
+    ok(&mut train("n.fa", "g.tsv", &["--allow-unknown"]));
+}
+
+#[test]
 fn small_messages_say_what_is_wrong() {
     let (d, g, _) = genome_and_bed();
     let dir = d.path();

@@ -12,6 +12,9 @@ use cisformer::{
 
 use super::{Global, write_to};
 
+/// Largest fraction of unknown bases training accepts without --allow-unknown.
+const MAX_UNKNOWN: f64 = 0.5;
+
 /// Labelled sequences and how to split them (shared by `baseline`, `train`, `evaluate`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
@@ -51,6 +54,9 @@ pub struct DataArgs {
     /// Seed of the random split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Train even when most bases (more than half) are N or other non-ACGT letters.
+    #[arg(long)]
+    pub allow_unknown: bool,
 }
 
 impl DataArgs {
@@ -127,6 +133,43 @@ impl DataArgs {
             test: (0..ds.len()).collect(),
         };
         Ok((ds, all, true))
+    }
+
+    /// Refuses data a model cannot learn from: an output with the same value in every row
+    /// (its metrics would be NaN), or mostly unknown bases (unless --allow-unknown).
+    pub fn check_trainable(&self, ds: &Dataset) -> anyhow::Result<()> {
+        if let Some(&(o, v)) = ds.constant_outputs().first() {
+            let column = match (&self.labels, &self.bed) {
+                (Some(l), _) => format!("{}: column '{}'", l.display(), ds.output_names[o]),
+                (None, Some(b)) => format!(
+                    "{}: column {}",
+                    b.display(),
+                    self.label_col.get(o).copied().unwrap_or(o + 1)
+                ),
+                _ => format!("output '{}'", ds.output_names[o]),
+            };
+            anyhow::bail!(
+                "{column} has the same value ({v}) in all {} rows: there is nothing to learn (its correlations would be NaN)",
+                ds.len()
+            );
+        }
+        let unknown = ds.unknown_fraction();
+        if unknown > MAX_UNKNOWN && !self.allow_unknown {
+            anyhow::bail!(
+                "{}: {:.1}% of the bases are N or other non-ACGT letters; a model would learn from padding, not sequence (fix the input, or pass --allow-unknown)",
+                self.source().display(),
+                100.0 * unknown
+            );
+        }
+        Ok(())
+    }
+
+    /// The file the sequences come from (the FASTA, or the BED of regions), for messages.
+    pub fn source(&self) -> &std::path::Path {
+        self.fasta
+            .as_deref()
+            .or(self.bed.as_deref())
+            .unwrap_or(std::path::Path::new("-"))
     }
 
     /// The files these options read (for [`super::Files`]).
@@ -209,6 +252,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     .check()?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let opts = RidgeOptions {
         kmin: args.k.0,
         kmax: args.k.1,

@@ -83,6 +83,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
     let (model, _old_meta) = Model::load(&args.model)?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let cfg = model.config().clone();
     anyhow::ensure!(
         ds.n_outputs() == cfg.n_outputs,

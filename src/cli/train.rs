@@ -149,6 +149,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write_model(&args.out)
         .check()?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let file: ConfigFile = match &args.config {
         Some(p) => {
             let text = fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
