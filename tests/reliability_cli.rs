@@ -378,6 +378,74 @@ fn degenerate_training_data_is_refused() {
 }
 
 #[test]
+fn a_model_folder_is_checked_against_its_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (sim, model) = sim_and_tiny_model(d, 40, 160);
+    // A record longer than the learned positions: the error names the file and record.
+    let long = d.join("long.fa");
+    std::fs::write(
+        &long,
+        format!(
+            ">short\n{}\n>toolong\n{}\n",
+            "ACGT".repeat(10),
+            "ACGT".repeat(300)
+        ),
+    )
+    .unwrap();
+    fails(
+        cisformer()
+            .args(["predict", "--model"])
+            .arg(&model)
+            .arg("--fasta")
+            .arg(&long),
+        "long.fa: record 2 ('toolong')",
+    );
+    let _ = sim;
+    // A wrong d_model: one line naming the tensor, even with backtraces on.
+    let edited = d.join("edited");
+    std::fs::create_dir(&edited).unwrap();
+    for f in ["config.json", "meta.json", "model.safetensors"] {
+        std::fs::copy(model.join(f), edited.join(f)).unwrap();
+    }
+    let cfg = std::fs::read_to_string(model.join("config.json")).unwrap();
+    assert!(cfg.contains("\"d_model\": 16"), "{cfg}");
+    std::fs::write(
+        edited.join("config.json"),
+        cfg.replace("\"d_model\": 16", "\"d_model\": 24"),
+    )
+    .unwrap();
+    for cmd in [
+        &["info", "--model"][..],
+        &["predict", "--fasta", "x.fa", "--model"],
+    ] {
+        let o = cisformer()
+            .env("RUST_BACKTRACE", "1")
+            .args(cmd)
+            .arg(&edited)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("tensor '") && err.contains("d_model 24"),
+            "{err}"
+        );
+    }
+    // A format version that is not a number is not "missing".
+    std::fs::write(edited.join("config.json"), &cfg).unwrap();
+    let meta = std::fs::read_to_string(model.join("meta.json")).unwrap();
+    let banana = meta.replacen("\"format_version\": 1", "\"format_version\": \"banana\"", 1);
+    assert_ne!(banana, meta);
+    std::fs::write(edited.join("meta.json"), banana).unwrap();
+    fails(
+        cisformer().args(["info", "--model"]).arg(&edited),
+        "format_version \"banana\" is not a number",
+    );
+}
+
+#[test]
 fn small_messages_say_what_is_wrong() {
     let (d, g, _) = genome_and_bed();
     let dir = d.path();

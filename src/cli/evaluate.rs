@@ -53,6 +53,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             meta.label_names
         );
     }
+    let source = args.data.source();
+    for (m, _) in &models {
+        train::transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
+    }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
     let pred = train::transformer::predict_ensemble(&models, &seqs, 64, args.rc_average)?;

@@ -81,7 +81,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write_model(&args.out)
         .check()?;
     super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
-    let (model, _old_meta) = Model::load(&args.model)?;
+    let (model, _old_meta) = cisformer::model_dir::load(&args.model)?;
     let (ds, split) = args.data.load()?;
     args.data.check_trainable(&ds)?;
     let cfg = model.config().clone();

@@ -61,6 +61,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write_opt(args.focus.as_ref())
         .write_opt(args.dump_out.as_ref())
         .check()?;
+    cisformer::model_dir::check(&args.input.model)?;
     let mut input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut hc = HeadConfig::new(cfg.n_layers, cfg.n_heads);

@@ -133,6 +133,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write_opt(args.per_pair.as_ref())
         .write_opt(args.bedpe.as_ref())
         .check()?;
+    cisformer::model_dir::check(&args.input.model)?;
     let input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);

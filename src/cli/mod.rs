@@ -145,14 +145,25 @@ fn render(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let s = cause.to_string();
-        if !out.contains(&s) {
+        let s = strip_backtrace(&s);
+        if !out.contains(s) {
             if !out.is_empty() {
                 out.push_str(": ");
             }
-            out.push_str(&s);
+            out.push_str(s);
         }
     }
     out
+}
+
+/// A message without the backtrace that candle appends to its errors when
+/// `RUST_BACKTRACE` is set: dozens of frames of the tensor library say nothing about
+/// which input was wrong, and the message before them does.
+fn strip_backtrace(s: &str) -> &str {
+    match s.find("\n") {
+        Some(i) if s[i..].lines().any(|l| l.trim_start().starts_with("0: ")) => s[..i].trim_end(),
+        _ => s,
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cisformer::{
     io::fasta,
-    model::Model,
     validate::{self, AblationConfig, AblationSet, Readout, patch_heads, write_patch_tsv},
 };
 
@@ -75,7 +74,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.motifs.as_ref())
         .write(&args.out)
         .check()?;
-    let (model, meta) = Model::load(&args.model)?;
+    let (model, meta) = cisformer::model_dir::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

@@ -91,6 +91,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < k) {
         anyhow::bail!("sequence '{id}' is {} bp, shorter than k = {k}", s.len());
     }
+    let source = args
+        .fasta
+        .as_ref()
+        .or(args.bed.as_ref())
+        .expect("one input");
+    for (m, _) in &models {
+        transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
+    }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
     let pred = transformer::predict_ensemble(&models, &seqs, args.batch_size, args.rc_average)?;

@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context;
 use cisformer::{
-    model::{HeadId, Model},
+    model::HeadId,
     surgery::{self, PruneLimits, Scoring},
     train::{Dataset, transformer::predict_raw},
 };
@@ -145,7 +145,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let (mut model, meta) = Model::load(&args.model)?;
+    let (mut model, meta) = cisformer::model_dir::load(&args.model)?;
     let ds = Dataset::from_fasta_labels(&args.fasta, &args.labels)?;
     anyhow::ensure!(
         ds.output_names == meta.label_names,

@@ -6,7 +6,6 @@ use anyhow::Context;
 
 use cisformer::{
     io::fasta,
-    model::Model,
     validate::{
         self, AblationConfig, Readout, SpacingConfig, ValidateConfig, Verdict,
         write_concordance_tsv, write_spacing_tsv,
@@ -134,7 +133,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write(&args.out)
         .write_opt(args.spacing_out.as_ref())
         .check()?;
-    let (model, meta) = Model::load(&args.model)?;
+    let (model, meta) = cisformer::model_dir::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(
