@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod io;
 pub mod model;
+pub mod model_dir;
 pub mod motif;
 pub mod report;
 pub mod seq;

@@ -844,6 +844,17 @@ pub fn planted_counts(seqs: &[SimSequence]) -> HashMap<Option<usize>, usize> {
     counts
 }
 
+/// Every file `simulate` writes into its output folder.
+pub const DATASET_FILES: [&str; 7] = [
+    "seqs.fa",
+    "labels.tsv",
+    "noise_free.tsv",
+    "sites.bed",
+    "truth.tsv",
+    "summary.json",
+    "motifs.meme",
+];
+
 /// Writes the data set files of `simulate` into `dir` (which must exist):
 /// `seqs.fa`, `labels.tsv`, `noise_free.tsv`, `sites.bed`, `truth.tsv`.
 pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Result<()> {

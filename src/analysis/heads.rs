@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::{MeanSums, bh, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use super::{
-    Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
+    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
     shards_complete,
 };
 use crate::{Error, Result};
@@ -218,6 +218,8 @@ struct MotifFocus {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HeadAccumulator {
     cfg: HeadConfig,
+    /// What the sums were computed from (compared by [`merge`](Self::merge)).
+    fingerprint: Fingerprint,
     shards: Vec<Shard>,
     n_seqs: u64,
     heads: Vec<HeadSums>,
@@ -234,7 +236,8 @@ pub struct HeadAccumulator {
 const FOCUS_FLOOR: f64 = 1e-3;
 
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-heads-partial";
-const PARTIAL_VERSION: u32 = 2;
+/// 3: the state carries a [`Fingerprint`].
+const PARTIAL_VERSION: u32 = 3;
 
 /// Per-sequence motif token sets and their nulls.
 pub(crate) struct MotifSets {
@@ -249,6 +252,7 @@ impl HeadAccumulator {
     pub fn new(cfg: HeadConfig) -> Self {
         let nh = cfg.n_layers * cfg.n_heads;
         HeadAccumulator {
+            fingerprint: Fingerprint::default(),
             shards: vec![Shard::ALL],
             n_seqs: 0,
             heads: vec![HeadSums::default(); nh],
@@ -262,6 +266,15 @@ impl HeadAccumulator {
 
     pub fn config(&self) -> &HeadConfig {
         &self.cfg
+    }
+
+    /// Records what the sums are computed from (model, sequences, options).
+    pub fn set_fingerprint(&mut self, fingerprint: Fingerprint) {
+        self.fingerprint = fingerprint;
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
     /// Marks this accumulator as holding one shard of a split run.
@@ -481,6 +494,7 @@ impl HeadAccumulator {
                 "cannot merge head atlases computed with different settings".into(),
             ));
         }
+        self.fingerprint.check_same(&other.fingerprint)?;
         self.shards = merge_shards(&self.shards, &other.shards)?;
         self.merge_sums(&other)?;
         Ok(())

@@ -21,7 +21,10 @@ use serde::{Deserialize, Serialize};
 use super::stats::{
     Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
 };
-use super::{Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place, shards_complete};
+use super::{
+    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place,
+    shards_complete,
+};
 use crate::simulate::Orientation;
 pub use crate::validate::causal::CausalKind;
 use crate::validate::causal::PairSums;
@@ -391,6 +394,8 @@ type Key = (Score, usize, usize);
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InteractionAccumulator {
     cfg: InteractionConfig,
+    /// What the sums were computed from (compared by [`merge`](Self::merge)).
+    fingerprint: Fingerprint,
     shards: Vec<Shard>,
     n_seqs: u64,
     #[serde(with = "map_as_seq")]
@@ -439,7 +444,8 @@ pub(crate) struct PairPlan {
 }
 
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
-const PARTIAL_VERSION: u32 = 3;
+/// 4: the state carries a [`Fingerprint`].
+const PARTIAL_VERSION: u32 = 4;
 
 fn orient_index(o: Orientation) -> usize {
     match o {
@@ -473,6 +479,7 @@ impl InteractionAccumulator {
     pub fn new(cfg: InteractionConfig) -> Self {
         InteractionAccumulator {
             cfg,
+            fingerprint: Fingerprint::default(),
             shards: vec![Shard::ALL],
             n_seqs: 0,
             pairs: BTreeMap::new(),
@@ -483,6 +490,15 @@ impl InteractionAccumulator {
 
     pub fn config(&self) -> &InteractionConfig {
         &self.cfg
+    }
+
+    /// Records what the sums are computed from (model, sequences, options).
+    pub fn set_fingerprint(&mut self, fingerprint: Fingerprint) {
+        self.fingerprint = fingerprint;
+    }
+
+    pub fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
     /// Marks this accumulator as holding one shard of a split run.
@@ -752,6 +768,7 @@ impl InteractionAccumulator {
                 "cannot merge interaction tables computed with different settings".into(),
             ));
         }
+        self.fingerprint.check_same(&other.fingerprint)?;
         self.shards = merge_shards(&self.shards, &other.shards)?;
         self.merge_sums(other)?;
         Ok(())

@@ -296,11 +296,74 @@ pub(crate) fn place(name: &str, s: usize, e: usize, plus: bool) -> (String, u64,
     }
 }
 
+/// What a partial state was computed from. Shards agree on every setting the
+/// accumulators' configs hold and still come from different runs when the model's
+/// weights (same architecture, other seed), the FASTA or a scanning option differ; `merge`
+/// compares fingerprints so such shards are refused instead of summed into one table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprint {
+    /// Digest of the model folder's `config.json` and `model.safetensors`.
+    pub model: String,
+    /// Digest of every record's name and bases, in input order (the whole FASTA, not
+    /// only the shard's sequences).
+    pub fasta: String,
+    /// The options that change the sums, by flag name (motif and site files as digests).
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+impl Fingerprint {
+    /// What differs from `o`, in words (`None` when they are equal).
+    pub fn difference(&self, o: &Fingerprint) -> Option<String> {
+        if self.model != o.model {
+            return Some(format!(
+                "different model weights ({} vs {})",
+                self.model, o.model
+            ));
+        }
+        if self.fasta != o.fasta {
+            return Some(format!(
+                "different input sequences (FASTA {} vs {})",
+                self.fasta, o.fasta
+            ));
+        }
+        let keys: std::collections::BTreeSet<&String> =
+            self.options.keys().chain(o.options.keys()).collect();
+        for k in keys {
+            let (a, b) = (self.options.get(k), o.options.get(k));
+            if a != b {
+                let show = |v: Option<&String>| v.map_or("(not set)", String::as_str).to_string();
+                return Some(format!("different {k} ({} vs {})", show(a), show(b)));
+            }
+        }
+        None
+    }
+
+    /// Refuses to combine states of different runs.
+    pub(crate) fn check_same(&self, o: &Fingerprint) -> Result<()> {
+        match self.difference(o) {
+            None => Ok(()),
+            Some(d) => Err(Error::Invalid(format!(
+                "cannot merge partial states of different runs: {d}"
+            ))),
+        }
+    }
+}
+
 /// A partial state file of either accumulator (what `merge PARTS...` reads).
 #[derive(Debug)]
 pub enum PartialFile {
     Heads(heads::HeadAccumulator),
     Interactions(interactions::InteractionAccumulator),
+}
+
+impl PartialFile {
+    /// What the state was computed from.
+    pub fn fingerprint(&self) -> &Fingerprint {
+        match self {
+            PartialFile::Heads(a) => a.fingerprint(),
+            PartialFile::Interactions(a) => a.fingerprint(),
+        }
+    }
 }
 
 /// Loads a partial file written by either accumulator's `save_partial`, telling them

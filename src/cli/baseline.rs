@@ -12,6 +12,9 @@ use cisformer::{
 
 use super::{Global, write_to};
 
+/// Largest fraction of unknown bases training accepts without --allow-unknown.
+const MAX_UNKNOWN: f64 = 0.5;
+
 /// Labelled sequences and how to split them (shared by `baseline`, `train`, `evaluate`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
@@ -40,7 +43,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "HOW", default_value = "auto", value_parser = ["auto", "column", "random"])]
     pub split: String,
     /// Train/validation/test fractions of a random split.
-    #[arg(value_parser = super::finite_f64, long, value_name = "TRAIN,VAL,TEST", value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "TRAIN,VAL,TEST", value_delimiter = ',', default_values_t = [0.8, 0.1, 0.1])]
     pub fractions: Vec<f64>,
     /// Hold out these chromosomes for validation (BED input; comma-separated).
     #[arg(long, value_name = "CHR", value_delimiter = ',', requires = "bed")]
@@ -51,6 +54,9 @@ pub struct DataArgs {
     /// Seed of the random split.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Train even when most bases (more than half) are N or other non-ACGT letters.
+    #[arg(long)]
+    pub allow_unknown: bool,
 }
 
 impl DataArgs {
@@ -129,6 +135,52 @@ impl DataArgs {
         Ok((ds, all, true))
     }
 
+    /// Refuses data a model cannot learn from: an output with the same value in every row
+    /// (its metrics would be NaN), or mostly unknown bases (unless --allow-unknown).
+    pub fn check_trainable(&self, ds: &Dataset) -> anyhow::Result<()> {
+        if let Some(&(o, v)) = ds.constant_outputs().first() {
+            let column = match (&self.labels, &self.bed) {
+                (Some(l), _) => format!("{}: column '{}'", l.display(), ds.output_names[o]),
+                (None, Some(b)) => format!(
+                    "{}: column {}",
+                    b.display(),
+                    self.label_col.get(o).copied().unwrap_or(o + 1)
+                ),
+                _ => format!("output '{}'", ds.output_names[o]),
+            };
+            anyhow::bail!(
+                "{column} has the same value ({v}) in all {} rows: there is nothing to learn (its correlations would be NaN)",
+                ds.len()
+            );
+        }
+        let unknown = ds.unknown_fraction();
+        if unknown > MAX_UNKNOWN && !self.allow_unknown {
+            anyhow::bail!(
+                "{}: {:.1}% of the bases are N or other non-ACGT letters; a model would learn from padding, not sequence (fix the input, or pass --allow-unknown)",
+                self.source().display(),
+                100.0 * unknown
+            );
+        }
+        Ok(())
+    }
+
+    /// The file the sequences come from (the FASTA, or the BED of regions), for messages.
+    pub fn source(&self) -> &std::path::Path {
+        self.fasta
+            .as_deref()
+            .or(self.bed.as_deref())
+            .unwrap_or(std::path::Path::new("-"))
+    }
+
+    /// The files these options read (for [`super::Files`]).
+    pub fn files(&self, files: super::Files) -> super::Files {
+        files
+            .read_opt(self.fasta.as_ref())
+            .read_opt(self.labels.as_ref())
+            .read_opt(self.bed.as_ref())
+            .read_opt(self.genome.as_ref())
+    }
+
     /// The inputs, for `meta.json`.
     pub fn describe(&self) -> serde_json::Value {
         serde_json::json!({
@@ -159,7 +211,7 @@ pub struct Args {
     #[arg(long)]
     single_strand: bool,
     /// Candidate ridge penalties (comma-separated); the best on validation is kept.
-    #[arg(value_parser = super::finite_f64, long, value_name = "A,...", value_delimiter = ',', default_values_t = RidgeOptions::default().alphas)]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "A,...", value_delimiter = ',', default_values_t = RidgeOptions::default().alphas)]
     alphas: Vec<f64>,
     /// Output directory (created if missing); without it, metrics go to standard output.
     #[arg(short = 'o', long, value_name = "DIR")]
@@ -190,7 +242,17 @@ fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    let files = args.data.files(super::Files::default());
+    match &args.out {
+        Some(dir) => files
+            .write(dir.join("metrics.tsv"))
+            .write(dir.join("predictions.tsv"))
+            .write(dir.join("ridge.json")),
+        None => files,
+    }
+    .check()?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let opts = RidgeOptions {
         kmin: args.k.0,
         kmax: args.k.1,

@@ -38,8 +38,9 @@ pub struct Args {
     /// Output directory (created if missing).
     #[arg(long, short, value_name = "DIR", default_value = "cisformer_demo")]
     out: PathBuf,
-    /// Simulated sequences (200 bp each).
-    #[arg(long, default_value_t = 3000)]
+    /// Simulated sequences (200 bp each); the default recipe overfits 3,000 (held-out r
+    /// 0.72 against the ridge's 0.71) and learns 6,000 (0.78 against 0.73).
+    #[arg(long, default_value_t = 6000)]
     n: usize,
     /// Most training epochs (early stopping usually ends sooner).
     #[arg(long, default_value_t = 20)]
@@ -111,6 +112,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             "simulating planted-grammar data",
             argv(&[
                 "simulate",
+                "--force",
                 "--out",
                 &d("sim"),
                 "--n",

@@ -38,6 +38,11 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
+    let files = args
+        .model
+        .iter()
+        .fold(super::Files::default(), |f, m| f.read_model(m));
+    args.data.files(files).write(&args.out).check()?;
     let models = train::transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;
@@ -47,6 +52,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             ds.output_names,
             meta.label_names
         );
+    }
+    let source = args.data.source();
+    for (m, _) in &models {
+        train::transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");

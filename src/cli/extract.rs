@@ -58,6 +58,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.genome.as_os_str() != "-",
         "extract: the genome must be a file (random access); only the BED may come from standard input"
     );
+    super::Files::default()
+        .read(&args.genome)
+        .read(io::fasta::fai_path_for(&args.genome))
+        .read(&args.bed)
+        .write(&args.out)
+        .check()?;
     if !g.quiet && io::is_gzip(&args.genome)? {
         let size = std::fs::metadata(&args.genome).map_or(0, |m| m.len());
         if size > LARGE_GZIP {

@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     epochs: usize,
     /// Peak learning rate.
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 3e-4)]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 3e-4)]
     lr: f64,
     /// Sequences per training step.
     #[arg(long, default_value_t = 64)]
@@ -66,7 +66,7 @@ pub struct Args {
     #[arg(long)]
     orthogonal: bool,
     /// Weight λ of the --orthogonal penalty.
-    #[arg(value_parser = super::finite_f64, long, value_name = "W", default_value_t = 1.0, requires = "orthogonal")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "W", default_value_t = 1.0, requires = "orthogonal")]
     ortho_weight: f64,
     /// Matrices --orthogonal anchors: the attention projections, or all weight matrices
     /// but the embeddings (attention, feed-forward, output head).
@@ -76,9 +76,14 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    args.data
+        .files(super::Files::default().read_model(&args.model))
+        .write_model(&args.out)
+        .check()?;
     super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
-    let (model, _old_meta) = Model::load(&args.model)?;
+    let (model, _old_meta) = cisformer::model_dir::load(&args.model)?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let cfg = model.config().clone();
     anyhow::ensure!(
         ds.n_outputs() == cfg.n_outputs,

@@ -4,7 +4,6 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     io::fasta,
-    model::Model,
     surgery,
     train::{Dataset, transformer::predict_raw},
 };
@@ -43,8 +42,15 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
-    let (before, _) = Model::load(&args.before)?;
-    let (after, _) = Model::load(&args.after)?;
+    super::Files::default()
+        .read_model(&args.before)
+        .read_model(&args.after)
+        .read(&args.fasta)
+        .read_opt(args.labels.as_ref())
+        .write(&args.out)
+        .check()?;
+    let (before, _) = cisformer::model_dir::load(&args.before)?;
+    let (after, _) = cisformer::model_dir::load(&args.after)?;
     surgery::check_comparable(&before, &after).map_err(|e| {
         anyhow::anyhow!("{} vs {}: {e}", args.before.display(), args.after.display())
     })?;

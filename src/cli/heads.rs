@@ -54,6 +54,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.input
+        .files()
+        .read_opt(args.labels.as_ref())
+        .write(&args.out)
+        .write_opt(args.focus.as_ref())
+        .write_opt(args.dump_out.as_ref())
+        .check()?;
+    cisformer::model_dir::check(&args.input.model)?;
     let mut input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut hc = HeadConfig::new(cfg.n_layers, cfg.n_heads);
@@ -71,6 +79,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         0
     };
     let mut first: Vec<Record> = Vec::new();
+    let mut fasta_digest = cisformer::io::digest::Digest::default();
     let mut dumped: Option<(usize, Record)> = None;
     let pass = Pass {
         shard,
@@ -84,6 +93,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "heads",
         &[cisformer::analysis::interactions::Score::Attention],
         |i, r| {
+            fasta_digest.field(r.name.as_bytes());
+            fasta_digest.field(&r.seq);
             if i < importance_n {
                 first.push(r.clone());
             }
@@ -99,6 +110,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         };
         dump(&input, *i, rec, args.dump_out.clone())?;
     }
+    acc.set_fingerprint(
+        args.input
+            .fingerprint(fasta_digest.hex(), Default::default())?,
+    );
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
         if !g.quiet {

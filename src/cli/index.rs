@@ -28,16 +28,23 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.genome.as_os_str() != "-" || args.out.is_some(),
         "index: reading the genome from standard input needs -o OUT (there is no GENOME.fai to write)"
     );
+    let out_path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| fasta::fai_path_for(&args.genome));
+    super::Files::default()
+        .read(&args.genome)
+        .write(&out_path)
+        .check()?;
     let records = fasta::fai::build(&args.genome)?;
-    if !g.quiet && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
+    // Standard input has no file to look at again for the gzip note.
+    let from_stdin = args.genome.as_os_str() == "-";
+    if !g.quiet && !from_stdin && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
         eprintln!(
             "cisformer index: note: {} is plain gzip, not bgzip; samtools cannot use this index with it (cisformer can)",
             args.genome.display()
         );
     }
-    let out_path = args
-        .out
-        .unwrap_or_else(|| fasta::fai_path_for(&args.genome));
     let mut out = io::output::Output::create(&out_path)?;
     fasta::fai::write_fai(&mut out, &records).map_err(|e| out.err(e))?;
     out.flush().map_err(|e| out.err(e))?;

@@ -1,8 +1,6 @@
 //! `cisformer info`: what a model directory holds.
 use std::{fmt::Write as _, path::PathBuf};
 
-use cisformer::model::Model;
-
 use super::Global;
 
 /// Describe a trained model: architecture, parameters, training metadata, last log rows.
@@ -19,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args, _g: &Global) -> anyhow::Result<()> {
-    let (model, meta) = Model::load(&args.model)?;
+    let (model, meta) = cisformer::model_dir::load(&args.model)?;
     let cfg = model.config();
     let mut s = String::new();
     if args.json {

@@ -54,11 +54,11 @@ pub struct Args {
     max_distance: Option<u64>,
     /// Count pairs per cluster of near-identical motifs (column Pearson similarity >= T,
     /// as `motifs similar --cluster T`), so redundant motifs do not split evidence.
-    #[arg(value_parser = super::finite_f64, long, value_name = "T")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "T")]
     collapse_similar: Option<f64>,
     /// Only sequences whose prediction (first output) is in the top fraction F (of the
     /// whole FASTA, also with --shard); a first pass over the FASTA predicts them all.
-    #[arg(value_parser = super::finite_f64, long, value_name = "F")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "F")]
     active_only: Option<f64>,
     /// Distance-matched null span pairs per observed site pair.
     #[arg(long, default_value_t = 8)]
@@ -90,7 +90,7 @@ pub struct Args {
     /// The smallest causal effect that counts, in standard deviations of the model's
     /// predictions over the sequences tested: p-values test |effect| <= this margin, so
     /// q < 0.05 says the pair changes the output by more than it.
-    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
+    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
 }
 
@@ -142,6 +142,13 @@ enum RankArg {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.input
+        .files()
+        .write(&args.out)
+        .write_opt(args.per_pair.as_ref())
+        .write_opt(args.bedpe.as_ref())
+        .check()?;
+    cisformer::model_dir::check(&args.input.model)?;
     let input = args.input.load()?;
     let cfg = input.model.config().clone();
     let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);
@@ -200,7 +207,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     // tensors' pages and peak RSS grew with the input (bench/analysis.sh, 10k -> 100k
     // sequences: +9.7 % before, +3.2 % with this thread).
     let parts = InteractionAccumulator::new(acc.config().clone());
-    let (n, (acc, kept_names)) = std::thread::scope(|s| {
+    let mut fasta_digest = cisformer::io::digest::Digest::default();
+    let (n, (mut acc, kept_names)) = std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(InteractionAccumulator, Vec<_>)>(1);
         let merger = s.spawn(move || {
             // Names of the sequences whose site pairs are kept for BEDPE (bounded by the
@@ -226,7 +234,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             g,
             "interactions",
             args.score.scores(),
-            |_, _| {},
+            |_, r| {
+                fasta_digest.field(r.name.as_bytes());
+                fasta_digest.field(&r.seq);
+            },
             |score, chunk, items| {
                 let mut part = parts.batch_part(score, items)?;
                 if score == first_score {
@@ -263,6 +274,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         let merged = merger.join().expect("the merging thread panicked")?;
         anyhow::Ok((n?, merged))
     })?;
+    acc.set_fingerprint(args.input.fingerprint(fasta_digest.hex(), options(&args))?);
     if args.input.shard.is_some() {
         acc.save_partial(&args.out)?;
         if !g.quiet {
@@ -283,6 +295,28 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         eprintln!("interactions: {n} sequences, {} rows", rows);
     }
     Ok(())
+}
+
+/// This command's settings that change a partial state or the merged table, by flag.
+fn options(a: &Args) -> std::collections::BTreeMap<String, String> {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "none".into());
+    [
+        ("--min-pairs", a.min_pairs.to_string()),
+        ("--max-distance", opt(a.max_distance.map(|d| d.to_string()))),
+        (
+            "--collapse-similar",
+            opt(a.collapse_similar.map(|t| t.to_string())),
+        ),
+        ("--active-only", opt(a.active_only.map(|f| f.to_string()))),
+        ("--null-per-pair", a.null_per_pair.to_string()),
+        ("--score", format!("{:?}", a.score)),
+        ("--rank-by", format!("{:?}", a.rank_by)),
+        ("--causal", format!("{:?}", a.causal)),
+        ("--min-effect-sd", a.min_effect_sd.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Writes the interaction table (and the per-pair summary); returns the number of rows.

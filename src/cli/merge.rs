@@ -29,11 +29,36 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    args.parts
+        .iter()
+        .fold(super::Files::default(), |f, p| f.read(p))
+        .write(&args.out)
+        .write_opt(args.per_pair.as_ref())
+        .write_opt(args.focus.as_ref())
+        .check()?;
     let mut parts = args
         .parts
         .iter()
         .map(|p| anyhow::Ok((p, analysis::load_partial(p)?)));
     let (first_path, first) = parts.next().expect("clap requires one part")?;
+    let first_print = first.fingerprint().clone();
+    // Every part must come from the same model, sequences and options as the first: the
+    // sums of different runs add up to a table of neither.
+    let same_run = |p: &std::path::Path, part: &PartialFile| match first_print
+        .difference(part.fingerprint())
+    {
+        None => Ok(()),
+        Some(d) => Err(anyhow::anyhow!(
+            "{} and {} are not shards of the same run: {d}",
+            first_path.display(),
+            p.display()
+        )),
+    };
+    let parts = parts.map(|r| {
+        let (p, part) = r?;
+        same_run(p, &part)?;
+        anyhow::Ok((p, part))
+    });
     let complete = match first {
         PartialFile::Interactions(mut acc) => {
             for part in parts {

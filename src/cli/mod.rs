@@ -46,7 +46,7 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Worker threads (default: all cores). Results do not depend on this.
-    #[arg(short = 'j', long = "threads", global = true, value_name = "N")]
+    #[arg(short = 'j', long = "threads", global = true, value_name = "N", value_parser = thread_count)]
     pub threads: Option<usize>,
     /// Only print errors (no progress bars or summaries).
     #[arg(short = 'q', long, global = true)]
@@ -83,6 +83,13 @@ enum Command {
 /// 0 success (or a closed output pipe), 1 runtime error, 2 usage error.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C or SIGTERM: delete the temporary files of unfinished outputs (an error would
+    // have dropped them; a signal's default action leaves them behind), then exit 130 as
+    // a shell reports an interrupted command.
+    let _ = ctrlc::set_handler(|| {
+        cisformer::io::output::remove_pending_on_interrupt();
+        std::process::exit(130);
+    });
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -138,14 +145,25 @@ fn render(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let s = cause.to_string();
-        if !out.contains(&s) {
+        let s = strip_backtrace(&s);
+        if !out.contains(s) {
             if !out.is_empty() {
                 out.push_str(": ");
             }
-            out.push_str(&s);
+            out.push_str(s);
         }
     }
     out
+}
+
+/// A message without the backtrace that candle appends to its errors when
+/// `RUST_BACKTRACE` is set: dozens of frames of the tensor library say nothing about
+/// which input was wrong, and the message before them does.
+fn strip_backtrace(s: &str) -> &str {
+    match s.find("\n") {
+        Some(i) if s[i..].lines().any(|l| l.trim_start().starts_with("0: ")) => s[..i].trim_end(),
+        _ => s,
+    }
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -187,6 +205,101 @@ pub(crate) fn write_to(
     Ok(())
 }
 
+/// The files a command reads and writes, checked before any work so that no output
+/// replaces an input (`-o genome.fa -f genome.fa`) or another output.
+#[derive(Default)]
+pub(crate) struct Files {
+    inputs: Vec<std::path::PathBuf>,
+    outputs: Vec<std::path::PathBuf>,
+}
+
+impl Files {
+    pub(crate) fn read(mut self, p: impl AsRef<std::path::Path>) -> Self {
+        self.inputs.push(p.as_ref().to_path_buf());
+        self
+    }
+
+    pub(crate) fn read_opt(self, p: Option<impl AsRef<std::path::Path>>) -> Self {
+        match p {
+            Some(p) => self.read(p),
+            None => self,
+        }
+    }
+
+    /// The files of a model folder a command using the model reads.
+    pub(crate) fn read_model(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.inputs
+            .extend(cisformer::model_dir::inputs(dir.as_ref()));
+        self
+    }
+
+    pub(crate) fn write(mut self, p: impl AsRef<std::path::Path>) -> Self {
+        self.outputs.push(p.as_ref().to_path_buf());
+        self
+    }
+
+    pub(crate) fn write_opt(self, p: Option<impl AsRef<std::path::Path>>) -> Self {
+        match p {
+            Some(p) => self.write(p),
+            None => self,
+        }
+    }
+
+    /// Every file the command may write into a model folder.
+    pub(crate) fn write_model(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.outputs
+            .extend(cisformer::model_dir::files(dir.as_ref()));
+        self
+    }
+
+    /// Refuses an output that is one of the inputs, naming both.
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
+        cisformer::io::output::check_outputs(
+            self.inputs.iter().map(|p| p.as_path()),
+            self.outputs.iter().map(|p| p.as_path()),
+        )?;
+        Ok(())
+    }
+}
+
+impl attention::InputArgs {
+    /// The files an attention analysis reads.
+    pub(crate) fn files(&self) -> Files {
+        Files::default()
+            .read_model(&self.model)
+            .read(&self.fasta)
+            .read_opt(self.motifs.as_ref())
+            .read_opt(self.sites.as_ref())
+    }
+
+    /// What a run over these inputs is computed from, for `merge` to compare: the model's
+    /// weights, `fasta` (the digest of the records read), these options and the command's
+    /// own `options`.
+    pub(crate) fn fingerprint(
+        &self,
+        fasta: String,
+        mut options: std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<cisformer::analysis::Fingerprint> {
+        use cisformer::io::digest;
+        let mut model = digest::Digest::default();
+        model.file(&self.model.join("config.json"))?;
+        model.file(&self.model.join("model.safetensors"))?;
+        let file_or = |p: &Option<std::path::PathBuf>, none: &str| match p {
+            Some(p) => digest::of_file(p),
+            None => Ok(none.to_string()),
+        };
+        options.insert("--motifs".into(), file_or(&self.motifs, "embedded")?);
+        options.insert("--sites".into(), file_or(&self.sites, "none")?);
+        options.insert("--thresh".into(), self.thresh.to_string());
+        options.insert("--seed".into(), self.seed.to_string());
+        Ok(cisformer::analysis::Fingerprint {
+            model: model.hex(),
+            fasta,
+            options,
+        })
+    }
+}
+
 /// `--device`: CPU is built in; CUDA is not part of this build yet.
 pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -194,6 +307,20 @@ pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
         "--device {device}: this cisformer was built without CUDA support; use --device cpu"
     );
     Ok(())
+}
+
+/// Most worker threads `-j` accepts: far above any machine's cores, far below what
+/// spawning exhausts (a mistyped `-j 99999999999` would otherwise start threads until
+/// the system kills the process).
+pub(crate) const MAX_THREADS: usize = 1024;
+
+/// `-j`: a thread count in 1..=[`MAX_THREADS`], refused at parsing otherwise.
+fn thread_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_THREADS as u64).contains(&n) => Ok(n as usize),
+        Ok(n) => Err(format!("must be between 1 and {MAX_THREADS}, got {n}")),
+        Err(e) => Err(format!("not a thread count: {e}")),
+    }
 }
 
 /// A finite number: NaN and infinity are refused at parsing, since every comparison

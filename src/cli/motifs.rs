@@ -42,10 +42,10 @@ struct SimilarArgs {
     #[arg(long = "query", value_name = "ID")]
     query: Vec<String>,
     /// Smallest score of a reported pair.
-    #[arg(value_parser = super::finite_f64, long = "min-score", default_value_t = 0.5, value_name = "S")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long = "min-score", default_value_t = 0.5, value_name = "S")]
     min_score: f64,
     /// Cluster motifs: pairs scoring at least T end up together; prints clusters.
-    #[arg(value_parser = super::finite_f64, long, value_name = "T")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "T")]
     cluster: Option<f64>,
     /// Fewest aligned columns (capped at the narrower motif's width).
     #[arg(long = "min-overlap", default_value_t = 5, value_name = "N")]
@@ -86,6 +86,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 }
 
 fn run_convert(a: ConvertArgs) -> anyhow::Result<()> {
+    super::Files::default()
+        .read(&a.motifs)
+        .write(&a.out)
+        .check()?;
     let file = motif::load(&a.motifs, a.format)?;
     let bg = file
         .background
@@ -98,6 +102,10 @@ fn run_convert(a: ConvertArgs) -> anyhow::Result<()> {
 }
 
 fn run_similar(a: SimilarArgs, g: &Global) -> anyhow::Result<()> {
+    super::Files::default()
+        .read(&a.motifs)
+        .write(&a.out)
+        .check()?;
     let file = motif::load(&a.motifs, a.format)?;
     let ms = &file.motifs;
     let mut out = Output::create(&a.out)?;

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cisformer::{
     io::fasta,
-    model::Model,
     validate::{self, AblationConfig, AblationSet, Readout, patch_heads, write_patch_tsv},
 };
 
@@ -52,7 +51,7 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
     /// Which model output to measure (0-based).
     #[arg(long, default_value_t = 0)]
@@ -68,7 +67,14 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.draws > 0, "--draws must be at least 1");
-    let (model, meta) = Model::load(&args.model)?;
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read_opt(args.corrupt.as_ref())
+        .read_opt(args.motifs.as_ref())
+        .write(&args.out)
+        .check()?;
+    let (model, meta) = cisformer::model_dir::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

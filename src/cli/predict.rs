@@ -58,6 +58,14 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::check_device(&args.device)?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    args.model
+        .iter()
+        .fold(super::Files::default(), |f, m| f.read_model(m))
+        .read_opt(args.fasta.as_ref())
+        .read_opt(args.bed.as_ref())
+        .read_opt(args.genome.as_ref())
+        .write(&args.out)
+        .check()?;
     let models = transformer::load_models(&args.model)?;
     let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {
@@ -82,6 +90,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let k = models.iter().map(|(m, _)| m.config().k).max().unwrap_or(1);
     if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < k) {
         anyhow::bail!("sequence '{id}' is {} bp, shorter than k = {k}", s.len());
+    }
+    let source = args
+        .fasta
+        .as_ref()
+        .or(args.bed.as_ref())
+        .expect("one input");
+    for (m, _) in &models {
+        transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");

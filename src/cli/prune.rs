@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context;
 use cisformer::{
-    model::{HeadId, Model},
+    model::HeadId,
     surgery::{self, PruneLimits, Scoring},
     train::{Dataset, transformer::predict_raw},
 };
@@ -48,7 +48,7 @@ pub struct Args {
     #[arg(long, value_name = "N", required_unless_present = "max_drop")]
     keep: Option<usize>,
     /// Largest allowed drop of mean Pearson r (absolute).
-    #[arg(value_parser = super::finite_f64, long, value_name = "X")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, value_name = "X")]
     max_drop: Option<f64>,
     /// Output model directory.
     #[arg(short = 'o', long, value_name = "DIR")]
@@ -72,6 +72,8 @@ struct HeadStats {
 fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadStats>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `layer`.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.is_empty());
     let (_, header) = lines
         .next()
@@ -130,13 +132,20 @@ fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadStats>> {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read(&args.labels)
+        .read_opt(args.heads.as_ref())
+        .write_model(&args.out)
+        .check()?;
     if !args.force && args.out.join("model.safetensors").exists() {
         anyhow::bail!(
             "{} already holds a model; use --force to overwrite",
             args.out.display()
         );
     }
-    let (mut model, meta) = Model::load(&args.model)?;
+    let (mut model, meta) = cisformer::model_dir::load(&args.model)?;
     let ds = Dataset::from_fasta_labels(&args.fasta, &args.labels)?;
     anyhow::ensure!(
         ds.output_names == meta.label_names,
@@ -231,6 +240,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         other => *other = serde_json::json!({ "prune": summary, "before": other.clone() }),
     }
+    if args.force {
+        // As `train --force`: only what this run writes stays (no old checkpoint or metrics).
+        cisformer::model_dir::clear(&args.out)
+            .with_context(|| format!("cannot remove the old model in {}", args.out.display()))?;
+    }
+    cisformer::model_dir::remove_temporaries_on_interrupt(&args.out);
     pruned.save(&args.out, &meta_out)?;
     let ridge = args.model.join("ridge.json");
     if ridge.is_file() {

@@ -64,6 +64,20 @@ pub struct Args {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.top > 0, "--top must be at least 1");
+    super::Files::default()
+        .read_model(&args.model)
+        .read_opt(args.heads.as_ref())
+        .read_opt(args.interactions.as_ref())
+        .read_opt(args.validation.as_ref())
+        .read_opt(args.spacing.as_ref())
+        .read_opt(args.patch.as_ref())
+        .read_opt(args.redundancy.as_ref())
+        .read_opt(args.predictions.as_ref())
+        .read_opt(args.labels.as_ref())
+        .read_opt(args.pruning.as_ref())
+        .read_opt(args.forgetting.as_ref())
+        .write(&args.out)
+        .check()?;
     let inputs = ReportInputs {
         model_dir: args.model,
         heads: args.heads,

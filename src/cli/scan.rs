@@ -37,7 +37,7 @@ pub struct Args {
     #[arg(short = 'f', long = "fasta", value_name = "FASTA")]
     fasta: PathBuf,
     /// Report windows with p-value <= P.
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
     /// Only this motif (id, or name when no id matches); repeatable.
     #[arg(long = "motif", value_name = "ID")]
@@ -46,7 +46,7 @@ pub struct Args {
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     format: Option<Format>,
     /// FIMO's motif pseudocount, added to every matrix in proportion to the background.
-    #[arg(value_parser = super::finite_f64, long = "motif-pseudo", default_value_t = motif::FIMO_PSEUDOCOUNT, value_name = "X")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long = "motif-pseudo", default_value_t = motif::FIMO_PSEUDOCOUNT, value_name = "X")]
     motif_pseudo: f64,
     /// Use the background frequencies stated in the (MEME) motif file.
     #[arg(long = "bg-from-motifs", conflicts_with = "bg")]
@@ -89,6 +89,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.motif_pseudo >= 0.0 && args.motif_pseudo.is_finite(),
         "--motif-pseudo must be >= 0"
     );
+    super::Files::default()
+        .read(&args.motifs)
+        .read(&args.fasta)
+        .read_opt(args.bg.as_ref())
+        .write(&args.out)
+        .write_opt(args.bed_out.as_ref())
+        .check()?;
     let file = motif::load(&args.motifs, args.format)?;
     let motifs = select(&file, &args.motif, &args.motifs.display().to_string())?;
     let both = !args.norc;

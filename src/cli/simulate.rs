@@ -48,12 +48,35 @@ pub struct Args {
     #[arg(long, default_value_t = 3, value_name = "K")]
     markov_order: usize,
     /// Every planted instance must score as a motif hit at this p-value.
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     site_pvalue: f64,
+    /// Overwrite a data set already in DIR.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
+    let outputs = simulate::DATASET_FILES.map(|f| args.out.join(f));
+    let grammar_file = Grammar::builtin(&args.grammar)
+        .is_none()
+        .then(|| PathBuf::from(&args.grammar));
+    outputs
+        .iter()
+        .fold(super::Files::default(), |f, o| f.write(o))
+        .read_opt(args.motifs.as_ref())
+        .read_opt(grammar_file)
+        .read_opt(args.background_from.as_ref())
+        .check()?;
+    if !args.force
+        && let Some(old) = outputs.iter().find(|p| p.exists())
+    {
+        anyhow::bail!(
+            "{} already holds a data set ({} exists); use --force to overwrite it",
+            args.out.display(),
+            old.display()
+        );
+    }
     let mut grammar = match Grammar::builtin(&args.grammar) {
         Some(g) => g,
         None => {

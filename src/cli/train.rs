@@ -153,7 +153,13 @@ struct ConfigFile {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
     super::check_device(&args.device)?;
+    args.data
+        .files(super::Files::default())
+        .read_opt(args.config.as_ref())
+        .write_model(&args.out)
+        .check()?;
     let (ds, split) = args.data.load()?;
+    args.data.check_trainable(&ds)?;
     let file: ConfigFile = match &args.config {
         Some(p) => {
             let text = fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
@@ -402,7 +408,10 @@ fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
         .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))
 }
 
-/// Refuses to overwrite a model unless resuming or forced; `--force` drops an old checkpoint.
+/// Refuses to overwrite a model unless resuming or forced. `--force` removes every file an
+/// earlier run wrote into DIR (only cisformer's own, see `model_dir::FILES`), so that the
+/// folder ends up holding only this run's results: a stale ridge.json or checkpoint would
+/// otherwise be read as the new model's.
 pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
     if !resume && !force && dir.join("model.safetensors").exists() {
         anyhow::bail!(
@@ -411,11 +420,9 @@ pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::
         );
     }
     if force && !resume {
-        let ckpt = dir.join(cisformer::train::trainer::CHECKPOINT_DIR);
-        if ckpt.is_dir() {
-            fs::remove_dir_all(&ckpt)
-                .with_context(|| format!("cannot remove old checkpoint {}", ckpt.display()))?;
-        }
+        cisformer::model_dir::clear(dir)
+            .with_context(|| format!("cannot remove the old model in {}", dir.display()))?;
     }
+    cisformer::model_dir::remove_temporaries_on_interrupt(dir);
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }

@@ -6,7 +6,6 @@ use anyhow::Context;
 
 use cisformer::{
     io::fasta,
-    model::Model,
     validate::{
         self, AblationConfig, Readout, SpacingConfig, ValidateConfig, Verdict,
         write_concordance_tsv, write_spacing_tsv,
@@ -67,15 +66,15 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_name = "N")]
     heads_per_pair: usize,
     /// q-value threshold for co-attention evidence.
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 0.05)]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 0.05)]
     alpha: f64,
     /// Smallest |arrangement-specific epistasis| counted as effect evidence (besides its
     /// q-value), on the label scale.
-    #[arg(long, default_value_t = 0.0, value_name = "E", value_parser = super::non_negative_f64)]
+    #[arg(long, default_value_t = 0.0, value_name = "E", allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_epistasis: f64,
     /// The effect test's margin in standard deviations of the model's predictions over
     /// the pair's sequences: q-values test |effect| <= this margin (as in `interactions`).
-    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, value_parser = super::non_negative_f64)]
+    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
     /// The causal effect behind the effect evidence, as `interactions --causal`:
     /// specific, epistasis or cooperative.
@@ -103,7 +102,7 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     output: usize,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     thresh: f64,
     /// Sites from a FIMO-style TSV (`cisformer scan` or FIMO --text) instead of scanning, so
     /// the ablations hit the same sites `interactions --sites` paired.
@@ -129,7 +128,16 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.spacing_out.is_none() || !args.no_spacing,
         "--spacing-out needs the spacing scan (drop --no-spacing)"
     );
-    let (model, meta) = Model::load(&args.model)?;
+    super::Files::default()
+        .read_model(&args.model)
+        .read(&args.fasta)
+        .read_opt(args.motifs.as_ref())
+        .read(&args.interactions)
+        .read_opt(args.sites.as_ref())
+        .write(&args.out)
+        .write_opt(args.spacing_out.as_ref())
+        .check()?;
+    let (model, meta) = cisformer::model_dir::load(&args.model)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

@@ -6,6 +6,7 @@
 //! half-written file behind.
 
 pub mod bed;
+pub mod digest;
 pub mod fasta;
 pub mod output;
 

@@ -3,6 +3,7 @@ use std::{
     fs,
     io::{self, BufWriter, Write},
     path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard},
 };
 
 use tempfile::NamedTempFile;
@@ -34,7 +35,7 @@ pub struct Output {
 
 enum Inner {
     Stdout(BufWriter<io::Stdout>),
-    File(BufWriter<NamedTempFile>),
+    File(BufWriter<NamedTempFile>, Pending),
     /// An existing device or pipe (`/dev/null`, a FIFO): written in place, since
     /// renaming a temporary file over it would replace the device with a plain file.
     Special(BufWriter<fs::File>),
@@ -73,14 +74,20 @@ impl Output {
                 ),
             ));
         }
+        // Created and registered under the registry's lock, so an interrupt's cleanup
+        // either sees the file or runs before it exists.
+        let mut pending = pending_paths();
         let tmp = tempfile::Builder::new()
             .prefix(".cisformer-")
             .suffix(".tmp")
             .tempfile_in(&dir)
             .map_err(|e| Error::io(&path, e))?;
+        pending.push(tmp.path().to_path_buf());
+        drop(pending);
+        let registered = Pending(tmp.path().to_path_buf());
         Ok(Self {
             path,
-            inner: Inner::File(BufWriter::with_capacity(1 << 17, tmp)),
+            inner: Inner::File(BufWriter::with_capacity(1 << 17, tmp), registered),
         })
     }
 
@@ -95,7 +102,7 @@ impl Output {
         match self.inner {
             Inner::Stdout(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
             Inner::Special(mut w) => w.flush().map_err(|e| Error::io(&path, e)),
-            Inner::File(w) => {
+            Inner::File(w, _registered) => {
                 let tmp = w
                     .into_inner()
                     .map_err(|e| Error::io(&path, e.into_error()))?;
@@ -113,6 +120,117 @@ impl Output {
     }
 }
 
+/// Paths to delete if the process is interrupted: the temporary files of unfinished
+/// outputs, and whatever else [`remove_on_interrupt`] registered.
+static PENDING: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn pending_paths() -> MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while holding the lock leaves a valid list; keep using it.
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An unfinished output's temporary file, unregistered once it is renamed or dropped.
+struct Pending(PathBuf);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut pending = pending_paths();
+        if let Some(i) = pending.iter().rposition(|p| *p == self.0) {
+            pending.swap_remove(i);
+        }
+    }
+}
+
+/// Registers a temporary file or folder (written by other means than [`Output`]) to be
+/// deleted by [`remove_pending_on_interrupt`]; it stays registered for the whole run.
+pub fn remove_on_interrupt(path: impl Into<PathBuf>) {
+    pending_paths().push(path.into());
+}
+
+/// Deletes every registered temporary file and folder, for a Ctrl-C or SIGTERM handler
+/// that then exits: dropping them is what a normal error would have done, and the
+/// handler's exit runs no destructors. Returns with the registry locked, so no new
+/// temporary file is created before the process ends; call it only on the way out.
+pub fn remove_pending_on_interrupt() {
+    let pending = pending_paths();
+    for p in pending.iter() {
+        if fs::remove_file(p).is_err() {
+            let _ = fs::remove_dir_all(p);
+        }
+    }
+    std::mem::forget(pending);
+}
+
+/// Refuses outputs that would replace one of the inputs, or each other.
+///
+/// Writing goes through a temporary file renamed over the output, so `-o genome.fa`
+/// with `-f genome.fa` would succeed and leave only the result. Two paths are the same
+/// file when they name the same inode (hard links, symlinks, `./x` and `x`) or, for an
+/// output that does not exist yet, when its resolved directory and name are the input's.
+/// `-` and devices (`/dev/null`) are never compared: they are streams, not files.
+pub fn check_outputs<'a>(
+    inputs: impl IntoIterator<Item = &'a Path>,
+    outputs: impl IntoIterator<Item = &'a Path>,
+) -> Result<()> {
+    let inputs: Vec<&Path> = inputs.into_iter().filter(|p| is_file_path(p)).collect();
+    let outputs: Vec<&Path> = outputs.into_iter().filter(|p| is_file_path(p)).collect();
+    for (i, out) in outputs.iter().enumerate() {
+        if let Some(input) = inputs.iter().find(|input| same_file(out, input)) {
+            return Err(Error::Invalid(format!(
+                "output {} is the input {}: writing it would destroy the input; choose another output path",
+                out.display(),
+                input.display()
+            )));
+        }
+        if let Some(other) = outputs[..i].iter().find(|o| same_file(out, o)) {
+            return Err(Error::Invalid(format!(
+                "outputs {} and {} are the same file; give them different paths",
+                other.display(),
+                out.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `p` can name a regular file (not `-`, not an existing device, pipe or folder).
+fn is_file_path(p: &Path) -> bool {
+    p != Path::new("-")
+        && !p.as_os_str().is_empty()
+        && fs::metadata(p).map(|m| m.is_file()).unwrap_or(true)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            return (ma.dev(), ma.ino()) == (mb.dev(), mb.ino());
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (ma, mb);
+        }
+    }
+    resolve(a) == resolve(b)
+}
+
+/// The canonical path of `p`, or of its parent joined with its name when `p` does not
+/// exist yet, or the absolute path as written when neither resolves.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = fs::canonicalize(p) {
+        return c;
+    }
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match (fs::canonicalize(parent), p.file_name()) {
+        (Ok(d), Some(name)) => d.join(name),
+        _ => std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()),
+    }
+}
+
 #[cfg(unix)]
 fn set_default_permissions(p: &Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -126,7 +244,7 @@ impl Write for Output {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match &mut self.inner {
             Inner::Stdout(w) => w.write(buf),
-            Inner::File(w) => w.write(buf),
+            Inner::File(w, _) => w.write(buf),
             Inner::Special(w) => w.write(buf),
         }
     }
@@ -134,7 +252,7 @@ impl Write for Output {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
         match &mut self.inner {
             Inner::Stdout(w) => w.write_all(buf),
-            Inner::File(w) => w.write_all(buf),
+            Inner::File(w, _) => w.write_all(buf),
             Inner::Special(w) => w.write_all(buf),
         }
     }
@@ -142,7 +260,7 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.inner {
             Inner::Stdout(w) => w.flush(),
-            Inner::File(w) => w.flush(),
+            Inner::File(w, _) => w.flush(),
             Inner::Special(w) => w.flush(),
         }
     }
@@ -152,6 +270,26 @@ impl Write for Output {
 mod tests {
     use super::*;
     use std::os::unix::fs::FileTypeExt;
+
+    #[test]
+    fn outputs_that_are_inputs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("g.fa");
+        fs::write(&input, ">c\nACGT\n").unwrap();
+        let dotted = dir.path().join(".").join("g.fa");
+        let e = check_outputs([input.as_path()], [dotted.as_path()]).unwrap_err();
+        assert!(e.to_string().contains("is the input"), "{e}");
+        let link = dir.path().join("link.fa");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        assert!(check_outputs([input.as_path()], [link.as_path()]).is_err());
+        let hard = dir.path().join("hard.fa");
+        fs::hard_link(&input, &hard).unwrap();
+        assert!(check_outputs([input.as_path()], [hard.as_path()]).is_err());
+        let fresh = dir.path().join("out.fa");
+        check_outputs([input.as_path()], [fresh.as_path()]).unwrap();
+        assert!(check_outputs([], [fresh.as_path(), fresh.as_path()]).is_err());
+        check_outputs([Path::new("-")], [Path::new("-"), Path::new("/dev/null")]).unwrap();
+    }
 
     #[test]
     fn devices_are_written_in_place_not_replaced() {

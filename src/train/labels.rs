@@ -86,6 +86,10 @@ pub fn parse_labels(mut reader: impl BufRead, path: &Path) -> Result<Labels> {
             "empty labels file (expected a header row starting with 'id')",
         ));
     }
+    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `id`.
+    if line.starts_with(b"\xEF\xBB\xBF") {
+        line.drain(..3);
+    }
     let header = utf8(&line, path, line_no)?.to_string();
     let columns: Vec<&str> = header.split('\t').collect();
     if columns[0].trim() != "id" {

@@ -249,6 +249,37 @@ impl Dataset {
         self.targets.iter().all(|r| r[o] == 0.0 || r[o] == 1.0)
     }
 
+    /// The outputs whose value is the same in every row, with that value: nothing to
+    /// learn, and every correlation with them is NaN (a constant 1 would also pass for a
+    /// 0/1 task).
+    pub fn constant_outputs(&self) -> Vec<(usize, f32)> {
+        let Some(first) = self.targets.first() else {
+            return Vec::new();
+        };
+        (0..self.n_outputs())
+            .filter(|&o| self.targets.iter().all(|r| r[o] == first[o]))
+            .map(|o| (o, first[o]))
+            .collect()
+    }
+
+    /// The fraction of bases that are not A, C, G or T (either case): N runs, gaps, IUPAC
+    /// codes. A model trained on mostly unknown bases learns nothing about sequence.
+    pub fn unknown_fraction(&self) -> f64 {
+        let (mut total, mut unknown) = (0u64, 0u64);
+        for s in &self.seqs {
+            total += s.len() as u64;
+            unknown += s
+                .iter()
+                .filter(|b| !matches!(b, b'A' | b'C' | b'G' | b'T' | b'a' | b'c' | b'g' | b't'))
+                .count() as u64;
+        }
+        if total == 0 {
+            0.0
+        } else {
+            unknown as f64 / total as f64
+        }
+    }
+
     /// [`Dataset::is_binary`] for every output.
     pub fn binary_outputs(&self) -> Vec<bool> {
         (0..self.n_outputs()).map(|o| self.is_binary(o)).collect()

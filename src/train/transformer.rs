@@ -115,9 +115,37 @@ pub fn predict_raw_rc(
     Ok(raw)
 }
 
+/// Refuses a sequence longer than a model with learned positions can place, naming
+/// `source` and the record (the model itself only knows a batch's token count).
+pub fn check_lengths<S: AsRef<[u8]>>(
+    model: &Model,
+    ids: &[String],
+    seqs: &[S],
+    source: &Path,
+) -> Result<()> {
+    let cfg = model.config();
+    if cfg.positional != crate::model::Positional::Learned {
+        return Ok(());
+    }
+    let tok = model.tokenizer();
+    for (i, (id, s)) in ids.iter().zip(seqs).enumerate() {
+        let len = s.as_ref().len();
+        let n = tok.n_tokens(len);
+        if n > cfg.max_tokens {
+            return Err(Error::Invalid(format!(
+                "{}: record {} ('{id}') is {len} bp = {n} tokens, more than this model's max_tokens {} (learned positions; shorten or split the sequence)",
+                source.display(),
+                i + 1,
+                cfg.max_tokens
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Loads the model directories of an ensemble (or of one model), in order.
 pub fn load_models(dirs: &[std::path::PathBuf]) -> Result<Vec<(Model, Meta)>> {
-    dirs.iter().map(Model::load).collect()
+    dirs.iter().map(crate::model_dir::load).collect()
 }
 
 /// Predictions on the label scale of one model, or the mean of several (an ensemble, e.g.
@@ -271,7 +299,7 @@ impl Learner for TransformerLearner {
     }
 
     fn load(&mut self, dir: &Path) -> Result<()> {
-        let (model, meta) = Model::load(dir)?;
+        let (model, meta) = crate::model_dir::load(dir)?;
         if model.config() != self.model.config() {
             return Err(Error::Invalid(format!(
                 "{}: the checkpoint's architecture differs from the requested one",
