@@ -383,6 +383,13 @@ fn a_model_folder_is_checked_against_its_weights() {
     let d = dir.path();
     let (sim, model) = sim_and_tiny_model(d, 40, 160);
     // A record longer than the learned positions: the error names the file and record.
+    // (The default recipe has no absolute positions and so no length limit.)
+    let learned = d.join("learned");
+    train_on(
+        &sim,
+        &learned,
+        &[&TINY_MODEL[..], &["--positional", "learned"]].concat(),
+    );
     let long = d.join("long.fa");
     std::fs::write(
         &long,
@@ -396,12 +403,11 @@ fn a_model_folder_is_checked_against_its_weights() {
     fails(
         cisformer()
             .args(["predict", "--model"])
-            .arg(&model)
+            .arg(&learned)
             .arg("--fasta")
             .arg(&long),
         "long.fa: record 2 ('toolong')",
     );
-    let _ = sim;
     // A wrong d_model: one line naming the tensor, even with backtraces on.
     let edited = d.join("edited");
     std::fs::create_dir(&edited).unwrap();
