@@ -482,6 +482,16 @@ fn small_messages_say_what_is_wrong() {
             .args(["--thresh", "-1"]),
         "--thresh must be in (0, 1]",
     );
+    for cmd in ["heads", "interactions"] {
+        fails(
+            cisformer()
+                .current_dir(dir)
+                .args([cmd, "--model", "m", "--fasta"])
+                .arg(&g)
+                .args(["--thresh", "-1", "-o", "o.tsv"]),
+            "--thresh must be in (0, 1]",
+        );
+    }
     // The genome on standard input is indexed when -o names the index.
     let want = {
         ok(cisformer().arg("index").arg(&g));

@@ -36,7 +36,7 @@ pub struct InputArgs {
     #[arg(long, value_name = "TSV")]
     pub sites: Option<PathBuf>,
     /// Scanning p-value threshold (FIMO's, uniform background).
-    #[arg(value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
+    #[arg(allow_negative_numbers = true, value_parser = super::finite_f64, long, default_value_t = 1e-4, value_name = "P")]
     pub thresh: f64,
     /// Process every N-th sequence: `i/N` (1-based) writes a partial state for `merge`.
     #[arg(long, value_name = "i/N")]
@@ -73,7 +73,12 @@ impl InputArgs {
     pub fn load(&self) -> anyhow::Result<Input> {
         super::check_device(&self.device)?;
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
-        let (model, meta) = Model::load(&self.model)?;
+        anyhow::ensure!(
+            self.thresh > 0.0 && self.thresh <= 1.0,
+            "--thresh must be in (0, 1], got {}",
+            self.thresh
+        );
+        let (model, meta) = cisformer::model_dir::load(&self.model)?;
         let motifs = match &self.motifs {
             Some(p) => motif::load(p, None)?.motifs,
             None => cisformer::simulate::default_motifs()?,
