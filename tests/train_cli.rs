@@ -196,6 +196,44 @@ fn stride_is_kept_in_the_model_and_used_by_predict() {
 }
 
 #[test]
+fn without_a_terminal_each_epoch_prints_a_line() {
+    // assert_cmd's stderr is a pipe, as in a pipeline or under nohup: no bar, but one line
+    // per epoch; -q silences them.
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let run = |quiet: bool, out: &str| {
+        let mut cmd = cisformer();
+        cmd.arg("train");
+        if quiet {
+            cmd.arg("-q");
+        }
+        let o = cmd
+            .arg("--fasta")
+            .arg(s.join("seqs.fa"))
+            .arg("--labels")
+            .arg(s.join("labels.tsv"))
+            .arg("--out")
+            .arg(dir.path().join(out))
+            // TINY's model flags, with 3 epochs instead of its 8.
+            .args(&TINY[..10])
+            .args(["--epochs", "3", "--batch-size", "16", "--no-baseline"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8(o.stderr).unwrap();
+        assert!(o.status.success(), "{err}");
+        err
+    };
+    let err = run(false, "m");
+    for e in 1..=3 {
+        assert!(
+            err.contains(&format!("train: epoch {e}/3: val r ")),
+            "{err}"
+        );
+    }
+    assert!(!run(true, "mq").contains("train: epoch"));
+}
+
+#[test]
 fn relative_bias_is_learnt_saved_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let s = sim(dir.path());

@@ -224,6 +224,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         total_steps as u64,
         "train {elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
     );
+    // Without a terminal (pipelines, nohup) the bar is hidden: one line per epoch instead,
+    // so a long run is never silent.
+    let epoch_lines = !g.quiet && !std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut last_val = String::new();
     let state = trainer.run(&mut learner, &args.out, args.resume, &mut |p| {
         match p {
@@ -237,11 +240,22 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 bar.set_message(format!("loss {loss:.4}{last_val}"));
             }
             Progress::Epoch {
-                state, val_metrics, ..
+                state,
+                val_metrics,
+                improved,
             } => {
                 let r = val_metrics.iter().map(|m| m.pearson).sum::<f64>()
                     / val_metrics.len().max(1) as f64;
                 last_val = format!(", val r {r:.4} (epoch {})", state.epoch);
+                if epoch_lines {
+                    eprintln!(
+                        "train: epoch {}/{}: val r {r:.4}{}, {:.0} s",
+                        state.epoch,
+                        tcfg.epochs,
+                        if improved { " (best so far)" } else { "" },
+                        t0.elapsed().as_secs_f64()
+                    );
+                }
             }
         }
         ControlFlow::Continue(())
