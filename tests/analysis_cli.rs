@@ -239,6 +239,10 @@ fn streaming_batches_shards_and_active_only_agree() {
         let f: Vec<&str> = row.split('\t').collect();
         let name = f.last().unwrap().to_string();
         assert_eq!(f[0], name, "{row}");
+        // Browsers read column 8 as an integer score in 0..=1000.
+        let score: u32 = f[7].parse().expect("an integer score");
+        assert!(score <= 1000, "{row}");
+        assert_eq!(f.len(), 16, "{row}");
         for (s, e) in [(f[1], f[2]), (f[4], f[5])] {
             let key = (name.clone(), s.parse().unwrap(), e.parse().unwrap());
             assert!(scanned.contains(&key), "{row}: no site {key:?}");

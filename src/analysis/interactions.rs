@@ -1304,6 +1304,14 @@ pub fn write_bedpe<W: Write>(
     seq_name: &dyn Fn(usize) -> String,
     motif_names: &[String],
 ) -> std::io::Result<()> {
+    // Genome browsers shade by an integer score in 0..=1000: the ratio over the file's
+    // largest, with the ratio itself in an extra column.
+    let ratio_of = |p: &SitePair| p.co_attention / p.background;
+    let top = pairs
+        .iter()
+        .map(ratio_of)
+        .filter(|r| r.is_finite())
+        .fold(0f64, f64::max);
     for p in pairs {
         let nm = seq_name(p.seq_index);
         let (c1, s1, e1, st1) = place(&nm, p.left.start, p.left.end, p.left.plus);
@@ -1320,17 +1328,22 @@ pub fn write_bedpe<W: Write>(
                 (c2, s2, e2, st2, p.right.motif),
             )
         };
-        let ratio = p.co_attention / p.background;
+        let ratio = ratio_of(p);
+        let score = if top > 0.0 && ratio.is_finite() {
+            (1000.0 * ratio / top).round().clamp(0.0, 1000.0) as u32
+        } else {
+            0
+        };
         writeln!(
             w,
-            "{c1}\t{s1}\t{e1}\t{c2}\t{s2}\t{e2}\t{}|{}\t{}\t{st1}\t{st2}\tL{}H{}\t{}\t{}\t{}\t{}",
+            "{c1}\t{s1}\t{e1}\t{c2}\t{s2}\t{e2}\t{}|{}\t{score}\t{st1}\t{st2}\tL{}H{}\t{}\t{}\t{}\t{}\t{}",
             name(m1, motif_names),
             name(m2, motif_names),
-            fmt_f(ratio, 3),
             p.layer,
             p.head,
             fmt_sci(p.co_attention),
             fmt_sci(p.background),
+            fmt_f(ratio, 3),
             p.score.as_str(),
             nm.split_whitespace().next().unwrap_or(""),
         )?;
