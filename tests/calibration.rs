@@ -152,6 +152,18 @@ fn q_of(pairs: &[PairSummaryRow], a: usize, b: usize) -> f64 {
         .map_or(1.0, |p| p.q_value)
 }
 
+/// A-B is called in the per-pair table; no other pair is, in the table or in any row.
+fn assert_only_a_b_called(pairs: &[PairSummaryRow], rows: &[(usize, usize, f64)]) {
+    assert!(q_of(pairs, 0, 1) < 0.05, "A-B not called");
+    assert!(q_of(pairs, 0, 2) >= 0.05, "A-C called");
+    assert!(q_of(pairs, 1, 2) >= 0.05, "B-C called");
+    for &(a, b, q) in rows {
+        if (a, b) != (0, 1) {
+            assert!(q >= 0.05, "row {a}-{b} called at q {q}");
+        }
+    }
+}
+
 #[test]
 fn three_motifs_the_interacting_pair_is_called_the_saturating_ones_are_not() {
     let (pairs, rows) = run(CausalKind::Specific);
@@ -170,15 +182,8 @@ fn three_motifs_the_interacting_pair_is_called_the_saturating_ones_are_not() {
             p.causal.margin
         );
     }
-    assert!(q_of(&pairs, 0, 1) < 0.05, "A-B not called");
-    assert!(q_of(&pairs, 0, 2) >= 0.05, "A-C called");
-    assert!(q_of(&pairs, 1, 2) >= 0.05, "B-C called");
     // Every row: only A-B rows pass, and only under the head that links sites.
-    for &(a, b, q) in &rows {
-        if (a, b) != (0, 1) {
-            assert!(q >= 0.05, "row {a}-{b} called at q {q}");
-        }
-    }
+    assert_only_a_b_called(&pairs, &rows);
     assert!(rows.iter().any(|&(a, b, q)| (a, b) == (0, 1) && q < 0.05));
     // The A-C pair co-occurs with A at A-B's spacing and saturates the output: its plain
     // epistasis is clearly negative, and a test of it calls the pair.
@@ -199,14 +204,7 @@ fn the_one_sided_cooperativity_test_calls_the_super_additive_pair_only() {
     // Saturation makes A-C and B-C sub-additive (negative epistasis); the one-sided test of
     // epistasis > margin calls A-B alone, in the per-pair table and in the rows.
     let (pairs, rows) = run(CausalKind::Cooperative);
-    assert!(q_of(&pairs, 0, 1) < 0.05, "A-B not called");
-    assert!(q_of(&pairs, 0, 2) >= 0.05, "A-C called");
-    assert!(q_of(&pairs, 1, 2) >= 0.05, "B-C called");
-    for &(a, b, q) in &rows {
-        if (a, b) != (0, 1) {
-            assert!(q >= 0.05, "row {a}-{b} called at q {q}");
-        }
-    }
+    assert_only_a_b_called(&pairs, &rows);
     let ab = pairs
         .iter()
         .find(|p| (p.motif_a, p.motif_b) == (0, 1))
