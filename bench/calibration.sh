@@ -3,12 +3,13 @@
 # (`simulate --grammar null`, one model per seed in NULL_SEEDS) and on the default grammar
 # (cooperative pairs, a long-range pair, decoys with main effects); run `heads`,
 # `interactions` (the table and --per-pair) and `validate --top 20` with defaults on
-# fresh sequences; then bench/calibration.py counts the calls at q < 0.05, the share not
+# fresh sequences (`heads` also scans six JASPAR motifs the grammars never plant, so that
+# focus calls on motifs without an effect can be counted); then bench/calibration.py counts the calls at q < 0.05, the share not
 # planted, AUPRC in each table's own order, and writes the null p-values' QQ plot.
 # Usage: bench/calibration.sh [WORKDIR]
 # Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"), TRAIN_ARGS
 #   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
-#   (models trained at once, one thread each; 2).
+#   (models trained, and runs analysed, at once, one thread each; 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-calibration}
@@ -19,9 +20,17 @@ B=${BIN:-target/release/cisformer}
 [ -n "${BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$W"
 read -ra null_seeds <<< "${NULL_SEEDS:-1 2 3}"
-runs=()
+# The default grammar first: its model is the one whose power is in question.
+runs=("default:1")
 for s in "${null_seeds[@]}"; do runs+=("null:$s"); done
-runs+=("default:1")
+# The grammar's motifs plus six it never plants (none resembles a planted one).
+unplanted="GATA1 FOXA2 SOX2 TP53 REST MAX"
+focus_motifs="$W/focus_motifs.meme"
+{
+  cat data/motifs/sim_motifs.meme
+  awk -v want="$unplanted" 'BEGIN { n = split(want, w, " "); for (i = 1; i <= n; i++) ok[w[i]] = 1 }
+    /^MOTIF/ { keep = ($3 in ok) } keep' data/motifs/JASPAR2024_CORE_vertebrates_nr.meme
+} > "$focus_motifs"
 # Each run: its own training set (seed 100 + s) and fresh sequences (seed 200 + s).
 prepare() {
   local g=${1%%:*} s=${1##*:} d="$W/${1/:/_}"
@@ -38,16 +47,23 @@ train() {
 analyse() {
   local d="$W/${1/:/_}" f
   f="$d/fresh/seqs.fa"
-  $B heads -q --model "$d/model" --fasta "$f" --out "$d/heads.tsv" --focus "$d/focus.tsv"
-  $B interactions -q --model "$d/model" --fasta "$f" --out "$d/interactions.tsv" \
+  $B heads -q -j 1 --model "$d/model" --fasta "$f" --motifs "$focus_motifs" \
+    --out "$d/heads.tsv" --focus "$d/focus.tsv"
+  $B interactions -q -j 1 --model "$d/model" --fasta "$f" --out "$d/interactions.tsv" \
     --per-pair "$d/pairs.tsv"
-  $B validate -q --model "$d/model" --fasta "$f" --interactions "$d/interactions.tsv" \
+  $B validate -q -j 1 --model "$d/model" --fasta "$f" --interactions "$d/interactions.tsv" \
     --top 20 --out "$d/validation.tsv"
 }
 for r in "${runs[@]}"; do prepare "$r"; done
-for ((i = 0; i < ${#runs[@]}; i += JOBS)); do
-  for ((j = i; j < i + JOBS && j < ${#runs[@]}; j++)); do train "${runs[j]}" & done
-  wait
-done
-for r in "${runs[@]}"; do analyse "$r"; done
+# Runs $1 (a function) on every run, JOBS at a time; any failure stops the script.
+each() {
+  local i j pids
+  for ((i = 0; i < ${#runs[@]}; i += JOBS)); do
+    pids=()
+    for ((j = i; j < i + JOBS && j < ${#runs[@]}; j++)); do "$1" "${runs[j]}" & pids+=($!); done
+    for j in "${pids[@]}"; do wait "$j"; done
+  done
+}
+each train
+each analyse
 python3 bench/calibration.py "$W" "${runs[@]}"
