@@ -437,10 +437,15 @@ pub(crate) fn fmt_f(x: f64, digits: usize) -> String {
     }
 }
 
-/// Formats a p- or q-value in scientific notation.
+/// The smallest p- or q-value a table prints. Tails beyond it underflow to 0 in double
+/// precision; writing the floor (read it as "< 1e-300") keeps the column numeric for R
+/// and pandas instead of printing a p-value of 0.
+pub const P_FLOOR: f64 = 1e-300;
+
+/// Formats a p- or q-value in scientific notation, at least [`P_FLOOR`].
 pub(crate) fn fmt_p(x: f64) -> String {
     if x.is_finite() {
-        format!("{x:.3e}")
+        format!("{:.3e}", x.max(P_FLOOR))
     } else {
         "NA".into()
     }
@@ -473,6 +478,15 @@ pub(crate) fn p_ln_p(p: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn p_values_print_the_floor_not_zero() {
+        use super::fmt_p;
+        assert_eq!(fmt_p(0.0), "1.000e-300");
+        assert_eq!(fmt_p(1e-320), "1.000e-300");
+        assert_eq!(fmt_p(0.0123), "1.230e-2");
+        assert_eq!(fmt_p(f64::NAN), "NA");
+    }
 
     #[test]
     fn one_sided_margin_test_matches_r() {

@@ -302,8 +302,17 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         .unwrap_or("NA");
     let check = validation_of(&read("validation.tsv")?, a, b);
     let called = q.parse::<f64>().is_ok_and(|v| v < 0.05);
+    // Tables write the floor; say what it means.
+    let q = if q
+        .parse::<f64>()
+        .is_ok_and(|v| v <= cisformer::analysis::P_FLOOR)
+    {
+        "q < 1e-300".to_string()
+    } else {
+        format!("q = {q}")
+    };
     let top = format!(
-        "{}{a} + {b} (layer {}, head {}, q = {q}; {check})",
+        "{}{a} + {b} (layer {}, head {}, {q}; {check})",
         if called {
             ""
         } else {

@@ -22,7 +22,7 @@ use std::path::Path;
 
 use super::ablation::{Ablation, AblationConfig, AblationSet};
 use super::spacing::{SpacingConfig, SpacingCurve, consensus, spacing_scan};
-use super::{Readout, fmt_num, model_predictor};
+use super::{Readout, fmt_num, fmt_pq, model_predictor};
 use crate::analysis::Site;
 use crate::model::{HeadId, Model};
 use crate::motif::Motif;
@@ -464,7 +464,7 @@ pub fn write_concordance_tsv<W: Write>(
             c.name_b,
             c.rank.map_or("NA".into(), |r| r.to_string()),
             fmt_num(c.effect),
-            fmt_num(c.q_value),
+            fmt_pq(c.q_value),
             a.n_seqs,
             fmt_num(a.epistasis),
             fmt_num(a.ci_low),
@@ -486,14 +486,14 @@ pub fn write_concordance_tsv<W: Write>(
             fmt_num(r.specific.mean),
             fmt_num(r.specific.lo),
             fmt_num(r.specific.hi),
-            fmt_num(r.specific.p),
-            fmt_num(r.specific_q),
+            fmt_pq(r.specific.p),
+            fmt_pq(r.specific_q),
             cfg.causal.as_str(),
             fmt_num(r.effect.mean),
             fmt_num(r.effect.lo),
             fmt_num(r.effect.hi),
-            fmt_num(r.effect.p),
-            fmt_num(r.effect_q),
+            fmt_pq(r.effect.p),
+            fmt_pq(r.effect_q),
         )?;
     }
     let (rho, n) = spearman(rows);

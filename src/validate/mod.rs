@@ -177,6 +177,15 @@ pub(crate) fn fmt_num(v: f64) -> String {
     fmt_sig(v, 4)
 }
 
+/// A p- or q-value: as [`fmt_num`], at least [`crate::analysis::stats::P_FLOOR`].
+pub(crate) fn fmt_pq(v: f64) -> String {
+    fmt_num(if v.is_finite() {
+        v.max(crate::analysis::stats::P_FLOOR)
+    } else {
+        v
+    })
+}
+
 /// `NA` when not finite, else `sig` significant digits (plain or scientific notation).
 pub(crate) fn fmt_sig(v: f64, sig: usize) -> String {
     let sig = sig.max(1) as i32;
@@ -214,6 +223,9 @@ mod tests {
         assert_eq!(fmt_num(1234.5678), "1235");
         assert_eq!(fmt_num(1e-6), "1.000e-6");
         assert_eq!(fmt_sig(2.0689123456, 7), "2.068912");
+        assert_eq!(fmt_pq(0.0), "1.000e-300");
+        assert_eq!(fmt_pq(0.25), "0.25");
+        assert_eq!(fmt_pq(f64::NAN), "NA");
     }
 
     #[test]
