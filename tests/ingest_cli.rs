@@ -555,12 +555,12 @@ fn demo_runs_from_any_directory() {
     let fa = std::fs::read_to_string(d.path().join("cisformer_demo/regions.fa")).unwrap();
     // The wild-type lac promoter of the Kinney et al. data, extracted from the minus strand.
     assert!(fa.starts_with(
-        ">lac_promoter_WT::NC_000913.2:300001-450000:65567-65642(-)\nAATTAATGTGAGTTAGCTCACTCATTAGGCACCCCAGGCTTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGG\n"
+        ">lac_promoter_WT::NC_000913.2:300000-450000:65567-65642(-)\nAATTAATGTGAGTTAGCTCACTCATTAGGCACCCCAGGCTTTACACTTTATGCTTCCGGCTCGTATGTTGTGTGG\n"
     ));
     assert_eq!(fa.lines().count(), 12);
     let fai = std::fs::read_to_string(d.path().join("cisformer_demo/ecoli_k12_lac_region.fa.fai"))
         .unwrap();
-    assert_eq!(fai, "NC_000913.2:300001-450000\t150000\t27\t60\t61\n");
+    assert_eq!(fai, "NC_000913.2:300000-450000\t150000\t27\t60\t61\n");
     let custom = d.path().join("elsewhere");
     cisformer()
         .args(["demo", "--n", "100", "--epochs", "1", "--out"])

@@ -299,3 +299,74 @@ fn fasta_quirks_match_fimo() {
     }
     assert_eq!(String::from_utf8(out.stdout).unwrap(), want);
 }
+
+/// Hits in regions that `extract` cut out (strand-aware, named) land in the BED at the
+/// genome coordinates where scanning the whole genome finds them.
+#[test]
+fn bed_out_of_extracted_regions_is_in_genome_coordinates() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    let motif = ">MA0004.1\tArnt\nA [4 19 0 0 0 0]\nC [16 0 20 0 0 0]\nG [0 1 0 20 0 20]\nT [0 0 0 0 20 0]\n";
+    std::fs::write(p("m.jaspar"), motif).unwrap();
+    let genome = format!(
+        "{}CACGTT{}ACACGTG{}",
+        "T".repeat(40),
+        "G".repeat(30),
+        "A".repeat(37)
+    );
+    std::fs::write(p("g.fa"), format!(">chr7\n{genome}\n")).unwrap();
+    std::fs::write(
+        p("r.bed"),
+        "chr7\t30\t60\tr1\t0\t-\nchr7\t70\t100\tr2\t0\t+\n",
+    )
+    .unwrap();
+    cisformer()
+        .args(["extract", "-q", "-s", "--name", "-f"])
+        .arg(p("g.fa"))
+        .arg("-b")
+        .arg(p("r.bed"))
+        .arg("-o")
+        .arg(p("r.fa"))
+        .assert()
+        .success();
+    let bed_of = |fa: &str, bed: &str| {
+        cisformer()
+            .args(["scan", "-q", "--thresh", "1e-3", "-m"])
+            .arg(p("m.jaspar"))
+            .arg("-f")
+            .arg(p(fa))
+            .arg("-o")
+            .arg(p(&format!("{bed}.tsv")))
+            .arg("--bed-out")
+            .arg(p(bed))
+            .assert()
+            .success();
+        let mut lines: Vec<String> = std::fs::read_to_string(p(bed))
+            .unwrap()
+            .lines()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .map(|f| [f[0], f[1], f[2], f[5]].join("\t"))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let regions = bed_of("r.fa", "r.bed.out");
+    let whole: Vec<String> = bed_of("g.fa", "g.bed.out")
+        .into_iter()
+        .filter(|l| {
+            let f: Vec<u64> = l
+                .split('\t')
+                .skip(1)
+                .take(2)
+                .map(|x| x.parse().unwrap())
+                .collect();
+            (f[0] >= 30 && f[1] <= 60) || (f[0] >= 70 && f[1] <= 100)
+        })
+        .collect();
+    assert!(!regions.is_empty());
+    assert!(
+        regions.iter().all(|l| l.starts_with("chr7\t")),
+        "{regions:?}"
+    );
+    assert_eq!(regions, whole);
+}

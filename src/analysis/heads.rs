@@ -16,9 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::{MeanSums, bh, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use super::{
-    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards, place,
+    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards,
     shards_complete,
 };
+use crate::io::frame::place;
 use crate::{Error, Result};
 
 /// When a head is flagged as a pruning candidate.
@@ -925,7 +926,7 @@ pub fn write_head_bedgraph<W: Write>(
         } else {
             e.min(s + geom.stride)
         };
-        let (chrom, gs, ge, _) = place(seq_name, s, e, true);
+        let (chrom, gs, ge, _) = place(seq_name, Some(geom.seq_len_bp as u64), s, e, true);
         iv.push((chrom, gs, ge, v));
     }
     iv.sort_by_key(|x| x.1);

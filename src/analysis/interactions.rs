@@ -22,9 +22,9 @@ use super::stats::{
     Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
 };
 use super::{
-    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, place,
-    shards_complete,
+    Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, shards_complete,
 };
+use crate::io::frame::place;
 use crate::simulate::Orientation;
 pub use crate::validate::causal::CausalKind;
 use crate::validate::causal::PairSums;
@@ -1314,8 +1314,8 @@ pub fn write_bedpe<W: Write>(
         .fold(0f64, f64::max);
     for p in pairs {
         let nm = seq_name(p.seq_index);
-        let (c1, s1, e1, st1) = place(&nm, p.left.start, p.left.end, p.left.plus);
-        let (c2, s2, e2, st2) = place(&nm, p.right.start, p.right.end, p.right.plus);
+        let (c1, s1, e1, st1) = place(&nm, None, p.left.start, p.left.end, p.left.plus);
+        let (c2, s2, e2, st2) = place(&nm, None, p.right.start, p.right.end, p.right.plus);
         // BEDPE wants the first end upstream in the genome.
         let ((c1, s1, e1, st1, m1), (c2, s2, e2, st2, m2)) = if s2 < s1 {
             (

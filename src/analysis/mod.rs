@@ -12,6 +12,7 @@ pub mod heads;
 pub mod interactions;
 pub mod recovery;
 pub(crate) mod stats;
+pub use stats::P_FLOOR;
 
 pub use stats::MeanTest;
 
@@ -233,67 +234,6 @@ pub(crate) fn shards_complete(shards: &[Shard]) -> bool {
     shards.first().is_some_and(|s| {
         shards.len() == s.count && shards.iter().enumerate().all(|(i, x)| x.index == i + 1)
     })
-}
-
-/// Where a sequence from `extract` lies in the genome, from its FASTA name
-/// (`chr:start-end`, optionally `name::chr:start-end` and a `(+)`/`(-)` suffix).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GenomeFrame {
-    pub chrom: String,
-    /// 0-based start of the extracted interval.
-    pub start: u64,
-    pub end: u64,
-    /// The sequence is the reverse complement of the genome interval.
-    pub minus: bool,
-}
-
-impl GenomeFrame {
-    /// Parses a bedtools-style name; `None` when it does not look like coordinates.
-    pub fn parse(name: &str) -> Option<GenomeFrame> {
-        let name = name.split_whitespace().next()?;
-        let name = name.rsplit_once("::").map_or(name, |(_, c)| c);
-        let (name, minus) = if let Some(n) = name.strip_suffix("(-)") {
-            (n, true)
-        } else {
-            (name.strip_suffix("(+)").unwrap_or(name), false)
-        };
-        let (chrom, range) = name.rsplit_once(':')?;
-        let (s, e) = range.split_once('-')?;
-        let (start, end) = (s.parse().ok()?, e.parse().ok()?);
-        (!chrom.is_empty() && start <= end).then(|| GenomeFrame {
-            chrom: chrom.to_string(),
-            start,
-            end,
-            minus,
-        })
-    }
-
-    /// Genome interval of the sequence's bp `[s, e)`.
-    pub fn to_genome(&self, s: usize, e: usize) -> (u64, u64) {
-        if self.minus {
-            (self.end - e as u64, self.end - s as u64)
-        } else {
-            (self.start + s as u64, self.start + e as u64)
-        }
-    }
-}
-
-/// Chromosome and coordinates for bp `[s, e)` of the sequence called `name`: genome
-/// coordinates when the name carries them, else the name and sequence coordinates.
-pub(crate) fn place(name: &str, s: usize, e: usize, plus: bool) -> (String, u64, u64, char) {
-    match GenomeFrame::parse(name) {
-        Some(f) => {
-            let (gs, ge) = f.to_genome(s, e);
-            let strand = if plus != f.minus { '+' } else { '-' };
-            (f.chrom, gs, ge, strand)
-        }
-        None => (
-            name.split_whitespace().next().unwrap_or(name).to_string(),
-            s as u64,
-            e as u64,
-            if plus { '+' } else { '-' },
-        ),
-    }
 }
 
 /// What a partial state was computed from. Shards agree on every setting the
@@ -738,24 +678,6 @@ mod tests {
         assert!(shards_complete(&m));
         assert!(merge_shards(&a, &a).is_err());
         assert!(merge_shards(&a, &[Shard::ALL]).is_err());
-    }
-
-    #[test]
-    fn genome_frames() {
-        let f = GenomeFrame::parse("chr1:100-200").unwrap();
-        assert_eq!(f.to_genome(10, 20), (110, 120));
-        let f = GenomeFrame::parse("peak7::chrX:100-200(-) extra").unwrap();
-        assert!(f.minus);
-        assert_eq!(f.to_genome(0, 10), (190, 200));
-        assert_eq!(
-            place("chr2:0-50(-)", 0, 5, true),
-            ("chr2".into(), 45, 50, '-')
-        );
-        assert_eq!(
-            place("sim000001", 3, 9, false),
-            ("sim000001".into(), 3, 9, '-')
-        );
-        assert!(GenomeFrame::parse("chr1:200-100").is_none());
     }
 
     #[test]

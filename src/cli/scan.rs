@@ -7,7 +7,7 @@ use std::{
 
 use anyhow::Context;
 use cisformer::{
-    io::{fasta, output::Output},
+    io::{fasta, frame::place, output::Output},
     motif::{
         self, Background, Format, Motif, Pssm,
         scan::{self, Hit, Scanner},
@@ -60,7 +60,9 @@ pub struct Args {
     /// Fill the q-value column: Benjamini–Hochberg over every scored window of every motif.
     #[arg(long)]
     qvalues: bool,
-    /// Also write the hits as BED6 (name = motif id, score = min(1000, round(-10·log10 p))).
+    /// Also write the hits as BED6 (name = motif id, score = min(1000, round(-10·log10 p))),
+    /// in genome coordinates when a record's name says where it lies (`chr:start-end`, as
+    /// `extract` names regions), else on the record's own name and coordinates.
     #[arg(long = "bed-out", value_name = "BED")]
     bed_out: Option<PathBuf>,
     /// Output TSV; `-` for standard output.
@@ -163,16 +165,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 )?;
                 if let Some(b) = bed.as_mut() {
                     let score = (-10.0 * h.pvalue.log10()).round().clamp(0.0, 1000.0) as u32;
-                    writeln!(
-                        b,
-                        "{}\t{}\t{}\t{}\t{}\t{}",
-                        rec.name,
+                    let (chrom, s, e, strand) = place(
+                        &rec.name,
+                        Some(rec.seq.len() as u64),
                         h.start,
                         h.end,
-                        m.id,
-                        score,
-                        if h.plus { '+' } else { '-' }
-                    )?;
+                        h.plus,
+                    );
+                    writeln!(b, "{chrom}\t{s}\t{e}\t{}\t{score}\t{strand}", m.id)?;
                 }
             }
         }

@@ -8,6 +8,7 @@
 pub mod bed;
 pub mod digest;
 pub mod fasta;
+pub mod frame;
 pub mod output;
 
 use std::{
