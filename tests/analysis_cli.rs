@@ -294,3 +294,31 @@ fn short_or_missing_sequences_are_errors_before_any_output() {
         }
     }
 }
+
+/// Without a terminal (pipelines, nohup) a long step still says how far it is: a plain
+/// progress line, not a hidden bar.
+#[test]
+fn progress_is_a_plain_line_in_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, model) = setup(dir.path());
+    let out = cisformer()
+        .env("CISFORMER_LOG_INTERVAL", "0")
+        .args(["heads", "--model"])
+        .arg(&model)
+        .arg("--fasta")
+        .arg(sim.join("seqs.fa"))
+        .arg("-o")
+        .arg(dir.path().join("h.tsv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("cisformer heads") && l.ends_with(" sequences"))
+        .unwrap_or_else(|| panic!("no progress line in:\n{err}"));
+    assert!(
+        !line.contains('\u{1b}'),
+        "terminal escapes in a log: {line:?}"
+    );
+}

@@ -175,9 +175,30 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// A progress bar on stderr, hidden with --quiet or when stderr is not a terminal
-/// (pipelines' logs stay clean). `len` 0 draws a spinner.
+/// A progress bar on stderr; hidden with --quiet. When stderr is not a terminal (pipelines,
+/// nohup) the bar becomes a plain line every [`log_interval`] instead, so that a long step
+/// is not silent for minutes. `len` 0 draws a spinner.
 pub(crate) fn progress_bar(g: &Global, len: u64, template: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if g.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    if !std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            (len > 0).then_some(len),
+            indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(LogLines::new()), 1),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&log_template(template)) {
+            bar.set_style(style);
+        }
+        return bar;
+    }
+    terminal_bar(g, len, template)
+}
+
+/// A progress bar on a terminal only: for steps that print their own lines to logs (train's
+/// epochs).
+pub(crate) fn terminal_bar(g: &Global, len: u64, template: &str) -> indicatif::ProgressBar {
     use std::io::IsTerminal;
     if g.quiet || !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
@@ -192,6 +213,89 @@ pub(crate) fn progress_bar(g: &Global, len: u64, template: &str) -> indicatif::P
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+/// Seconds between progress lines in logs: `CISFORMER_LOG_INTERVAL`, else 30.
+fn log_interval() -> std::time::Duration {
+    let secs = std::env::var("CISFORMER_LOG_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(30.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// A bar's template for logs: no bar or spinner glyphs, prefixed with the program name.
+fn log_template(template: &str) -> String {
+    let kept: Vec<&str> = template
+        .split_whitespace()
+        .filter(|w| {
+            !["{bar", "{wide_bar", "{spinner"]
+                .iter()
+                .any(|g| w.contains(g))
+        })
+        .collect();
+    format!("cisformer {}", kept.join(" "))
+}
+
+/// indicatif's drawing surface for a log: each redraw (the text written up to a flush)
+/// becomes one line, at most one per [`log_interval`]; cursor movement is ignored.
+#[derive(Debug)]
+struct LogLines {
+    every: std::time::Duration,
+    /// The redraw being written, and when the last line was printed.
+    state: std::sync::Mutex<(String, Option<std::time::Instant>)>,
+}
+
+impl LogLines {
+    fn new() -> LogLines {
+        LogLines {
+            every: log_interval(),
+            state: std::sync::Mutex::new((String::new(), None)),
+        }
+    }
+}
+
+impl indicatif::TermLike for LogLines {
+    fn width(&self) -> u16 {
+        200
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.write_str(s)?;
+        self.flush()
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.0.push_str(s);
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let line = std::mem::take(&mut st.0);
+        let line = line.trim_matches(|c: char| c.is_whitespace());
+        let now = std::time::Instant::now();
+        if line.is_empty() || st.1.is_some_and(|t| now.duration_since(t) < self.every) {
+            return Ok(());
+        }
+        st.1 = Some(now);
+        use std::io::Write;
+        writeln!(std::io::stderr(), "{line}")
+    }
 }
 
 /// Writes one output file atomically.

@@ -19,7 +19,7 @@ use cisformer::{
 };
 use serde::Deserialize;
 
-use super::{Global, baseline::DataArgs, progress_bar, write_to};
+use super::{Global, baseline::DataArgs, terminal_bar, write_to};
 
 /// Train a Transformer on labelled sequences.
 ///
@@ -219,7 +219,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             trainer.batches_per_epoch()
         );
     }
-    let bar = progress_bar(
+    let bar = terminal_bar(
         g,
         total_steps as u64,
         "train {elapsed_precise} {bar:30} {pos}/{len} steps {msg}",
