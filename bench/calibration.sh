@@ -9,7 +9,9 @@
 # Usage: bench/calibration.sh [WORKDIR]
 # Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"), TRAIN_ARGS
 #   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
-#   (models trained, and runs analysed, at once, one thread each; 2).
+#   (models trained, and runs analysed, at once, one thread each; 2), KEEP=1 (keep what an
+#   earlier run of the same WORKDIR finished: data, trained models, analyses; the run can
+#   then be split over several sittings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-calibration}
@@ -32,20 +34,24 @@ focus_motifs="$W/focus_motifs.meme"
     /^MOTIF/ { keep = ($3 in ok) } keep' data/motifs/JASPAR2024_CORE_vertebrates_nr.meme
 } > "$focus_motifs"
 # Each run: its own training set (seed 100 + s) and fresh sequences (seed 200 + s).
+KEEP=${KEEP:-0}
 prepare() {
   local g=${1%%:*} s=${1##*:} d="$W/${1/:/_}"
+  if [ "$KEEP" = 1 ] && [ -s "$d/train/labels.tsv" ] && [ -s "$d/fresh/labels.tsv" ]; then return; fi
   rm -rf "$d" && mkdir -p "$d"
   $B simulate -q --grammar "$g" --n "$N" --seed $((100 + s)) --out "$d/train"
   $B simulate -q --grammar "$g" --n "$N_FRESH" --seed $((200 + s)) --out "$d/fresh"
 }
 train() {
   local s=${1##*:} d="$W/${1/:/_}"
+  if [ "$KEEP" = 1 ] && [ -s "$d/model/metrics.tsv" ]; then return; fi
   # shellcheck disable=SC2086
   $B train -q -j 1 --fasta "$d/train/seqs.fa" --labels "$d/train/labels.tsv" --out "$d/model" \
     --force --seed "$s" --no-baseline $TRAIN_ARGS
 }
 analyse() {
   local d="$W/${1/:/_}" f
+  if [ "$KEEP" = 1 ] && [ -s "$d/validation.tsv" ]; then return; fi
   f="$d/fresh/seqs.fa"
   $B heads -q -j 1 --model "$d/model" --fasta "$f" --motifs "$focus_motifs" \
     --out "$d/heads.tsv" --focus "$d/focus.tsv"
