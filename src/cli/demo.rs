@@ -13,6 +13,7 @@ use cisformer::{
         fasta::{self, Genome},
         output::Output,
     },
+    validate::causal::CausalKind,
 };
 
 use clap::Parser;
@@ -364,11 +365,7 @@ fn validation_of(tsv: &str, a: &str, b: &str) -> String {
         "attention-only" | "effect-only" => ": attention and the causal test disagree",
         _ => "",
     };
-    let what = match get(t) {
-        "specific" => "arrangement-specific epistasis",
-        "cooperative" => "epistasis (cooperativity test)",
-        _ => "epistasis",
-    };
+    let what = CausalKind::from_name(get(t)).map_or("epistasis", CausalKind::describe);
     format!(
         "validation: {}, {what} {} [{}, {}]{note}",
         get(v),

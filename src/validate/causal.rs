@@ -224,6 +224,27 @@ impl CausalKind {
         }
     }
 
+    /// The kind named `name` (as [`as_str`](Self::as_str) writes it, e.g. in
+    /// validation.tsv's `effect_test`).
+    pub fn from_name(name: &str) -> Option<CausalKind> {
+        [
+            CausalKind::Specific,
+            CausalKind::Epistasis,
+            CausalKind::Cooperative,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
+    /// What the test measures, in words for logs and table comments.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CausalKind::Specific => "arrangement-specific epistasis",
+            CausalKind::Epistasis => "plain epistasis",
+            CausalKind::Cooperative => "cooperativity (epistasis, one-sided)",
+        }
+    }
+
     /// The effect this kind tests, its p-value against `margin`: the interval null
     /// `|effect| <= margin`, or for [`Cooperative`](Self::Cooperative) `effect <= margin`.
     pub fn effect(self, epistasis: &MeanTest, specific: &MeanTest, margin: f64) -> MeanTest {
@@ -328,6 +349,19 @@ where
 mod tests {
     use super::*;
     use crate::validate::ablation::tests::site;
+
+    #[test]
+    fn kinds_round_trip_their_names() {
+        for k in [
+            CausalKind::Specific,
+            CausalKind::Epistasis,
+            CausalKind::Cooperative,
+        ] {
+            assert_eq!(CausalKind::from_name(k.as_str()), Some(k));
+            assert!(!k.describe().is_empty());
+        }
+        assert_eq!(CausalKind::from_name("banana"), None);
+    }
 
     fn has(s: &[u8], m: &[u8]) -> Option<usize> {
         s.windows(m.len()).position(|w| w == m)

@@ -507,11 +507,7 @@ pub fn write_concordance_tsv<W: Write>(
         "# verdict: attention = best row q_value <= {} and effect > 0; \
          effect = {} test (t-test over sequences against the margin) BH q <= {} and |effect| >= {}",
         cfg.alpha,
-        match cfg.causal {
-            super::causal::CausalKind::Specific => "arrangement-specific epistasis",
-            super::causal::CausalKind::Epistasis => "plain epistasis",
-            super::causal::CausalKind::Cooperative => "cooperativity (epistasis, one-sided)",
-        },
+        cfg.causal.describe(),
         cfg.alpha,
         cfg.min_epistasis
     )
