@@ -119,14 +119,10 @@ impl KmerFeaturizer {
     }
 }
 
+/// A base's 2-bit code; `None` for anything but ACGT (either case).
 fn base_code(b: u8) -> Option<usize> {
-    match b {
-        b'A' | b'a' => Some(0),
-        b'C' | b'c' => Some(1),
-        b'G' | b'g' => Some(2),
-        b'T' | b't' => Some(3),
-        _ => None,
-    }
+    let c = crate::seq::base_code(b);
+    (c != crate::seq::INVALID_BASE).then_some(c as usize)
 }
 
 fn revcomp_code(mut code: usize, k: usize) -> usize {

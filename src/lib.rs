@@ -15,6 +15,7 @@ pub mod motif;
 pub mod report;
 pub mod seq;
 pub mod simulate;
+pub mod stats;
 pub mod surgery;
 pub mod tokenizer;
 pub mod train;

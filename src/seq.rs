@@ -1,5 +1,52 @@
 //! Small operations on DNA sequences shared by every stage.
 
+/// The code of a byte that is not a base.
+pub const INVALID_BASE: u8 = 4;
+
+/// 2-bit base codes: A/a 0, C/c 1, G/g 2, T/t 3, anything else [`INVALID_BASE`]; with
+/// `u_as_t`, U/u also 3 (motif scanning reads RNA letters as FIMO does; the tokenizer and
+/// the simulator do not).
+const fn build_codes(u_as_t: bool) -> [u8; 256] {
+    let mut t = [INVALID_BASE; 256];
+    let bases = [b'A', b'C', b'G', b'T'];
+    let mut i = 0;
+    while i < 4 {
+        t[bases[i] as usize] = i as u8;
+        t[bases[i].to_ascii_lowercase() as usize] = i as u8;
+        i += 1;
+    }
+    if u_as_t {
+        t[b'U' as usize] = 3;
+        t[b'u' as usize] = 3;
+    }
+    t
+}
+
+static CODES: [u8; 256] = build_codes(false);
+static CODES_U: [u8; 256] = build_codes(true);
+
+/// The 2-bit code of base `b` (either case), or [`INVALID_BASE`].
+///
+/// ```
+/// use cisformer::seq::{base_code, INVALID_BASE};
+/// assert_eq!((base_code(b'a'), base_code(b'T'), base_code(b'N')), (0, 3, INVALID_BASE));
+/// assert_eq!(base_code(b'U'), INVALID_BASE);
+/// ```
+#[inline]
+pub fn base_code(b: u8) -> u8 {
+    CODES[b as usize]
+}
+
+/// As [`base_code`], with U/u read as T.
+///
+/// ```
+/// assert_eq!(cisformer::seq::base_code_u_as_t(b'u'), 3);
+/// ```
+#[inline]
+pub fn base_code_u_as_t(b: u8) -> u8 {
+    CODES_U[b as usize]
+}
+
 /// Complement of every byte, as `bedtools getfasta -s` applies it: IUPAC
 /// codes are complemented (`R`↔`Y`, `K`↔`M`, `B`↔`V`, `D`↔`H`; `S`, `W`, `N`
 /// stay), `U` pairs with `A`, case is kept, and any other byte is left as is.

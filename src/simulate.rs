@@ -314,14 +314,10 @@ pub struct MarkovChain {
     next: Vec<[f64; 4]>,
 }
 
+/// A base's 2-bit code; `None` for anything but ACGT (either case).
 fn base_code(b: u8) -> Option<usize> {
-    match b {
-        b'A' | b'a' => Some(0),
-        b'C' | b'c' => Some(1),
-        b'G' | b'g' => Some(2),
-        b'T' | b't' => Some(3),
-        _ => None,
-    }
+    let c = crate::seq::base_code(b);
+    (c != crate::seq::INVALID_BASE).then_some(c as usize)
 }
 
 impl MarkovChain {
@@ -809,25 +805,12 @@ fn plant(seq: &mut [u8], start: usize, inst: &[u8], plus: bool) {
     }
 }
 
-/// Pearson correlation; `NaN` when either side is constant.
-pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len() as f64;
-    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxy += (a - mx) * (b - my);
-        sxx += (a - mx) * (a - mx);
-        syy += (b - my) * (b - my);
-    }
-    sxy / (sxx * syy).sqrt()
-}
-
 /// Pearson r between observed and noise-free activity of output `o`: the best a
 /// model can reach on this data.
 pub fn noise_ceiling(seqs: &[SimSequence], o: usize) -> f64 {
     let obs: Vec<f64> = seqs.iter().map(|s| s.observed[o]).collect();
     let free: Vec<f64> = seqs.iter().map(|s| s.noise_free[o]).collect();
-    pearson(&obs, &free)
+    crate::stats::pearson(&obs, &free)
 }
 
 /// Counts, for each motif index, how often each grammar element was planted.

@@ -5,7 +5,7 @@
 //! The metric throughout is the mean over outputs of Pearson r between predictions and
 //! labels (scale-free, so the model's label normalisation does not matter).
 use crate::model::{ForwardOptions, HeadId, Model};
-use crate::train::metrics::pearson;
+use crate::stats::pearson;
 use crate::train::transformer::predict_raw;
 use crate::{Error, Result};
 

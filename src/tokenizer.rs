@@ -39,20 +39,6 @@ const SPECIAL_NAMES: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 /// Largest supported k (4⁸ = 65 536 k-mers keeps the embedding small).
 pub const MAX_K: usize = 8;
 
-/// 2-bit code of each byte, or 4 for anything that is not `ACGTacgt`.
-static CODE: [u8; 256] = {
-    let mut t = [4u8; 256];
-    t[b'A' as usize] = 0;
-    t[b'C' as usize] = 1;
-    t[b'G' as usize] = 2;
-    t[b'T' as usize] = 3;
-    t[b'a' as usize] = 0;
-    t[b'c' as usize] = 1;
-    t[b'g' as usize] = 2;
-    t[b't' as usize] = 3;
-    t
-};
-
 /// Tokenizer settings, stored in a model's `config.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -160,7 +146,7 @@ impl Tokenizer {
         // Bases seen since the last non-ACGT byte; the k-mer is valid once this reaches k.
         let mut run: usize = 0;
         for (i, &b) in seq.iter().enumerate() {
-            let c = CODE[b as usize];
+            let c = crate::seq::base_code(b);
             if c < 4 {
                 code = ((code << 2) | c as u32) & mask;
                 run += 1;
@@ -186,7 +172,7 @@ impl Tokenizer {
             if emitted == n {
                 break;
             }
-            let c = CODE[b as usize];
+            let c = crate::seq::base_code(b);
             if c < 4 {
                 code = ((code << 2) | c as u32) & mask;
                 run += 1;
@@ -208,7 +194,7 @@ impl Tokenizer {
         }
         let mut code = 0u32;
         for &b in kmer {
-            let c = CODE[b as usize];
+            let c = crate::seq::base_code(b);
             if c > 3 {
                 return UNK;
             }

@@ -14,12 +14,12 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{MeanSums, bh, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use super::{
     Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_ranges, merge_shards,
     shards_complete,
 };
 use crate::io::frame::place;
+use crate::stats::{MeanSums, bh, fmt_f, fmt_p, fx, p_ln_p, unfx};
 use crate::{Error, Result};
 
 /// When a head is flagged as a pruning candidate.

@@ -18,14 +18,14 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::stats::{
-    Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
-};
 use super::{
     Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, shards_complete,
 };
 use crate::io::frame::place;
 use crate::simulate::Orientation;
+use crate::stats::{
+    Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
+};
 pub use crate::validate::causal::CausalKind;
 use crate::validate::causal::PairSums;
 use crate::{Error, Result};

@@ -11,10 +11,7 @@
 pub mod heads;
 pub mod interactions;
 pub mod recovery;
-pub(crate) mod stats;
-pub use stats::P_FLOOR;
-
-pub use stats::MeanTest;
+pub use crate::stats::{MeanTest, P_FLOOR};
 
 use std::{fmt, ops::Range, path::Path, str::FromStr};
 

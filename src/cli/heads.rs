@@ -11,7 +11,8 @@ use cisformer::{
         },
     },
     io::fasta::Record,
-    train::{metrics::pearson, transformer::predict_raw},
+    stats::pearson,
+    train::transformer::predict_raw,
 };
 
 use super::{

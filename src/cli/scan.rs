@@ -136,7 +136,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             .iter()
             .flat_map(|(h, _)| h.iter().map(|(_, x)| x.pvalue))
             .collect();
-        tsv::bh_qvalues(&p, tests)
+        cisformer::stats::bh_qvalues(&p, tests)
     });
 
     let mut out = Output::create(&args.out)?;

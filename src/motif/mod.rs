@@ -378,11 +378,8 @@ impl Background {
             if sym.len() != 1 {
                 continue; // higher-order Markov entry
             }
-            let idx = match sym.as_bytes()[0].to_ascii_uppercase() {
-                b'A' => 0,
-                b'C' => 1,
-                b'G' => 2,
-                b'T' | b'U' => 3,
+            let idx = match crate::seq::base_code_u_as_t(sym.as_bytes()[0]) {
+                c if c != crate::seq::INVALID_BASE => c as usize,
                 _ => {
                     return Err(Error::parse(
                         origin,

@@ -220,7 +220,10 @@ impl Pssm {
         if window.len() != self.width() {
             return None;
         }
-        let codes: Vec<u8> = window.iter().map(|&b| super::scan::base_code(b)).collect();
+        let codes: Vec<u8> = window
+            .iter()
+            .map(|&b| crate::seq::base_code_u_as_t(b))
+            .collect();
         self.fwd.scaled_score(&codes)
     }
 

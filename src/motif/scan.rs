@@ -10,7 +10,7 @@
 use super::{Pssm, pssm::Strand};
 
 /// Code of bases FIMO does not score (N, IUPAC codes, gaps, anything else).
-pub const INVALID: u8 = 4;
+pub const INVALID: u8 = crate::seq::INVALID_BASE;
 
 /// A window that passed the threshold.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,23 +32,8 @@ pub struct Hit {
 /// Base code: A/a 0, C/c 1, G/g 2, T/t/U/u 3, anything else [`INVALID`].
 #[inline]
 pub fn base_code(b: u8) -> u8 {
-    CODE[b as usize]
+    crate::seq::base_code_u_as_t(b)
 }
-
-static CODE: [u8; 256] = {
-    let mut t = [INVALID; 256];
-    t[b'A' as usize] = 0;
-    t[b'a' as usize] = 0;
-    t[b'C' as usize] = 1;
-    t[b'c' as usize] = 1;
-    t[b'G' as usize] = 2;
-    t[b'g' as usize] = 2;
-    t[b'T' as usize] = 3;
-    t[b't' as usize] = 3;
-    t[b'U' as usize] = 3;
-    t[b'u' as usize] = 3;
-    t
-};
 
 /// Encodes a sequence for [`Scanner::scan_encoded`].
 pub fn encode(seq: &[u8]) -> Vec<u8> {

@@ -179,21 +179,6 @@ fn complement_upper(b: u8) -> u8 {
     }
 }
 
-/// Benjamini–Hochberg q-values of `pvalues` given `m` tests in total (the hits are the
-/// smallest p-values of all `m` scored windows, so their ranks are global ranks).
-pub fn bh_qvalues(pvalues: &[f64], m: u64) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..pvalues.len()).collect();
-    idx.sort_by(|&a, &b| pvalues[a].total_cmp(&pvalues[b]).then(a.cmp(&b)));
-    let mut q = vec![0.0; pvalues.len()];
-    let mut running = 1.0f64;
-    for (rank, &i) in idx.iter().enumerate().rev() {
-        let v = pvalues[i] * m as f64 / (rank + 1) as f64;
-        running = running.min(v).min(1.0);
-        q[i] = running;
-    }
-    q
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,13 +199,5 @@ mod tests {
         ] {
             assert_eq!(format_g(x, p), s, "{x}");
         }
-    }
-
-    #[test]
-    fn bh() {
-        let q = bh_qvalues(&[0.01, 0.001, 0.01], 10);
-        assert!((q[1] - 0.01).abs() < 1e-15);
-        assert!((q[0] - 0.0333333333).abs() < 1e-9);
-        assert_eq!(q[0], q[2]);
     }
 }

@@ -32,8 +32,8 @@ use std::ops::Range;
 use rand::RngExt;
 
 use super::{base_from, composition, keyed_rng};
-use crate::analysis::stats::MeanSums;
 use crate::analysis::{MeanTest, Site};
+use crate::stats::MeanSums;
 
 /// Variants per tested pair in [`SeqVariants`]: the pair alone (other sites replaced),
 /// then from it a̶, b̶, a̶b̶, b moved, a̶ + b moved.

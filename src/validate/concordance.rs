@@ -409,25 +409,31 @@ where
 /// verdict.
 pub fn decide(rows: &mut [ConcordanceRow], cfg: &ValidateConfig) {
     let p: Vec<f64> = rows.iter().map(|r| r.specific.p).collect();
-    for (r, q) in rows.iter_mut().zip(crate::analysis::stats::bh(&p)) {
+    for (r, q) in rows.iter_mut().zip(crate::stats::bh(&p)) {
         r.specific_q = q;
     }
     let p: Vec<f64> = rows.iter().map(|r| r.effect.p).collect();
-    for (r, q) in rows.iter_mut().zip(crate::analysis::stats::bh(&p)) {
+    for (r, q) in rows.iter_mut().zip(crate::stats::bh(&p)) {
         r.effect_q = q;
         r.verdict = Verdict::of(&r.candidate, &r.effect, q, cfg.alpha, cfg.min_epistasis);
     }
 }
 
+/// Fewest pairs a correlation is reported over: a rank correlation of 2–4 points is ±1
+/// or noise.
+pub const MIN_PAIRS_FOR_CORRELATION: usize = 5;
+
 /// Spearman correlation of the table's effect and epistasis over the rows where both
-/// are finite, and the number of such rows.
+/// are finite (`None` under [`MIN_PAIRS_FOR_CORRELATION`] of them), and their number.
 pub fn spearman(rows: &[ConcordanceRow]) -> (Option<f64>, usize) {
     let (x, y): (Vec<f64>, Vec<f64>) = rows
         .iter()
         .map(|r| (r.candidate.effect, r.ablation.epistasis))
         .filter(|(x, y)| x.is_finite() && y.is_finite())
         .unzip();
-    (crate::report::stats::spearman(&x, &y), x.len())
+    let rho = crate::stats::spearman(&x, &y);
+    let enough = x.len() >= MIN_PAIRS_FOR_CORRELATION && rho.is_finite();
+    (enough.then_some(rho), x.len())
 }
 
 /// Writes the concordance table, then `#` comment lines with the Spearman correlation

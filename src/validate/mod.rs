@@ -177,10 +177,10 @@ pub(crate) fn fmt_num(v: f64) -> String {
     fmt_sig(v, 4)
 }
 
-/// A p- or q-value: as [`fmt_num`], at least [`crate::analysis::stats::P_FLOOR`].
+/// A p- or q-value: as [`fmt_num`], at least [`crate::stats::P_FLOOR`].
 pub(crate) fn fmt_pq(v: f64) -> String {
     fmt_num(if v.is_finite() {
-        v.max(crate::analysis::stats::P_FLOOR)
+        v.max(crate::stats::P_FLOOR)
     } else {
         v
     })

@@ -1,10 +1,112 @@
-//! Exact, mergeable statistics: fixed-point sums, integer histograms, and the tests
-//! computed from them (Mann–Whitney from histograms, Benjamini–Hochberg, ACAT).
+//! The crate's statistics, in one place: correlations and R² as scipy and scikit-learn
+//! compute them (checked in `tests/train_golden.rs`), Benjamini–Hochberg, and exact,
+//! mergeable statistics: fixed-point sums, integer histograms, and the tests computed from
+//! them (Mann–Whitney from histograms, ACAT).
 //!
 //! Every accumulated quantity is an integer, so adding sequences in any order, in any
 //! number of shards or threads, gives the same state bit for bit.
 
 use serde::{Deserialize, Serialize};
+
+/// Pearson correlation (`scipy.stats.pearsonr`), computed with centred sums in `f64`.
+///
+/// ```
+/// use cisformer::stats::pearson;
+/// assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0]) - 0.9933992677987828).abs() < 1e-12);
+/// assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
+/// ```
+pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len(), "pearson: lengths differ");
+    let n = x.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let mx = mean(x);
+    let my = mean(y);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (&a, &b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxy += dx * dy;
+        sxx += dx * dx;
+        syy += dy * dy;
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    (sxy / (sxx.sqrt() * syy.sqrt())).clamp(-1.0, 1.0)
+}
+
+/// Spearman rank correlation (`scipy.stats.spearmanr`): Pearson of the ranks, ties
+/// getting their average rank.
+///
+/// ```
+/// use cisformer::stats::spearman;
+/// let rho = spearman(&[1.0, 2.0, 3.0, 4.0], &[10.0, 20.0, 30.0, 1000.0]);
+/// assert!((rho - 1.0).abs() < 1e-12);
+/// ```
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    assert_eq!(x.len(), y.len(), "spearman: lengths differ");
+    if x.iter().chain(y).any(|v| v.is_nan()) {
+        return f64::NAN;
+    }
+    pearson(&average_ranks(x), &average_ranks(y))
+}
+
+/// Coefficient of determination (`sklearn.metrics.r2_score(target, pred)`), including
+/// its convention for a constant target: 1 for a perfect prediction, else 0.
+///
+/// ```
+/// use cisformer::stats::r2;
+/// assert_eq!(r2(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0]), 1.0);
+/// assert_eq!(r2(&[2.0, 2.0, 2.0], &[1.0, 2.0, 3.0]), 0.0);
+/// assert_eq!(r2(&[3.0, 2.0, 1.0], &[1.0, 2.0, 3.0]), -3.0);
+/// ```
+pub fn r2(pred: &[f64], target: &[f64]) -> f64 {
+    assert_eq!(pred.len(), target.len(), "r2: lengths differ");
+    if target.is_empty() {
+        return f64::NAN;
+    }
+    let m = mean(target);
+    let ss_tot: f64 = target.iter().map(|t| (t - m) * (t - m)).sum();
+    let ss_res: f64 = pred
+        .iter()
+        .zip(target)
+        .map(|(p, t)| (t - p) * (t - p))
+        .sum();
+    if ss_tot == 0.0 {
+        return if ss_res == 0.0 { 1.0 } else { 0.0 };
+    }
+    1.0 - ss_res / ss_tot
+}
+
+/// 1-based ranks with ties averaged (`scipy.stats.rankdata(method="average")`).
+///
+/// ```
+/// assert_eq!(cisformer::stats::average_ranks(&[3.0, 1.0, 3.0, 2.0]), [3.5, 1.0, 3.5, 2.0]);
+/// ```
+pub fn average_ranks(x: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let mut ranks = vec![0.0; x.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i + 1;
+        while j < order.len() && x[order[j]] == x[order[i]] {
+            j += 1;
+        }
+        // Ranks i+1 ..= j share their mean.
+        let r = (i + 1 + j) as f64 / 2.0;
+        for &k in &order[i..j] {
+            ranks[k] = r;
+        }
+        i = j;
+    }
+    ranks
+}
+
+fn mean(x: &[f64]) -> f64 {
+    x.iter().sum::<f64>() / x.len() as f64
+}
 
 /// Fixed-point scale of accumulated sums: 2^40 (about 1e-12 resolution).
 const FX_SCALE: f64 = (1u64 << 40) as f64;
@@ -390,12 +492,22 @@ impl MeanTest {
     }
 }
 
-/// Benjamini–Hochberg q-values, in the order of `p`.
-pub(crate) fn bh(p: &[f64]) -> Vec<f64> {
-    let m = p.len();
-    let mut idx: Vec<usize> = (0..m).collect();
+/// Benjamini–Hochberg q-values, in the order of `p`, over the tests in `p`.
+pub fn bh(p: &[f64]) -> Vec<f64> {
+    bh_qvalues(p, p.len() as u64)
+}
+
+/// Benjamini–Hochberg q-values of `p` given `m` ≥ `p.len()` tests in total (e.g. motif
+/// hits, the smallest p-values of all `m` scored windows, so their ranks are global ranks).
+///
+/// ```
+/// let q = cisformer::stats::bh_qvalues(&[0.01, 0.001, 0.01], 10);
+/// assert!((q[1] - 0.01).abs() < 1e-15 && (q[0] - 1.0 / 30.0).abs() < 1e-15);
+/// ```
+pub fn bh_qvalues(p: &[f64], m: u64) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..p.len()).collect();
     idx.sort_by(|&a, &b| p[a].total_cmp(&p[b]).then(a.cmp(&b)));
-    let mut q = vec![1.0; m];
+    let mut q = vec![1.0; p.len()];
     let mut run = 1.0f64;
     for (rank, &i) in idx.iter().enumerate().rev() {
         let v = (p[i] * m as f64 / (rank + 1) as f64).min(1.0);
