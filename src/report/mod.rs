@@ -32,10 +32,11 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
-/// Where the report's inputs are; `None` leaves that section with a short "not provided" note.
+/// Where the report's inputs are; `None` leaves that section out (the summary names it).
 #[derive(Debug, Clone, Default)]
 pub struct ReportInputs {
-    /// Model directory: `config.json`, `meta.json`, `train_log.tsv` are read when present.
+    /// Model directory: `config.json`, `meta.json`, `train_log.tsv`, `metrics.tsv` and
+    /// `split.tsv` are read when present.
     pub model_dir: PathBuf,
     /// Head atlas TSV (one row per layer/head).
     pub heads: Option<PathBuf>,
@@ -57,6 +58,11 @@ pub struct ReportInputs {
     pub pruning: Option<PathBuf>,
     /// Forgetting results TSV (shown as a table).
     pub forgetting: Option<PathBuf>,
+    /// A null-grammar run's folder (pairs.tsv, interactions.tsv and/or validation.tsv):
+    /// adds a calibration section with QQ plots of their p-values.
+    pub null_dir: Option<PathBuf>,
+    /// A `simulate` summary.json for the noise ceiling; by default the one beside `labels`.
+    pub sim_summary: Option<PathBuf>,
     /// Page title; defaults to one naming the model directory.
     pub title: Option<String>,
     /// Most interaction rows to list (default 100 when 0).
@@ -179,6 +185,8 @@ struct Page<'a> {
     title: &'a str,
     version: &'a str,
     sections: &'a [Section],
+    /// Ids of the sections shown, so the methods describe only those.
+    present: Vec<&'static str>,
 }
 
 const TEMPLATE: &str = include_str!("template.html");
@@ -203,6 +211,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
         title: &title,
         version: env!("CARGO_PKG_VERSION"),
         sections: &sections,
+        present: sections.iter().map(|s| s.id).collect(),
     };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
