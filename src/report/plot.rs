@@ -635,4 +635,91 @@ mod tests {
         assert_eq!(tick_label(2e-4, 1e-3), "2.0e-4");
         assert_eq!(tick_label(0.5, 2.0), "0.5");
     }
+
+    fn series(name: &str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+        }
+    }
+
+    /// The y of the `<text>` element whose content is `name`.
+    fn text_y(svg: &str, name: &str) -> Option<f64> {
+        let end = svg.find(&format!(">\n{name}\n</text>"))?;
+        let start = svg[..end].rfind("<text")?;
+        let tag = &svg[start..end];
+        let y = tag.split(" y=\"").nth(1)?.split('"').next()?;
+        y.parse().ok()
+    }
+
+    #[test]
+    fn legends_sit_under_the_plot_and_skip_empty_series() {
+        let two = [
+            series("alpha", vec![(0.0, 1.0), (1.0, 2.0)]),
+            series("beta", vec![(0.0, 2.0), (1.0, 1.0)]),
+        ];
+        let s = line_chart("t", "x", "y", &two, (400, 280)).unwrap();
+        for name in ["alpha", "beta"] {
+            let y = text_y(&s, name).unwrap_or_else(|| panic!("no legend entry {name}"));
+            // below the x axis and its label: in the strip under the plotting area
+            assert!(y > 280.0 - 26.0, "{name} at y {y}");
+        }
+        // a series without a finite point gets no legend entry; one left: no legend
+        let with_empty = [
+            series("alpha", vec![(0.0, 1.0), (1.0, 2.0)]),
+            series("val_auroc", vec![(0.0, f64::NAN)]),
+        ];
+        let s = line_chart("t", "x", "y", &with_empty, (400, 280)).unwrap();
+        assert!(text_y(&s, "val_auroc").is_none() && text_y(&s, "alpha").is_none());
+        let groups = [
+            PointGroup {
+                name: "test".into(),
+                points: vec![(1.0, 1.0)],
+                bars: vec![],
+            },
+            PointGroup {
+                name: "validation".into(),
+                ..PointGroup::default()
+            },
+            PointGroup {
+                name: "other".into(),
+                points: vec![(2.0, 1.5)],
+                bars: vec![],
+            },
+        ];
+        let s = scatter("t", "x", "y", &groups, true, (300, 300)).unwrap();
+        assert!(text_y(&s, "validation").is_none());
+        assert!(text_y(&s, "test").unwrap() > 300.0 - 26.0);
+        assert_eq!(s.matches("<circle").count(), 2);
+    }
+
+    #[test]
+    fn heatmap_scales_start_at_natural_origins() {
+        let grid = |values: Vec<Option<f64>>, scale| Grid {
+            title: "g".into(),
+            row_labels: vec!["L0".into()],
+            col_labels: (0..values.len()).map(|i| format!("H{i}")).collect(),
+            values,
+            cell_text: vec![],
+            scale,
+        };
+        // 65.19–65.76 bp no longer fills the whole palette
+        let s = heatmap(&grid(vec![Some(65.19), Some(65.76)], Scale::FromZero), 30).unwrap();
+        assert!(s.contains("scale 0 to 65.76; values 65.19 to 65.76"), "{s}");
+        let s = heatmap(&grid(vec![Some(0.2), Some(0.4)], Scale::Fixed(0.0, 1.0)), 30).unwrap();
+        assert!(s.contains("scale 0 to 1; values 0.2 to 0.4"));
+        let s = heatmap(&grid(vec![Some(1.0), Some(2.0)], Scale::Data), 30).unwrap();
+        assert!(s.contains("\n1 to 2\n"));
+        // signed: symmetric around the centre, white there
+        assert_eq!(Scale::Diverging(0.0).range(-1.0, 3.0), (-3.0, 3.0));
+        assert_eq!(Scale::Diverging(1.0).range(0.5, 1.2), (0.5, 1.5));
+        assert_eq!(diverging(0.5), RGBColor(247, 247, 247));
+        let s = heatmap(&grid(vec![Some(-0.5), Some(0.0)], Scale::Diverging(0.0)), 30).unwrap();
+        assert!(s.contains("#F7F7F7"), "0 is white");
+        assert_eq!(
+            Scale::unit_or(&[Some(0.3), None], Scale::Data),
+            Scale::Fixed(0.0, 1.0)
+        );
+        assert_eq!(Scale::unit_or(&[Some(1.3)], Scale::Data), Scale::Data);
+    }
 }

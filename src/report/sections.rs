@@ -1781,4 +1781,42 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn best_window_spans_half_the_peak_around_it() {
+        let curve = |name: &str, ys: &[f64]| Series {
+            name: name.into(),
+            points: ys
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| (i as f64 * 5.0, y))
+                .collect(),
+        };
+        let curves = [
+            curve("++", &[0.0, 0.1, 0.3, 0.2, 0.1]),
+            curve("+-", &[0.0, 0.2, 0.5, 0.9, 1.0, 0.6, 0.4, 0.7]),
+        ];
+        let w = best_window(&curves).unwrap();
+        assert_eq!(
+            (w.orientation.as_str(), w.peak, w.at, w.from, w.to),
+            ("+-", 1.0, 20.0, 10.0, 25.0),
+            "contiguous: 35 bp (0.7) is past a dip below half"
+        );
+        assert!(best_window(&[curve("++", &[-0.1, 0.0])]).is_none());
+    }
+
+    #[test]
+    fn qq_points_are_sorted_uniform_quantiles() {
+        let mut ps = vec![1.0, 0.01, 0.5, 0.1];
+        let q = qq_points(&mut ps);
+        assert_eq!(q.len(), 4);
+        assert!((q[0].0 - -(0.125f64).log10()).abs() < 1e-12);
+        assert!((q[0].1 - 2.0).abs() < 1e-12);
+        assert_eq!(q[3].1, 0.0);
+        let mut many: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 1e4).collect();
+        let q = qq_points(&mut many);
+        assert!(q.len() <= 500 + QQ_POINTS + 1, "{}", q.len());
+        // uniform p-values lie on the diagonal
+        assert!(q.iter().all(|(e, o)| (e - o).abs() < 1e-9));
+    }
 }
