@@ -556,7 +556,10 @@ fn predicted_vs_observed_plots_held_out_rows_only_coloured_by_set() {
         let svg = f.select(&sel("svg")).next().unwrap().html();
         assert_eq!(svg.matches("<circle").count(), 24, "held-out points only");
         for legend in ["validation", "test"] {
-            assert!(svg.contains(&format!("\n{legend}\n</text>")), "legend entry {legend}");
+            assert!(
+                svg.contains(&format!("\n{legend}\n</text>")),
+                "legend entry {legend}"
+            );
         }
         assert!(!svg.contains("\ntraining\n</text>"), "no training entry");
         let cap = f.select(&sel("figcaption")).next().unwrap().inner_html();
@@ -617,7 +620,10 @@ fn summary_shows_test_and_ridge_r_noise_ceiling_total_time_and_top_pair_checks()
         .map(|l| l.split('\t').nth(4).unwrap().parse::<f64>().unwrap())
         .sum();
     let want = format!("<td>total training time</td><td>{total:.0} s over 10 epochs</td>");
-    assert!(total > 100.0 && summary.contains(&want), "{want} in {summary}");
+    assert!(
+        total > 100.0 && summary.contains(&want),
+        "{want} in {summary}"
+    );
     // each top pair with its q, head, verdict and epistasis interval
     assert!(
         summary.contains(
@@ -631,7 +637,11 @@ fn summary_shows_test_and_ridge_r_noise_ceiling_total_time_and_top_pair_checks()
     for f in ["config.json", "meta.json", "train_log.tsv"] {
         std::fs::copy(data("model").join(f), dir.path().join(f)).unwrap();
     }
-    let html = render(&["report".into(), "--model".into(), dir.path().display().to_string()]);
+    let html = render(&[
+        "report".into(),
+        "--model".into(),
+        dir.path().display().to_string(),
+    ]);
     let summary = section(&Html::parse_document(&html), "summary");
     assert!(summary.contains("final val_pearson"));
     assert!(!summary.contains("ridge baseline"));
@@ -647,7 +657,9 @@ fn interactions_table_leads_with_rank_pair_head_effect_q_and_verdict() {
         .collect();
     assert_eq!(
         th[..7],
-        ["rank", "motif_a", "motif_b", "head", "effect", "q_value", "verdict"]
+        [
+            "rank", "motif_a", "motif_b", "head", "effect", "q_value", "verdict"
+        ]
     );
     assert_eq!(th.iter().filter(|h| *h == "q_value").count(), 1);
     let first: Vec<String> = doc
@@ -659,7 +671,15 @@ fn interactions_table_leads_with_rank_pair_head_effect_q_and_verdict() {
         .collect();
     assert_eq!(
         first[..7],
-        ["1", "GATA1", "TAL1", "L2H2", "6.272", "2.69e-11", "confirmed"]
+        [
+            "1",
+            "GATA1",
+            "TAL1",
+            "L2H2",
+            "6.272",
+            "2.69e-11",
+            "confirmed"
+        ]
     );
     // pairs the validation did not check say so; no validation table, no verdict column
     assert!(section(&doc, "interactions").contains("<td>not validated</td>"));

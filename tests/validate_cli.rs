@@ -178,8 +178,21 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
         .arg("--interactions")
         .arg(&inter)
         .args([
-            "--top", "3", "--draws", "1", "--max-seqs", "5", "--bootstrap", "50", "--spacing-n",
-            "2", "--spacing-step", "5", "-o", "-", "--spacing-out",
+            "--top",
+            "3",
+            "--draws",
+            "1",
+            "--max-seqs",
+            "5",
+            "--bootstrap",
+            "50",
+            "--spacing-n",
+            "2",
+            "--spacing-step",
+            "5",
+            "-o",
+            "-",
+            "--spacing-out",
         ])
         .arg(&s5);
     ok(&mut c);
@@ -206,7 +219,10 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
     }
     assert_eq!(reach.len(), 3, "{curves}");
     for (a, b, max) in &reach {
-        assert!(*max >= 50 && *max >= median(a, b), "{a}-{b} scanned to {max} bp");
+        assert!(
+            *max >= 50 && *max >= median(a, b),
+            "{a}-{b} scanned to {max} bp"
+        );
         assert!(*max <= 120, "{a}-{b} beyond the sequence length");
     }
 

@@ -174,7 +174,10 @@ fn legend_strip(
                     ))
                     .map_err(plot_err)?,
                 Swatch::Square => area
-                    .draw(&Rectangle::new([(x + 5, y - 4), (x + 13, y + 4)], c.filled()))
+                    .draw(&Rectangle::new(
+                        [(x + 5, y - 4), (x + 13, y + 4)],
+                        c.filled(),
+                    ))
                     .map_err(plot_err)?,
             }
             area.draw(&Text::new(names[i].to_string(), (x + 24, y), style.clone()))
@@ -229,7 +232,10 @@ pub fn line_chart_marked(
         })
         .filter(|(_, pts)| !pts.is_empty())
         .collect();
-    let names: Vec<&str> = drawn.iter().map(|(i, _)| series[*i].name.as_str()).collect();
+    let names: Vec<&str> = drawn
+        .iter()
+        .map(|(i, _)| series[*i].name.as_str())
+        .collect();
     let colors: Vec<RGBColor> = drawn.iter().map(|(i, _)| color(*i)).collect();
     let (rows, strip) = legend_layout(&names, size.0);
     let mut svg = String::new();
@@ -265,7 +271,10 @@ pub fn line_chart_marked(
             let n = 24;
             let dash = (0..n).step_by(2).map(|k| {
                 let t = |k: usize| y0 + (y1 - y0) * k as f64 / n as f64;
-                PathElement::new(vec![(v, t(k)), (v, t(k + 1))], RGBColor(90, 90, 90).stroke_width(1))
+                PathElement::new(
+                    vec![(v, t(k)), (v, t(k + 1))],
+                    RGBColor(90, 90, 90).stroke_width(1),
+                )
             });
             chart.draw_series(dash).map_err(plot_err)?;
         }
@@ -706,7 +715,11 @@ mod tests {
         // 65.19–65.76 bp no longer fills the whole palette
         let s = heatmap(&grid(vec![Some(65.19), Some(65.76)], Scale::FromZero), 30).unwrap();
         assert!(s.contains("scale 0 to 65.76; values 65.19 to 65.76"), "{s}");
-        let s = heatmap(&grid(vec![Some(0.2), Some(0.4)], Scale::Fixed(0.0, 1.0)), 30).unwrap();
+        let s = heatmap(
+            &grid(vec![Some(0.2), Some(0.4)], Scale::Fixed(0.0, 1.0)),
+            30,
+        )
+        .unwrap();
         assert!(s.contains("scale 0 to 1; values 0.2 to 0.4"));
         let s = heatmap(&grid(vec![Some(1.0), Some(2.0)], Scale::Data), 30).unwrap();
         assert!(s.contains("\n1 to 2\n"));
@@ -714,7 +727,11 @@ mod tests {
         assert_eq!(Scale::Diverging(0.0).range(-1.0, 3.0), (-3.0, 3.0));
         assert_eq!(Scale::Diverging(1.0).range(0.5, 1.2), (0.5, 1.5));
         assert_eq!(diverging(0.5), RGBColor(247, 247, 247));
-        let s = heatmap(&grid(vec![Some(-0.5), Some(0.0)], Scale::Diverging(0.0)), 30).unwrap();
+        let s = heatmap(
+            &grid(vec![Some(-0.5), Some(0.0)], Scale::Diverging(0.0)),
+            30,
+        )
+        .unwrap();
         assert!(s.contains("#F7F7F7"), "0 is white");
         assert_eq!(
             Scale::unit_or(&[Some(0.3), None], Scale::Data),

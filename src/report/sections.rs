@@ -138,7 +138,10 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
         all.into_iter().partition(|s| s.missing.is_none());
     if !left_out.is_empty() {
         let titles: Vec<&str> = left_out.iter().map(|s| s.title).collect();
-        let why: Vec<&str> = left_out.iter().filter_map(|s| s.missing.as_deref()).collect();
+        let why: Vec<&str> = left_out
+            .iter()
+            .filter_map(|s| s.missing.as_deref())
+            .collect();
         summary.notes.push(format!(
             "Not shown for lack of input: {}. {}",
             titles.join(", "),
@@ -441,7 +444,9 @@ fn validation_row(v: &Table, a: &str, b: &str) -> Option<usize> {
 
 /// The q column of an interaction or per-pair table (`joint_q` is the older name).
 fn q_column(t: &Table) -> Option<&'static str> {
-    ["q_value", "joint_q"].into_iter().find(|c| t.col(c).is_some())
+    ["q_value", "joint_q"]
+        .into_iter()
+        .find(|c| t.col(c).is_some())
 }
 
 /// A row's head as `L<layer>H<head>` (per-pair tables name it `best_layer`/`best_head`).
@@ -457,7 +462,10 @@ fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
     let mut kv = Vec::new();
     for r in 0..t.len() {
         let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
-        if seen.iter().any(|(x, y)| (x == a && y == b) || (x == b && y == a)) {
+        if seen
+            .iter()
+            .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+        {
             continue;
         }
         seen.push((a.to_string(), b.to_string()));
@@ -683,7 +691,9 @@ fn row_sets(
     split: Option<&Table>,
 ) -> Result<Option<Vec<String>>> {
     if p.col("set").is_some() {
-        return Ok(Some((0..p.len()).map(|r| p.str(r, "set").to_string()).collect()));
+        return Ok(Some(
+            (0..p.len()).map(|r| p.str(r, "set").to_string()).collect(),
+        ));
     }
     if let Some(sp) = split.filter(|t| t.has(&["id", "set"])) {
         let idx = id_index(sp)?;
@@ -704,6 +714,14 @@ fn row_sets(
         ));
     }
     Ok(None)
+}
+
+/// Agreement of predictions with observations over some rows.
+struct Agreement {
+    n: usize,
+    pearson: Option<f64>,
+    spearman: Option<f64>,
+    r2: Option<f64>,
 }
 
 fn is_training(set: &str) -> bool {
@@ -832,21 +850,21 @@ fn prediction_section(
                 .filter(|r| keep(r.0))
                 .map(|r| (r.1, r.2))
                 .unzip();
-            let stats = (
-                stats::pearson(&xs, &ys),
-                stats::spearman(&xs, &ys),
-                stats::r2(&ys, &xs),
-            );
-            (xs.len(), stats)
+            Agreement {
+                n: xs.len(),
+                pearson: stats::pearson(&xs, &ys),
+                spearman: stats::spearman(&xs, &ys),
+                r2: stats::r2(&ys, &xs),
+            }
         };
-        let mut push = |set: &str, (n, (pr, sp, r2)): (usize, (Option<f64>, Option<f64>, Option<f64>))| {
+        let mut push = |set: &str, a: Agreement| {
             table.push(vec![
                 Cell::text(c.as_str()),
                 Cell::text(set),
-                Cell::text(n.to_string()),
-                Cell::text(fmt(pr)),
-                Cell::text(fmt(sp)),
-                Cell::text(fmt(r2)),
+                Cell::text(a.n.to_string()),
+                Cell::text(fmt(a.pearson)),
+                Cell::text(fmt(a.spearman)),
+                Cell::text(fmt(a.r2)),
             ]);
         };
         for set in &set_order {
@@ -859,7 +877,12 @@ fn prediction_section(
             push("all", agree(&|_| true));
         }
         let shown = |x: &str| !plot_held_out || !is_training(x);
-        let (n, (pr, sp, _)) = agree(&shown);
+        let Agreement {
+            n,
+            pearson: pr,
+            spearman: sp,
+            ..
+        } = agree(&shown);
         let plotted: Vec<&String> = if plot_held_out {
             held_out.clone()
         } else {
@@ -1037,8 +1060,7 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
             Scale::FromZero => "scale from 0".into(),
             _ => "scale 0–1".into(),
         };
-        let mut caption =
-            format!("{title}: layer × head (column {col}; {what}; grey = no value).");
+        let mut caption = format!("{title}: layer × head (column {col}; {what}; grey = no value).");
         if named {
             caption.push_str(" Cells name the top motif; the table below gives the values.");
         }
@@ -1233,11 +1255,7 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
         .filter(|c| !lead.contains(&c.as_str()))
         .collect();
     header.extend(rest.iter().map(|c| c.to_string()));
-    let mut view = TableView::new(
-        format!("Motif pairs by {}", score_label(t)),
-        header,
-        true,
-    );
+    let mut view = TableView::new(format!("Motif pairs by {}", score_label(t)), header, true);
     for r in 0..t.len() {
         let mut row: Vec<Cell> = Vec::new();
         for c in ["rank", "motif_a", "motif_b"] {
@@ -1403,14 +1421,7 @@ fn profiles_section(
                 }
             }
             s.figures.push(Figure::new(
-                plot::line_chart_marked(
-                    &title,
-                    "distance (bp)",
-                    m,
-                    &series,
-                    (420, 280),
-                    &marks,
-                )?,
+                plot::line_chart_marked(&title, "distance (bp)", m, &series, (420, 280), &marks)?,
                 caption,
             ));
         }
@@ -1632,7 +1643,12 @@ const QQ_POINTS: usize = 2000;
 fn null_section(dir: &Path) -> Result<Section> {
     let mut s = Section::new("null", "Calibration (null run)");
     let tables = [
-        ("pairs.tsv", "per-pair table", ["p_value", "p_value"], ["q_value", "q_value"]),
+        (
+            "pairs.tsv",
+            "per-pair table",
+            ["p_value", "p_value"],
+            ["q_value", "q_value"],
+        ),
         (
             "interactions.tsv",
             "rows (pair × head)",
