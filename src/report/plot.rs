@@ -422,6 +422,9 @@ pub enum Scale {
     Fixed(f64, f64),
     /// Blue–white–red, white at this value, symmetric around it (signed effects).
     Diverging(f64),
+    /// A ratio: blue–white–red with 0 at the blue end, white at 1 and the largest value
+    /// (at least 2) at the red end.
+    Ratio,
 }
 
 impl Scale {
@@ -445,12 +448,24 @@ impl Scale {
                 let h = if h > 0.0 { h } else { 1.0 };
                 (c - h, c + h)
             }
+            Scale::Ratio => (lo.min(0.0), hi.max(2.0)),
         }
+    }
+
+    /// Where `v` falls on the palette (0–1) for a colour range `lo..=hi`.
+    fn position(self, v: f64, lo: f64, hi: f64) -> f64 {
+        let t = match self {
+            Scale::Ratio if v < 1.0 => 0.5 * (v - lo) / (1.0 - lo),
+            Scale::Ratio => 0.5 + 0.5 * (v - 1.0) / (hi - 1.0),
+            _ if hi > lo => (v - lo) / (hi - lo),
+            _ => 0.5,
+        };
+        t.clamp(0.0, 1.0)
     }
 
     fn color(self, t: f64) -> RGBColor {
         match self {
-            Scale::Diverging(_) => diverging(t),
+            Scale::Diverging(_) | Scale::Ratio => diverging(t),
             _ => viridis(t),
         }
     }
@@ -515,13 +530,7 @@ pub fn heatmap(grid: &Grid, cell: u32) -> Result<String> {
         .max(left + 8 * grid.title.chars().count() as u32 + 8)
         .max(left + 150 + 7 * key_text.len() as u32);
     let h = top + cell * nr.max(1) as u32 + key_h;
-    let norm = |v: f64| {
-        if hi > lo {
-            ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
-        } else {
-            0.5
-        }
-    };
+    let norm = |v: f64| grid.scale.position(v, lo, hi);
     let show_text = cell >= 26;
     let mut svg = String::new();
     {
@@ -727,6 +736,11 @@ mod tests {
         assert_eq!(Scale::Diverging(0.0).range(-1.0, 3.0), (-3.0, 3.0));
         assert_eq!(Scale::Diverging(1.0).range(0.5, 1.2), (0.5, 1.5));
         assert_eq!(diverging(0.5), RGBColor(247, 247, 247));
+        // ratios: 0 blue, 1 white, the largest red
+        assert_eq!(Scale::Ratio.range(1.5, 7.9), (0.0, 7.9));
+        assert_eq!(Scale::Ratio.position(1.0, 0.0, 7.9), 0.5);
+        assert_eq!(Scale::Ratio.position(0.0, 0.0, 7.9), 0.0);
+        assert_eq!(Scale::Ratio.position(7.9, 0.0, 7.9), 1.0);
         let s = heatmap(
             &grid(vec![Some(-0.5), Some(0.0)], Scale::Diverging(0.0)),
             30,

@@ -1003,7 +1003,8 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
     let (rl, cl) = layer_head_labels(layers, nheads);
     let cell = if nheads > 16 { 22 } else { 42 };
     // Each panel's colour scale starts where its quantity has a natural origin: fractions
-    // on 0–1, distances from 0, enrichment diverging at 1 (no focus), importance at 0.
+    // on 0–1, distances from 0, enrichment a ratio (white at 1, no focus), importance
+    // diverging at 0.
     let panels = [
         (
             "entropy",
@@ -1024,7 +1025,7 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
         (
             "top_motif_enrichment",
             "Motif focus (top-motif enrichment)",
-            Scale::Diverging(1.0),
+            Scale::Ratio,
         ),
         (
             "importance_dmetric",
@@ -1057,6 +1058,7 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
         };
         let what = match scale {
             Scale::Diverging(c) => format!("white = {}", short_num(c)),
+            Scale::Ratio => "white = 1, no enrichment".into(),
             Scale::FromZero => "scale from 0".into(),
             _ => "scale 0–1".into(),
         };
