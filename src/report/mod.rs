@@ -1,7 +1,8 @@
 //! One self-contained HTML report of a trained model and its analyses.
 //!
 //! Inputs are the tables the other stages write; each is optional except the model
-//! directory, and a section whose input is absent says so instead of failing. Every
+//! directory, and a section whose input is absent is left out (the summary names it)
+//! instead of failing. Every
 //! table is read by column name ([`tsv::Table`]), so upstream stages may add columns.
 //! The page has no external references: CSS, SVG charts (plotters) and the small
 //! table-sorting script are inline, and it renders the same offline and in print.
@@ -149,7 +150,8 @@ impl TableView {
     }
 }
 
-/// One section of the page. `missing` replaces the content when its input was not given.
+/// One section of the page. `missing` says why its input is absent; such a section is left
+/// out of the page and named in the run summary.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Section {
     id: &'static str,
