@@ -794,17 +794,21 @@ fn prediction_section(
         ));
     }
     let sets = row_sets(p, o, &obs_idx, split)?;
-    // Set names in a fixed order: training first, then the held-out sets as they come.
+    // Set names in a fixed order: training, validation, test, then any other as it comes.
     let mut set_order: Vec<String> = Vec::new();
     if let Some(sets) = &sets {
-        if sets.iter().any(|x| is_training(x)) {
-            set_order.push(sets.iter().find(|x| is_training(x)).unwrap().clone());
-        }
+        let rank = |x: &str| match x {
+            "training" | "train" => 0,
+            "validation" | "val" => 1,
+            "test" => 2,
+            _ => 3,
+        };
         for x in sets {
             if !set_order.contains(x) {
                 set_order.push(x.clone());
             }
         }
+        set_order.sort_by_key(|x| rank(x));
     }
     let held_out: Vec<&String> = set_order.iter().filter(|x| !is_training(x)).collect();
     // Plot held-out rows when the split is known and has any; otherwise every row.
