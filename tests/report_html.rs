@@ -114,7 +114,6 @@ fn full_report_has_every_section_with_content() {
     // summary picks the key numbers
     let summary = doc.select(&sel("section#summary")).next().unwrap().html();
     assert!(summary.contains("GATA1 + TAL1"), "top pair");
-    assert!(summary.contains("final val_pearson"));
     // an extra column of a table is shown, not rejected
     assert!(count("interactions", "th") >= 15);
     assert!(html.contains(">stability<"));
@@ -214,7 +213,7 @@ fn top_limits_the_interaction_rows_and_says_so() {
 }
 
 #[test]
-fn absent_inputs_give_short_notes() {
+fn absent_inputs_leave_their_sections_out_and_the_summary_names_them() {
     let dir = tempfile::tempdir().unwrap();
     let args = vec![
         "report".to_string(),
@@ -224,11 +223,25 @@ fn absent_inputs_give_short_notes() {
     let html = render(&args);
     let doc = Html::parse_document(&html);
     for id in SECTIONS {
-        let s = doc.select(&sel(&format!("section#{id}"))).next().unwrap();
-        let missing = s.select(&sel(".missing")).count();
-        let expect = !matches!(id, "summary" | "methods");
-        assert_eq!(missing == 1, expect, "section {id}");
+        let shown = doc.select(&sel(&format!("section#{id}"))).next().is_some();
+        let linked = doc
+            .select(&sel(&format!("nav a[href='#{id}']")))
+            .next()
+            .is_some();
+        let expect = matches!(id, "summary" | "methods");
+        assert_eq!(shown, expect, "section {id}");
+        assert_eq!(linked, expect, "nav link to {id}");
     }
+    assert_eq!(doc.select(&sel(".missing")).count(), 0);
+    let summary = doc.select(&sel("section#summary")).next().unwrap().html();
+    assert!(
+        summary.contains("Not shown for lack of input: Parameters (to reproduce), Training curves")
+            && summary.contains("No pruning table was given (--pruning)."),
+        "{summary}"
+    );
+    // the methods describe only what is shown
+    let methods = doc.select(&sel("section#methods")).next().unwrap().html();
+    assert!(!methods.contains("ACAT") && !methods.contains("Head atlas"));
     // only the model dir's files: the redundancy map falls back to the head atlas column
     let args = vec![
         "report".to_string(),
@@ -522,4 +535,229 @@ fn man_pages_cover_every_subcommand() {
     }
     let report = std::fs::read_to_string(dir.path().join("cisformer-report.1")).unwrap();
     assert!(report.contains("interactions"));
+}
+
+fn section(doc: &Html, id: &str) -> String {
+    doc.select(&sel(&format!("section#{id}")))
+        .next()
+        .unwrap_or_else(|| panic!("section {id} missing"))
+        .html()
+}
+
+#[test]
+fn predicted_vs_observed_plots_held_out_rows_only_coloured_by_set() {
+    // The fixture model's split.tsv: ids ending in 8 are validation, in 9 test; 120 of
+    // the 130 labelled ids are predicted, so 24 are held out.
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let figs: Vec<_> = doc.select(&sel("section#predictions figure")).collect();
+    assert_eq!(figs.len(), 2);
+    for f in &figs {
+        let svg = f.select(&sel("svg")).next().unwrap().html();
+        assert_eq!(svg.matches("<circle").count(), 24, "held-out points only");
+        for legend in ["validation", "test"] {
+            assert!(
+                svg.contains(&format!("\n{legend}\n</text>")),
+                "legend entry {legend}"
+            );
+        }
+        assert!(!svg.contains("\ntraining\n</text>"), "no training entry");
+        let cap = f.select(&sel("figcaption")).next().unwrap().inner_html();
+        assert!(cap.contains("held-out rows: n = 24"), "{cap}");
+    }
+    let text = section(&doc, "predictions");
+    for row in [
+        "<td>training</td><td class=\"num\" data-v=\"96.0\">96</td>",
+        "<td>validation</td><td class=\"num\" data-v=\"12.0\">12</td>",
+        "<td>held-out</td><td class=\"num\" data-v=\"24.0\">24</td>",
+    ] {
+        assert!(text.contains(row), "{row} in {text}");
+    }
+    // the set column is not an unlabelled output
+    assert!(!text.contains("without labels (not shown): uncertainty, set"));
+    // a 'set' column of the predictions wins over split.tsv: all training, all plotted
+    let (_d, p) = edited("predictions.tsv", |t| {
+        t.lines()
+            .enumerate()
+            .map(|(i, l)| format!("{l}\t{}\n", if i == 0 { "set" } else { "training" }))
+            .collect()
+    });
+    let mut args = full_args();
+    let at = args.iter().position(|a| a == "--predictions").unwrap();
+    args[at + 1] = p.display().to_string();
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    let svg = doc
+        .select(&sel("section#predictions svg"))
+        .next()
+        .unwrap()
+        .html();
+    assert_eq!(svg.matches("<circle").count(), 120);
+    assert!(section(&doc, "predictions").contains("Every row is a training row"));
+}
+
+#[test]
+fn summary_shows_test_and_ridge_r_noise_ceiling_total_time_and_top_pair_checks() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let summary = section(&doc, "summary");
+    for kv in [
+        "<td>test r, R² (Transformer, activity_k562)</td><td>0.780, 0.578</td>",
+        "<td>validation r, R² (Transformer, activity_k562)</td><td>0.800, 0.610</td>",
+        "<td>test r (ridge baseline, activity_k562)</td><td>0.700</td>",
+        "<td>test r (ridge baseline, activity_hepg2)</td><td>0.680</td>",
+        "<td>noise ceiling (r, activity_hepg2)</td><td>0.910 (",
+    ] {
+        assert!(summary.contains(kv), "{kv} in {summary}");
+    }
+    // val r2 as train printed it (metrics.tsv), not the log's last val_r2
+    assert!(!summary.contains("final val_r2"));
+    // total time: the sum of the log's per-epoch seconds
+    let log = std::fs::read_to_string(data("model/train_log.tsv")).unwrap();
+    let total: f64 = log
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(4).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let want = format!("<td>total training time</td><td>{total:.0} s over 10 epochs</td>");
+    assert!(
+        total > 100.0 && summary.contains(&want),
+        "{want} in {summary}"
+    );
+    // each top pair with its q, head, verdict and epistasis interval
+    assert!(
+        summary.contains(
+            "GATA1 + TAL1 (q = 2.69e-11; L2H2; validation: confirmed, epistasis 0.598 [0.489, 0.708])"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("<td>2nd pair</td><td>KLF1 + NFE2 (q = 6.44e-11"));
+    // without metrics.tsv the log's final values stay
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["config.json", "meta.json", "train_log.tsv"] {
+        std::fs::copy(data("model").join(f), dir.path().join(f)).unwrap();
+    }
+    let html = render(&[
+        "report".into(),
+        "--model".into(),
+        dir.path().display().to_string(),
+    ]);
+    let summary = section(&Html::parse_document(&html), "summary");
+    assert!(summary.contains("final val_pearson"));
+    assert!(!summary.contains("ridge baseline"));
+}
+
+#[test]
+fn interactions_table_leads_with_rank_pair_head_effect_q_and_verdict() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let th: Vec<String> = doc
+        .select(&sel("section#interactions th"))
+        .map(|t| t.text().collect())
+        .collect();
+    assert_eq!(
+        th[..7],
+        [
+            "rank", "motif_a", "motif_b", "head", "effect", "q_value", "verdict"
+        ]
+    );
+    assert_eq!(th.iter().filter(|h| *h == "q_value").count(), 1);
+    let first: Vec<String> = doc
+        .select(&sel("section#interactions tbody tr"))
+        .next()
+        .unwrap()
+        .select(&sel("td"))
+        .map(|t| t.text().collect())
+        .collect();
+    assert_eq!(
+        first[..7],
+        [
+            "1",
+            "GATA1",
+            "TAL1",
+            "L2H2",
+            "6.272",
+            "2.69e-11",
+            "confirmed"
+        ]
+    );
+    // pairs the validation did not check say so; no validation table, no verdict column
+    assert!(section(&doc, "interactions").contains("<td>not validated</td>"));
+    let args: Vec<String> = full_args()
+        .into_iter()
+        .filter(|a| !a.contains("validation"))
+        .collect();
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    assert!(
+        !doc.select(&sel("section#interactions th"))
+            .any(|t| t.text().collect::<String>() == "verdict")
+    );
+}
+
+#[test]
+fn heatmaps_name_normalised_entropy_and_anchor_their_scales() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let heads = section(&doc, "heads");
+    assert!(heads.contains("Attention entropy (normalised, 0–1)"));
+    assert!(!html.contains("nats)"), "entropy is not in nats");
+    // distances from 0, fractions on 0–1: the key gives the scale and the values
+    assert!(heads.contains("scale 0 to "), "{heads}");
+    assert!(heads.contains("scale 0 to 1; values "));
+}
+
+#[test]
+fn spacing_profiles_shade_the_best_window_and_mark_the_observed_distance() {
+    let html = render(&full_args());
+    let doc = Html::parse_document(&html);
+    let caps: Vec<String> = doc
+        .select(&sel("section#profiles figcaption"))
+        .map(|c| c.text().collect())
+        .collect();
+    let coop: Vec<&String> = caps
+        .iter()
+        .filter(|c| c.starts_with("cooperativity"))
+        .collect();
+    assert_eq!(coop.len(), 3);
+    for c in &coop {
+        assert!(c.contains("Shaded: "), "{c}");
+    }
+    // GATA1–TAL1 peaks at 20 bp (fixture), median distance 31 bp in the interaction table
+    assert!(coop[0].contains("same curve"), "{}", coop[0]);
+    assert!(coop[0].contains("Dashed: the pair's median distance in the data (31 bp)."));
+}
+
+#[test]
+fn null_run_adds_a_calibration_section_with_qq_plots() {
+    let mut args = full_args();
+    args.extend(["--null".into(), data("null").display().to_string()]);
+    let html = render(&args);
+    let doc = Html::parse_document(&html);
+    let s = section(&doc, "null");
+    assert!(doc.select(&sel("nav a[href='#null']")).next().is_some());
+    assert_eq!(
+        doc.select(&sel("section#null svg")).count(),
+        3,
+        "one QQ plot per table"
+    );
+    for kv in [
+        "<td>per-pair table: calls at q_value &lt; 0.05</td><td>0 of 36</td>",
+        "<td>rows (pair × head): calls at q_value &lt; 0.05</td><td>0 of 144</td>",
+        "<td>validate (effect test): calls at effect_q &lt; 0.05</td><td>1 of 10</td>",
+    ] {
+        assert!(s.contains(kv), "{kv} in {s}");
+    }
+    assert!(s.contains("expected −log10 p (uniform)"));
+    assert!(section(&doc, "methods").contains("Calibration."));
+    // a folder without any of the tables is an error
+    let empty = tempfile::tempdir().unwrap();
+    let model = data("model").display().to_string();
+    let e = empty.path().display().to_string();
+    fails_with(
+        &["report", "--model", &model, "--null", &e],
+        "holds none of pairs.tsv, interactions.tsv, validation.tsv",
+    );
+    // without --null: no section
+    assert!(!render(&full_args()).contains("id=\"null\""));
 }

@@ -165,6 +165,67 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
         assert!(q >= p && q <= 1.0, "{r:?}");
     }
 
+    // Without --spacing-max the scan reaches at least 50 bp and every pair's distances in
+    // the data (here: its median distance in the interaction table), not a fixed 20 bp.
+    let s5 = d.join("s5.tsv");
+    let mut c = cisformer();
+    c.args(["validate", "-q", "--model"])
+        .arg(&model)
+        .arg("--fasta")
+        .arg(sim.join("seqs.fa"))
+        .arg("--motifs")
+        .arg(sim.join("motifs.meme"))
+        .arg("--interactions")
+        .arg(&inter)
+        .args([
+            "--top",
+            "3",
+            "--draws",
+            "1",
+            "--max-seqs",
+            "5",
+            "--bootstrap",
+            "50",
+            "--spacing-n",
+            "2",
+            "--spacing-step",
+            "5",
+            "-o",
+            "-",
+            "--spacing-out",
+        ])
+        .arg(&s5);
+    ok(&mut c);
+    let table = std::fs::read_to_string(&inter).unwrap();
+    let mut t = table.lines();
+    let head: Vec<&str> = t.next().unwrap().split('\t').collect();
+    let at = |n: &str| head.iter().position(|h| *h == n).unwrap();
+    let median = |a: &str, b: &str| -> usize {
+        t.clone()
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .find(|f| f[at("motif_a")] == a && f[at("motif_b")] == b)
+            .map(|f| f[at("median_distance_bp")].parse().unwrap())
+            .unwrap()
+    };
+    let curves = std::fs::read_to_string(&s5).unwrap();
+    let mut reach: Vec<(String, String, usize)> = Vec::new();
+    for l in curves.lines().skip(1) {
+        let f: Vec<&str> = l.split('\t').collect();
+        let d: usize = f[3].parse().unwrap();
+        match reach.iter_mut().find(|r| r.0 == f[0] && r.1 == f[1]) {
+            Some(r) => r.2 = r.2.max(d),
+            None => reach.push((f[0].into(), f[1].into(), d)),
+        }
+    }
+    assert_eq!(reach.len(), 3, "{curves}");
+    for (a, b, max) in &reach {
+        assert!(
+            *max >= 50 && *max >= median(a, b),
+            "{a}-{b} scanned to {max} bp"
+        );
+        assert!(*max <= 120, "{a}-{b} beyond the sequence length");
+    }
+
     // The report shows the concordance table and the curves.
     let html = ok(cisformer()
         .args(["report", "-q", "--model"])

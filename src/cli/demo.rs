@@ -201,8 +201,6 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
                 "500",
                 "--spacing-n",
                 "8",
-                "--spacing-max",
-                "40",
                 "--spacing-step",
                 "4",
                 "--spacing-out",

@@ -11,7 +11,8 @@ use super::Global;
 
 /// Write one self-contained HTML report (inline CSS and SVG, no network).
 ///
-/// Every input but --model is optional; a section whose input is missing says so.
+/// Every input but --model is optional; a section whose input is missing is left out and
+/// named in the run summary.
 /// Tables are read by column name, so extra columns are fine.
 ///
 /// Example: `cisformer report --model model --heads heads.tsv --interactions pairs.tsv
@@ -51,6 +52,14 @@ pub struct Args {
     /// Forgetting results TSV (shown as a table).
     #[arg(long, value_name = "TSV")]
     forgetting: Option<PathBuf>,
+    /// A null-grammar run's folder (as bench/calibration.sh writes WORKDIR/null_1/): adds
+    /// a calibration section with QQ plots of the p-values of its pairs.tsv,
+    /// interactions.tsv and validation.tsv and their calls at q < 0.05.
+    #[arg(long, value_name = "DIR")]
+    null: Option<PathBuf>,
+    /// `simulate`'s summary.json, for the noise ceiling [default: summary.json beside --labels].
+    #[arg(long, value_name = "JSON")]
+    sim_summary: Option<PathBuf>,
     /// Page title (default: "cisformer report: <model dir name>").
     #[arg(long, value_name = "T")]
     title: Option<String>,
@@ -76,6 +85,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.labels.as_ref())
         .read_opt(args.pruning.as_ref())
         .read_opt(args.forgetting.as_ref())
+        .read_opt(args.sim_summary.as_ref())
         .write(&args.out)
         .check()?;
     let inputs = ReportInputs {
@@ -90,6 +100,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         labels: args.labels,
         pruning: args.pruning,
         forgetting: args.forgetting,
+        null_dir: args.null,
+        sim_summary: args.sim_summary,
         title: args.title,
         top_interactions: args.top,
     };

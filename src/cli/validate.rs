@@ -21,8 +21,8 @@ use super::{Global, write_to};
 /// both replaced by bases drawn from the sequence's own composition (--draws times),
 /// giving the epistasis f(AB) - f(A) - f(B) + f(none) with a 95% bootstrap interval;
 /// (b) a spacing scan: consensus instances implanted into background sequences at gaps
-/// 0..=--spacing-max in all four strand combinations (cooperativity curve and best
-/// spacing); (c) head ablation: the pair's best head(s) masked and the epistasis
+/// 0..=--spacing-max (by default up to the pair's largest gap in the input, at least 50)
+/// in all four strand combinations (cooperativity curve and best spacing); (c) head ablation: the pair's best head(s) masked and the epistasis
 /// recomputed. Verdict: confirmed (the table's q <= --alpha with a positive effect, whichever
 /// score it holds: attention × gradient or co-attention, and
 /// an epistasis interval excluding 0), attention-only, effect-only, neither, or untested
@@ -86,9 +86,10 @@ pub struct Args {
     /// Their length [default: the median input length].
     #[arg(long, value_name = "BP")]
     spacing_len: Option<usize>,
-    /// Largest gap (bp between the end of A and the start of B) of the spacing scan.
-    #[arg(long, default_value_t = 50, value_name = "BP")]
-    spacing_max: usize,
+    /// Largest gap (bp between the end of A and the start of B) of the spacing scan
+    /// [default: 50, or the pair's largest gap in the input sequences when larger].
+    #[arg(long, value_name = "BP")]
+    spacing_max: Option<usize>,
     /// Gap step of the spacing scan.
     #[arg(long, default_value_t = 2, value_name = "BP")]
     spacing_step: usize,
@@ -187,8 +188,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let spacing = (!args.no_spacing).then(|| SpacingConfig {
         n: args.spacing_n,
         len: args.spacing_len.unwrap_or(lens[lens.len() / 2]),
-        max_gap: args.spacing_max,
+        max_gap: args.spacing_max.unwrap_or(50),
         step: args.spacing_step,
+        cover_observed: args.spacing_max.is_none(),
         seed: args.seed,
         composition: validate::composition(seqs.iter().copied()),
     });

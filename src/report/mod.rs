@@ -1,7 +1,8 @@
 //! One self-contained HTML report of a trained model and its analyses.
 //!
 //! Inputs are the tables the other stages write; each is optional except the model
-//! directory, and a section whose input is absent says so instead of failing. Every
+//! directory, and a section whose input is absent is left out (the summary names it)
+//! instead of failing. Every
 //! table is read by column name ([`tsv::Table`]), so upstream stages may add columns.
 //! The page has no external references: CSS, SVG charts (plotters) and the small
 //! table-sorting script are inline, and it renders the same offline and in print.
@@ -32,10 +33,11 @@ use serde::Serialize;
 
 use crate::{Error, Result};
 
-/// Where the report's inputs are; `None` leaves that section with a short "not provided" note.
+/// Where the report's inputs are; `None` leaves that section out (the summary names it).
 #[derive(Debug, Clone, Default)]
 pub struct ReportInputs {
-    /// Model directory: `config.json`, `meta.json`, `train_log.tsv` are read when present.
+    /// Model directory: `config.json`, `meta.json`, `train_log.tsv`, `metrics.tsv` and
+    /// `split.tsv` are read when present.
     pub model_dir: PathBuf,
     /// Head atlas TSV (one row per layer/head).
     pub heads: Option<PathBuf>,
@@ -57,6 +59,11 @@ pub struct ReportInputs {
     pub pruning: Option<PathBuf>,
     /// Forgetting results TSV (shown as a table).
     pub forgetting: Option<PathBuf>,
+    /// A null-grammar run's folder (pairs.tsv, interactions.tsv and/or validation.tsv):
+    /// adds a calibration section with QQ plots of their p-values.
+    pub null_dir: Option<PathBuf>,
+    /// A `simulate` summary.json for the noise ceiling; by default the one beside `labels`.
+    pub sim_summary: Option<PathBuf>,
     /// Page title; defaults to one naming the model directory.
     pub title: Option<String>,
     /// Most interaction rows to list (default 100 when 0).
@@ -143,7 +150,8 @@ impl TableView {
     }
 }
 
-/// One section of the page. `missing` replaces the content when its input was not given.
+/// One section of the page. `missing` says why its input is absent; such a section is left
+/// out of the page and named in the run summary.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Section {
     id: &'static str,
@@ -179,6 +187,8 @@ struct Page<'a> {
     title: &'a str,
     version: &'a str,
     sections: &'a [Section],
+    /// Ids of the sections shown, so the methods describe only those.
+    present: Vec<&'static str>,
 }
 
 const TEMPLATE: &str = include_str!("template.html");
@@ -203,6 +213,7 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
         title: &title,
         version: env!("CARGO_PKG_VERSION"),
         sections: &sections,
+        present: sections.iter().map(|s| s.id).collect(),
     };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)

@@ -6,7 +6,7 @@ use std::{
 
 use super::{
     Cell, Figure, Kv, ReportInputs, Section, TableView,
-    plot::{self, Grid, PointGroup, Series, short_num},
+    plot::{self, Grid, Marks, PointGroup, Scale, Series, short_num},
     stats,
     tsv::{Table, is_missing},
 };
@@ -19,16 +19,27 @@ const MAX_POINTS: usize = 4000;
 /// Pairs that get spacing/co-attention profile charts.
 const MAX_PROFILE_PAIRS: usize = 6;
 
-/// All sections in page order.
+/// All sections in page order; a section whose input was not given is left out of the
+/// page and named in the summary instead.
 pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     let dir = &inp.model_dir;
     let config = read_json_opt(&dir.join("config.json"))?;
     let meta = read_json_opt(&dir.join("meta.json"))?;
-    let log_path = dir.join("train_log.tsv");
-    let train_log = if log_path.is_file() {
-        Some(Table::read(&log_path)?)
-    } else {
-        None
+    let table_in = |name: &str| {
+        let p = dir.join(name);
+        p.is_file().then(|| Table::read(&p)).transpose()
+    };
+    let train_log = table_in("train_log.tsv")?;
+    let metrics = table_in("metrics.tsv")?;
+    let split = table_in("split.tsv")?;
+    // A `simulate` data set keeps its summary.json beside labels.tsv.
+    let sim_path = inp.sim_summary.clone().or_else(|| {
+        let p = inp.labels.as_ref()?.parent()?.join("summary.json");
+        p.is_file().then_some(p)
+    });
+    let sim = match &sim_path {
+        Some(p) => read_json_opt(p)?,
+        None => None,
     };
     let heads = read_opt(&inp.heads)?;
     let top = if inp.top_interactions == 0 {
@@ -50,14 +61,19 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     let pruning = read_opt(&inp.pruning)?;
     let forgetting = read_opt(&inp.forgetting)?;
 
-    let training = training_section(train_log.as_ref())?;
-    let prediction = prediction_section(predictions.as_ref(), labels.as_ref())?;
+    let training = training_section(train_log.as_ref(), metrics.is_some())?;
+    let prediction = prediction_section(predictions.as_ref(), labels.as_ref(), split.as_ref())?;
     let head_atlas = heads_section(heads.as_ref())?;
     let redundancy_sec = redundancy_section(heads.as_ref(), redundancy.as_ref())?;
-    let inter = interactions_section(interactions.as_ref())?;
-    let profiles = profiles_section(spacing.as_ref(), validation.as_ref())?;
+    let inter = interactions_section(interactions.as_ref(), validation.as_ref())?;
+    let profiles = profiles_section(
+        spacing.as_ref(),
+        validation.as_ref(),
+        interactions.as_ref().map(|t| &t.0),
+    )?;
     let valid = validation_section(validation.as_ref())?;
     let patching = patch.as_ref().map(patching_section).transpose()?;
+    let null = inp.null_dir.as_deref().map(null_section).transpose()?;
     let prune = plain_table_section(
         "pruning",
         "Pruning",
@@ -72,15 +88,17 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
     );
 
     let mut summary = Section::new("summary", "Run summary");
-    summary.kvs = summary_kvs(
-        inp,
-        config.as_ref(),
-        meta.as_ref(),
-        train_log.as_ref(),
-        heads.as_ref(),
-        interactions.as_ref(),
-        validation.as_ref(),
-    )?;
+    let run = Run {
+        meta: meta.as_ref(),
+        config: config.as_ref(),
+        log: train_log.as_ref(),
+        metrics: metrics.as_ref(),
+        sim: sim.as_ref().zip(sim_path.as_deref()),
+        heads: heads.as_ref(),
+        inter: interactions.as_ref(),
+        valid: validation.as_ref(),
+    };
+    summary.kvs = summary_kvs(inp, &run)?;
     let mut params = Section::new("parameters", "Parameters (to reproduce)");
     match (&config, &meta) {
         (None, None) => {
@@ -104,7 +122,6 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
         }
     }
     let mut all = vec![
-        summary,
         params,
         training,
         prediction,
@@ -115,8 +132,40 @@ pub(crate) fn build(inp: &ReportInputs) -> Result<Vec<Section>> {
         valid,
     ];
     all.extend(patching);
-    all.extend([prune, forget, Section::new("methods", "Methods")]);
-    Ok(all)
+    all.extend(null);
+    all.extend([prune, forget]);
+    let (shown, left_out): (Vec<Section>, Vec<Section>) =
+        all.into_iter().partition(|s| s.missing.is_none());
+    if !left_out.is_empty() {
+        let titles: Vec<&str> = left_out.iter().map(|s| s.title).collect();
+        let why: Vec<&str> = left_out
+            .iter()
+            .filter_map(|s| s.missing.as_deref())
+            .collect();
+        summary.notes.push(format!(
+            "Not shown for lack of input: {}. {}",
+            titles.join(", "),
+            why.join(" ")
+        ));
+    }
+    let mut out = vec![summary];
+    out.extend(shown);
+    out.push(Section::new("methods", "Methods"));
+    Ok(out)
+}
+
+/// What the run summary reads.
+struct Run<'a> {
+    meta: Option<&'a serde_json::Value>,
+    config: Option<&'a serde_json::Value>,
+    log: Option<&'a Table>,
+    /// `train`'s metrics.tsv: the final (calibrated) model's numbers, as `train` printed them.
+    metrics: Option<&'a Table>,
+    /// A `simulate` summary.json and where it was read.
+    sim: Option<(&'a serde_json::Value, &'a Path)>,
+    heads: Option<&'a Table>,
+    inter: Option<&'a (Table, usize)>,
+    valid: Option<&'a Table>,
 }
 
 fn read_opt(p: &Option<std::path::PathBuf>) -> Result<Option<Table>> {
@@ -182,16 +231,8 @@ fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn summary_kvs(
-    inp: &ReportInputs,
-    config: Option<&serde_json::Value>,
-    meta: Option<&serde_json::Value>,
-    log: Option<&Table>,
-    heads: Option<&Table>,
-    inter: Option<&(Table, usize)>,
-    valid: Option<&Table>,
-) -> Result<Vec<Kv>> {
+fn summary_kvs(inp: &ReportInputs, run: &Run) -> Result<Vec<Kv>> {
+    let (config, meta) = (run.config, run.meta);
     let mut kv = vec![Kv::new(
         "model directory",
         inp.model_dir.display().to_string(),
@@ -222,29 +263,60 @@ fn summary_kvs(
             kv.push(Kv::new(label, json_text(v)));
         }
     }
-    if let Some(t) = log
+    if let Some(m) = run.metrics {
+        kv.extend(metric_kvs(m, run.sim)?);
+    } else if let Some((json, path)) = run.sim {
+        for (name, c) in noise_ceilings(json) {
+            kv.push(Kv::new(
+                format!("noise ceiling (r){}", suffix(&name, 2)),
+                format!("{} ({})", short_num(c), path.display()),
+            ));
+        }
+    }
+    if let Some(t) = run.log
         && !t.is_empty()
     {
         let last = t.len() - 1;
-        kv.push(Kv::new("training log rows", t.len().to_string()));
+        if t.col("seconds").is_some() {
+            let secs: f64 = (0..t.len())
+                .map(|r| t.num(r, "seconds"))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .sum();
+            let best = json_get(meta, &["extra"])
+                .and_then(|e| e.get("best_epoch"))
+                .map(|b| format!(", best epoch {}", json_text(b)))
+                .unwrap_or_default();
+            kv.push(Kv::new(
+                "total training time",
+                format!("{} over {} epochs{best}", duration(secs), t.len()),
+            ));
+        } else {
+            kv.push(Kv::new("training log rows", t.len().to_string()));
+        }
         for c in ["epoch", "step"] {
             if t.col(c).is_some() {
                 kv.push(Kv::new(format!("last {c}"), t.str(last, c)));
             }
         }
-        for c in t.header().iter().filter(|c| c.starts_with("val_")) {
-            let vals: Vec<f64> = (0..t.len())
-                .map(|r| t.num(r, c))
-                .collect::<Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .collect();
-            if let Some(&v) = vals.last() {
-                kv.push(Kv::new(format!("final {c}"), short_num(v)));
+        // Without metrics.tsv the log is all there is; with it, the log's val_* (before
+        // the final calibration) would disagree with what `train` printed.
+        if run.metrics.is_none() {
+            for c in t.header().iter().filter(|c| c.starts_with("val_")) {
+                let vals: Vec<f64> = (0..t.len())
+                    .map(|r| t.num(r, c))
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                if let Some(&v) = vals.last() {
+                    kv.push(Kv::new(format!("final {c}"), short_num(v)));
+                }
             }
         }
     }
-    if let Some(t) = heads {
+    if let Some(t) = run.heads {
         let n_prune = (0..t.len())
             .filter(|&r| {
                 matches!(
@@ -258,22 +330,201 @@ fn summary_kvs(
             kv.push(Kv::new("prune candidates", n_prune.to_string()));
         }
     }
-    if let Some((t, total)) = inter {
+    if let Some((t, total)) = run.inter {
         kv.push(Kv::new("interaction rows", total.to_string()));
-        if !t.is_empty() && t.has(&["motif_a", "motif_b"]) {
-            kv.push(Kv::new(
-                "top pair",
-                format!("{} + {}", t.str(0, "motif_a"), t.str(0, "motif_b")),
-            ));
+        if t.has(&["motif_a", "motif_b"]) {
+            kv.extend(top_pair_kvs(t, run.valid));
         }
     }
-    if let Some(t) = valid {
+    if let Some(t) = run.valid {
         kv.push(Kv::new("validated pairs", t.len().to_string()));
         if t.col("verdict").is_some() {
             kv.push(Kv::new("verdicts", verdict_counts(t).join(", ")));
         }
     }
     Ok(kv)
+}
+
+/// `", name"` when there are `n` or more outputs to tell apart, else nothing.
+fn suffix(name: &str, n: usize) -> String {
+    if n > 1 && !name.is_empty() {
+        format!(", {name}")
+    } else {
+        String::new()
+    }
+}
+
+/// Seconds as `73.8 s`, or with minutes beside them from two minutes on.
+fn duration(secs: f64) -> String {
+    if secs >= 120.0 {
+        format!("{} s ({:.1} min)", short_num(secs), secs / 60.0)
+    } else {
+        format!("{} s", short_num(secs))
+    }
+}
+
+/// `(output name, noise ceiling)` from a `simulate` summary.json.
+fn noise_ceilings(sim: &serde_json::Value) -> Vec<(String, f64)> {
+    sim.get("outputs")
+        .and_then(|o| o.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|o| {
+                    let c = o.get("noise_ceiling")?.as_f64()?;
+                    let name = o.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                    Some((name.to_string(), c))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Validation and test r of the Transformer, the ridge baseline's test r and the noise
+/// ceiling, per output, from `train`'s metrics.tsv (the numbers `train` printed).
+fn metric_kvs(m: &Table, sim: Option<(&serde_json::Value, &Path)>) -> Result<Vec<Kv>> {
+    m.require(&["model", "set", "output", "pearson"])?;
+    let mut outputs: Vec<&str> = Vec::new();
+    for r in 0..m.len() {
+        let o = m.str(r, "output");
+        if !outputs.contains(&o) {
+            outputs.push(o);
+        }
+    }
+    let get = |model: &str, set: &str, output: &str, col: &str| -> Result<Option<f64>> {
+        for r in 0..m.len() {
+            if m.str(r, "model") == model && m.str(r, "set") == set && m.str(r, "output") == output
+            {
+                return m.num(r, col);
+            }
+        }
+        Ok(None)
+    };
+    let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.3}"));
+    let ceilings = sim.map(|(j, _)| noise_ceilings(j)).unwrap_or_default();
+    let mut kv = Vec::new();
+    for (i, &o) in outputs.iter().enumerate() {
+        let sfx = suffix(o, outputs.len());
+        for (set, label) in [("validation", "validation"), ("test", "test")] {
+            let r = get("transformer", set, o, "pearson")?;
+            if r.is_some() {
+                let r2 = get("transformer", set, o, "r2")?;
+                kv.push(Kv::new(
+                    format!("{label} r, R² (Transformer{sfx})"),
+                    format!("{}, {}", fmt(r), fmt(r2)),
+                ));
+            }
+        }
+        if let Some(r) = get("ridge", "test", o, "pearson")? {
+            kv.push(Kv::new(
+                format!("test r (ridge baseline{sfx})"),
+                fmt(Some(r)),
+            ));
+        }
+        let ceiling = ceilings
+            .iter()
+            .find(|(n, _)| n == o)
+            .or_else(|| ceilings.get(i).filter(|_| outputs.len() == ceilings.len()));
+        if let (Some((_, c)), Some((_, path))) = (ceiling, sim) {
+            kv.push(Kv::new(
+                format!("noise ceiling (r{sfx})"),
+                format!("{} ({})", fmt(Some(*c)), path.display()),
+            ));
+        }
+    }
+    Ok(kv)
+}
+
+/// The validation row of the unordered pair `a`–`b`.
+fn validation_row(v: &Table, a: &str, b: &str) -> Option<usize> {
+    (0..v.len()).find(|&r| {
+        let (x, y) = (v.str(r, "motif_a"), v.str(r, "motif_b"));
+        (x == a && y == b) || (x == b && y == a)
+    })
+}
+
+/// The q column of an interaction or per-pair table (`joint_q` is the older name).
+fn q_column(t: &Table) -> Option<&'static str> {
+    ["q_value", "joint_q"]
+        .into_iter()
+        .find(|c| t.col(c).is_some())
+}
+
+/// A row's head as `L<layer>H<head>` (per-pair tables name it `best_layer`/`best_head`).
+fn head_label(t: &Table, r: usize) -> Option<String> {
+    let (l, h) = head_label_cols(t)?;
+    Some(format!("L{}H{}", t.str(r, l), t.str(r, h)))
+}
+
+/// The first three distinct pairs of the interaction table, each with its q-value, head,
+/// and its validation verdict and causal effect with its interval when validated.
+fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let mut kv = Vec::new();
+    for r in 0..t.len() {
+        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+        if seen
+            .iter()
+            .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
+        {
+            continue;
+        }
+        seen.push((a.to_string(), b.to_string()));
+        let mut parts = Vec::new();
+        if let Some(q) = q_column(t) {
+            parts.push(format!("q = {}", t.str(r, q)));
+        }
+        if let Some(h) = head_label(t, r) {
+            parts.push(h);
+        }
+        if let Some(v) = valid {
+            parts.push(match validation_row(v, a, b) {
+                Some(vr) => validation_summary(v, vr),
+                None => "not validated".into(),
+            });
+        }
+        let key = match seen.len() {
+            1 => "top pair".to_string(),
+            2 => "2nd pair".to_string(),
+            _ => "3rd pair".to_string(),
+        };
+        kv.push(Kv::new(key, format!("{a} + {b} ({})", parts.join("; "))));
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    kv
+}
+
+/// `verdict, <test> epistasis E [lo, hi]` of validation row `r`: the effect test behind
+/// the verdict when the table names it, else the plain epistasis and its bootstrap interval.
+fn validation_summary(v: &Table, r: usize) -> String {
+    let verdict = v.str(r, "verdict");
+    let verdict = if is_missing(verdict) { "NA" } else { verdict };
+    let (what, e, lo, hi) = if v.has(&["effect", "effect_lo", "effect_hi"]) {
+        let what = match v.str(r, "effect_test") {
+            "specific" => "arrangement-specific epistasis",
+            "cooperative" => "epistasis (one-sided)",
+            _ => "epistasis",
+        };
+        (what, "effect", "effect_lo", "effect_hi")
+    } else {
+        (
+            "epistasis",
+            "epistasis",
+            "epistasis_ci_low",
+            "epistasis_ci_high",
+        )
+    };
+    if v.has(&[e, lo, hi]) {
+        format!(
+            "validation: {verdict}, {what} {} [{}, {}]",
+            v.str(r, e),
+            v.str(r, lo),
+            v.str(r, hi)
+        )
+    } else {
+        format!("validation: {verdict}")
+    }
 }
 
 fn verdict_counts(t: &Table) -> Vec<String> {
@@ -306,7 +557,8 @@ fn is_loss_like(name: &str) -> bool {
         .any(|k| name.contains(k))
 }
 
-fn training_section(log: Option<&Table>) -> Result<Section> {
+/// `has_metrics`: the model directory has metrics.tsv, whose numbers the summary shows.
+fn training_section(log: Option<&Table>, has_metrics: bool) -> Result<Section> {
     let mut s = Section::new("training", "Training curves");
     let Some(t) = log else {
         return Ok(s.absent("The model directory has no train_log.tsv."));
@@ -403,11 +655,13 @@ fn training_section(log: Option<&Table>) -> Result<Section> {
         }
     }
     s.tables.push(best);
-    if let (Some(_), Some(secs)) = (t.col("seconds"), t.num(t.len() - 1, "seconds")?) {
-        s.notes.push(format!(
-            "Training time at the last row: {} s.",
-            short_num(secs)
-        ));
+    if has_metrics {
+        s.notes.push(
+            "The val_* columns are measured during training; the summary's validation and test \
+             numbers are the final model's (metrics.tsv, after train's linear calibration), as \
+             train printed them."
+                .into(),
+        );
     }
     Ok(s)
 }
@@ -427,7 +681,58 @@ fn id_index(t: &Table) -> Result<HashMap<&str, usize>> {
     Ok(idx)
 }
 
-fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Section> {
+/// The set (`training`, `validation`, `test`) of each prediction row: the predictions'
+/// own `set` column, else the model's split.tsv, else the labels' `set` column; `None`
+/// when none of them knows.
+fn row_sets(
+    p: &Table,
+    o: &Table,
+    obs_idx: &HashMap<&str, usize>,
+    split: Option<&Table>,
+) -> Result<Option<Vec<String>>> {
+    if p.col("set").is_some() {
+        return Ok(Some(
+            (0..p.len()).map(|r| p.str(r, "set").to_string()).collect(),
+        ));
+    }
+    if let Some(sp) = split.filter(|t| t.has(&["id", "set"])) {
+        let idx = id_index(sp)?;
+        return Ok(Some(
+            (0..p.len())
+                .map(|r| {
+                    idx.get(p.str(r, "id"))
+                        .map_or("NA".to_string(), |&i| sp.str(i, "set").to_string())
+                })
+                .collect(),
+        ));
+    }
+    if o.col("set").is_some() {
+        return Ok(Some(
+            (0..p.len())
+                .map(|r| o.str(obs_idx[p.str(r, "id")], "set").to_string())
+                .collect(),
+        ));
+    }
+    Ok(None)
+}
+
+/// Agreement of predictions with observations over some rows.
+struct Agreement {
+    n: usize,
+    pearson: Option<f64>,
+    spearman: Option<f64>,
+    r2: Option<f64>,
+}
+
+fn is_training(set: &str) -> bool {
+    matches!(set, "training" | "train")
+}
+
+fn prediction_section(
+    pred: Option<&Table>,
+    obs: Option<&Table>,
+    split: Option<&Table>,
+) -> Result<Section> {
     let mut s = Section::new("predictions", "Predicted vs observed");
     let (p, o) = match (pred, obs) {
         (Some(p), Some(o)) => (p, o),
@@ -446,7 +751,7 @@ fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Secti
     let outputs: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| *c != "id" && o.col(c).is_some())
+        .filter(|c| *c != "id" && *c != "set" && o.col(c).is_some())
         .collect();
     if outputs.is_empty() {
         return Err(Error::Invalid(format!(
@@ -476,7 +781,7 @@ fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Secti
     let unused: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| *c != "id" && o.col(c).is_none())
+        .filter(|c| *c != "id" && *c != "set" && o.col(c).is_none())
         .collect();
     if !unused.is_empty() {
         s.notes.push(format!(
@@ -488,50 +793,134 @@ fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Secti
                 .join(", ")
         ));
     }
+    let sets = row_sets(p, o, &obs_idx, split)?;
+    // Set names in a fixed order: training, validation, test, then any other as it comes.
+    let mut set_order: Vec<String> = Vec::new();
+    if let Some(sets) = &sets {
+        let rank = |x: &str| match x {
+            "training" | "train" => 0,
+            "validation" | "val" => 1,
+            "test" => 2,
+            _ => 3,
+        };
+        for x in sets {
+            if !set_order.contains(x) {
+                set_order.push(x.clone());
+            }
+        }
+        set_order.sort_by_key(|x| rank(x));
+    }
+    let held_out: Vec<&String> = set_order.iter().filter(|x| !is_training(x)).collect();
+    // Plot held-out rows when the split is known and has any; otherwise every row.
+    let plot_held_out = !held_out.is_empty();
+    match (&sets, plot_held_out) {
+        (None, _) => s.notes.push(
+            "No split is known (no 'set' column, no split.tsv in the model directory): every row is plotted."
+                .into(),
+        ),
+        (Some(_), false) => s
+            .notes
+            .push("Every row is a training row: the plot shows training data.".into()),
+        (Some(_), true) => s.notes.push(format!(
+            "The plots and their r show held-out rows only ({}); training rows are in the table.",
+            held_out
+                .iter()
+                .map(|x| x.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
     let mut table = TableView::new(
-        "Agreement per output",
-        ["output", "n", "pearson", "spearman", "r2"]
+        "Agreement per output and set",
+        ["output", "set", "n", "pearson", "spearman", "r2"]
             .map(String::from)
             .to_vec(),
         false,
     );
+    let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.3}"));
     for c in &outputs {
-        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        // (set, observed, predicted) of every row with both values.
+        let mut rows: Vec<(&str, f64, f64)> = Vec::new();
         for r in 0..p.len() {
             let orow = obs_idx[p.str(r, "id")];
             if let (Some(pv), Some(ov)) = (p.num(r, c)?, o.num(orow, c)?) {
-                xs.push(ov);
-                ys.push(pv);
+                let set = sets.as_ref().map_or("all", |x| x[r].as_str());
+                rows.push((set, ov, pv));
             }
         }
-        let fmt = |v: Option<f64>| v.map_or("NA".to_string(), |v| format!("{v:.3}"));
-        let (pr, sp, r2) = (
-            stats::pearson(&xs, &ys),
-            stats::spearman(&xs, &ys),
-            stats::r2(&ys, &xs),
-        );
-        table.push(vec![
-            Cell::text(c.as_str()),
-            Cell::text(xs.len().to_string()),
-            Cell::text(fmt(pr)),
-            Cell::text(fmt(sp)),
-            Cell::text(fmt(r2)),
-        ]);
-        let stride = xs.len().div_ceil(MAX_POINTS).max(1);
-        let pts: Vec<(f64, f64)> = xs
-            .iter()
-            .zip(&ys)
-            .step_by(stride)
-            .map(|(&a, &b)| (a, b))
-            .collect();
-        let group = PointGroup {
-            name: c.to_string(),
-            points: pts,
-            bars: Vec::new(),
+        let agree = |keep: &dyn Fn(&str) -> bool| {
+            let (xs, ys): (Vec<f64>, Vec<f64>) = rows
+                .iter()
+                .filter(|r| keep(r.0))
+                .map(|r| (r.1, r.2))
+                .unzip();
+            Agreement {
+                n: xs.len(),
+                pearson: stats::pearson(&xs, &ys),
+                spearman: stats::spearman(&xs, &ys),
+                r2: stats::r2(&ys, &xs),
+            }
         };
+        let mut push = |set: &str, a: Agreement| {
+            table.push(vec![
+                Cell::text(c.as_str()),
+                Cell::text(set),
+                Cell::text(a.n.to_string()),
+                Cell::text(fmt(a.pearson)),
+                Cell::text(fmt(a.spearman)),
+                Cell::text(fmt(a.r2)),
+            ]);
+        };
+        for set in &set_order {
+            push(set, agree(&|x| x == set.as_str()));
+        }
+        if held_out.len() > 1 {
+            push("held-out", agree(&|x| !is_training(x)));
+        }
+        if sets.is_none() {
+            push("all", agree(&|_| true));
+        }
+        let shown = |x: &str| !plot_held_out || !is_training(x);
+        let Agreement {
+            n,
+            pearson: pr,
+            spearman: sp,
+            ..
+        } = agree(&shown);
+        let plotted: Vec<&String> = if plot_held_out {
+            held_out.clone()
+        } else {
+            set_order.iter().collect()
+        };
+        let stride = n.div_ceil(MAX_POINTS).max(1);
+        let mut groups: Vec<PointGroup> = if sets.is_none() {
+            vec![PointGroup {
+                name: c.to_string(),
+                ..PointGroup::default()
+            }]
+        } else {
+            plotted
+                .iter()
+                .map(|x| PointGroup {
+                    name: x.to_string(),
+                    ..PointGroup::default()
+                })
+                .collect()
+        };
+        for (k, r) in rows.iter().filter(|r| shown(r.0)).enumerate() {
+            if k % stride != 0 {
+                continue;
+            }
+            let g = if sets.is_none() {
+                0
+            } else {
+                plotted.iter().position(|x| x.as_str() == r.0).unwrap_or(0)
+            };
+            groups[g].points.push((r.1, r.2));
+        }
+        let which = if plot_held_out { "held-out" } else { "all" };
         let mut caption = format!(
-            "{c}: n = {}, Pearson r = {}, Spearman ρ = {}.",
-            xs.len(),
+            "{c}, {which} rows: n = {n}, Pearson r = {}, Spearman ρ = {}.",
             fmt(pr),
             fmt(sp)
         );
@@ -539,7 +928,7 @@ fn prediction_section(pred: Option<&Table>, obs: Option<&Table>) -> Result<Secti
             caption.push_str(&format!(" Every {stride}th point drawn."));
         }
         s.figures.push(Figure::new(
-            plot::scatter(c, "observed", "predicted", &[group], true, SQUARE)?,
+            plot::scatter(c, "observed", "predicted", &groups, true, SQUARE)?,
             caption,
         ));
     }
@@ -617,15 +1006,38 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
     }
     let (rl, cl) = layer_head_labels(layers, nheads);
     let cell = if nheads > 16 { 22 } else { 42 };
+    // Each panel's colour scale starts where its quantity has a natural origin: fractions
+    // on 0–1, distances from 0, enrichment a ratio (white at 1, no focus), importance
+    // diverging at 0.
     let panels = [
-        ("entropy", "Attention entropy (nats)"),
-        ("mean_distance_bp", "Mean attention distance (bp)"),
-        ("local_fraction", "Local fraction"),
-        ("boundary_fraction", "Boundary mass (CLS/SEP)"),
-        ("top_motif_enrichment", "Motif focus (top-motif enrichment)"),
-        ("importance_dmetric", "Importance (Δ metric on ablation)"),
+        (
+            "entropy",
+            "Attention entropy (normalised, 0–1)",
+            Scale::Fixed(0.0, 1.0),
+        ),
+        (
+            "mean_distance_bp",
+            "Mean attention distance (bp)",
+            Scale::FromZero,
+        ),
+        ("local_fraction", "Local fraction", Scale::Fixed(0.0, 1.0)),
+        (
+            "boundary_fraction",
+            "Boundary mass (CLS/SEP)",
+            Scale::Fixed(0.0, 1.0),
+        ),
+        (
+            "top_motif_enrichment",
+            "Motif focus (top-motif enrichment)",
+            Scale::Ratio,
+        ),
+        (
+            "importance_dmetric",
+            "Importance (Δ metric on ablation)",
+            Scale::Diverging(0.0),
+        ),
     ];
-    for (col, title) in panels {
+    for (col, title, scale) in panels {
         if t.col(col).is_none() {
             continue;
         }
@@ -646,8 +1058,15 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
             col_labels: cl.clone(),
             values,
             cell_text: text,
+            scale,
         };
-        let mut caption = format!("{title}: layer × head (column {col}; grey = no value).");
+        let what = match scale {
+            Scale::Diverging(c) => format!("white = {}", short_num(c)),
+            Scale::Ratio => "white = 1, no enrichment".into(),
+            Scale::FromZero => "scale from 0".into(),
+            _ => "scale 0–1".into(),
+        };
+        let mut caption = format!("{title}: layer × head (column {col}; {what}; grey = no value).");
         if named {
             caption.push_str(" Cells name the top motif; the table below gives the values.");
         }
@@ -722,6 +1141,7 @@ fn redundancy_section(heads: Option<&Table>, matrix: Option<&Table>) -> Result<S
             title: "Head-by-head similarity".into(),
             row_labels: labels.clone(),
             col_labels: labels,
+            scale: Scale::unit_or(&values, Scale::Diverging(0.0)),
             values,
             cell_text: Vec::new(),
         };
@@ -756,6 +1176,7 @@ fn redundancy_section(heads: Option<&Table>, matrix: Option<&Table>) -> Result<S
         title: "Redundancy (similarity to the most similar head)".into(),
         row_labels: rl,
         col_labels: cl,
+        scale: Scale::unit_or(&values, Scale::Diverging(0.0)),
         values,
         cell_text: text,
     };
@@ -767,8 +1188,10 @@ fn redundancy_section(heads: Option<&Table>, matrix: Option<&Table>) -> Result<S
     Ok(s)
 }
 
-/// `t` holds the first rows of the interaction table, `total` counts all of them.
-fn interactions_section(t: Option<&(Table, usize)>) -> Result<Section> {
+/// `t` holds the first rows of the interaction table, `total` counts all of them. The
+/// columns a reader decides on come first (rank, pair, head, effect, q-value, and the
+/// validation verdict when `valid` is given); the rest follow in file order.
+fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Result<Section> {
     let mut s = Section::new("interactions", "Top interactions");
     let Some((t, total)) = t else {
         return Ok(s.absent("No interaction table was given (--interactions)."));
@@ -776,15 +1199,25 @@ fn interactions_section(t: Option<&(Table, usize)>) -> Result<Section> {
     t.require(&["motif_a", "motif_b"])?;
     // Validate the numeric columns the table promises, so a malformed file fails loudly.
     for r in 0..t.len() {
-        for c in ["rank", "layer", "head", "n_pairs", "n_seqs"] {
+        for c in [
+            "rank",
+            "layer",
+            "head",
+            "best_layer",
+            "best_head",
+            "n_pairs",
+            "n_seqs",
+        ] {
             t.uint(r, c)?;
         }
         for c in [
             "co_attention",
             "background",
             "effect",
+            "best_effect",
             "p_value",
             "q_value",
+            "joint_q",
             "median_distance_bp",
         ] {
             t.num(r, c)?;
@@ -797,12 +1230,69 @@ fn interactions_section(t: Option<&(Table, usize)>) -> Result<Section> {
         ));
     }
     s.notes.push("Click a column header to sort.".into());
-    s.tables.push(TableView::from_tsv(
-        format!("Motif pairs by {}", score_label(t)),
-        t,
-        usize::MAX,
-    ));
+    let valid = valid.filter(|v| v.has(&["motif_a", "motif_b", "verdict"]));
+    let effect = ["effect", "best_effect"]
+        .into_iter()
+        .find(|c| t.col(c).is_some());
+    let q = q_column(t);
+    let has_head = head_label_cols(t);
+    let mut header: Vec<String> = Vec::new();
+    let mut lead: Vec<&str> = Vec::new();
+    for c in ["rank", "motif_a", "motif_b"] {
+        if t.col(c).is_some() {
+            header.push(c.into());
+            lead.push(c);
+        }
+    }
+    if let Some((l, h)) = has_head {
+        header.push("head".into());
+        lead.extend([l, h]);
+    }
+    for c in effect.into_iter().chain(q) {
+        header.push(c.into());
+        lead.push(c);
+    }
+    if valid.is_some() {
+        header.push("verdict".into());
+    }
+    let rest: Vec<&String> = t
+        .header()
+        .iter()
+        .filter(|c| !lead.contains(&c.as_str()))
+        .collect();
+    header.extend(rest.iter().map(|c| c.to_string()));
+    let mut view = TableView::new(format!("Motif pairs by {}", score_label(t)), header, true);
+    for r in 0..t.len() {
+        let mut row: Vec<Cell> = Vec::new();
+        for c in ["rank", "motif_a", "motif_b"] {
+            if t.col(c).is_some() {
+                row.push(Cell::text(t.str(r, c)));
+            }
+        }
+        if has_head.is_some() {
+            row.push(Cell::text(head_label(t, r).unwrap_or_default()));
+        }
+        for c in effect.into_iter().chain(q) {
+            row.push(Cell::text(t.str(r, c)));
+        }
+        if let Some(v) = valid {
+            let verdict = validation_row(v, t.str(r, "motif_a"), t.str(r, "motif_b"))
+                .map_or("not validated", |vr| v.str(vr, "verdict"));
+            row.push(Cell::text(verdict));
+        }
+        row.extend(rest.iter().map(|c| Cell::text(t.str(r, c))));
+        view.push(row);
+    }
+    s.tables.push(view);
     Ok(s)
+}
+
+/// The layer and head columns of an interaction (`layer`, `head`) or per-pair
+/// (`best_layer`, `best_head`) table.
+fn head_label_cols(t: &Table) -> Option<(&'static str, &'static str)> {
+    [("layer", "head"), ("best_layer", "best_head")]
+        .into_iter()
+        .find(|(l, h)| t.has(&[l, h]))
 }
 
 /// What the interaction table's rows measure, from its `score` column (tables from
@@ -823,8 +1313,14 @@ fn score_label(t: &Table) -> &'static str {
     }
 }
 
-/// Spacing and co-attention profiles, one chart per pair and measure.
-fn profiles_section(spacing: Option<&Table>, valid: Option<&Table>) -> Result<Section> {
+/// Spacing and co-attention profiles, one chart per pair and measure. Cooperativity charts
+/// shade the window of highest cooperativity and mark the pair's median distance in the
+/// data (from the interaction table) with a dashed line.
+fn profiles_section(
+    spacing: Option<&Table>,
+    valid: Option<&Table>,
+    inter: Option<&Table>,
+) -> Result<Section> {
     let mut s = Section::new("profiles", "Co-attention and spacing profiles");
     let Some(t) = spacing else {
         return Ok(s.absent("No spacing curves were given (--spacing)."));
@@ -902,16 +1398,98 @@ fn profiles_section(spacing: Option<&Table>, valid: Option<&Table>) -> Result<Se
                 });
             }
             let title = format!("{} + {}: {m}", pair.0, pair.1);
+            let mut caption = format!(
+                "{m} of {} and {} against their spacing, per orientation.",
+                pair.0, pair.1
+            );
+            let mut marks = Marks::default();
+            if m == "cooperativity" {
+                if let Some(w) = best_window(&series) {
+                    marks.band = Some((w.from, w.to));
+                    let range = if w.from == w.to {
+                        format!("{} bp", short_num(w.from))
+                    } else {
+                        format!("{}–{} bp", short_num(w.from), short_num(w.to))
+                    };
+                    caption.push_str(&format!(
+                        " Shaded: {range}, where the {} curve stays at or above half its peak ({} at {} bp).",
+                        w.orientation,
+                        short_num(w.peak),
+                        short_num(w.at)
+                    ));
+                }
+                if let Some(d) = inter.and_then(|t| median_distance(t, &pair.0, &pair.1)) {
+                    marks.vline = Some(d);
+                    caption.push_str(&format!(
+                        " Dashed: the pair's median distance in the data ({} bp).",
+                        short_num(d)
+                    ));
+                }
+            }
             s.figures.push(Figure::new(
-                plot::line_chart(&title, "distance (bp)", m, &series, (420, 280))?,
-                format!(
-                    "{m} of {} and {} against their spacing, per orientation.",
-                    pair.0, pair.1
-                ),
+                plot::line_chart_marked(&title, "distance (bp)", m, &series, (420, 280), &marks)?,
+                caption,
             ));
         }
     }
     Ok(s)
+}
+
+/// The spacing window where the model's cooperativity is highest.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Window {
+    pub orientation: String,
+    /// Peak value and its distance.
+    pub peak: f64,
+    pub at: f64,
+    /// The contiguous run of distances around the peak at or above half of it.
+    pub from: f64,
+    pub to: f64,
+}
+
+/// The window around the highest point of all curves (points sorted by distance) where
+/// its curve stays at or above half the peak; `None` when no value is positive.
+pub(crate) fn best_window(curves: &[Series]) -> Option<Window> {
+    let (ci, pi) = curves
+        .iter()
+        .enumerate()
+        .flat_map(|(ci, c)| (0..c.points.len()).map(move |pi| (ci, pi)))
+        .filter(|&(ci, pi)| curves[ci].points[pi].1.is_finite())
+        .fold(None, |best: Option<(usize, usize)>, (ci, pi)| match best {
+            Some((bc, bp)) if curves[bc].points[bp].1 >= curves[ci].points[pi].1 => best,
+            _ => Some((ci, pi)),
+        })?;
+    let pts = &curves[ci].points;
+    let (at, peak) = pts[pi];
+    if peak <= 0.0 {
+        return None;
+    }
+    let keep = |k: usize| pts[k].1 >= peak / 2.0;
+    let mut lo = pi;
+    while lo > 0 && keep(lo - 1) {
+        lo -= 1;
+    }
+    let mut hi = pi;
+    while hi + 1 < pts.len() && keep(hi + 1) {
+        hi += 1;
+    }
+    Some(Window {
+        orientation: curves[ci].name.clone(),
+        peak,
+        at,
+        from: pts[lo].0,
+        to: pts[hi].0,
+    })
+}
+
+/// The median distance of pair `a`–`b` (either order) in its first interaction-table row.
+fn median_distance(t: &Table, a: &str, b: &str) -> Option<f64> {
+    (0..t.len())
+        .find(|&r| {
+            let (x, y) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+            (x == a && y == b) || (x == b && y == a)
+        })
+        .and_then(|r| t.num(r, "median_distance_bp").ok().flatten())
 }
 
 fn validation_section(t: Option<&Table>) -> Result<Section> {
@@ -1050,15 +1628,143 @@ fn patching_section(t: &Table) -> Result<Section> {
         col_labels: cl,
         values,
         cell_text: Vec::new(),
+        scale: Scale::Diverging(0.0),
     };
     let cell = if heads > 16 { 22 } else { 42 };
     s.figures.push(Figure::new(
         plot::heatmap(&grid, cell)?,
-        "Share of the clean − corrupted prediction difference restored by patching in each head's clean output: layer × head (grey = NA).",
+        "Share of the clean − corrupted prediction difference restored by patching in each head's clean output: layer × head (white = 0; grey = NA).",
     ));
     s.tables
         .push(TableView::from_tsv("Patching per head", t, usize::MAX));
     Ok(s)
+}
+
+/// Most points drawn per QQ plot: the smallest p-values all, the rest thinned.
+const QQ_POINTS: usize = 2000;
+
+/// Calibration on a run without interactions (`bench/calibration.sh` writes one per null
+/// seed, e.g. WORKDIR/null_1/): per table, the calls at q < 0.05 (there should be none,
+/// or at most one) and a QQ plot of its p-values against the uniform distribution.
+fn null_section(dir: &Path) -> Result<Section> {
+    let mut s = Section::new("null", "Calibration (null run)");
+    let tables = [
+        (
+            "pairs.tsv",
+            "per-pair table",
+            ["p_value", "p_value"],
+            ["q_value", "q_value"],
+        ),
+        (
+            "interactions.tsv",
+            "rows (pair × head)",
+            ["p_value", "p_value"],
+            ["q_value", "joint_q"],
+        ),
+        (
+            "validation.tsv",
+            "validate (effect test)",
+            ["effect_p", "specific_p"],
+            ["effect_q", "specific_q"],
+        ),
+    ];
+    let mut found = 0;
+    for (file, label, p_cols, q_cols) in tables {
+        let path = dir.join(file);
+        if !path.is_file() {
+            continue;
+        }
+        found += 1;
+        let t = Table::read(&path)?;
+        let (Some(pc), Some(qc)) = (
+            p_cols.into_iter().find(|c| t.col(c).is_some()),
+            q_cols.into_iter().find(|c| t.col(c).is_some()),
+        ) else {
+            return Err(Error::Parse {
+                path: t.path().to_string(),
+                line: 1,
+                msg: format!(
+                    "needs a p-value column ({}) and a q-value column ({})",
+                    p_cols[0], q_cols[0]
+                ),
+            });
+        };
+        let mut ps = Vec::with_capacity(t.len());
+        let mut calls = 0;
+        for r in 0..t.len() {
+            if let Some(p) = t.num(r, pc)? {
+                ps.push(p.clamp(f64::MIN_POSITIVE, 1.0));
+            }
+            if t.num(r, qc)?.is_some_and(|q| q < 0.05) {
+                calls += 1;
+            }
+        }
+        let below = ps.iter().filter(|&&p| p < 0.05).count();
+        s.kvs.push(Kv::new(
+            format!("{label}: calls at {qc} < 0.05"),
+            format!("{calls} of {}", t.len()),
+        ));
+        s.kvs.push(Kv::new(
+            format!("{label}: {pc} < 0.05"),
+            format!(
+                "{below} of {} ({:.1} %; uniform: 5 %)",
+                ps.len(),
+                if ps.is_empty() {
+                    0.0
+                } else {
+                    100.0 * below as f64 / ps.len() as f64
+                }
+            ),
+        ));
+        let pts = qq_points(&mut ps);
+        if pts.is_empty() {
+            continue;
+        }
+        let g = PointGroup {
+            name: label.into(),
+            points: pts,
+            bars: Vec::new(),
+        };
+        s.figures.push(Figure::new(
+            plot::scatter(
+                &format!("QQ: {file} {pc}"),
+                "expected −log10 p (uniform)",
+                "observed −log10 p",
+                &[g],
+                true,
+                SQUARE,
+            )?,
+            format!(
+                "{} p-values of {file} ({label}) against the uniform distribution; on the diagonal when calibrated, below it when conservative.",
+                ps.len()
+            ),
+        ));
+    }
+    if found == 0 {
+        return Err(Error::Invalid(format!(
+            "--null {}: holds none of pairs.tsv, interactions.tsv, validation.tsv",
+            dir.display()
+        )));
+    }
+    s.notes.push(format!(
+        "Tables of a run on data without interactions ({}): any call there is a false positive.",
+        dir.display()
+    ));
+    Ok(s)
+}
+
+/// `(expected, observed)` −log10 p of a QQ plot, smallest p first (expected quantile
+/// `(i + 0.5) / n`); beyond the first few hundred, every k-th point so at most
+/// [`QQ_POINTS`] are drawn.
+pub(crate) fn qq_points(ps: &mut [f64]) -> Vec<(f64, f64)> {
+    ps.sort_by(f64::total_cmp);
+    let n = ps.len();
+    let stride = n.div_ceil(QQ_POINTS).max(1);
+    ps.iter()
+        .enumerate()
+        .filter(|(i, _)| *i < 500 || i % stride == 0 || *i == n - 1)
+        .map(|(i, &p)| (-((i as f64 + 0.5) / n as f64).log10(), -p.log10()))
+        .collect()
 }
 
 fn plain_table_section(
@@ -1096,5 +1802,43 @@ mod tests {
                 ("f".to_string(), "s".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn best_window_spans_half_the_peak_around_it() {
+        let curve = |name: &str, ys: &[f64]| Series {
+            name: name.into(),
+            points: ys
+                .iter()
+                .enumerate()
+                .map(|(i, &y)| (i as f64 * 5.0, y))
+                .collect(),
+        };
+        let curves = [
+            curve("++", &[0.0, 0.1, 0.3, 0.2, 0.1]),
+            curve("+-", &[0.0, 0.2, 0.5, 0.9, 1.0, 0.6, 0.4, 0.7]),
+        ];
+        let w = best_window(&curves).unwrap();
+        assert_eq!(
+            (w.orientation.as_str(), w.peak, w.at, w.from, w.to),
+            ("+-", 1.0, 20.0, 10.0, 25.0),
+            "contiguous: 35 bp (0.7) is past a dip below half"
+        );
+        assert!(best_window(&[curve("++", &[-0.1, 0.0])]).is_none());
+    }
+
+    #[test]
+    fn qq_points_are_sorted_uniform_quantiles() {
+        let mut ps = vec![1.0, 0.01, 0.5, 0.1];
+        let q = qq_points(&mut ps);
+        assert_eq!(q.len(), 4);
+        assert!((q[0].0 - -(0.125f64).log10()).abs() < 1e-12);
+        assert!((q[0].1 - 2.0).abs() < 1e-12);
+        assert_eq!(q[3].1, 0.0);
+        let mut many: Vec<f64> = (0..10_000).map(|i| (i as f64 + 0.5) / 1e4).collect();
+        let q = qq_points(&mut many);
+        assert!(q.len() <= 500 + QQ_POINTS + 1, "{}", q.len());
+        // uniform p-values lie on the diagonal
+        assert!(q.iter().all(|(e, o)| (e - o).abs() < 1e-9));
     }
 }

@@ -21,7 +21,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::ablation::{Ablation, AblationConfig, AblationSet};
-use super::spacing::{SpacingConfig, SpacingCurve, consensus, spacing_scan};
+use super::spacing::{SpacingConfig, SpacingCurve, consensus, scan_max_gap, spacing_scan};
 use super::{Readout, fmt_num, fmt_pq, model_predictor};
 use crate::analysis::Site;
 use crate::model::{HeadId, Model};
@@ -321,13 +321,19 @@ pub fn validate_pair(
         f64::NAN
     };
     let curve = match &cfg.spacing {
-        Some(sc) => spacing_scan(
-            &consensus(&motifs[a]),
-            &consensus(&motifs[b]),
-            sc,
-            cfg.batch,
-            &predict,
-        )?,
+        Some(sc) => {
+            let sc = SpacingConfig {
+                max_gap: scan_max_gap(sc, sites, a, b),
+                ..sc.clone()
+            };
+            spacing_scan(
+                &consensus(&motifs[a]),
+                &consensus(&motifs[b]),
+                &sc,
+                cfg.batch,
+                &predict,
+            )?
+        }
         None => SpacingCurve { points: Vec::new() },
     };
     let (specific, effect) = causal_test(&predict, seqs, sites, a, b, cfg)?;

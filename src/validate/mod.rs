@@ -46,7 +46,10 @@ pub use concordance::{
     spearman, validate_pair, write_concordance_tsv, write_spacing_tsv,
 };
 pub use patch::{PatchRow, patch_heads, write_patch_tsv};
-pub use spacing::{SpacingConfig, SpacingCurve, SpacingPoint, consensus, spacing_scan};
+pub use spacing::{
+    SpacingConfig, SpacingCurve, SpacingPoint, consensus, observed_max_gap, scan_max_gap,
+    spacing_scan,
+};
 
 use crate::model::{ForwardOptions, Meta, Model, Task};
 use crate::{Error, Result};

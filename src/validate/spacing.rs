@@ -15,6 +15,7 @@ use rand::RngExt;
 use super::ablation::mean;
 use super::{base_from, keyed_rng, predict_all};
 use crate::Result;
+use crate::analysis::Site;
 use crate::motif::Motif;
 use crate::seq::reverse_complement_in_place;
 
@@ -28,6 +29,9 @@ pub struct SpacingConfig {
     /// Largest gap and step of the grid `0, step, 2·step, … ≤ max_gap`.
     pub max_gap: usize,
     pub step: usize,
+    /// Extend `max_gap` to the largest gap at which the pair's sites occur in the data
+    /// (see [`scan_max_gap`]), so the scan covers every spacing the model has seen.
+    pub cover_observed: bool,
     pub seed: u64,
     /// Background base frequencies (A, C, G, T).
     pub composition: [f64; 4],
@@ -40,6 +44,7 @@ impl Default for SpacingConfig {
             len: 200,
             max_gap: 50,
             step: 2,
+            cover_observed: true,
             seed: 1,
             composition: [0.25; 4],
         }
@@ -75,6 +80,42 @@ impl SpacingCurve {
                 Some(q) if q.cooperativity >= p.cooperativity => Some(q),
                 _ => Some(p),
             })
+    }
+}
+
+/// The largest gap (bp from the end of the left site to the start of the right one) between
+/// a site of motif `a` and a site of motif `b` in any sequence; `None` when no sequence
+/// holds both without overlap.
+pub fn observed_max_gap(sites: &[Vec<Site>], a: usize, b: usize) -> Option<usize> {
+    let mut best = None;
+    for s in sites {
+        for (i, x) in s.iter().enumerate().filter(|(_, x)| x.motif == a) {
+            for (j, y) in s.iter().enumerate().filter(|(_, y)| y.motif == b) {
+                if i == j {
+                    continue;
+                }
+                let gap = if x.end <= y.start {
+                    y.start - x.end
+                } else if y.end <= x.start {
+                    x.start - y.end
+                } else {
+                    continue;
+                };
+                best = best.max(Some(gap));
+            }
+        }
+    }
+    best
+}
+
+/// The scan's largest gap for motifs `a`, `b`: `cfg.max_gap`, or with `cover_observed`
+/// at least their largest observed gap, rounded up to the grid step so the grid reaches it.
+/// (Gaps that do not fit the background length are still left out by [`spacing_scan`].)
+pub fn scan_max_gap(cfg: &SpacingConfig, sites: &[Vec<Site>], a: usize, b: usize) -> usize {
+    let step = cfg.step.max(1);
+    match observed_max_gap(sites, a, b).filter(|_| cfg.cover_observed) {
+        Some(g) => cfg.max_gap.max(g.div_ceil(step) * step),
+        None => cfg.max_gap,
     }
 }
 
@@ -276,6 +317,46 @@ mod tests {
                 .best()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn the_scan_reaches_the_largest_observed_gap() {
+        let site = |motif, start, end| Site {
+            motif,
+            start,
+            end,
+            plus: true,
+        };
+        // A–B at gaps 10 and 115 (B left of A in the second sequence); an overlap and a
+        // third motif do not count.
+        let sites = vec![
+            vec![site(0, 0, 6), site(1, 16, 22), site(2, 150, 156)],
+            vec![site(1, 4, 10), site(0, 125, 131), site(1, 128, 134)],
+        ];
+        assert_eq!(observed_max_gap(&sites, 0, 1), Some(115));
+        assert_eq!(observed_max_gap(&sites, 0, 3), None);
+        assert_eq!(observed_max_gap(&sites, 1, 1), Some(118));
+        let cfg = SpacingConfig {
+            max_gap: 40,
+            step: 4,
+            n: 2,
+            len: 200,
+            composition: [0.0, 0.0, 1.0, 0.0],
+            ..SpacingConfig::default()
+        };
+        assert_eq!(scan_max_gap(&cfg, &sites, 0, 1), 116);
+        assert_eq!(scan_max_gap(&cfg, &sites, 0, 3), 40);
+        let fixed = SpacingConfig {
+            cover_observed: false,
+            ..cfg.clone()
+        };
+        assert_eq!(scan_max_gap(&fixed, &sites, 0, 1), 40);
+        let wide = SpacingConfig {
+            max_gap: scan_max_gap(&cfg, &sites, 0, 1),
+            ..cfg
+        };
+        let curve = spacing_scan(A, B, &wide, 16, &windowed).unwrap();
+        assert_eq!(curve.points.iter().map(|p| p.gap).max(), Some(116));
     }
 
     #[test]

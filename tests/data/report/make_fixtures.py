@@ -46,10 +46,9 @@ with open("model/meta.json", "w") as f:
     f.write("\n")
 
 rows = []
-secs = 0.0
 for epoch in range(1, 11):
     step = epoch * 75
-    secs += 11.5 + rng.random()
+    secs = 11.5 + rng.random()  # per epoch, as train writes it
     tl = 0.35 + 0.9 * math.exp(-epoch / 2.5) + rng.gauss(0, 0.01)
     vl = 0.42 + 0.8 * math.exp(-epoch / 3.0) + rng.gauss(0, 0.015)
     vp = 0.82 - 0.55 * math.exp(-epoch / 2.8) + rng.gauss(0, 0.01)
@@ -76,7 +75,7 @@ write("predictions.tsv", ["id", "activity_k562", "activity_hepg2", "uncertainty"
 heads = []
 for layer in range(LAYERS):
     for h in range(HEADS):
-        ent = 1.2 + 0.5 * layer + rng.random() * 1.5
+        ent = (1.2 + 0.5 * layer + rng.random() * 1.5) / math.log(200)  # normalised, as heads writes it
         dist = 8 + 25 * layer + rng.random() * 40
         local = max(0.02, 0.8 - 0.2 * layer - rng.random() * 0.3)
         bnd = rng.random() * (0.15 if layer < 2 else 0.6)
@@ -166,3 +165,40 @@ for layer in range(LAYERS):
         patch.append([layer, head, "NA" if na else fmt(r, 3), clean, corrupt,
                       "NA" if na else fmt(patched, 4), 120])
 write("patch.tsv", ["layer", "head", "restored", "mean_clean", "mean_corrupt", "mean_patched", "n"], patch)
+
+# The model folder's metrics.tsv and split.tsv as train writes them, a simulate summary.json
+# beside labels.tsv, and a null run's tables (own random stream, so the fixtures above stay
+# the same). Split: ids ending in 8 are validation, in 9 test, the rest training.
+metrics = []
+for model, shift in [("transformer", 0.0), ("ridge", -0.08)]:
+    for set_, base in [("training", 0.9), ("validation", 0.8), ("test", 0.78)]:
+        for out, o in [("activity_k562", 0.0), ("activity_hepg2", -0.02)]:
+            r = base + shift + o
+            metrics.append([model, set_, out, {"training": 2400, "validation": 300, "test": 300}[set_],
+                            fmt(r), fmt(r - 0.02), fmt(r * r - 0.03), fmt(1 - r * r + 0.1), "NA", "NA"])
+write("model/metrics.tsv", ["model", "set", "output", "n", "pearson", "spearman", "r2", "mse", "auroc", "auprc"],
+      metrics)
+write("model/split.tsv", ["id", "set"],
+      [[f"seq{i:04d}", {8: "validation", 9: "test"}.get(i % 10, "training")] for i in range(130)])
+with open("summary.json", "w") as f:
+    json.dump({"length": 200, "n": 3000, "seed": 7,
+               "outputs": [{"name": "activity_k562", "noise_ceiling": 0.93},
+                           {"name": "activity_hepg2", "noise_ceiling": 0.91}]}, f, indent=2)
+    f.write("\n")
+
+import os
+nrng = random.Random(11)
+os.makedirs("null", exist_ok=True)
+null_pairs = [(a, b) for i, a in enumerate(MOTIFS) for b in MOTIFS[i:]]
+pp = sorted((nrng.random() ** 0.8, a, b) for a, b in null_pairs)
+write("null/pairs.tsv", ["rank", "motif_a", "motif_b", "p_value", "q_value"],
+      [[i + 1, a, b, fmt(p, 4), fmt(min(1.0, p * len(pp) / (i + 1)), 4)] for i, (p, a, b) in enumerate(pp)])
+rows_p = sorted((nrng.random(), a, b, h) for a, b in null_pairs for h in range(HEADS))
+write("null/interactions.tsv", ["rank", "motif_a", "motif_b", "layer", "head", "p_value", "q_value"],
+      [[i + 1, a, b, 0, h, fmt(p, 4), fmt(min(1.0, p * len(rows_p) / (i + 1)), 4)]
+       for i, (p, a, b, h) in enumerate(rows_p)])
+# One false call (q < 0.05) in the validation table, to be counted.
+vp = [0.0004] + [nrng.random() for _ in range(9)]
+write("null/validation.tsv", ["motif_a", "motif_b", "verdict", "effect_p", "effect_q"],
+      [[a, b, "effect-only" if i == 0 else "neither", fmt(p, 4), fmt(0.004 if i == 0 else 1.0, 4)]
+       for i, ((a, b), p) in enumerate(zip(null_pairs, vp))])
