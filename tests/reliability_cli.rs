@@ -81,6 +81,30 @@ fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
         "--force",
     ]);
     assert!(dir.join("mdl/predictions.tsv").exists());
+    // The default `--dump` file (SEQ_ID.bedGraph) is an output too.
+    std::fs::copy(&g, dir.join("c1.bedGraph")).unwrap();
+    let kept = std::fs::read(dir.join("c1.bedGraph")).unwrap();
+    let o = cisformer()
+        .current_dir(dir)
+        .args([
+            "heads",
+            "--model",
+            "m",
+            "--fasta",
+            "c1.bedGraph",
+            "-o",
+            "h.tsv",
+        ])
+        .args(["--dump", "c1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("c1.bedGraph") && err.contains("is the input"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.join("c1.bedGraph")).unwrap(), kept);
     // Two outputs on one file are refused too.
     let o = cisformer()
         .current_dir(dir)
@@ -408,6 +432,22 @@ fn a_model_folder_is_checked_against_its_weights() {
             .arg(&long),
         "long.fa: record 2 ('toolong')",
     );
+    // `heads` and `interactions` stream their records and say the same.
+    let motifs = sim.join("motifs.meme");
+    for cmd in ["heads", "interactions"] {
+        fails(
+            cisformer()
+                .args([cmd, "--model"])
+                .arg(&learned)
+                .arg("--fasta")
+                .arg(&long)
+                .arg("--motifs")
+                .arg(&motifs)
+                .arg("-o")
+                .arg(d.join(format!("{cmd}.tsv"))),
+            "long.fa: record 2 ('toolong') is 1200 bp",
+        );
+    }
     // A wrong d_model: one line naming the tensor, even with backtraces on.
     let edited = d.join("edited");
     std::fs::create_dir(&edited).unwrap();
@@ -470,6 +510,25 @@ fn small_messages_say_what_is_wrong() {
     ok(cisformer().current_dir(dir).args([
         "baseline", "-q", "--fasta", "s.fa", "--labels", "l.tsv", "--k", "1-2",
     ]));
+    // `baseline --out` keeps an earlier result (or a model's metrics) unless --force.
+    let baseline = [
+        "baseline", "-q", "--fasta", "s.fa", "--labels", "l.tsv", "--k", "1-2", "--out", "ridge",
+    ];
+    ok(cisformer().current_dir(dir).args(baseline));
+    std::fs::write(dir.join("ridge/metrics.tsv"), "earlier\n").unwrap();
+    fails(
+        cisformer().current_dir(dir).args(baseline),
+        "metrics.tsv exists; use --force to overwrite it",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("ridge/metrics.tsv")).unwrap(),
+        "earlier\n"
+    );
+    ok(cisformer().current_dir(dir).args(baseline).arg("--force"));
+    assert_ne!(
+        std::fs::read_to_string(dir.join("ridge/metrics.tsv")).unwrap(),
+        "earlier\n"
+    );
     // A negative p-value is a range error, not an unknown argument.
     let motifs = common::root().join("data/motifs/sim_motifs.meme");
     fails(

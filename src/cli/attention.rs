@@ -13,6 +13,7 @@ use cisformer::{
     io::fasta::{self, Record},
     model::{AttentionMaps, ForwardOptions, Meta, Model},
     motif::{self, Motif, Pssm, scan},
+    train::transformer::LengthLimit,
 };
 use rayon::prelude::*;
 
@@ -112,7 +113,7 @@ impl InputArgs {
 impl Input {
     /// A fresh pass over the FASTA.
     pub fn records(&self) -> anyhow::Result<Records> {
-        Records::open(&self.fasta, self.model.config().k)
+        Records::open(&self.fasta, &self.model)
     }
 
     /// First output of the model for every sequence of the FASTA (raw scale), in input
@@ -160,21 +161,23 @@ impl Input {
     }
 }
 
-/// The records of a FASTA file in input order, each checked to be at least `k` bp long;
-/// a file without records is an error.
+/// The records of a FASTA file in input order, each checked to be at least `k` bp long
+/// and no longer than the model can place; a file without records is an error.
 pub struct Records {
     reader: fasta::Reader<Box<dyn BufRead + Send>>,
     path: PathBuf,
     k: usize,
+    limit: Option<LengthLimit>,
     next_index: usize,
 }
 
 impl Records {
-    pub fn open(path: &Path, k: usize) -> anyhow::Result<Self> {
+    pub fn open(path: &Path, model: &Model) -> anyhow::Result<Self> {
         Ok(Records {
             reader: fasta::Reader::new(cisformer::io::open_input(path)?, path),
             path: path.to_path_buf(),
-            k,
+            k: model.config().k,
+            limit: LengthLimit::of(model),
             next_index: 0,
         })
     }
@@ -201,6 +204,9 @@ impl Records {
             rec.seq.len(),
             self.k
         );
+        if let Some(limit) = &self.limit {
+            limit.check(self.next_index, &rec.name, rec.seq.len(), &self.path)?;
+        }
         self.next_index += 1;
         Ok(Some(self.next_index - 1))
     }

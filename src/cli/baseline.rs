@@ -216,7 +216,13 @@ pub struct Args {
     /// Output directory (created if missing); without it, metrics go to standard output.
     #[arg(short = 'o', long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Overwrite an earlier baseline (or a model's own) in --out.
+    #[arg(long, requires = "out")]
+    force: bool,
 }
+
+/// The files `baseline --out DIR` writes.
+const OUTPUTS: [&str; 3] = ["metrics.tsv", "predictions.tsv", "ridge.json"];
 
 fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
     let parse = |t: &str| {
@@ -242,15 +248,21 @@ fn parse_k_range(s: &str) -> Result<(usize, usize), String> {
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let files = args.data.files(super::Files::default());
-    match &args.out {
-        Some(dir) => files
-            .write(dir.join("metrics.tsv"))
-            .write(dir.join("predictions.tsv"))
-            .write(dir.join("ridge.json")),
-        None => files,
+    let outputs: Vec<PathBuf> = args
+        .out
+        .iter()
+        .flat_map(|dir| OUTPUTS.map(|f| dir.join(f)))
+        .collect();
+    outputs
+        .iter()
+        .fold(args.data.files(super::Files::default()), |f, o| f.write(o))
+        .check()?;
+    // A model folder holds a metrics.tsv and predictions.tsv of its own: keep them unless asked.
+    if !args.force
+        && let Some(old) = outputs.iter().find(|p| p.exists())
+    {
+        anyhow::bail!("{} exists; use --force to overwrite it", old.display());
     }
-    .check()?;
     let (ds, split) = args.data.load()?;
     args.data.check_trainable(&ds)?;
     let opts = RidgeOptions {
@@ -281,14 +293,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         Some(dir) => {
             fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-            write_to(&dir.join("metrics.tsv"), |w| {
+            write_to(&dir.join(OUTPUTS[0]), |w| {
                 train::write_metrics_tsv(w, &ds.output_names, &table)
             })?;
-            write_to(&dir.join("predictions.tsv"), |w| {
+            write_to(&dir.join(OUTPUTS[1]), |w| {
                 train::write_predictions_tsv(w, &ds, &split, &pred)
             })?;
             let json = serde_json::to_string(&model).context("cannot serialise the model")?;
-            write_to(&dir.join("ridge.json"), |w| writeln!(w, "{json}"))?;
+            write_to(&dir.join(OUTPUTS[2]), |w| writeln!(w, "{json}"))?;
         }
     }
     if !g.quiet {

@@ -1,6 +1,6 @@
 //! `cisformer heads`: the per-head atlas (entropy, distance, boundary mass, motif focus,
 //! redundancy, importance, prune candidates).
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cisformer::{
     analysis::{
@@ -55,12 +55,18 @@ pub struct Args {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    // The default dump file is an output like any other: it may not replace an input.
+    let dump_out = args.dump.as_ref().map(|id| {
+        args.dump_out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("{id}.bedGraph")))
+    });
     args.input
         .files()
         .read_opt(args.labels.as_ref())
         .write(&args.out)
         .write_opt(args.focus.as_ref())
-        .write_opt(args.dump_out.as_ref())
+        .write_opt(dump_out.as_ref())
         .check()?;
     cisformer::model_dir::check(&args.input.model)?;
     let mut input = args.input.load()?;
@@ -105,11 +111,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         },
         |_, _, items| Ok(acc.add_batch(items)?),
     )?;
-    if let Some(id) = &args.dump {
+    if let (Some(id), Some(path)) = (&args.dump, &dump_out) {
         let Some((i, rec)) = &dumped else {
             anyhow::bail!("--dump {id}: no such sequence in the FASTA");
         };
-        dump(&input, *i, rec, args.dump_out.clone())?;
+        dump(&input, *i, rec, path)?;
     }
     acc.set_fingerprint(
         args.input
@@ -219,7 +225,7 @@ fn dump(
     input: &super::attention::Input,
     i: usize,
     rec: &Record,
-    out: Option<PathBuf>,
+    path: &Path,
 ) -> anyhow::Result<()> {
     let id = rec.name.as_str();
     let ids = vec![input.model.tokenizer().encode(&rec.seq)];
@@ -241,7 +247,6 @@ fn dump(
         attn: m.data,
     };
     let geom = super::attention::geometry(&input.model, rec.seq.len());
-    let path = out.unwrap_or_else(|| PathBuf::from(format!("{id}.bedGraph")));
     let mut buf = Vec::new();
     for layer in 0..a.n_layers {
         for head in 0..a.n_heads {
@@ -260,5 +265,5 @@ fn dump(
             )?;
         }
     }
-    write_to(&path, |w| std::io::Write::write_all(w, &buf))
+    write_to(path, |w| std::io::Write::write_all(w, &buf))
 }

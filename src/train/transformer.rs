@@ -123,24 +123,46 @@ pub fn check_lengths<S: AsRef<[u8]>>(
     seqs: &[S],
     source: &Path,
 ) -> Result<()> {
-    let cfg = model.config();
-    if cfg.positional != crate::model::Positional::Learned {
+    let Some(limit) = LengthLimit::of(model) else {
         return Ok(());
-    }
-    let tok = model.tokenizer();
+    };
     for (i, (id, s)) in ids.iter().zip(seqs).enumerate() {
-        let len = s.as_ref().len();
-        let n = tok.n_tokens(len);
-        if n > cfg.max_tokens {
+        limit.check(i, id, s.as_ref().len(), source)?;
+    }
+    Ok(())
+}
+
+/// The longest input a model with learned positions can place, for readers that stream
+/// records one at a time (`heads`, `interactions`) and so cannot use [`check_lengths`].
+#[derive(Clone, Copy, Debug)]
+pub struct LengthLimit {
+    tokenizer: crate::tokenizer::Tokenizer,
+    max_tokens: usize,
+}
+
+impl LengthLimit {
+    /// The limit of `model`; `None` when its positions do not bound the length.
+    pub fn of(model: &Model) -> Option<Self> {
+        let cfg = model.config();
+        (cfg.positional == crate::model::Positional::Learned).then(|| Self {
+            tokenizer: *model.tokenizer(),
+            max_tokens: cfg.max_tokens,
+        })
+    }
+
+    /// Refuses record `index` (0-based) of `source`, `id`, of `len` bp when it is too long.
+    pub fn check(&self, index: usize, id: &str, len: usize, source: &Path) -> Result<()> {
+        let n = self.tokenizer.n_tokens(len);
+        if n > self.max_tokens {
             return Err(Error::Invalid(format!(
                 "{}: record {} ('{id}') is {len} bp = {n} tokens, more than this model's max_tokens {} (learned positions; shorten or split the sequence)",
                 source.display(),
-                i + 1,
-                cfg.max_tokens
+                index + 1,
+                self.max_tokens
             )));
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Loads the model directories of an ensemble (or of one model), in order.
