@@ -72,6 +72,10 @@ fn train_predict_evaluate_info_end_to_end() {
     ] {
         assert!(m.join(f).is_file(), "{f} missing");
     }
+    // The preset's optimiser: the relative-bias tables learn 30x faster.
+    let opt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("optimizer.json")).unwrap()).unwrap();
+    assert_eq!(opt["config"]["relative_bias_lr"], 30.0, "{opt}");
     let log = std::fs::read_to_string(m.join("train_log.tsv")).unwrap();
     assert_eq!(log.lines().count(), 1 + 8, "{log}");
     assert!(log.starts_with("epoch\tstep\ttrain_loss"));

@@ -237,8 +237,9 @@ pub struct HeadAccumulator {
 const FOCUS_FLOOR: f64 = 1e-3;
 
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-heads-partial";
-/// 3: the state carries a [`Fingerprint`].
-const PARTIAL_VERSION: u32 = 3;
+/// 3: the state carries a [`Fingerprint`]. 4: focus sums count only sites that overlap no
+/// other motif's site.
+const PARTIAL_VERSION: u32 = 4;
 
 /// Per-sequence motif token sets and their nulls.
 pub(crate) struct MotifSets {
@@ -417,6 +418,19 @@ impl HeadAccumulator {
             .collect();
         sorted.sort();
         sorted.dedup();
+        // A site that overlaps another motif's site is not evidence of focus on either: a
+        // head that attends to a motif with an effect also lights up chance matches of
+        // unrelated motifs inside it. Only clean sites are tested; all sites stay occupied
+        // for the null placements.
+        let clean: Vec<Site> = sorted
+            .iter()
+            .copied()
+            .filter(|s| {
+                !sorted
+                    .iter()
+                    .any(|o| o.motif != s.motif && o.start < s.end && s.start < o.end)
+            })
+            .collect();
         // Prefix count of bp covered by any site: O(1) overlap tests for null spans.
         let mut cover = vec![0i32; len + 1];
         for s in &sorted {
@@ -433,10 +447,10 @@ impl HeadAccumulator {
         rng.set_stream(seq_index as u64);
         let mut out = Vec::new();
         let mut i = 0;
-        while i < sorted.len() {
-            let m = sorted[i].motif;
-            let j = i + sorted[i..].iter().take_while(|s| s.motif == m).count();
-            let group = &sorted[i..j];
+        while i < clean.len() {
+            let m = clean[i].motif;
+            let j = i + clean[i..].iter().take_while(|s| s.motif == m).count();
+            let group = &clean[i..j];
             i = j;
             let obs = merge_ranges(
                 group
@@ -985,5 +999,41 @@ mod tests {
         };
         assert_eq!(bits(&x), bits(&y));
         assert_eq!(gram(&a), gram_portable(&a));
+    }
+
+    #[test]
+    fn focus_counts_only_sites_clear_of_other_motifs() {
+        let geom = TokenGeometry {
+            k: 1,
+            stride: 1,
+            n_specials_before: 1,
+            seq_len_bp: 100,
+            has_sep: true,
+        };
+        let acc = HeadAccumulator::new(HeadConfig::new(1, 1));
+        let site = |motif, start, end| Site {
+            motif,
+            start,
+            end,
+            plus: true,
+        };
+        // Motif 1's first site sits inside motif 0's: neither counts there.
+        let sites = [
+            site(0, 10, 20),
+            site(1, 15, 22),
+            site(1, 40, 47),
+            site(2, 60, 66),
+        ];
+        let sets = acc.motif_sets(0, &sites, &geom);
+        let got: Vec<(usize, u64)> = sets.iter().map(|m| (m.motif, m.n_sites)).collect();
+        assert_eq!(got, [(1, 1), (2, 1)]);
+        // Null placements still avoid every site, the overlapping ones included.
+        for m in &sets {
+            for null in &m.nulls {
+                for r in null {
+                    assert!(r.end <= 11 || r.start >= 23, "{r:?}");
+                }
+            }
+        }
     }
 }

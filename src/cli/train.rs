@@ -112,7 +112,7 @@ pub struct Args {
     #[arg(long, value_name = "TOKENS")]
     relative_bias: Option<usize>,
     /// Learning-rate multiplier of the relative-bias tables (each offset's entry learns only
-    /// from the token pairs at that offset, so it moves slowly at the base rate). [default: 1]
+    /// from the token pairs at that offset, so it moves slowly at the base rate). [default: from --preset]
     #[arg(value_parser = super::finite_f64, long, value_name = "MULT")]
     relative_bias_lr: Option<f64>,
     /// Absolute positions: learned, sinusoidal, or none (translation-invariant tokens; pair
@@ -147,7 +147,7 @@ pub struct Args {
 struct ConfigFile {
     model: Option<toml::Value>,
     train: Option<toml::Value>,
-    optim: Option<OptimConfig>,
+    optim: Option<toml::Value>,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -328,7 +328,7 @@ fn settings(
     // A config file's tables change the preset's settings they name and keep the rest.
     let mut m: ModelConfig = overlay(preset.model(), file.model, "[model]")?;
     let mut t: TrainerConfig = overlay(preset.trainer(), file.train, "[train]")?;
-    let mut o = file.optim.unwrap_or_default();
+    let mut o: OptimConfig = overlay(preset.optim(), file.optim, "[optim]")?;
     macro_rules! set {
         ($dst:expr, $src:expr) => {
             if let Some(v) = $src.clone() {
@@ -385,7 +385,7 @@ fn settings(
         "--relative-bias-lr must be a positive number (relative_bias_lr in [optim]), got {x}"
     );
     anyhow::ensure!(
-        x == 1.0 || m.relative_bias > 0,
+        x == 1.0 || m.relative_bias > 0 || a.relative_bias_lr.is_none(),
         "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
     );
     m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
