@@ -44,6 +44,13 @@ pub struct PairCandidate {
     /// table has it, else `q_value`).
     pub effect: f64,
     pub q_value: f64,
+    /// The best row's `co_attention − background`: the link's direction, defined where the
+    /// log-ratio `effect` is not (a negative attention × gradient background). Tables
+    /// without those columns give `effect`.
+    pub link: f64,
+    /// The row's score links sites whichever the sign (attention × gradient): a link
+    /// below its null counts too.
+    pub two_sided: bool,
     /// Heads of the pair's rows, best first.
     pub heads: Vec<HeadId>,
 }
@@ -131,6 +138,13 @@ pub fn read_candidates(
             rank: Some(rank + 1),
             effect: t.num(*r, "effect")?.unwrap_or(f64::NAN),
             q_value: t.num(*r, q_col)?.unwrap_or(f64::NAN),
+            link: if t.has(&["co_attention", "background"]) {
+                let v = |c: &str| t.num(*r, c).map(|x| x.unwrap_or(f64::NAN));
+                v("co_attention")? - v("background")?
+            } else {
+                t.num(*r, "effect")?.unwrap_or(f64::NAN)
+            },
+            two_sided: t.has(&["score"]) && t.str(*r, "score") == "attn_grad",
             heads: heads.clone(),
         })
     };
@@ -166,6 +180,8 @@ pub fn read_candidates(
                 rank: None,
                 effect: f64::NAN,
                 q_value: f64::NAN,
+                link: f64::NAN,
+                two_sided: false,
                 heads: Vec::new(),
             },
         });
@@ -206,7 +222,12 @@ impl Verdict {
         if specific.n == 0 {
             return Verdict::Untested;
         }
-        let attention = cand.q_value <= alpha && cand.effect > 0.0;
+        let linked = if cand.two_sided {
+            cand.link.is_finite() && cand.link != 0.0
+        } else {
+            cand.link > 0.0
+        };
+        let attention = cand.q_value <= alpha && linked;
         let effect = specific_q <= alpha && specific.mean.abs() >= min_epistasis;
         match (attention, effect) {
             (true, true) => Verdict::Confirmed,
@@ -516,7 +537,7 @@ pub fn write_concordance_tsv<W: Write>(
     )?;
     writeln!(
         w,
-        "# verdict: attention = best row q_value <= {} and effect > 0; \
+        "# verdict: attention = best row q_value <= {} and co_attention > background (!= for attn_grad); \
          effect = {} test (t-test over sequences against the margin) BH q <= {} and |effect| >= {}",
         cfg.alpha,
         cfg.causal.describe(),
@@ -669,5 +690,31 @@ mod tests {
             Verdict::of(&c[0], &t(5, 0.2), yes, 0.05, 0.5),
             Verdict::AttentionOnly
         );
+    }
+
+    /// An attention × gradient row with a negative background has no log-ratio effect
+    /// (`NA`), but its link is real: the verdict reads co_attention − background.
+    #[test]
+    fn attention_evidence_needs_no_log_ratio() {
+        let table = "rank\tmotif_a\tmotif_b\tlayer\thead\tco_attention\tbackground\teffect\tq_value\tscore\n\
+            1\tnM1\tnM2\t0\t1\t3.6e-3\t-2.8e-5\tNA\t1e-10\tattn_grad\n\
+            2\tnM2\tnM3\t0\t1\t-4e-4\t2e-5\tNA\t1e-10\tattn_grad\n\
+            3\tnM1\tnM3\t0\t1\t1e-4\t2e-4\t-1.0\t1e-10\tattention\n";
+        let f = write(table);
+        let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
+        let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
+        let sig = crate::analysis::MeanTest {
+            n: 5,
+            mean: 0.5,
+            lo: 0.4,
+            hi: 0.6,
+            p: 0.01,
+        };
+        let v = |i: usize| Verdict::of(&c[i], &sig, 0.01, 0.05, 0.0);
+        assert!(c[0].effect.is_nan());
+        assert_eq!(v(0), Verdict::Confirmed);
+        // attention x gradient links either way; attention only above its null
+        assert_eq!(v(1), Verdict::Confirmed);
+        assert_eq!(v(2), Verdict::EffectOnly);
     }
 }
