@@ -37,18 +37,17 @@ impl GenomeFrame {
         let name = name.split_whitespace().next()?;
         let name = name.rsplit_once("::").map_or(name, |(_, c)| c);
         let f = Self::parse_bare(name)?;
+        let outer = f.chrom_frame();
         let f = match len {
             None => f,
             Some(l) if f.end - f.start == l => f,
-            Some(l) if f.end - f.start + 1 == l && f.start >= 1 && f.chrom_frame().is_none() => {
-                GenomeFrame {
-                    start: f.start - 1,
-                    ..f
-                }
-            }
+            Some(l) if f.end - f.start + 1 == l && f.start >= 1 && outer.is_none() => GenomeFrame {
+                start: f.start - 1,
+                ..f
+            },
             Some(_) => return None,
         };
-        match f.chrom_frame() {
+        match outer {
             Some(outer) if outer.end - outer.start >= f.end => {
                 let (start, end) = outer.to_genome(f.start as usize, f.end as usize);
                 Some(GenomeFrame {
