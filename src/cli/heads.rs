@@ -24,7 +24,8 @@ use super::{
 /// One row per (layer, head): what each attention head does and which motif it watches.
 ///
 /// Motif focus: attention received by tokens of a motif's sites over what their coverage
-/// predicts, against random non-site spans of the same widths in the same sequences.
+/// predicts, against random non-site spans of the same widths in the same sequences; a
+/// head focuses on a motif when the excess is beyond --focus-margin, tested over sequences.
 /// Importance: the model is rerun with each head masked; `importance_dmetric` is the
 /// drop of Pearson r against --labels (without labels: against the unmasked
 /// predictions) and `importance_dpred` the mean |Δprediction|.
@@ -52,6 +53,11 @@ pub struct Args {
     /// File for --dump [default: SEQ_ID.bedGraph].
     #[arg(long, value_name = "FILE", requires = "dump")]
     dump_out: Option<PathBuf>,
+    /// Motif focus is called when a motif's sites get more than this many shares of uniform
+    /// attention beyond matched background spans (q <= 0.05 against this interval null).
+    #[arg(allow_negative_numbers = true, value_parser = super::non_negative_f64, long,
+          default_value_t = analysis::heads::DEFAULT_FOCUS_MARGIN, value_name = "SHARES")]
+    focus_margin: f64,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -75,6 +81,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     hc.seed = args.input.seed;
     hc.motif_names = input.names.clone();
     hc.pruned = cfg.pruned_heads.clone();
+    hc.focus_margin = args.focus_margin;
     let shard = args.input.shard.unwrap_or(Shard::ALL);
     let mut acc = HeadAccumulator::new(hc);
     acc.set_shard(shard);
