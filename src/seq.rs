@@ -1,5 +1,7 @@
 //! Small operations on DNA sequences shared by every stage.
 
+use serde::{Deserialize, Serialize};
+
 /// The code of a byte that is not a base.
 pub const INVALID_BASE: u8 = 4;
 
@@ -194,6 +196,45 @@ mod simd {
             j -= 16;
         }
         (i, j)
+    }
+}
+
+/// Relative orientation of two sites read left to right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Orientation {
+    /// Same strand: `-> ->` or `<- <-`.
+    Tandem,
+    /// `-> <-`.
+    Convergent,
+    /// `<- ->`.
+    Divergent,
+    /// Any of the three.
+    Any,
+}
+
+impl Orientation {
+    /// The orientation of a left site on `left_plus` and a right site on `right_plus`.
+    pub fn of(left_plus: bool, right_plus: bool) -> Orientation {
+        match (left_plus, right_plus) {
+            (true, true) | (false, false) => Orientation::Tandem,
+            (true, false) => Orientation::Convergent,
+            (false, true) => Orientation::Divergent,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Orientation::Tandem => "tandem",
+            Orientation::Convergent => "convergent",
+            Orientation::Divergent => "divergent",
+            Orientation::Any => "any",
+        }
+    }
+
+    /// Whether a planting rule of this orientation accepts a pair oriented `o`.
+    pub(crate) fn admits(self, o: Orientation) -> bool {
+        self == Orientation::Any || self == o
     }
 }
 

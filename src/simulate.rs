@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::io::output::Output;
 use crate::motif::Motif;
+pub use crate::seq::Orientation;
 use crate::{Error, Result};
 
 /// The default grammar shipped in `data/grammar.toml`.
@@ -101,44 +102,6 @@ impl PairKind {
     /// Whether the pair carries an interaction effect.
     pub fn interacts(self) -> bool {
         self != PairKind::Decoy
-    }
-}
-
-/// Relative orientation of two sites read left to right.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Orientation {
-    /// Same strand: `-> ->` or `<- <-`.
-    Tandem,
-    /// `-> <-`.
-    Convergent,
-    /// `<- ->`.
-    Divergent,
-    /// Any of the three.
-    Any,
-}
-
-impl Orientation {
-    /// The orientation of a left site on `left_plus` and a right site on `right_plus`.
-    pub fn of(left_plus: bool, right_plus: bool) -> Orientation {
-        match (left_plus, right_plus) {
-            (true, true) | (false, false) => Orientation::Tandem,
-            (true, false) => Orientation::Convergent,
-            (false, true) => Orientation::Divergent,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Orientation::Tandem => "tandem",
-            Orientation::Convergent => "convergent",
-            Orientation::Divergent => "divergent",
-            Orientation::Any => "any",
-        }
-    }
-
-    fn admits(self, o: Orientation) -> bool {
-        self == Orientation::Any || self == o
     }
 }
 

@@ -22,7 +22,7 @@ use super::{
     Fingerprint, Sat, SeqAttention, Shard, Site, TokenGeometry, merge_shards, shards_complete,
 };
 use crate::io::frame::place;
-use crate::simulate::Orientation;
+use crate::seq::Orientation;
 use crate::stats::{
     Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
 };
