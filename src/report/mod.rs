@@ -20,7 +20,6 @@
 
 pub mod plot;
 mod sections;
-pub mod stats;
 pub mod tsv;
 
 use std::path::PathBuf;

@@ -7,10 +7,9 @@ use std::{
 use super::{
     Cell, Figure, Kv, ReportInputs, Section, TableView,
     plot::{self, Grid, Marks, PointGroup, Scale, Series, short_num},
-    stats,
     tsv::{Table, is_missing},
 };
-use crate::{Error, Result};
+use crate::{Error, Result, stats};
 
 const WIDE: (u32, u32) = (560, 320);
 const SQUARE: (u32, u32) = (380, 360);
@@ -724,6 +723,21 @@ struct Agreement {
     r2: Option<f64>,
 }
 
+/// A correlation the report can print: the table's values are finite, so NaN only
+/// means fewer than two points or a constant input, shown as NA.
+fn defined(r: f64) -> Option<f64> {
+    (!r.is_nan()).then_some(r)
+}
+
+/// R² of `pred` for `obs`, NA where the observations do not vary (or are fewer than
+/// two): `stats::r2` follows scikit-learn's 1-or-0 there, which would read as a fit.
+fn r2_of_varying(pred: &[f64], obs: &[f64]) -> Option<f64> {
+    let mean = obs.iter().sum::<f64>() / obs.len() as f64;
+    // The same test as a positive total sum of squares, term by term.
+    let varies = obs.iter().any(|&o| (o - mean) * (o - mean) > 0.0);
+    (obs.len() >= 2 && varies).then(|| stats::r2(pred, obs))
+}
+
 fn is_training(set: &str) -> bool {
     matches!(set, "training" | "train")
 }
@@ -856,9 +870,9 @@ fn prediction_section(
                 .unzip();
             Agreement {
                 n: xs.len(),
-                pearson: stats::pearson(&xs, &ys),
-                spearman: stats::spearman(&xs, &ys),
-                r2: stats::r2(&ys, &xs),
+                pearson: defined(stats::pearson(&xs, &ys)),
+                spearman: defined(stats::spearman(&xs, &ys)),
+                r2: r2_of_varying(&ys, &xs),
             }
         };
         let mut push = |set: &str, a: Agreement| {
@@ -1539,7 +1553,7 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
                 groups[gi].bars.push((x, lo, hi));
             }
         }
-        let rho = stats::spearman(&ranks, &epi);
+        let rho = defined(stats::spearman(&ranks, &epi));
         s.kvs.push(Kv::new(
             "pairs with rank and epistasis",
             ranks.len().to_string(),
@@ -1787,6 +1801,20 @@ fn plain_table_section(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agreement_numbers_are_na_where_undefined() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let y = [2.0, 4.0, 6.0, 8.5];
+        assert!((defined(stats::pearson(&x, &y)).unwrap() - 0.9986).abs() < 1e-3);
+        assert!((defined(stats::spearman(&x, &y)).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(defined(stats::pearson(&x, &[1.0; 4])), None);
+        assert_eq!(defined(stats::pearson(&[1.0], &[2.0])), None);
+        assert_eq!(r2_of_varying(&x, &x), Some(1.0));
+        assert_eq!(r2_of_varying(&x, &[2.0; 4]), None);
+        assert_eq!(r2_of_varying(&[1.0], &[1.0]), None);
+        assert_eq!(r2_of_varying(&[], &[]), None);
+    }
 
     #[test]
     fn flattens_nested_json() {
