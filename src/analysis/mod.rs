@@ -11,6 +11,7 @@
 pub mod heads;
 pub mod interactions;
 pub mod recovery;
+pub use crate::motif::Site;
 pub use crate::stats::{MeanTest, P_FLOOR};
 
 use std::{fmt, ops::Range, path::Path, str::FromStr};
@@ -155,15 +156,6 @@ impl SeqAttention {
         }
         Ok(())
     }
-}
-
-/// A motif site in sequence coordinates (0-based, half-open bp).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Site {
-    pub motif: usize,
-    pub start: usize,
-    pub end: usize,
-    pub plus: bool,
 }
 
 /// One part of a sharded run, written `i/N` with `1 <= i <= N`: it takes the

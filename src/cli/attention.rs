@@ -2,7 +2,6 @@
 //! reads the FASTA a batch at a time, finds the batch's motif sites and feeds its
 //! attention to the analysis accumulators, so memory does not grow with the input.
 use std::{
-    collections::HashMap,
     io::BufRead,
     path::{Path, PathBuf},
 };
@@ -80,11 +79,8 @@ impl InputArgs {
             self.thresh
         );
         let (model, meta) = cisformer::model_dir::load(&self.model)?;
-        let motifs = match &self.motifs {
-            Some(p) => motif::load(p, None)?.motifs,
-            None => cisformer::simulate::default_motifs()?,
-        };
-        let names = motif_names(&motifs);
+        let motifs = super::load_motifs(self.motifs.as_deref())?;
+        let names = motif::display_names(&motifs);
         let pssms = motif::uniform_pssms(&motifs);
         let mut input = Input {
             model,
@@ -104,7 +100,7 @@ impl InputArgs {
             while recs.next(&mut rec)?.is_some() {
                 seqs.push((std::mem::take(&mut rec.name), rec.seq.len()));
             }
-            input.table = Some(read_sites(p, &seqs, &input.motifs)?);
+            input.table = Some(motif::fimo::read_sites(p, &seqs, &input.motifs)?);
         }
         Ok(input)
     }
@@ -210,131 +206,6 @@ impl Records {
         self.next_index += 1;
         Ok(Some(self.next_index - 1))
     }
-}
-
-/// Names shown in tables; repeated names get their ID appended so rows stay distinct.
-pub fn motif_names(motifs: &[Motif]) -> Vec<String> {
-    let mut count: HashMap<&str, usize> = HashMap::new();
-    for m in motifs {
-        *count.entry(display_name(m)).or_default() += 1;
-    }
-    motifs
-        .iter()
-        .map(|m| {
-            let n = display_name(m);
-            if count[n] > 1 {
-                format!("{n}({})", m.id)
-            } else {
-                n.to_string()
-            }
-        })
-        .collect()
-}
-
-fn display_name(m: &Motif) -> &str {
-    if m.name.is_empty() { &m.id } else { &m.name }
-}
-
-/// Every hit of every motif in every sequence (both strands), sorted by position.
-pub fn scan_sites(records: &[Record], motifs: &[Motif], thresh: f64) -> Vec<Vec<Site>> {
-    let pssms = motif::uniform_pssms(motifs);
-    // One scanner per motif, shared by all sequences (building it is the costly part).
-    let scanners: Vec<scan::Scanner> = pssms
-        .iter()
-        .map(|p| scan::Scanner::new(p, thresh, true))
-        .collect();
-    records
-        .par_iter()
-        .map(|r| sites_of(&scanners, &r.seq))
-        .collect()
-}
-
-/// The sites of one sequence, in the order analyses expect.
-fn sites_of(scanners: &[scan::Scanner], seq: &[u8]) -> Vec<Site> {
-    let mut sites: Vec<Site> = scanners
-        .iter()
-        .enumerate()
-        .flat_map(|(mi, sc)| {
-            sc.scan(seq).into_iter().map(move |h| Site {
-                motif: mi,
-                start: h.start,
-                end: h.end,
-                plus: h.plus,
-            })
-        })
-        .collect();
-    sites.sort_by_key(|s| (s.start, s.end, s.motif, !s.plus));
-    sites
-}
-
-/// Sites from a FIMO-style TSV (1-based inclusive coordinates), by index into `seqs`
-/// (name, length).
-pub fn read_sites(
-    path: &Path,
-    seqs: &[(String, usize)],
-    motifs: &[Motif],
-) -> anyhow::Result<Vec<Vec<Site>>> {
-    use std::io::BufRead;
-    let seq_index: HashMap<&str, usize> = seqs
-        .iter()
-        .enumerate()
-        .map(|(i, (name, _))| (name.as_str(), i))
-        .collect();
-    let motif_index: HashMap<&str, usize> = motifs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| (m.id.as_str(), i))
-        .collect();
-    let mut out = vec![Vec::new(); seqs.len()];
-    let reader = cisformer::io::open_input(path)?;
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("{}", path.display()))?;
-        let line = line.trim_end_matches('\r');
-        if n == 0 && line.starts_with("motif_id") || line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let at = |msg: String| anyhow::anyhow!("{}:{}: {msg}", path.display(), n + 1);
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() < 6 {
-            return Err(at(format!(
-                "expected FIMO columns (motif_id motif_alt_id sequence_name start stop strand ...), found {} fields",
-                f.len()
-            )));
-        }
-        let Some(&mi) = motif_index.get(f[0]) else {
-            return Err(at(format!("motif '{}' is not in the motif file", f[0])));
-        };
-        let Some(&si) = seq_index.get(f[2]) else {
-            return Err(at(format!("sequence '{}' is not in the FASTA", f[2])));
-        };
-        let num = |s: &str| {
-            s.parse::<usize>()
-                .map_err(|_| at(format!("'{s}' is not a position")))
-        };
-        let (start, stop) = (num(f[3])?, num(f[4])?);
-        if start == 0 || stop < start || stop > seqs[si].1 {
-            return Err(at(format!(
-                "site {start}-{stop} does not fit in '{}' ({} bp)",
-                f[2], seqs[si].1
-            )));
-        }
-        let plus = match f[5] {
-            "+" => true,
-            "-" => false,
-            s => return Err(at(format!("strand '{s}' is not + or -"))),
-        };
-        out[si].push(Site {
-            motif: mi,
-            start: start - 1,
-            end: stop,
-            plus,
-        });
-    }
-    for s in &mut out {
-        s.sort_by_key(|s| (s.start, s.end, s.motif, !s.plus));
-        s.dedup();
-    }
-    Ok(out)
 }
 
 /// Geometry of the attention positions of a sequence of `len` bp under the model.
@@ -446,7 +317,7 @@ pub fn for_each_batch(
                 .zip(&chunk.index)
                 .map(|(r, &i)| {
                     if active(i) {
-                        sites_of(&scanners, &r.seq)
+                        motif::sites_in(&scanners, &r.seq)
                     } else {
                         Vec::new()
                     }

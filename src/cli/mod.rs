@@ -404,6 +404,16 @@ impl attention::InputArgs {
     }
 }
 
+/// `--motifs`, or the simulator's embedded motifs when it is not given.
+pub(crate) fn load_motifs(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Vec<cisformer::motif::Motif>> {
+    Ok(match path {
+        Some(p) => cisformer::motif::load(p, None)?.motifs,
+        None => cisformer::simulate::default_motifs()?,
+    })
+}
+
 /// `--device`: CPU is built in; CUDA is not part of this build yet.
 pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     anyhow::ensure!(

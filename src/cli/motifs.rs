@@ -3,7 +3,7 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     io::output::Output,
-    motif::{self, Background, Format, similar, tsv::format_g},
+    motif::{self, Background, Format, fimo::format_g, similar},
 };
 
 use super::Global;

@@ -112,11 +112,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             )
         }
         (None, Some(pair)) => {
-            let motifs = match &args.motifs {
-                Some(p) => cisformer::motif::load(p, None)?.motifs,
-                None => cisformer::simulate::default_motifs()?,
-            };
-            let names = super::attention::motif_names(&motifs);
+            let motifs = super::load_motifs(args.motifs.as_deref())?;
+            let names = cisformer::motif::display_names(&motifs);
             let (a, b) = pair
                 .split_once(',')
                 .with_context(|| format!("--pair '{pair}': expected two motifs as A,B"))?;
@@ -126,7 +123,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 })
             };
             let (ma, mb) = (find(a)?, find(b)?);
-            let sites = super::attention::scan_sites(&records, &motifs, args.thresh);
+            let sites = cisformer::motif::scan_sites(&records, &motifs, args.thresh);
             let seqs: Vec<&[u8]> = records.iter().map(|r| r.seq.as_slice()).collect();
             let cfg = AblationConfig {
                 draws: args.draws,

@@ -9,9 +9,8 @@ use anyhow::Context;
 use cisformer::{
     io::{fasta, frame::place, output::Output},
     motif::{
-        self, Background, Format, Motif, Pssm,
+        self, Background, Format, Motif, Pssm, fimo,
         scan::{self, Hit, Scanner},
-        tsv,
     },
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -141,14 +140,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 
     let mut out = Output::create(&args.out)?;
     let mut bed = args.bed_out.as_ref().map(Output::create).transpose()?;
-    let mut rows = tsv::RowWriter::default();
+    let mut rows = fimo::RowWriter::default();
     let mut k = 0;
     let write = |out: &mut Output,
                  bed: &mut Option<Output>,
-                 rows: &mut tsv::RowWriter,
+                 rows: &mut fimo::RowWriter,
                  k: &mut usize|
      -> std::io::Result<()> {
-        writeln!(out, "{}", tsv::HEADER)?;
+        writeln!(out, "{}", fimo::HEADER)?;
         for (m, (hits, _)) in motifs.iter().zip(&per_motif) {
             for (si, h) in hits {
                 let rec = &records[*si];

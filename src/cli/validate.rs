@@ -146,11 +146,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         "{}: no FASTA records",
         args.fasta.display()
     );
-    let motifs = match &args.motifs {
-        Some(p) => cisformer::motif::load(p, None)?.motifs,
-        None => cisformer::simulate::default_motifs()?,
-    };
-    let names = super::attention::motif_names(&motifs);
+    let motifs = super::load_motifs(args.motifs.as_deref())?;
+    let names = cisformer::motif::display_names(&motifs);
     let mut extra = Vec::with_capacity(args.pair.len());
     for p in &args.pair {
         let (a, b) = p
@@ -178,9 +175,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 .iter()
                 .map(|r| (r.name.clone(), r.seq.len()))
                 .collect();
-            super::attention::read_sites(p, &seqs, &motifs)?
+            cisformer::motif::fimo::read_sites(p, &seqs, &motifs)?
         }
-        None => super::attention::scan_sites(&records, &motifs, args.thresh),
+        None => cisformer::motif::scan_sites(&records, &motifs, args.thresh),
     };
     let seqs: Vec<&[u8]> = records.iter().map(|r| r.seq.as_slice()).collect();
     let mut lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();

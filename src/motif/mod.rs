@@ -10,16 +10,18 @@
 //! assert_eq!((hits[0].start, hits[0].end, hits[0].plus), (2, 8, true));
 //! ```
 
+pub mod fimo;
 mod formats;
 pub mod meme;
 mod pssm;
 pub mod scan;
 pub mod similar;
-pub mod tsv;
+mod sites;
 
 use std::{io::Read, path::Path};
 
 pub use pssm::{FIMO_PSEUDOCOUNT, Pssm, uniform_pssms};
+pub use sites::{Site, display_names, scan_sites, sites_in};
 
 use crate::{Error, Result};
 

@@ -1,8 +1,18 @@
-//! FIMO's `--text` TSV output, byte for byte: C `%g` / `%.3g` number formatting.
+//! FIMO's `--text` TSV: written byte for byte (C `%g` / `%.3g` number formatting) and
+//! read back as motif sites, so FIMO's own tables and `cisformer scan`'s are one format.
 
-use std::io::{self, Write};
+use std::{
+    collections::HashMap,
+    io::{self, BufRead, Write},
+    path::Path,
+};
 
-use super::scan::Hit;
+use super::{
+    Motif,
+    scan::Hit,
+    sites::{Site, sort_sites},
+};
+use crate::{Error, Result};
 
 /// FIMO's header line (without the newline).
 pub const HEADER: &str = "motif_id\tmotif_alt_id\tsequence_name\tstart\tstop\tstrand\tscore\tp-value\tq-value\tmatched_sequence";
@@ -10,7 +20,7 @@ pub const HEADER: &str = "motif_id\tmotif_alt_id\tsequence_name\tstart\tstop\tst
 /// Formats `x` as C's `printf("%.{prec}g", x)`.
 ///
 /// ```
-/// use cisformer::motif::tsv::format_g;
+/// use cisformer::motif::fimo::format_g;
 /// assert_eq!(format_g(12.62068, 6), "12.6207");
 /// assert_eq!(format_g(2.67e-05, 3), "2.67e-05");
 /// assert_eq!(format_g(0.0001, 3), "0.0001");
@@ -179,6 +189,76 @@ fn complement_upper(b: u8) -> u8 {
     }
 }
 
+/// Sites from a FIMO-style TSV (1-based inclusive coordinates), by index into `seqs`
+/// (name, length). Every row must name a motif of `motifs` (by ID) and a sequence of
+/// `seqs`; rows come in any order, and repeated rows count once.
+pub fn read_sites(
+    path: &Path,
+    seqs: &[(String, usize)],
+    motifs: &[Motif],
+) -> Result<Vec<Vec<Site>>> {
+    let seq_index: HashMap<&str, usize> = seqs
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (name.as_str(), i))
+        .collect();
+    let motif_index: HashMap<&str, usize> = motifs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.id.as_str(), i))
+        .collect();
+    let mut out = vec![Vec::new(); seqs.len()];
+    let reader = crate::io::open_input(path)?;
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        let line = line.trim_end_matches('\r');
+        if n == 0 && line.starts_with("motif_id") || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = |msg: String| Error::parse(path, n as u64 + 1, msg);
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() < 6 {
+            return Err(at(format!(
+                "expected FIMO columns (motif_id motif_alt_id sequence_name start stop strand ...), found {} fields",
+                f.len()
+            )));
+        }
+        let Some(&mi) = motif_index.get(f[0]) else {
+            return Err(at(format!("motif '{}' is not in the motif file", f[0])));
+        };
+        let Some(&si) = seq_index.get(f[2]) else {
+            return Err(at(format!("sequence '{}' is not in the FASTA", f[2])));
+        };
+        let num = |s: &str| {
+            s.parse::<usize>()
+                .map_err(|_| at(format!("'{s}' is not a position")))
+        };
+        let (start, stop) = (num(f[3])?, num(f[4])?);
+        if start == 0 || stop < start || stop > seqs[si].1 {
+            return Err(at(format!(
+                "site {start}-{stop} does not fit in '{}' ({} bp)",
+                f[2], seqs[si].1
+            )));
+        }
+        let plus = match f[5] {
+            "+" => true,
+            "-" => false,
+            s => return Err(at(format!("strand '{s}' is not + or -"))),
+        };
+        out[si].push(Site {
+            motif: mi,
+            start: start - 1,
+            end: stop,
+            plus,
+        });
+    }
+    for s in &mut out {
+        sort_sites(s);
+        s.dedup();
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +279,64 @@ mod tests {
         ] {
             assert_eq!(format_g(x, p), s, "{x}");
         }
+    }
+
+    #[test]
+    fn written_rows_read_back_as_sites() {
+        let motif = |id: &str| Motif {
+            id: id.into(),
+            name: String::new(),
+            probs: vec![[0.25; 4]; 3],
+            nsites: 20.0,
+            url: None,
+        };
+        let motifs = [motif("M0"), motif("M1")];
+        let hit = |start, plus| Hit {
+            start,
+            end: start + 3,
+            plus,
+            score: 1.5,
+            pvalue: 1e-4,
+            scaled: 0,
+        };
+        let mut text = format!("{HEADER}\n");
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        for (m, seq, h) in [
+            ("M1", "s2", hit(4, false)),
+            ("M0", "s1", hit(0, true)),
+            ("M0", "s2", hit(4, true)),
+        ] {
+            write_row(&mut out, m, "", seq, &h, b"ACG", None, &mut buf).unwrap();
+        }
+        text.push_str(std::str::from_utf8(&out).unwrap());
+        // The first row again: repeated rows count once.
+        let first_row = format!("{}\n", text.lines().nth(1).unwrap());
+        text.push_str(&first_row);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sites.tsv");
+        std::fs::write(&path, &text).unwrap();
+        let seqs = [("s1".to_string(), 10), ("s2".to_string(), 10)];
+        let sites = read_sites(&path, &seqs, &motifs).unwrap();
+        let site = |motif, start, plus| Site {
+            motif,
+            start,
+            end: start + 3,
+            plus,
+        };
+        // Sorted by position, motif, + before -; the repeated row counts once.
+        assert_eq!(
+            sites,
+            [
+                vec![site(0, 0, true)],
+                vec![site(0, 4, true), site(1, 4, false)]
+            ]
+        );
+        std::fs::write(&path, "M2\t\ts1\t1\t3\t+\n").unwrap();
+        let err = read_sites(&path, &seqs, &motifs).unwrap_err().to_string();
+        assert!(
+            err.ends_with("sites.tsv:1: motif 'M2' is not in the motif file"),
+            "{err}"
+        );
     }
 }
