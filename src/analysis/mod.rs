@@ -11,6 +11,7 @@
 pub mod heads;
 pub mod interactions;
 pub mod recovery;
+pub mod stream;
 pub use crate::motif::Site;
 pub use crate::stats::{MeanTest, P_FLOOR};
 
@@ -122,6 +123,18 @@ pub struct SeqAttention {
 }
 
 impl SeqAttention {
+    /// The analysis view of the model's maps of one sequence (same layout, no copy);
+    /// `seq_index` is its place in the input.
+    pub fn from_maps(seq_index: usize, maps: crate::model::AttentionMaps) -> SeqAttention {
+        SeqAttention {
+            seq_index,
+            n_tokens: maps.len,
+            n_layers: maps.n_layers,
+            n_heads: maps.n_heads,
+            attn: maps.data,
+        }
+    }
+
     /// The `n_tokens × n_tokens` map of one head.
     pub fn map(&self, layer: usize, head: usize) -> &[f32] {
         let nn = self.n_tokens * self.n_tokens;

@@ -9,17 +9,15 @@ use cisformer::{
             HeadAccumulator, HeadConfig, HeadImportance, TrackValue, write_focus_tsv,
             write_head_bedgraph, write_heads_tsv,
         },
+        interactions::Score,
+        stream::{self, Input, Pass},
     },
     io::fasta::Record,
     stats::pearson,
     train::transformer::predict_raw,
 };
 
-use super::{
-    Global,
-    attention::{InputArgs, Pass},
-    write_to,
-};
+use super::{Global, attention::InputArgs, write_to};
 
 /// One row per (layer, head): what each attention head does and which motif it watches.
 ///
@@ -100,12 +98,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         batch: args.input.batch_size,
         active: None,
     };
-    let n = super::attention::for_each_batch(
+    let bar = super::progress_bar(g, 0, "heads {elapsed_precise} {spinner} {pos} sequences");
+    let n = stream::for_each_batch(
         &input,
         pass,
-        g,
-        "heads",
-        &[cisformer::analysis::interactions::Score::Attention],
+        &[Score::Attention],
         |i, r| {
             fasta_digest.field(r.name.as_bytes());
             fasta_digest.field(&r.seq);
@@ -116,8 +113,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 dumped = Some((i, r.clone()));
             }
         },
-        |_, _, items| Ok(acc.add_batch(items)?),
+        |n| bar.inc(n as u64),
+        |_, _, items| acc.add_batch(items),
     )?;
+    bar.finish_and_clear();
     if let (Some(id), Some(path)) = (&args.dump, &dump_out) {
         let Some((i, rec)) = &dumped else {
             anyhow::bail!("--dump {id}: no such sequence in the FASTA");
@@ -168,7 +167,7 @@ pub fn write_tables(
 
 /// Masks each head in turn on the sequences `recs`.
 fn importance(
-    input: &mut super::attention::Input,
+    input: &mut Input,
     recs: &[Record],
     labels: Option<&PathBuf>,
     g: &Global,
@@ -228,32 +227,10 @@ fn importance(
 }
 
 /// Every head's attention over one sequence: mean attention each token receives.
-fn dump(
-    input: &super::attention::Input,
-    i: usize,
-    rec: &Record,
-    path: &Path,
-) -> anyhow::Result<()> {
+fn dump(input: &Input, i: usize, rec: &Record, path: &Path) -> anyhow::Result<()> {
     let id = rec.name.as_str();
-    let ids = vec![input.model.tokenizer().encode(&rec.seq)];
-    let opts = cisformer::model::ForwardOptions {
-        attention: true,
-        ..Default::default()
-    };
-    let m = input
-        .model
-        .forward(&ids, &opts)?
-        .attention
-        .map(|mut v| v.remove(0));
-    let m = m.ok_or_else(|| anyhow::anyhow!("the model returned no attention"))?;
-    let a = analysis::SeqAttention {
-        seq_index: i,
-        n_tokens: m.len,
-        n_layers: m.n_layers,
-        n_heads: m.n_heads,
-        attn: m.data,
-    };
-    let geom = super::attention::geometry(&input.model, rec.seq.len());
+    let a = input.attention_of(i, &rec.seq)?;
+    let geom = input.geometry(rec.seq.len());
     let mut buf = Vec::new();
     for layer in 0..a.n_layers {
         for head in 0..a.n_heads {

@@ -11,11 +11,12 @@ use cisformer::analysis::{
         CausalKind, InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe,
         write_interactions_tsv, write_pair_summary_tsv,
     },
+    stream::{self, Input, Pass},
 };
 
 use super::{
     Global,
-    attention::{Input, InputArgs, Pass},
+    attention::{InputArgs, ensure_rereadable},
     write_to,
 };
 
@@ -180,7 +181,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let active = match args.active_only {
         Some(f) => {
             anyhow::ensure!(f > 0.0 && f <= 1.0, "--active-only must be in (0, 1]");
-            input.ensure_rereadable("--active-only")?;
+            ensure_rereadable(&input, "--active-only")?;
             Some(most_active(&input, f, args.input.batch_size)?)
         }
         None => None,
@@ -228,16 +229,20 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             }
             anyhow::Ok((acc, kept_names))
         });
-        let n = super::attention::for_each_batch(
+        let bar = super::progress_bar(
+            g,
+            0,
+            "interactions {elapsed_precise} {spinner} {pos} sequences",
+        );
+        let n = stream::for_each_batch(
             &input,
             pass,
-            g,
-            "interactions",
             args.score.scores(),
             |_, r| {
                 fasta_digest.field(r.name.as_bytes());
                 fasta_digest.field(&r.seq);
             },
+            |n| bar.inc(n as u64),
             |score, chunk, items| {
                 let mut part = parts.batch_part(score, items)?;
                 if score == first_score {
@@ -270,6 +275,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                     .map_err(|_| anyhow::anyhow!("the merging thread stopped"))
             },
         );
+        if n.is_ok() {
+            bar.finish_and_clear();
+        }
         drop(tx);
         let merged = merger.join().expect("the merging thread panicked")?;
         anyhow::Ok((n?, merged))
