@@ -877,6 +877,81 @@ pub fn write_heads_tsv<W: Write>(
     Ok(())
 }
 
+/// What `prune` ranks heads by, from one row of the table [`write_heads_tsv`] writes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HeadTableRow {
+    pub entropy: f64,
+    pub redundancy: f64,
+    /// `importance_dmetric`; `None` where the table says NA.
+    pub importance: Option<f64>,
+    pub prune_candidate: bool,
+}
+
+/// Reads back the head atlas from its text; `source` names it in errors. Columns are
+/// found by name, so tables with more (or reordered) columns read the same.
+pub fn parse_heads_tsv(
+    text: &str,
+    source: &Path,
+) -> Result<std::collections::HashMap<crate::model::HeadId, HeadTableRow>> {
+    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `layer`.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.is_empty());
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| Error::Invalid(format!("{}: empty file", source.display())))?;
+    let cols: Vec<&str> = header.split('\t').collect();
+    let col = |name: &str| {
+        cols.iter().position(|c| *c == name).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: line 1: no `{name}` column (expected the table of `cisformer heads`)",
+                source.display()
+            ))
+        })
+    };
+    let (cl, ch, ce, cr, ci, cp) = (
+        col("layer")?,
+        col("head")?,
+        col("entropy")?,
+        col("redundancy")?,
+        col("importance_dmetric")?,
+        col("prune_candidate")?,
+    );
+    let mut out = std::collections::HashMap::new();
+    for (i, line) in lines {
+        let f: Vec<&str> = line.split('\t').collect();
+        let bad =
+            |what: &str| Error::Invalid(format!("{}: line {}: {what}", source.display(), i + 1));
+        if f.len() < cols.len() {
+            return Err(bad(&format!("{} fields, expected {}", f.len(), cols.len())));
+        }
+        let num = |c: usize| -> Result<f64> {
+            f[c].parse::<f64>()
+                .map_err(|_| bad(&format!("`{}` is not a number", f[c])))
+        };
+        let int = |c: usize| -> Result<usize> {
+            f[c].parse::<usize>()
+                .map_err(|_| bad(&format!("`{}` is not a head index", f[c])))
+        };
+        let head = crate::model::HeadId {
+            layer: int(cl)?,
+            head: int(ch)?,
+        };
+        let row = HeadTableRow {
+            entropy: num(ce)?,
+            redundancy: num(cr)?,
+            importance: if f[ci] == "NA" { None } else { Some(num(ci)?) },
+            prune_candidate: f[cp] == "1" || f[cp] == "true",
+        };
+        if out.insert(head, row).is_some() {
+            return Err(bad(&format!(
+                "head {}.{} listed twice",
+                head.layer, head.head
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// Writes the per-head, per-motif focus table as TSV.
 pub fn write_focus_tsv<W: Write>(
     w: &mut W,
@@ -1037,7 +1112,9 @@ mod tests {
         let tokens = geom.tokens_overlapping(40, 50);
         for i in 0..60 {
             let w = weight * (1.0 + 0.05 * ((i % 7) as f32 - 3.0));
-            let row: Vec<f32> = (0..n).map(|t| if tokens.contains(&t) { w } else { 1.0 }).collect();
+            let row: Vec<f32> = (0..n)
+                .map(|t| if tokens.contains(&t) { w } else { 1.0 })
+                .collect();
             let total: f32 = row.iter().sum();
             let attn = (0..n).flat_map(|_| row.iter().map(|v| v / total)).collect();
             let a = SeqAttention {

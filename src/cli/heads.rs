@@ -13,8 +13,6 @@ use cisformer::{
         stream::{self, Input, Pass},
     },
     io::fasta::Record,
-    stats::pearson,
-    train::transformer::predict_raw,
 };
 
 use super::{Global, attention::InputArgs, write_to};
@@ -188,40 +186,20 @@ fn importance(
         }
         None => None,
     };
-    let first = |p: Vec<Vec<f32>>| -> Vec<f64> { p.iter().map(|r| f64::from(r[0])).collect() };
-    let full = first(predict_raw(&input.model, &seqs, 64)?);
-    let reference = truth.as_ref().unwrap_or(&full);
-    let base = pearson(&full, reference);
     let cfg = input.model.config().clone();
     let bar = super::progress_bar(
         g,
         (cfg.n_layers * cfg.n_heads) as u64,
         "heads: importance {bar:30} {pos}/{len} heads masked",
     );
-    let mut out = Vec::new();
-    for layer in 0..cfg.n_layers {
-        for head in cfg.kept_heads(layer) {
-            input.model.set_head_mask(layer, head, 0.0)?;
-            let masked = predict_raw(&input.model, &seqs, 64);
-            input.model.set_head_mask(layer, head, 1.0)?;
-            let masked = first(masked?);
-            let dpred = masked
-                .iter()
-                .zip(&full)
-                .map(|(a, b)| (a - b).abs())
-                .sum::<f64>()
-                / masked.len().max(1) as f64;
-            // Predictions are z-scores; report |Δ| on the label scale.
-            let scale = input.meta.normalization.first().map_or(1.0, |n| n.std);
-            out.push(HeadImportance {
-                layer,
-                head,
-                dmetric: base - pearson(&masked, reference),
-                dpred: Some(dpred * scale),
-            });
-            bar.inc(1);
-        }
-    }
+    let scale = input.meta.normalization.first().map_or(1.0, |n| n.std);
+    let out = cisformer::surgery::head_importance(
+        &mut input.model,
+        &seqs,
+        truth.as_deref(),
+        scale,
+        &mut || bar.inc(1),
+    )?;
     bar.finish_and_clear();
     Ok(out)
 }

@@ -8,6 +8,7 @@ use std::{
 
 use anyhow::Context;
 use cisformer::{
+    analysis::heads::{HeadTableRow, parse_heads_tsv},
     model::HeadId,
     surgery::{self, PruneLimits, Scoring},
     train::{Dataset, transformer::predict_raw},
@@ -61,73 +62,10 @@ pub struct Args {
     batch_size: usize,
 }
 
-/// One row of the `heads` table.
-struct HeadStats {
-    entropy: f64,
-    redundancy: f64,
-    importance: Option<f64>,
-    candidate: bool,
-}
-
-fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadStats>> {
+fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadTableRow>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `layer`.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{}: empty file", path.display()))?;
-    let cols: Vec<&str> = header.split('\t').collect();
-    let col = |name: &str| {
-        cols.iter().position(|c| *c == name).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: line 1: no `{name}` column (expected the table of `cisformer heads`)",
-                path.display()
-            )
-        })
-    };
-    let (cl, ch, ce, cr, ci, cp) = (
-        col("layer")?,
-        col("head")?,
-        col("entropy")?,
-        col("redundancy")?,
-        col("importance_dmetric")?,
-        col("prune_candidate")?,
-    );
-    let mut out = HashMap::new();
-    for (i, line) in lines {
-        let f: Vec<&str> = line.split('\t').collect();
-        let bad = |what: &str| anyhow::anyhow!("{}: line {}: {what}", path.display(), i + 1);
-        if f.len() < cols.len() {
-            return Err(bad(&format!("{} fields, expected {}", f.len(), cols.len())));
-        }
-        let num = |c: usize| -> anyhow::Result<f64> {
-            f[c].parse::<f64>()
-                .map_err(|_| bad(&format!("`{}` is not a number", f[c])))
-        };
-        let int = |c: usize| -> anyhow::Result<usize> {
-            f[c].parse::<usize>()
-                .map_err(|_| bad(&format!("`{}` is not a head index", f[c])))
-        };
-        let head = HeadId {
-            layer: int(cl)?,
-            head: int(ch)?,
-        };
-        let stats = HeadStats {
-            entropy: num(ce)?,
-            redundancy: num(cr)?,
-            importance: if f[ci] == "NA" { None } else { Some(num(ci)?) },
-            candidate: f[cp] == "1" || f[cp] == "true",
-        };
-        if out.insert(head, stats).is_some() {
-            return Err(bad(&format!(
-                "head {}.{} listed twice",
-                head.layer, head.head
-            )));
-        }
-    }
-    Ok(out)
+    Ok(parse_heads_tsv(&text, path)?)
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
@@ -170,7 +108,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             .map(|u| {
                 unit_score(u, t, &args, |s| {
                     // Flagged heads first, then low entropy + high redundancy.
-                    (if s.candidate { -10.0 } else { 0.0 }) + s.entropy - s.redundancy
+                    (if s.prune_candidate { -10.0 } else { 0.0 }) + s.entropy - s.redundancy
                 })
             })
             .collect::<anyhow::Result<_>>()?,
@@ -306,9 +244,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 /// Score of a unit (mean over its heads) from the heads table.
 fn unit_score(
     unit: &[HeadId],
-    table: &HashMap<HeadId, HeadStats>,
+    table: &HashMap<HeadId, HeadTableRow>,
     args: &Args,
-    f: impl Fn(&HeadStats) -> f64,
+    f: impl Fn(&HeadTableRow) -> f64,
 ) -> anyhow::Result<f64> {
     let mut sum = 0.0;
     for h in unit {
