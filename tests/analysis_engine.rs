@@ -228,10 +228,7 @@ fn accumulators() -> (HeadAccumulator, InteractionAccumulator) {
     // 0.2 shares more than background, a real but small focus under the default margin.
     let mut hc = HeadConfig::new(LAYERS, HEADS);
     hc.focus_margin = 0.1;
-    (
-        HeadAccumulator::new(hc),
-        InteractionAccumulator::new(ic),
-    )
+    (HeadAccumulator::new(hc), InteractionAccumulator::new(ic))
 }
 
 fn average_precision(ranked_positive: &[bool]) -> f64 {
