@@ -197,6 +197,16 @@ pub fn read_sites(
     seqs: &[(String, usize)],
     motifs: &[Motif],
 ) -> Result<Vec<Vec<Site>>> {
+    parse_sites(crate::io::open_input(path)?, path, seqs, motifs)
+}
+
+/// [`read_sites`] from any reader (`path` names it in errors).
+pub fn parse_sites(
+    reader: impl BufRead,
+    path: &Path,
+    seqs: &[(String, usize)],
+    motifs: &[Motif],
+) -> Result<Vec<Vec<Site>>> {
     let seq_index: HashMap<&str, usize> = seqs
         .iter()
         .enumerate()
@@ -208,7 +218,6 @@ pub fn read_sites(
         .map(|(i, m)| (m.id.as_str(), i))
         .collect();
     let mut out = vec![Vec::new(); seqs.len()];
-    let reader = crate::io::open_input(path)?;
     for (n, line) in reader.lines().enumerate() {
         let line = line.map_err(|e| Error::io(path, e))?;
         let line = line.trim_end_matches('\r');
