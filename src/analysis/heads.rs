@@ -1089,16 +1089,21 @@ mod tests {
         assert_eq!(gram(&a), gram_portable(&a));
     }
 
-    /// A head whose rows weigh motif 0's site tokens by `weight` (and per sequence a little
-    /// more or less), every other token by 1.
-    fn focus_p(weight: f32, margin: f64) -> f64 {
-        let geom = TokenGeometry {
+    /// Base-level tokens of a 100-bp sequence between `[CLS]` and `[SEP]`.
+    fn base_level_100bp() -> TokenGeometry {
+        TokenGeometry {
             k: 1,
             stride: 1,
             n_specials_before: 1,
             seq_len_bp: 100,
             has_sep: true,
-        };
+        }
+    }
+
+    /// A head whose rows weigh motif 0's site tokens by `weight` (and per sequence a little
+    /// more or less), every other token by 1.
+    fn focus_p(weight: f32, margin: f64) -> f64 {
+        let geom = base_level_100bp();
         let mut cfg = HeadConfig::new(1, 1);
         cfg.focus_margin = margin;
         let mut acc = HeadAccumulator::new(cfg);
@@ -1143,13 +1148,7 @@ mod tests {
 
     #[test]
     fn focus_counts_only_sites_clear_of_other_motifs() {
-        let geom = TokenGeometry {
-            k: 1,
-            stride: 1,
-            n_specials_before: 1,
-            seq_len_bp: 100,
-            has_sep: true,
-        };
+        let geom = base_level_100bp();
         let acc = HeadAccumulator::new(HeadConfig::new(1, 1));
         let site = |motif, start, end| Site {
             motif,
