@@ -80,33 +80,67 @@ pub fn write_row(
     qvalue: Option<f64>,
     buf: &mut Vec<u8>,
 ) -> io::Result<()> {
-    buf.clear();
-    buf.extend_from_slice(motif_id.as_bytes());
-    buf.push(b'\t');
-    buf.extend_from_slice(motif_alt_id.as_bytes());
-    buf.push(b'\t');
-    buf.extend_from_slice(seq_name.as_bytes());
-    buf.push(b'\t');
-    let mut ib = itoa::Buffer::new();
-    buf.extend_from_slice(ib.format(hit.start + 1).as_bytes());
-    buf.push(b'\t');
-    buf.extend_from_slice(ib.format(hit.end).as_bytes());
-    buf.extend_from_slice(if hit.plus { b"\t+\t" } else { b"\t-\t" });
-    buf.extend_from_slice(format_g(hit.score, 6).as_bytes());
-    buf.push(b'\t');
-    buf.extend_from_slice(format_g(hit.pvalue, 3).as_bytes());
-    buf.push(b'\t');
-    if let Some(q) = qvalue {
-        buf.extend_from_slice(format_g(q, 3).as_bytes());
+    let text = Texts {
+        score: &format_g(hit.score, 6),
+        pvalue: &format_g(hit.pvalue, 3),
+    };
+    let row = Row {
+        motif_id,
+        motif_alt_id,
+        seq_name,
+        hit,
+        window,
+        qvalue,
+    };
+    row.write(out, text, buf)
+}
+
+/// One row's fields, laid out once for [`write_row`] and [`RowWriter`].
+struct Row<'a> {
+    motif_id: &'a str,
+    motif_alt_id: &'a str,
+    seq_name: &'a str,
+    hit: &'a Hit,
+    window: &'a [u8],
+    qvalue: Option<f64>,
+}
+
+/// The printed score and p-value (computed by the caller, who may cache them).
+#[derive(Clone, Copy)]
+struct Texts<'a> {
+    score: &'a str,
+    pvalue: &'a str,
+}
+
+impl Row<'_> {
+    fn write(&self, out: &mut impl Write, text: Texts<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+        let hit = self.hit;
+        buf.clear();
+        for field in [self.motif_id, self.motif_alt_id, self.seq_name] {
+            buf.extend_from_slice(field.as_bytes());
+            buf.push(b'\t');
+        }
+        let mut ib = itoa::Buffer::new();
+        buf.extend_from_slice(ib.format(hit.start + 1).as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(ib.format(hit.end).as_bytes());
+        buf.extend_from_slice(if hit.plus { b"\t+\t" } else { b"\t-\t" });
+        buf.extend_from_slice(text.score.as_bytes());
+        buf.push(b'\t');
+        buf.extend_from_slice(text.pvalue.as_bytes());
+        buf.push(b'\t');
+        if let Some(q) = self.qvalue {
+            buf.extend_from_slice(format_g(q, 3).as_bytes());
+        }
+        buf.push(b'\t');
+        if hit.plus {
+            buf.extend_from_slice(self.window);
+        } else {
+            buf.extend(self.window.iter().rev().map(|&b| complement_upper(b)));
+        }
+        buf.push(b'\n');
+        out.write_all(buf)
     }
-    buf.push(b'\t');
-    if hit.plus {
-        buf.extend_from_slice(window);
-    } else {
-        buf.extend(window.iter().rev().map(|&b| complement_upper(b)));
-    }
-    buf.push(b'\n');
-    out.write_all(buf)
 }
 
 /// Writes FIMO rows like [`write_row`], remembering the text of each score and p-value
@@ -131,42 +165,24 @@ impl RowWriter {
         window: &[u8],
         qvalue: Option<f64>,
     ) -> io::Result<()> {
-        let buf = &mut self.buf;
-        buf.clear();
-        buf.extend_from_slice(motif_id.as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(motif_alt_id.as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(seq_name.as_bytes());
-        buf.push(b'\t');
-        let mut ib = itoa::Buffer::new();
-        buf.extend_from_slice(ib.format(hit.start + 1).as_bytes());
-        buf.push(b'\t');
-        buf.extend_from_slice(ib.format(hit.end).as_bytes());
-        buf.extend_from_slice(if hit.plus { b"\t+\t" } else { b"\t-\t" });
-        let sc = self
+        let score = self
             .scores
             .entry(hit.score.to_bits())
             .or_insert_with(|| format_g(hit.score, 6).into());
-        buf.extend_from_slice(sc.as_bytes());
-        buf.push(b'\t');
-        let pv = self
+        let pvalue = self
             .pvalues
             .entry(hit.pvalue.to_bits())
             .or_insert_with(|| format_g(hit.pvalue, 3).into());
-        buf.extend_from_slice(pv.as_bytes());
-        buf.push(b'\t');
-        if let Some(q) = qvalue {
-            buf.extend_from_slice(format_g(q, 3).as_bytes());
-        }
-        buf.push(b'\t');
-        if hit.plus {
-            buf.extend_from_slice(window);
-        } else {
-            buf.extend(window.iter().rev().map(|&b| complement_upper(b)));
-        }
-        buf.push(b'\n');
-        out.write_all(buf)
+        let text = Texts { score, pvalue };
+        let row = Row {
+            motif_id,
+            motif_alt_id,
+            seq_name,
+            hit,
+            window,
+            qvalue,
+        };
+        row.write(out, text, &mut self.buf)
     }
 }
 
