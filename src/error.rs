@@ -21,6 +21,35 @@ pub enum Error {
         line: u64,
         msg: String,
     },
+    /// A JSON file (model configuration, metadata, optimiser state) that does not parse or
+    /// lacks a field; serde's error, which knows the line and column, is the source.
+    #[error("{path}: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored tensor whose shape is not the one the model's configuration implies.
+    #[error(
+        "{path}: tensor '{tensor}' has shape {found:?}, but {expected_by} expects {expected:?}"
+    )]
+    Shape {
+        /// The weights file.
+        path: String,
+        tensor: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+        /// The configuration that implies `expected`, with the settings that set it.
+        expected_by: String,
+    },
+    /// A tensor operation (or reading or writing tensors) failed; `context` names the file or
+    /// the step, and the tensor library's error is the source.
+    #[error("{context}: {source}")]
+    Tensor {
+        context: String,
+        #[source]
+        source: Box<candle_core::Error>,
+    },
     /// Well-formed input that cannot be used as asked (unknown contig, bad option value, ...).
     #[error("{0}")]
     Invalid(String),
@@ -41,6 +70,22 @@ impl Error {
             path: path.as_ref().display().to_string(),
             line,
             msg: msg.into(),
+        }
+    }
+
+    /// A JSON error in `path`.
+    pub fn json(path: impl AsRef<Path>, source: serde_json::Error) -> Self {
+        Error::Json {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// A tensor-library error, with the file or step it happened in.
+    pub fn tensor(context: impl std::fmt::Display, source: candle_core::Error) -> Self {
+        Error::Tensor {
+            context: context.to_string(),
+            source: Box::new(source),
         }
     }
 

@@ -139,16 +139,21 @@ pub fn check(dir: &Path) -> Result<()> {
         let want = t.dims().to_vec();
         match stored.iter().find(|(n, _)| *n == name) {
             Some((_, got)) if *got != want => {
-                return Err(Error::Invalid(format!(
-                    "{}: tensor '{name}' has shape {got:?}, but {} (d_model {}, {} layers, {} heads, ffn {}, k {}) expects {want:?}",
-                    st_path.display(),
-                    cfg_path.display(),
-                    cfg.d_model,
-                    cfg.n_layers,
-                    cfg.n_heads,
-                    cfg.ffn_dim,
-                    cfg.k
-                )));
+                return Err(Error::Shape {
+                    path: st_path.display().to_string(),
+                    tensor: name,
+                    found: got.clone(),
+                    expected: want,
+                    expected_by: format!(
+                        "{} (d_model {}, {} layers, {} heads, ffn {}, k {})",
+                        cfg_path.display(),
+                        cfg.d_model,
+                        cfg.n_layers,
+                        cfg.n_heads,
+                        cfg.ffn_dim,
+                        cfg.k
+                    ),
+                });
             }
             _ => {}
         }

@@ -190,6 +190,67 @@ fn save_load_round_trip_and_version_check() {
     assert!(Model::load(dir.path().join("nope")).is_err());
 }
 
+/// Model-folder failures come back as typed errors that keep their cause: a library user
+/// can tell a broken JSON file from weights that do not fit the configuration.
+#[test]
+fn model_folder_errors_are_typed_and_keep_their_source() {
+    use std::error::Error as _;
+    let cfg = small(2);
+    let m = Model::new(&cfg, 4).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    m.save(dir.path(), &Meta::default()).unwrap();
+
+    // Weights of a wider model under this configuration: the tensor and both shapes named.
+    let wide = tempfile::tempdir().unwrap();
+    let wider = ModelConfig {
+        d_model: cfg.d_model * 2,
+        ffn_dim: cfg.ffn_dim * 2,
+        ..cfg.clone()
+    };
+    Model::new(&wider, 4)
+        .unwrap()
+        .save(wide.path(), &Meta::default())
+        .unwrap();
+    std::fs::copy(
+        dir.path().join("config.json"),
+        wide.path().join("config.json"),
+    )
+    .unwrap();
+    match cisformer::model_dir::check(wide.path()).unwrap_err() {
+        cisformer::Error::Shape {
+            tensor,
+            found,
+            expected,
+            ..
+        } => {
+            assert_ne!(found, expected, "{tensor}");
+            assert!(found.contains(&(cfg.d_model * 2)), "{tensor} {found:?}");
+        }
+        other => panic!("not a shape error: {other}"),
+    }
+
+    // Broken JSON: serde's error, with its line, is the source.
+    std::fs::write(dir.path().join("config.json"), "{\"d_model\": ").unwrap();
+    let err = Model::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, cisformer::Error::Json { .. }),
+        "not a JSON error: {err}"
+    );
+    let source = err.source().expect("serde error kept").to_string();
+    assert!(source.contains("line 1"), "{source}");
+
+    // Unreadable weights: the tensor library's error is the source.
+    m.save(dir.path(), &Meta::default()).unwrap();
+    std::fs::write(dir.path().join("model.safetensors"), b"not tensors").unwrap();
+    let err = Model::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, cisformer::Error::Tensor { .. }),
+        "not a tensor error: {err}"
+    );
+    assert!(err.source().is_some());
+    assert!(err.to_string().contains("model.safetensors"), "{err}");
+}
+
 #[test]
 fn long_inputs_and_limits() {
     let cfg = ModelConfig {

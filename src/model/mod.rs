@@ -71,7 +71,7 @@ fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
 
 /// Turns a candle error into the library's error type.
 pub(crate) fn cerr(e: candle_core::Error) -> Error {
-    Error::Invalid(format!("model: {e}"))
+    Error::tensor("model", e)
 }
 
 /// One attention head.
@@ -420,7 +420,7 @@ impl Model {
         let path = dir.join("model.safetensors");
         let tmp = dir.join(".model.safetensors.tmp");
         candle_core::safetensors::save(&tensors, &tmp)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
+            .map_err(|e| Error::tensor(tmp.display(), e))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
         write_json(dir, "config.json", pretty(&self.cfg))?;
         Self::save_meta(dir, meta)
@@ -445,8 +445,8 @@ impl Model {
             std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))
         };
         let meta_path = dir.join("meta.json");
-        let meta_v: serde_json::Value = serde_json::from_str(&read("meta.json")?)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", meta_path.display())))?;
+        let meta_v: serde_json::Value =
+            serde_json::from_str(&read("meta.json")?).map_err(|e| Error::json(&meta_path, e))?;
         let version = meta_v.get("format_version").and_then(|v| v.as_u64());
         if version != Some(FORMAT_VERSION as u64) {
             return Err(Error::Invalid(format!(
@@ -455,20 +455,24 @@ impl Model {
                 version.map_or("missing".to_string(), |v| v.to_string()),
             )));
         }
-        let meta: Meta = serde_json::from_value(meta_v)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", meta_path.display())))?;
+        let meta: Meta = serde_json::from_value(meta_v).map_err(|e| Error::json(&meta_path, e))?;
         let cfg_path = dir.join("config.json");
-        let cfg: ModelConfig = serde_json::from_str(&read("config.json")?)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", cfg_path.display())))?;
+        let cfg: ModelConfig =
+            serde_json::from_str(&read("config.json")?).map_err(|e| Error::json(&cfg_path, e))?;
         cfg.validate()
             .map_err(|e| Error::Invalid(format!("{}: {e}", cfg_path.display())))?;
         let st_path = dir.join("model.safetensors");
         let tensors = candle_core::safetensors::load(&st_path, &Device::Cpu)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", st_path.display())))?;
+            .map_err(|e| Error::tensor(st_path.display(), e))?;
         let mut names: Vec<String> = tensors.keys().cloned().collect();
         names.sort();
-        let model = Self::build(&cfg, tensors, meta.seed)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", st_path.display())))?;
+        let model = Self::build(&cfg, tensors, meta.seed).map_err(|e| match e {
+            Error::Tensor { source, .. } => Error::Tensor {
+                context: st_path.display().to_string(),
+                source,
+            },
+            other => Error::Invalid(format!("{}: {other}", st_path.display())),
+        })?;
         let expected: Vec<&str> = model.params.iter().map(|(n, _)| n.as_str()).collect();
         if expected != names {
             let missing: Vec<&str> = expected

@@ -188,7 +188,7 @@ impl Optimizer {
         }
         let path = dir.join("optimizer.safetensors");
         candle_core::safetensors::save(&tensors, &path)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+            .map_err(|e| Error::tensor(path.display(), e))?;
         let state = OptimState {
             config: self.cfg,
             step: self.step,
@@ -203,26 +203,31 @@ impl Optimizer {
         let dir = dir.as_ref();
         let path = dir.join("optimizer.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let state: OptimState = serde_json::from_str(&text)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))?;
+        let state: OptimState = serde_json::from_str(&text).map_err(|e| Error::json(&path, e))?;
         let path = dir.join("optimizer.safetensors");
-        let bad = |e: String| Error::Invalid(format!("{}: {e}", path.display()));
-        let tensors =
-            candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| bad(e.to_string()))?;
+        let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
+            .map_err(|e| Error::tensor(path.display(), e))?;
         let mut opt = Optimizer::new(model, state.config);
         opt.step = state.step;
         for (i, (name, var)) in model.vars().iter().enumerate() {
             for (key, slot) in [("m", &mut opt.m[i]), ("v", &mut opt.v[i])] {
-                let t = tensors
-                    .get(&format!("{key}.{name}"))
-                    .ok_or_else(|| bad(format!("missing {key}.{name}")))?;
+                let tensor = format!("{key}.{name}");
+                let t = tensors.get(&tensor).ok_or_else(|| {
+                    Error::Invalid(format!("{}: missing {tensor}", path.display()))
+                })?;
                 if t.shape() != var.shape() {
-                    return Err(bad(format!("{key}.{name} has shape {:?}", t.shape())));
+                    return Err(Error::Shape {
+                        path: path.display().to_string(),
+                        found: t.dims().to_vec(),
+                        expected: var.dims().to_vec(),
+                        tensor,
+                        expected_by: "the model".into(),
+                    });
                 }
                 *slot = t
                     .flatten_all()
                     .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(|e| bad(e.to_string()))?;
+                    .map_err(|e| Error::tensor(path.display(), e))?;
             }
         }
         Ok(opt)
