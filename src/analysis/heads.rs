@@ -842,12 +842,7 @@ pub fn write_heads_tsv<W: Write>(
     rows: &[HeadRow],
     motif_names: &[String],
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "layer\thead\tentropy\tmean_distance_bp\tlocal_fraction\tboundary_fraction\ttop_motif\t\
-         top_motif_enrichment\ttop_motif_p\tredundancy\tmost_similar_head\timportance_dmetric\t\
-         importance_dpred\tprune_candidate\tn_seqs\ttop_motif_null_enrichment\ttop_motif_q\tmotif_focus"
-    )?;
+    writeln!(w, "{}", crate::io::tables::HEADS.header())?;
     let opt = |x: Option<f64>| x.map_or("NA".to_string(), |v| fmt_f(v, 6));
     for r in rows {
         writeln!(
@@ -900,7 +895,8 @@ pub fn parse_heads_tsv(
         .next()
         .ok_or_else(|| Error::Invalid(format!("{}: empty file", source.display())))?;
     let cols: Vec<&str> = header.split('\t').collect();
-    let col = |name: &str| {
+    let col = |name: &'static str| {
+        let name = crate::io::tables::HEADS.col(name);
         cols.iter().position(|c| *c == name).ok_or_else(|| {
             Error::Invalid(format!(
                 "{}: line 1: no `{name}` column (expected the table of `cisformer heads`)",
@@ -958,10 +954,7 @@ pub fn write_focus_tsv<W: Write>(
     rows: &[FocusRow],
     motif_names: &[String],
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "layer\thead\tmotif\tn_seqs\tn_sites\tenrichment\tnull_enrichment\tp_value\tq_value"
-    )?;
+    writeln!(w, "{}", crate::io::tables::FOCUS.header())?;
     for r in rows {
         writeln!(
             w,

@@ -1186,13 +1186,7 @@ pub fn write_interactions_tsv<W: Write>(
     rows: &[InteractionRow],
     motif_names: &[String],
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "rank\tmotif_a\tmotif_b\tlayer\thead\tn_pairs\tn_seqs\tco_attention\tbackground\teffect\t\
-         p_value\tq_value\tmedian_distance_bp\torientation\tscore\tauc\tn_tandem\tn_convergent\tn_divergent\tauc_lower\t\
-         contrast\tsite_auc\tsite_p\tjoint_p\tjoint_q\thead_p\tdistance_p\t{}",
-        CAUSAL_HEADER
-    )?;
+    writeln!(w, "{}", crate::io::tables::INTERACTIONS.header())?;
     for r in rows {
         write!(
             w,
@@ -1240,12 +1234,7 @@ pub fn write_pair_summary_tsv<W: Write>(
     rows: &[PairSummaryRow],
     motif_names: &[String],
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "rank\tmotif_a\tmotif_b\tn_pairs\tn_seqs\tbest_layer\tbest_head\tbest_effect\tbest_p\t\
-         combined_p\tq_value\tmedian_distance_bp\torientation\tscore\tp_value\t{}",
-        CAUSAL_HEADER
-    )?;
+    writeln!(w, "{}", crate::io::tables::PAIRS.header())?;
     for r in rows {
         writeln!(
             w,
@@ -1270,10 +1259,6 @@ pub fn write_pair_summary_tsv<W: Write>(
     }
     Ok(())
 }
-
-/// Columns of a pair's causal test, in both tables.
-const CAUSAL_HEADER: &str = "n_tested\tepistasis\tepistasis_lo\tepistasis_hi\tepistasis_p\t\
-     n_moved\tspecific\tspecific_lo\tspecific_hi\tspecific_p\tmin_effect\tcausal_p";
 
 fn causal_fields(c: &Causal) -> String {
     let t = |m: &MeanTest| {

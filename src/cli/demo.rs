@@ -12,7 +12,10 @@ use cisformer::{
     io::{
         fasta::{self, Genome},
         output::Output,
+        tables::{INTERACTIONS, VALIDATION},
+        tsv::Table,
     },
+    train::preset::Preset,
     validate::causal::CausalKind,
 };
 
@@ -108,6 +111,14 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
         args.epochs.to_string(),
         args.seed.to_string(),
     );
+    let recipe = Preset::Default.model();
+    let train_what = format!(
+        "training the default recipe (conv stem, {}-bp attention positions, {} layers x {} heads) \
+         and the ridge baseline",
+        recipe.pool * recipe.k,
+        recipe.n_layers,
+        recipe.n_heads
+    );
     let steps: [(&str, Vec<String>); 6] = [
         (
             "simulating planted-grammar data",
@@ -125,7 +136,7 @@ fn chain(args: &Args, g: &Global) -> anyhow::Result<()> {
             ]),
         ),
         (
-            "training the default recipe (conv stem, 4-bp attention positions, 2 layers x 4 heads) and the ridge baseline",
+            &train_what,
             argv(&[
                 "train",
                 "--fasta",
@@ -279,8 +290,8 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     let ceiling = s["outputs"][0]["noise_ceiling"]
         .as_f64()
         .unwrap_or(f64::NAN);
-    let inter = read("interactions.tsv")?;
-    let Some(first) = inter.lines().nth(1) else {
+    let (inter, _) = Table::read_head(dir.join("interactions.tsv"), 1)?;
+    if inter.is_empty() {
         return Ok((
             r_of("transformer"),
             r_of("ridge"),
@@ -288,18 +299,12 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
             "none".into(),
             "-".into(),
         ));
-    };
-    let f: Vec<&str> = first.split('\t').collect();
-    let (a, b) = (f[1], f[2]);
+    }
+    let field = |name| inter.str(0, INTERACTIONS.col(name));
+    let (a, b) = (field("motif_a"), field("motif_b"));
     // The calibrated q-value (head link and causal test).
-    let q = inter
-        .lines()
-        .next()
-        .and_then(|h| h.split('\t').position(|c| c == "q_value"))
-        .and_then(|i| f.get(i))
-        .copied()
-        .unwrap_or("NA");
-    let check = validation_of(&read("validation.tsv")?, a, b);
+    let q = field("q_value");
+    let check = validation_of(&Table::read(dir.join("validation.tsv"))?, a, b);
     let called = q.parse::<f64>().is_ok_and(|v| v < 0.05);
     // Tables write the floor; say what it means.
     let q = if q
@@ -317,8 +322,8 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         } else {
             "none called at q < 0.05; first in the table: "
         },
-        f[3],
-        f[4]
+        field("layer"),
+        field("head")
     );
     let truth = read("sim/truth.tsv")?;
     let kind = truth
@@ -337,39 +342,35 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
 
 /// The validation verdict of pair `a`–`b` with the causal effect it tested and its
 /// interval, and a warning when the attention and causal evidence disagree.
-fn validation_of(tsv: &str, a: &str, b: &str) -> String {
-    let mut lines = tsv.lines();
-    let Some(header) = lines.next() else {
+fn validation_of(t: &Table, a: &str, b: &str) -> String {
+    let col = |name| VALIDATION.col(name);
+    let Some(r) = (0..t.len()).find(|&r| {
+        let (x, y) = (t.str(r, col("motif_a")), t.str(r, col("motif_b")));
+        (x == a && y == b) || (x == b && y == a)
+    }) else {
         return "not validated".into();
     };
-    let header: Vec<&str> = header.split('\t').collect();
-    let col = |n: &str| header.iter().position(|c| *c == n);
-    let row = lines
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| l.split('\t').collect::<Vec<_>>())
-        .find(|r| (r[0] == a && r[1] == b) || (r[0] == b && r[1] == a));
-    let (Some(r), Some(v), Some(t), Some(m), Some(lo), Some(hi)) = (
-        row,
+    if !t.has(&[
         col("verdict"),
         col("effect_test"),
         col("effect"),
         col("effect_lo"),
         col("effect_hi"),
-    ) else {
+    ]) {
         return "not validated".into();
-    };
-    let get = |i: usize| r.get(i).copied().unwrap_or("NA");
-    let note = match get(v) {
+    }
+    let get = |name| t.str(r, col(name));
+    let note = match get("verdict") {
         "attention-only" | "effect-only" => ": attention and the causal test disagree",
         _ => "",
     };
-    let what = CausalKind::from_name(get(t)).map_or("epistasis", CausalKind::describe);
+    let what = CausalKind::from_name(get("effect_test")).map_or("epistasis", CausalKind::describe);
     format!(
         "validation: {}, {what} {} [{}, {}]{note}",
-        get(v),
-        get(m),
-        get(lo),
-        get(hi)
+        get("verdict"),
+        get("effect"),
+        get("effect_lo"),
+        get("effect_hi")
     )
 }
 

@@ -90,7 +90,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
     let mut out = cisformer::io::output::Output::create(&args.out)?;
     let write = |w: &mut cisformer::io::output::Output| -> std::io::Result<()> {
-        writeln!(w, "layer\thead\tforgetting_kl")?;
+        writeln!(w, "{}", cisformer::io::tables::FORGETTING.header())?;
         for r in &rows {
             writeln!(w, "{}\t{}\t{:.6}", r.head.layer, r.head.head, r.kl)?;
         }

@@ -200,7 +200,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         writeln!(w, "# predict_seconds_before={:.4}", best[0])?;
         writeln!(w, "# predict_seconds_after={:.4}", best[1])?;
         writeln!(w, "# speedup={speedup:.3}")?;
-        writeln!(w, "layer\thead\tstep\tscore\tmetric\tremoved\treason")?;
+        writeln!(w, "{}", cisformer::io::tables::PRUNE.header())?;
         for (i, s) in plan.steps.iter().enumerate() {
             for h in &s.heads {
                 writeln!(

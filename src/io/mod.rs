@@ -10,6 +10,8 @@ pub mod digest;
 pub mod fasta;
 pub mod frame;
 pub mod output;
+pub mod tables;
+pub mod tsv;
 
 use std::{
     fs::File,

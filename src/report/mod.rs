@@ -3,7 +3,7 @@
 //! Inputs are the tables the other stages write; each is optional except the model
 //! directory, and a section whose input is absent is left out (the summary names it)
 //! instead of failing. Every
-//! table is read by column name ([`tsv::Table`]), so upstream stages may add columns.
+//! table is read by column name ([`crate::io::tsv::Table`]), so upstream stages may add columns.
 //! The page has no external references: CSS, SVG charts (plotters) and the small
 //! table-sorting script are inline, and it renders the same offline and in print.
 //!
@@ -20,7 +20,6 @@
 
 pub mod plot;
 mod sections;
-pub mod tsv;
 
 use std::path::PathBuf;
 
@@ -140,7 +139,11 @@ impl TableView {
     }
 
     /// All rows (up to `limit`) of a TSV, every column in file order.
-    pub(crate) fn from_tsv(caption: impl Into<String>, t: &tsv::Table, limit: usize) -> Self {
+    pub(crate) fn from_tsv(
+        caption: impl Into<String>,
+        t: &crate::io::tsv::Table,
+        limit: usize,
+    ) -> Self {
         let mut v = Self::new(caption, t.header().to_vec(), true);
         for r in 0..t.len().min(limit) {
             v.push(t.row(r).iter().map(Cell::text).collect());

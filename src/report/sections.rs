@@ -7,9 +7,15 @@ use std::{
 use super::{
     Cell, Figure, Kv, ReportInputs, Section, TableView,
     plot::{self, Grid, Marks, PointGroup, Scale, Series, short_num},
-    tsv::{Table, is_missing},
 };
-use crate::{Error, Result, stats};
+use crate::{
+    Error, Result,
+    io::{
+        tables::{HEADS, PATCH, VALIDATION},
+        tsv::{Table, is_missing},
+    },
+    stats,
+};
 
 const WIDE: (u32, u32) = (560, 320);
 const SQUARE: (u32, u32) = (380, 360);
@@ -436,7 +442,10 @@ fn metric_kvs(m: &Table, sim: Option<(&serde_json::Value, &Path)>) -> Result<Vec
 /// The validation row of the unordered pair `a`–`b`.
 fn validation_row(v: &Table, a: &str, b: &str) -> Option<usize> {
     (0..v.len()).find(|&r| {
-        let (x, y) = (v.str(r, "motif_a"), v.str(r, "motif_b"));
+        let (x, y) = (
+            v.str(r, VALIDATION.col("motif_a")),
+            v.str(r, VALIDATION.col("motif_b")),
+        );
         (x == a && y == b) || (x == b && y == a)
     })
 }
@@ -497,10 +506,14 @@ fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
 /// `verdict, <test> epistasis E [lo, hi]` of validation row `r`: the effect test behind
 /// the verdict when the table names it, else the plain epistasis and its bootstrap interval.
 fn validation_summary(v: &Table, r: usize) -> String {
-    let verdict = v.str(r, "verdict");
+    let verdict = v.str(r, VALIDATION.col("verdict"));
     let verdict = if is_missing(verdict) { "NA" } else { verdict };
-    let (what, e, lo, hi) = if v.has(&["effect", "effect_lo", "effect_hi"]) {
-        let what = match v.str(r, "effect_test") {
+    let (what, e, lo, hi) = if v.has(&[
+        VALIDATION.col("effect"),
+        VALIDATION.col("effect_lo"),
+        VALIDATION.col("effect_hi"),
+    ]) {
+        let what = match v.str(r, VALIDATION.col("effect_test")) {
             "specific" => "arrangement-specific epistasis",
             "cooperative" => "epistasis (one-sided)",
             _ => "epistasis",
@@ -529,7 +542,7 @@ fn validation_summary(v: &Table, r: usize) -> String {
 fn verdict_counts(t: &Table) -> Vec<String> {
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for r in 0..t.len() {
-        let v = t.str(r, "verdict");
+        let v = t.str(r, VALIDATION.col("verdict"));
         let v = if is_missing(v) { "NA" } else { v };
         *counts.entry(v.to_string()).or_default() += 1;
     }
@@ -967,11 +980,14 @@ struct HeadGrid {
 }
 
 fn head_grid(t: &Table) -> Result<HeadGrid> {
-    t.require(&["layer", "head"])?;
+    t.require(&[HEADS.col("layer"), HEADS.col("head")])?;
     let mut ids = Vec::with_capacity(t.len());
     let mut seen = HashMap::new();
     for r in 0..t.len() {
-        let id = (t.uint_req(r, "layer")?, t.uint_req(r, "head")?);
+        let id = (
+            t.uint_req(r, HEADS.col("layer"))?,
+            t.uint_req(r, HEADS.col("head"))?,
+        );
         if id.0 > 4096 || id.1 > 4096 {
             return Err(Error::parse(
                 t.path(),
@@ -1025,28 +1041,32 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
     // diverging at 0.
     let panels = [
         (
-            "entropy",
+            HEADS.col("entropy"),
             "Attention entropy (normalised, 0–1)",
             Scale::Fixed(0.0, 1.0),
         ),
         (
-            "mean_distance_bp",
+            HEADS.col("mean_distance_bp"),
             "Mean attention distance (bp)",
             Scale::FromZero,
         ),
-        ("local_fraction", "Local fraction", Scale::Fixed(0.0, 1.0)),
         (
-            "boundary_fraction",
+            HEADS.col("local_fraction"),
+            "Local fraction",
+            Scale::Fixed(0.0, 1.0),
+        ),
+        (
+            HEADS.col("boundary_fraction"),
             "Boundary mass (CLS/SEP)",
             Scale::Fixed(0.0, 1.0),
         ),
         (
-            "top_motif_enrichment",
+            HEADS.col("top_motif_enrichment"),
             "Motif focus (top-motif enrichment)",
             Scale::Ratio,
         ),
         (
-            "importance_dmetric",
+            HEADS.col("importance_dmetric"),
             "Importance (Δ metric on ablation)",
             Scale::Diverging(0.0),
         ),
@@ -1057,11 +1077,12 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
         }
         let mut values = vec![None; layers * nheads];
         // The motif-focus panel names each head's motif; the colour is its enrichment.
-        let named = col == "top_motif_enrichment" && t.col("top_motif").is_some();
+        let named =
+            col == HEADS.col("top_motif_enrichment") && t.col(HEADS.col("top_motif")).is_some();
         let mut text = vec![String::new(); if named { layers * nheads } else { 0 }];
         for (r, &(l, h)) in ids.iter().enumerate() {
             values[l * nheads + h] = t.num(r, col)?;
-            let m = t.str(r, "top_motif");
+            let m = t.str(r, HEADS.col("top_motif"));
             if named && !is_missing(m) {
                 text[l * nheads + h] = abbreviate(m, 6);
             }
@@ -1087,7 +1108,7 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
         s.figures
             .push(Figure::new(plot::heatmap(&grid, cell)?, caption));
     }
-    if t.col("top_motif").is_some() {
+    if t.col(HEADS.col("top_motif")).is_some() {
         let mut focus = TableView::new(
             "Top motif per head",
             ["head", "top_motif", "enrichment", "p"]
@@ -1096,15 +1117,15 @@ fn heads_section(heads: Option<&Table>) -> Result<Section> {
             true,
         );
         for (r, &(l, h)) in ids.iter().enumerate() {
-            let m = t.str(r, "top_motif");
+            let m = t.str(r, HEADS.col("top_motif"));
             if is_missing(m) {
                 continue;
             }
             focus.push(vec![
                 Cell::text(format!("L{l}H{h}")),
                 Cell::text(m),
-                Cell::text(t.str(r, "top_motif_enrichment")),
-                Cell::text(t.str(r, "top_motif_p")),
+                Cell::text(t.str(r, HEADS.col("top_motif_enrichment"))),
+                Cell::text(t.str(r, HEADS.col("top_motif_p"))),
             ]);
         }
         if !focus.rows.is_empty() {
@@ -1511,7 +1532,7 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
     let Some(t) = t else {
         return Ok(s.absent("No validation table was given (--validation)."));
     };
-    t.require(&["motif_a", "motif_b"])?;
+    t.require(&[VALIDATION.col("motif_a"), VALIDATION.col("motif_b")])?;
     for r in 0..t.len() {
         for c in [
             "coattention_rank",
@@ -1524,16 +1545,22 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
             t.num(r, c)?;
         }
     }
-    if t.has(&["coattention_rank", "epistasis"]) {
+    if t.has(&[
+        VALIDATION.col("coattention_rank"),
+        VALIDATION.col("epistasis"),
+    ]) {
         let mut groups: Vec<PointGroup> = Vec::new();
         let (mut ranks, mut epi) = (Vec::new(), Vec::new());
         for r in 0..t.len() {
-            let (Some(x), Some(y)) = (t.num(r, "coattention_rank")?, t.num(r, "epistasis")?) else {
+            let (Some(x), Some(y)) = (
+                t.num(r, VALIDATION.col("coattention_rank"))?,
+                t.num(r, VALIDATION.col("epistasis"))?,
+            ) else {
                 continue;
             };
             ranks.push(-x);
             epi.push(y);
-            let verdict = t.str(r, "verdict");
+            let verdict = t.str(r, VALIDATION.col("verdict"));
             let verdict = if is_missing(verdict) { "NA" } else { verdict };
             let gi = match groups.iter().position(|g| g.name == verdict) {
                 Some(i) => i,
@@ -1547,8 +1574,8 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
             };
             groups[gi].points.push((x, y));
             if let (Some(lo), Some(hi)) = (
-                t.num(r, "epistasis_ci_low")?,
-                t.num(r, "epistasis_ci_high")?,
+                t.num(r, VALIDATION.col("epistasis_ci_low"))?,
+                t.num(r, VALIDATION.col("epistasis_ci_high"))?,
             ) {
                 groups[gi].bars.push((x, lo, hi));
             }
@@ -1567,7 +1594,10 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
             "In-silico epistasis (with its interval) of each checked pair against its rank in the interaction table; colour = verdict.",
         ));
     }
-    if t.has(&["head_ablation_effect", "epistasis"]) {
+    if t.has(&[
+        VALIDATION.col("head_ablation_effect"),
+        VALIDATION.col("epistasis"),
+    ]) {
         let pts = points(t, "head_ablation_effect", "epistasis")?;
         if !pts.is_empty() {
             let g = PointGroup {
@@ -1588,7 +1618,7 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
             ));
         }
     }
-    if t.col("verdict").is_some() {
+    if t.col(VALIDATION.col("verdict")).is_some() {
         s.kvs
             .push(Kv::new("verdicts", verdict_counts(t).join(", ")));
     }
@@ -1600,7 +1630,7 @@ fn validation_section(t: Option<&Table>) -> Result<Section> {
 /// Activation patching: restored fraction per (layer, head) as a heatmap.
 fn patching_section(t: &Table) -> Result<Section> {
     let mut s = Section::new("patching", "Activation patching");
-    t.require(&["layer", "head", "restored"])?;
+    t.require(&[PATCH.col("layer"), PATCH.col("head"), PATCH.col("restored")])?;
     let HeadGrid { ids, layers, heads } = head_grid(t)?;
     if ids.is_empty() {
         return Ok(s.absent("The patching table has no rows."));
@@ -1608,7 +1638,7 @@ fn patching_section(t: &Table) -> Result<Section> {
     let mut values = vec![None; layers * heads];
     let mut best: Option<(f64, usize, usize)> = None;
     for (r, &(l, h)) in ids.iter().enumerate() {
-        let v = t.num(r, "restored")?;
+        let v = t.num(r, PATCH.col("restored"))?;
         values[l * heads + h] = v;
         if let Some(v) = v
             && best.is_none_or(|b| v > b.0)

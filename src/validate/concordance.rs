@@ -24,9 +24,9 @@ use super::ablation::{Ablation, AblationConfig, AblationSet};
 use super::spacing::{SpacingConfig, SpacingCurve, consensus, scan_max_gap, spacing_scan};
 use super::{Readout, fmt_num, fmt_pq, model_predictor};
 use crate::analysis::Site;
+use crate::io::{tables::INTERACTIONS, tsv::Table};
 use crate::model::{HeadId, Model};
 use crate::motif::Motif;
-use crate::report::tsv::Table;
 use crate::{Error, Result};
 
 /// A motif pair taken from an interaction table.
@@ -79,31 +79,39 @@ pub fn read_candidates(
     extra: &[(usize, usize)],
 ) -> Result<Vec<PairCandidate>> {
     let t = Table::read(path)?;
-    const COLS: [&str; 6] = ["motif_a", "motif_b", "layer", "head", "effect", "q_value"];
-    if !t.has(&COLS) {
+    let col = |name| INTERACTIONS.col(name);
+    let cols = [
+        col("motif_a"),
+        col("motif_b"),
+        col("layer"),
+        col("head"),
+        col("effect"),
+        col("q_value"),
+    ];
+    if !t.has(&cols) {
         return Err(Error::parse(
             path,
             1,
             format!(
                 "not an interaction table: expected columns {} (as `cisformer interactions` writes), found {}",
-                COLS.join(", "),
+                cols.join(", "),
                 t.header().join(", ")
             ),
         ));
     }
-    let q_col = if t.has(&["joint_q"]) {
-        "joint_q"
+    let q_col = if t.has(&[col("joint_q")]) {
+        col("joint_q")
     } else {
-        "q_value"
+        col("q_value")
     };
     // Distinct pairs in table order: (first row, heads).
     let mut pairs: Vec<(usize, Vec<HeadId>)> = Vec::new();
     let mut index: HashMap<(&str, &str), usize> = HashMap::new();
     for r in 0..t.len() {
-        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+        let (a, b) = (t.str(r, col("motif_a")), t.str(r, col("motif_b")));
         let head = HeadId {
-            layer: t.uint_req(r, "layer")?,
-            head: t.uint_req(r, "head")?,
+            layer: t.uint_req(r, col("layer"))?,
+            head: t.uint_req(r, col("head"))?,
         };
         let key = if a <= b { (a, b) } else { (b, a) };
         match index.get(&key) {
@@ -129,22 +137,22 @@ pub fn read_candidates(
     };
     let candidate = |rank: usize| -> Result<PairCandidate> {
         let (r, heads) = &pairs[rank];
-        let (a, b) = (t.str(*r, "motif_a"), t.str(*r, "motif_b"));
+        let (a, b) = (t.str(*r, col("motif_a")), t.str(*r, col("motif_b")));
         Ok(PairCandidate {
             name_a: a.to_string(),
             name_b: b.to_string(),
             motif_a: lookup(a, *r)?,
             motif_b: lookup(b, *r)?,
             rank: Some(rank + 1),
-            effect: t.num(*r, "effect")?.unwrap_or(f64::NAN),
+            effect: t.num(*r, col("effect"))?.unwrap_or(f64::NAN),
             q_value: t.num(*r, q_col)?.unwrap_or(f64::NAN),
-            link: if t.has(&["co_attention", "background"]) {
-                let v = |c: &str| t.num(*r, c).map(|x| x.unwrap_or(f64::NAN));
+            link: if t.has(&[col("co_attention"), col("background")]) {
+                let v = |c| t.num(*r, col(c)).map(|x| x.unwrap_or(f64::NAN));
                 v("co_attention")? - v("background")?
             } else {
-                t.num(*r, "effect")?.unwrap_or(f64::NAN)
+                t.num(*r, col("effect"))?.unwrap_or(f64::NAN)
             },
-            two_sided: t.has(&["score"]) && t.str(*r, "score") == "attn_grad",
+            two_sided: t.has(&[col("score")]) && t.str(*r, col("score")) == "attn_grad",
             heads: heads.clone(),
         })
     };
@@ -470,14 +478,7 @@ pub fn write_concordance_tsv<W: Write>(
     rows: &[ConcordanceRow],
     cfg: &ValidateConfig,
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "motif_a\tmotif_b\tcoattention_rank\tcoattention_effect\tcoattention_q\tn_seqs\t\
-         epistasis\tepistasis_ci_low\tepistasis_ci_high\teffect_a\teffect_b\tbest_spacing_bp\t\
-         best_orientation\tspacing_effect\theads\tepistasis_masked\thead_ablation_effect\tverdict\t\
-         n_moved\tspecific\tspecific_lo\tspecific_hi\tspecific_p\tspecific_q\t\
-         effect_test\teffect\teffect_lo\teffect_hi\teffect_p\teffect_q"
-    )?;
+    writeln!(w, "{}", crate::io::tables::VALIDATION.header())?;
     for r in rows {
         let c = &r.candidate;
         let a = &r.ablation;
@@ -552,10 +553,7 @@ pub fn write_spacing_tsv<W: Write>(
     w: &mut W,
     curves: &[(&PairCandidate, &SpacingCurve)],
 ) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "motif_a\tmotif_b\torientation\tdistance_bp\tcooperativity\tmean_ab"
-    )?;
+    writeln!(w, "{}", crate::io::tables::SPACING.header())?;
     for (c, curve) in curves {
         for p in &curve.points {
             writeln!(

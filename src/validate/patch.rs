@@ -128,10 +128,7 @@ pub fn patch_heads(
 
 /// Writes the patching table: `layer head restored mean_clean mean_corrupt mean_patched n`.
 pub fn write_patch_tsv<W: Write>(w: &mut W, rows: &[PatchRow]) -> std::io::Result<()> {
-    writeln!(
-        w,
-        "layer\thead\trestored\tmean_clean\tmean_corrupt\tmean_patched\tn"
-    )?;
+    writeln!(w, "{}", crate::io::tables::PATCH.header())?;
     for r in rows {
         writeln!(
             w,
