@@ -55,14 +55,15 @@ impl Schema {
         names.join("\t")
     }
 
+    /// Whether the table has a column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c.name == name)
+    }
+
     /// `name`, checked against the schema: a reader that asks for a column the writer does
     /// not write is a bug, caught the first time the reading code runs in a test.
     pub fn col(&self, name: &'static str) -> &'static str {
-        assert!(
-            self.columns.iter().any(|c| c.name == name),
-            "{} has no column {name}",
-            self.file
-        );
+        assert!(self.has(name), "{} has no column {name}", self.file);
         name
     }
 

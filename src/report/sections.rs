@@ -11,7 +11,7 @@ use super::{
 use crate::{
     Error, Result,
     io::{
-        tables::{HEADS, PATCH, VALIDATION},
+        tables::{HEADS, INTERACTIONS, PAIRS, PATCH, VALIDATION},
         tsv::{Table, is_missing},
     },
     stats,
@@ -450,9 +450,19 @@ fn validation_row(v: &Table, a: &str, b: &str) -> Option<usize> {
     })
 }
 
+/// `name`, checked against the two tables `interactions` writes (the report reads either).
+fn link_col(name: &'static str) -> &'static str {
+    assert!(
+        INTERACTIONS.has(name) || PAIRS.has(name),
+        "neither interactions.tsv nor pairs.tsv has a column {name}"
+    );
+    name
+}
+
 /// The q column of an interaction or per-pair table (`joint_q` is the older name).
 fn q_column(t: &Table) -> Option<&'static str> {
     ["q_value", "joint_q"]
+        .map(link_col)
         .into_iter()
         .find(|c| t.col(c).is_some())
 }
@@ -469,7 +479,7 @@ fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
     let mut seen: Vec<(String, String)> = Vec::new();
     let mut kv = Vec::new();
     for r in 0..t.len() {
-        let (a, b) = (t.str(r, "motif_a"), t.str(r, "motif_b"));
+        let (a, b) = (t.str(r, link_col("motif_a")), t.str(r, link_col("motif_b")));
         if seen
             .iter()
             .any(|(x, y)| (x == a && y == b) || (x == b && y == a))
@@ -1231,7 +1241,7 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
     let Some((t, total)) = t else {
         return Ok(s.absent("No interaction table was given (--interactions)."));
     };
-    t.require(&["motif_a", "motif_b"])?;
+    t.require(&[link_col("motif_a"), link_col("motif_b")])?;
     // Validate the numeric columns the table promises, so a malformed file fails loudly.
     for r in 0..t.len() {
         for c in [
@@ -1242,7 +1252,9 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
             "best_head",
             "n_pairs",
             "n_seqs",
-        ] {
+        ]
+        .map(link_col)
+        {
             t.uint(r, c)?;
         }
         for c in [
@@ -1254,7 +1266,9 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
             "q_value",
             "joint_q",
             "median_distance_bp",
-        ] {
+        ]
+        .map(link_col)
+        {
             t.num(r, c)?;
         }
     }
@@ -1265,15 +1279,22 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
         ));
     }
     s.notes.push("Click a column header to sort.".into());
-    let valid = valid.filter(|v| v.has(&["motif_a", "motif_b", "verdict"]));
+    let valid = valid.filter(|v| {
+        v.has(&[
+            VALIDATION.col("motif_a"),
+            VALIDATION.col("motif_b"),
+            VALIDATION.col("verdict"),
+        ])
+    });
     let effect = ["effect", "best_effect"]
+        .map(link_col)
         .into_iter()
         .find(|c| t.col(c).is_some());
     let q = q_column(t);
     let has_head = head_label_cols(t);
     let mut header: Vec<String> = Vec::new();
     let mut lead: Vec<&str> = Vec::new();
-    for c in ["rank", "motif_a", "motif_b"] {
+    for c in ["rank", "motif_a", "motif_b"].map(link_col) {
         if t.col(c).is_some() {
             header.push(c.into());
             lead.push(c);
@@ -1299,7 +1320,7 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
     let mut view = TableView::new(format!("Motif pairs by {}", score_label(t)), header, true);
     for r in 0..t.len() {
         let mut row: Vec<Cell> = Vec::new();
-        for c in ["rank", "motif_a", "motif_b"] {
+        for c in ["rank", "motif_a", "motif_b"].map(link_col) {
             if t.col(c).is_some() {
                 row.push(Cell::text(t.str(r, c)));
             }
@@ -1311,8 +1332,12 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
             row.push(Cell::text(t.str(r, c)));
         }
         if let Some(v) = valid {
-            let verdict = validation_row(v, t.str(r, "motif_a"), t.str(r, "motif_b"))
-                .map_or("not validated", |vr| v.str(vr, "verdict"));
+            let verdict = validation_row(
+                v,
+                t.str(r, link_col("motif_a")),
+                t.str(r, link_col("motif_b")),
+            )
+            .map_or("not validated", |vr| v.str(vr, VALIDATION.col("verdict")));
             row.push(Cell::text(verdict));
         }
         row.extend(rest.iter().map(|c| Cell::text(t.str(r, c))));
@@ -1326,6 +1351,7 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
 /// (`best_layer`, `best_head`) table.
 fn head_label_cols(t: &Table) -> Option<(&'static str, &'static str)> {
     [("layer", "head"), ("best_layer", "best_head")]
+        .map(|(l, h)| (link_col(l), link_col(h)))
         .into_iter()
         .find(|(l, h)| t.has(&[l, h]))
 }
@@ -1333,10 +1359,10 @@ fn head_label_cols(t: &Table) -> Option<(&'static str, &'static str)> {
 /// What the interaction table's rows measure, from its `score` column (tables from
 /// before that column are co-attention).
 fn score_label(t: &Table) -> &'static str {
-    if t.col("score").is_none() {
+    if t.col(link_col("score")).is_none() {
         return "co-attention";
     }
-    let mut kinds = (0..t.len()).map(|r| t.str(r, "score"));
+    let mut kinds = (0..t.len()).map(|r| t.str(r, link_col("score")));
     match kinds.next() {
         Some(first) if kinds.all(|k| k == first) => match first {
             "attn_grad" => "attention × gradient",
