@@ -3,6 +3,8 @@
 # table: target, minutes run, executions, crashes. Exits 1 if any target crashed, hung or
 # ran out of memory (the input is then in fuzz/artifacts/TARGET/: make it a regression test).
 # Run from anywhere:  bash bench/fuzz.sh [SECONDS]
+# Env: TARGETS (a space-separated subset, default every target; two runs with disjoint
+#   subsets can share a machine, one core each).
 # Needs: a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
 # The working corpus grows in fuzz/corpus/ (git-ignored), seeded from fuzz/seeds/; logs go
 # to bench/out/fuzz/ (git-ignored).
@@ -12,7 +14,7 @@ secs=${1:-600}
 logs=bench/out/fuzz
 mkdir -p "$logs"
 cargo +nightly fuzz build
-targets=$(cargo +nightly fuzz list)
+targets=${TARGETS:-$(cargo +nightly fuzz list)}
 
 rows=()
 failed=0

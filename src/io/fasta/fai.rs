@@ -41,13 +41,25 @@ impl FaiRecord {
         self.offset + pos / self.line_bases * self.line_width + pos % self.line_bases
     }
 
-    /// Byte offset just past the last base of the sequence.
+    /// Byte offset just past the last base of the sequence; `u64::MAX` when that does not
+    /// fit in 64 bits (a corrupt or foreign index: no file is that long, so a caller that
+    /// checks the end against its file refuses the record instead of wrapping around).
+    ///
+    /// ```
+    /// use cisformer::io::fasta::fai::FaiRecord;
+    /// let huge = FaiRecord { name: "c".into(), length: 118, offset: 1, line_bases: 8, line_width: u64::MAX / 4 };
+    /// assert_eq!(huge.end_offset(), u64::MAX);
+    /// ```
     pub fn end_offset(&self) -> u64 {
         if self.length == 0 {
-            self.offset
-        } else {
-            self.byte_offset(self.length - 1) + 1
+            return self.offset;
         }
+        let pos = self.length - 1;
+        pos.checked_div(self.line_bases)
+            .and_then(|lines| lines.checked_mul(self.line_width))
+            .and_then(|bytes| self.offset.checked_add(bytes))
+            .and_then(|o| o.checked_add(pos % self.line_bases + 1))
+            .unwrap_or(u64::MAX)
     }
 }
 
@@ -130,6 +142,16 @@ pub fn parse_fai(text: &str, path: impl AsRef<Path>) -> Result<Vec<FaiRecord>> {
                 path,
                 line_no,
                 format!("record '{}' has an impossible line geometry", rec.name),
+            ));
+        }
+        if rec.end_offset() == u64::MAX {
+            return Err(Error::parse(
+                path,
+                line_no,
+                format!(
+                    "record '{}' would end beyond any file (offset, length and line width overflow)",
+                    rec.name
+                ),
             ));
         }
         out.push(rec);

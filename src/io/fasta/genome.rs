@@ -306,6 +306,33 @@ fn fresh_index(fasta: &Path, fai: &Path) -> Option<()> {
 mod tests {
     use super::*;
 
+    /// Found by the `fai` fuzz target: a foreign index whose end offset overflows 64 bits
+    /// panicked in debug builds and, wrapped around in release, could pass the check that
+    /// every record lies inside the file.
+    #[test]
+    fn an_index_whose_end_overflows_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fa = dir.path().join("g.fa");
+        std::fs::write(&fa, ">(").unwrap();
+        let index = "\n8x18\t118\t1101118\t8\t8388888888888888888\t4\t";
+        std::fs::write(dir.path().join("g.fa.fai"), index).unwrap();
+        let Err(err) = Genome::open(&fa) else {
+            panic!("an overflowing index was accepted");
+        };
+        let err = err.to_string();
+        assert!(err.contains("8x18") && err.contains("overflow"), "{err}");
+        // Built directly (not parsed), the record is refused by the bounds check.
+        let r = FaiRecord {
+            name: "c".into(),
+            length: 118,
+            offset: 1_101_118,
+            line_bases: 8,
+            line_width: 8_388_888_888_888_888_888,
+        };
+        let g = Genome::with_records(&fa, Data::Memory(b">c\nACGT\n".to_vec()), vec![r], None);
+        assert!(g.is_err());
+    }
+
     #[test]
     fn fetch_matches_naive_slicing_everywhere() {
         let seq: Vec<u8> = (0..103).map(|i| b"ACGTacgtNR"[i * 7 % 10]).collect();
