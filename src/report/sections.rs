@@ -1243,32 +1243,32 @@ fn interactions_section(t: Option<&(Table, usize)>, valid: Option<&Table>) -> Re
     };
     t.require(&[link_col("motif_a"), link_col("motif_b")])?;
     // Validate the numeric columns the table promises, so a malformed file fails loudly.
+    let whole = [
+        "rank",
+        "layer",
+        "head",
+        "best_layer",
+        "best_head",
+        "n_pairs",
+        "n_seqs",
+    ]
+    .map(link_col);
+    let real = [
+        "co_attention",
+        "background",
+        "effect",
+        "best_effect",
+        "p_value",
+        "q_value",
+        "joint_q",
+        "median_distance_bp",
+    ]
+    .map(link_col);
     for r in 0..t.len() {
-        for c in [
-            "rank",
-            "layer",
-            "head",
-            "best_layer",
-            "best_head",
-            "n_pairs",
-            "n_seqs",
-        ]
-        .map(link_col)
-        {
+        for c in whole {
             t.uint(r, c)?;
         }
-        for c in [
-            "co_attention",
-            "background",
-            "effect",
-            "best_effect",
-            "p_value",
-            "q_value",
-            "joint_q",
-            "median_distance_bp",
-        ]
-        .map(link_col)
-        {
+        for c in real {
             t.num(r, c)?;
         }
     }
