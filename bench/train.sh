@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
-# CPU training/inference throughput: cisformer vs PyTorch on the same encoder, same run.
-# Usage: bench/train.sh [PYTHON] (a Python with torch; default: python3)
-# Config: d_model 128, 8 heads, 4 layers, 200 tokens, batch 32, 2 threads, median of STEPS.
+# CPU training and inference throughput, cisformer against PyTorch on the same architecture,
+# the two sides alternated (pair i runs cisformer first when i is odd, PyTorch first when
+# even), so a load that comes and goes moves both sides alike. Prints, per configuration,
+# each pair's seq/s, and the median of the pairwise ratios with their min–max, and the load
+# average before and after: a run whose load average is well above 0 was not on an idle
+# machine.
+#
+# Usage: bench/train.sh [PYTHON]   (a Python with torch; default: python3)
+# Env: CONFIGS ("encoder recipe": see benches/train.rs), PAIRS (5), STEPS (7 timed steps
+#      per run, after 2 warm-up steps), THREADS (2: RAYON_NUM_THREADS / torch threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
-D=128 H=8 N=4 L=200 B=32 STEPS=${STEPS:-7} THREADS=${THREADS:-2}
+CONFIGS=${CONFIGS:-"encoder recipe"} PAIRS=${PAIRS:-5} STEPS=${STEPS:-7} THREADS=${THREADS:-2}
 cargo bench --bench train --quiet --no-run >/dev/null 2>&1 || cargo bench --bench train --no-run
-ours=$(RAYON_NUM_THREADS=$THREADS cargo bench --bench train --quiet -- $D $H $N $L $B $STEPS)
-echo "$ours"
-theirs=$(OMP_NUM_THREADS=$THREADS "$PY" bench/train_torch.py $D $H $N $L $B $STEPS $THREADS)
-echo "$theirs"
-num() { sed -E "s/.*$1 ([0-9.]+) seq.*/\1/" <<<"$2"; }
-awk -v a="$(num train "$ours")" -v b="$(num train "$theirs")" \
-    -v c="$(num infer "$ours")" -v d="$(num infer "$theirs")" \
-    'BEGIN { printf "ratio cisformer/torch: train %.2fx, infer %.2fx\n", a / b, c / d }'
+ours() { RAYON_NUM_THREADS=$THREADS cargo bench --bench train --quiet -- "$1" "$STEPS"; }
+theirs() { OMP_NUM_THREADS=$THREADS "$PY" bench/train_torch.py "$1" "$STEPS" "$THREADS"; }
+num() { sed -E "s/.* $1 ([0-9.]+) seq.*/\1/" <<<"$2"; }
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores, $THREADS threads"
+echo "torch: $("$PY" -c 'import torch; print(torch.__version__)')"
+for c in $CONFIGS; do
+  rows=""
+  for i in $(seq "$PAIRS"); do
+    if [ $((i % 2)) = 1 ]; then a=$(ours "$c"); b=$(theirs "$c"); else b=$(theirs "$c"); a=$(ours "$c"); fi
+    echo "  $c pair $i: $a | $b" >&2
+    rows+="$(num train "$a") $(num train "$b") $(num infer "$a") $(num infer "$b")"$'\n'
+  done
+  printf '%s' "$rows" | awk -v c="$c" '
+    function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+        if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+      return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    { n++; ot[n] = $1; tt[n] = $2; oi[n] = $3; ti[n] = $4; rt[n] = $1 / $2; ri[n] = $3 / $4 }
+    END {
+      mot = med(ot, n); mtt = med(tt, n); mrt = med(rt, n)
+      moi = med(oi, n); mti = med(ti, n); mri = med(ri, n)
+      printf "%s: train %.1f vs %.1f seq/s, ratio %.2fx [%.2f-%.2f]; ", c, mot, mtt, mrt, rt[1], rt[n]
+      printf "infer %.1f vs %.1f seq/s, ratio %.2fx [%.2f-%.2f] (%d pairs)\n", moi, mti, mri, ri[1], ri[n], n }'
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

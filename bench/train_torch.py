@@ -1,9 +1,17 @@
 #!/usr/bin/env python3
-"""PyTorch side of bench/train.sh: the cisformer encoder architecture (pre-LN, explicit
-softmax attention that also returns the probabilities, exact GELU, final LN, mean pooling,
-MSE, AdamW) trained on random tokens; prints training and inference sequences/s.
+"""PyTorch side of bench/train.sh: the cisformer architecture (pre-LN, explicit softmax
+attention that also returns the probabilities, exact GELU, final LN, mean pooling, MSE,
+AdamW) trained on random sequences; prints training and inference sequences/s.
 
-Usage: train_torch.py D HEADS LAYERS TOKENS BATCH STEPS THREADS
+Configs (as benches/train.rs):
+  encoder  d_model 128, 8 heads, 4 layers, 200 tokens of a 4,101-token vocabulary, learned
+           positions, ffn 512, batch 32, no clipping;
+  recipe   `cisformer train --preset default`: one token per base, a 15-wide convolution
+           stem (residual, GELU), max-pooling 4 bases into one attention position, a
+           learned relative-position bias of ±50 positions per head (learning 30x faster),
+           d_model 64, 8 heads, 2 layers, ffn 128, 200 bp, batch 64, clipping at 1.
+
+Usage: train_torch.py CONFIG STEPS THREADS
 """
 import resource
 import sys
@@ -13,31 +21,44 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-d, h, n, L, B, steps, threads = map(int, sys.argv[1:8])
+config, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
-V = 4101
+if config == "encoder":
+    d, h, n, ffn, B, L, V, R, conv, pool, clip = 128, 8, 4, 512, 32, 200, 4101, 0, 0, 1, 0.0
+elif config == "recipe":
+    # 200 bases between [CLS] and [SEP]; 5 special tokens + 4 bases
+    d, h, n, ffn, B, L, V, R, conv, pool, clip = 64, 8, 2, 128, 64, 202, 9, 50, 15, 4, 1.0
+else:
+    sys.exit(f"unknown config {config!r}: encoder or recipe")
 
 
 class Attn(nn.Module):
-    def __init__(s):
+    def __init__(s, L):
         super().__init__()
         s.q, s.k, s.v, s.o = (nn.Linear(d, d) for _ in range(4))
         s.dh = d // h
+        if R:
+            s.rel = nn.Parameter(torch.zeros(h, 2 * R + 1))
+            pos = torch.arange(L)
+            s.register_buffer("off", (pos[None, :] - pos[:, None]).clamp(-R, R) + R)
 
     def forward(s, x):
         b, l, _ = x.shape
         sh = lambda t: t.view(b, l, h, s.dh).transpose(1, 2)
         q, k, v = sh(s.q(x)), sh(s.k(x)), sh(s.v(x))
-        p = torch.softmax(q @ k.transpose(-1, -2) / s.dh ** 0.5, -1)
+        sc = q @ k.transpose(-1, -2) / s.dh ** 0.5
+        if R:
+            sc = sc + s.rel[:, s.off][None]
+        p = torch.softmax(sc, -1)
         return s.o((p @ v).transpose(1, 2).reshape(b, l, d)), p
 
 
 class Block(nn.Module):
-    def __init__(s):
+    def __init__(s, L):
         super().__init__()
-        s.ln1, s.ln2, s.at = nn.LayerNorm(d), nn.LayerNorm(d), Attn()
-        s.up, s.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        s.ln1, s.ln2, s.at = nn.LayerNorm(d), nn.LayerNorm(d), Attn(L)
+        s.up, s.down = nn.Linear(d, ffn), nn.Linear(ffn, d)
 
     def forward(s, x):
         x = x + s.at(s.ln1(x))[0]
@@ -48,21 +69,36 @@ class M(nn.Module):
     def __init__(s):
         super().__init__()
         s.emb = nn.Embedding(V, d)
-        s.pos = nn.Parameter(torch.randn(1024, d) * 0.02)
-        s.bs = nn.ModuleList(Block() for _ in range(n))
+        s.pos = nn.Parameter(torch.randn(1024, d) * 0.02) if not conv else None
+        s.conv = nn.Conv1d(d, d, conv, padding=conv // 2) if conv else None
+        s.pl = 2 + (L - 2) // pool if pool > 1 else L
+        s.bs = nn.ModuleList(Block(s.pl) for _ in range(n))
         s.ln = nn.LayerNorm(d)
         s.head = nn.Linear(d, 1)
 
     def forward(s, ids):
-        x = s.emb(ids) + s.pos[: ids.shape[1]]
+        x = s.emb(ids)
+        if s.pos is not None:
+            x = x + s.pos[: ids.shape[1]]
+        if s.conv is not None:
+            x = x + F.gelu(s.conv(x.transpose(1, 2)).transpose(1, 2))
+        if pool > 1:
+            w = (L - 2) // pool
+            body = x[:, 1:1 + w * pool].reshape(x.shape[0], w, pool, d).amax(2)
+            x = torch.cat([x[:, :1], body, x[:, L - 1:L]], 1)
         for b in s.bs:
             x = b(x)
         return s.head(s.ln(x).mean(1))
 
 
 m = M()
-opt = torch.optim.AdamW(m.parameters(), lr=1e-3, weight_decay=0.01)
+rel = [p for name, p in m.named_parameters() if name.endswith(".rel")]
+rest = [p for name, p in m.named_parameters() if not name.endswith(".rel")]
+groups = [{"params": rest}] + ([{"params": rel, "lr": 30e-3}] if rel else [])
+opt = torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.01)
 ids = torch.randint(5, V, (B, L))
+if config == "recipe":
+    ids[:, 0], ids[:, -1] = 2, 3  # [CLS], [SEP]
 y = torch.randn(B, 1)
 tr, inf = [], []
 for i in range(steps + 2):
@@ -70,6 +106,8 @@ for i in range(steps + 2):
     opt.zero_grad()
     loss = F.mse_loss(m(ids), y)
     loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(m.parameters(), clip)
     opt.step()
     if i >= 2:
         tr.append(time.perf_counter() - t)
@@ -81,5 +119,5 @@ for i in range(steps + 2):
 tr.sort()
 inf.sort()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"torch {torch.__version__}: train {B / tr[len(tr) // 2]:.1f} seq/s, "
+print(f"torch {torch.__version__} {config}: train {B / tr[len(tr) // 2]:.1f} seq/s, "
       f"infer {B / inf[len(inf) // 2]:.1f} seq/s, peak RSS {peak:.0f} MiB")
