@@ -4,6 +4,7 @@
 //! (tokenizer, motif scanning, model, analysis) builds on those readers. The
 //! command-line front end lives in the binary; nothing here prints.
 
+pub mod alloc;
 pub mod analysis;
 pub mod baseline;
 pub mod error;

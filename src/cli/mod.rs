@@ -83,6 +83,7 @@ enum Command {
 /// 0 success (or a closed output pipe), 1 runtime error, 2 usage error.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    cisformer::alloc::retain_freed_memory();
     // Ctrl-C or SIGTERM: delete the temporary files of unfinished outputs (an error would
     // have dropped them; a signal's default action leaves them behind), then exit 130 as
     // a shell reports an interrupted command.
