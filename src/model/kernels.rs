@@ -66,7 +66,10 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) << 23) as u32)
+    // 2ⁿ from the bits of n + 127 + 2²³, whose low mantissa bits hold n + 127 exactly
+    // (n ∈ [-126, 127] after the clamp): the same value as `(n as i32 + 127) << 23`
+    // without a saturating float-to-int cast, which kept the loops scalar.
+    y * f32::from_bits((n + (127.0 + 8_388_608.0)).to_bits() << 23)
 }
 
 /// `erf` for f32: Eigen's rational approximation on [-4, 4] (a few ulp), branch-free.
@@ -616,9 +619,17 @@ dispatch_simd!(softmax_rows, (p: &mut [f32], l: usize, valid: usize), {
                 acc[i] += e;
             }
         }
-        let mut sum = 0f32;
-        for v in chunks.into_remainder() {
+        // The tail through one 16-lane pass too (padding far below the maximum), summed
+        // in order as before.
+        let tail = chunks.into_remainder();
+        let mut buf = [m - 100.0; 16];
+        buf[..tail.len()].copy_from_slice(tail);
+        for v in buf.iter_mut() {
             *v = exp_f32(*v - m);
+        }
+        tail.copy_from_slice(&buf[..tail.len()]);
+        let mut sum = 0f32;
+        for v in tail.iter() {
             sum += *v;
         }
         let inv = 1.0 / (acc.iter().sum::<f32>() + sum);
@@ -712,12 +723,7 @@ impl AttnProbs {
         let dq = packed.narrow(0, 0, nq)?.reshape((b, h, l, dh))?;
         let dk = packed.narrow(0, nq, nk)?.reshape((b, kv, l, dh))?;
         let dbias = match bias {
-            true => Some(
-                packed
-                    .narrow(0, nq + nk, b * h * l * l)?
-                    .reshape((b, h, l, l))?
-                    .sum(0)?,
-            ),
+            true => Some(packed.narrow(0, nq + nk, h * l * l)?.reshape((h, l, l))?),
             false => None,
         };
         Ok((dq, dk, dbias))
@@ -789,7 +795,7 @@ impl CustomOp3 for AttnProbsBiased {
 
 /// Backward of [`AttnProbs`]: `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ = scale·dS K`,
 /// `dK = scale·Σ_group dSᵀ Q`. Input 1 is Q and K concatenated (flattened). With `keep_ds`
-/// the output also holds every head's dS `[B,H,L,L]` (the gradient of an additive bias).
+/// the output also holds Σ_batch dS `[H,L,L]` (the gradient of a bias shared by the batch).
 struct AttnProbsBwd {
     g: AttnGeom,
     scale: f32,
@@ -819,10 +825,14 @@ impl CustomOp3 for AttnProbsBwd {
         let nq = b * h * l * dh;
         let (q, k) = qk.split_at(nq);
         let nk = b * kv * l * dh;
-        let n_ds = if self.keep_ds { b * h * l * l } else { 0 };
-        let mut out = vec![0f32; nq + nk + n_ds];
+        let (n_ds, n_bias) = match self.keep_ds {
+            true => (b * h * l * l, h * l * l),
+            false => (0, 0),
+        };
+        let mut out = vec![0f32; nq + nk + n_bias];
+        let mut ds_all = vec![0f32; n_ds];
         let (dq, rest) = out.split_at_mut(nq);
-        let (dk, ds_all) = rest.split_at_mut(nk);
+        let (dk, dbias) = rest.split_at_mut(nk);
         // Without `keep_ds`, each task reuses one scratch block instead.
         let blocks: Vec<Option<&mut [f32]>> = match self.keep_ds {
             true => ds_all.chunks_mut(grp * l * l).map(Some).collect(),
@@ -880,6 +890,17 @@ impl CustomOp3 for AttnProbsBwd {
                     );
                 }
             });
+        // The bias gradient Σ_batch dS, one task per (head, query row), summed over the
+        // batch in order (deterministic whatever the thread count).
+        dbias.par_chunks_mut(l).enumerate().for_each(|(row, acc)| {
+            let (hi, r) = (row / l, row % l);
+            for bi in 0..b {
+                let at = ((bi * h + hi) * l + r) * l;
+                for (a, &d) in acc.iter_mut().zip(&ds_all[at..at + l]) {
+                    *a += d;
+                }
+            }
+        });
         let n = out.len();
         Ok((CpuStorage::F32(out), Shape::from(n)))
     }
@@ -1236,6 +1257,38 @@ mod tests {
             let rf = candle_core::cpu::erf::erf_f64(x as f64);
             assert!((ef - rf).abs() < 1e-6, "erf({x}) = {ef}, want {rf}");
             x += 0.01;
+        }
+    }
+
+    #[test]
+    fn exp_scale_is_the_power_of_two_over_the_whole_clamped_range() {
+        // Every power of two inside the clamp [-87, 88], and both ends of it.
+        for n in -125..=126 {
+            let x = n as f32 * std::f32::consts::LN_2;
+            let e = exp_f32(x) as f64;
+            let r = (x as f64).exp();
+            assert!(((e - r) / r).abs() < 3e-7, "exp({x}) = {e}, want {r}");
+        }
+        assert!(exp_f32(-1000.0) > 0.0 && exp_f32(-1000.0) < 1e-37);
+        assert!(exp_f32(1000.0).is_finite() && exp_f32(1000.0) > 1e38);
+    }
+
+    #[test]
+    fn softmax_rows_sum_to_one_for_every_tail_length() {
+        for valid in 1..=40 {
+            let l = valid + 3;
+            let mut p: Vec<f32> = (0..2 * l).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
+            let orig = p.clone();
+            softmax_rows(&mut p, l, valid);
+            for (row, o) in p.chunks(l).zip(orig.chunks(l)) {
+                let m = o[..valid].iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let z: f64 = o[..valid].iter().map(|&v| ((v - m) as f64).exp()).sum();
+                for t in 0..valid {
+                    let want = ((o[t] - m) as f64).exp() / z;
+                    assert!((row[t] as f64 - want).abs() < 1e-6, "valid {valid}, t {t}");
+                }
+                assert!(row[valid..].iter().all(|&v| v == 0.0));
+            }
         }
     }
 
