@@ -1236,6 +1236,198 @@ pub fn table_sum(table: &Tensor, idx: &Tensor, kernel: usize, vocab: usize) -> C
         .apply_op2(idx, TableSum { kernel, vocab })
 }
 
+/// The index plan of [`stem_pool`] for one batch.
+#[derive(Debug)]
+pub(crate) struct StemPlan {
+    /// Token id of each of the batch's `B·T` token rows.
+    pub ids: Vec<u32>,
+    /// `[B·T·K]`: the table row of each token and stem offset (`K·V`, the zero row, outside
+    /// the sequence), as [`table_sum`] reads it.
+    pub rows: Vec<u32>,
+    /// `[B·L·P]`: the token rows each attention position takes the maximum of; `B·T` stands
+    /// for a row far below any value.
+    pub window: Vec<u32>,
+    pub kernel: usize,
+    pub vocab: usize,
+    pub pool: usize,
+}
+
+/// The convolution stem over bare token embeddings and the max-pooling after it, as one
+/// operation: `out[r] = max_{i ∈ window(r)} (E[ids[i]] + gelu(b + Σ_j T[rows[i, j]]))`.
+/// Unfused, that is eight tensors at base resolution per batch, each allocated, zeroed
+/// and summed again by the backward pass; here only the pooled output is, and the
+/// backward pass touches only the row each maximum came from (the first, on a tie).
+struct StemPool {
+    plan: std::sync::Arc<StemPlan>,
+    /// The winning token row of each output element, from the last forward pass.
+    argmax: std::sync::Mutex<Vec<u32>>,
+}
+
+impl StemPool {
+    fn conv_sum(&self, table: &[f32], bias: &[f32], i: usize, out: &mut [f32]) {
+        let (d, k) = (bias.len(), self.plan.kernel);
+        out.copy_from_slice(bias);
+        for &row in &self.plan.rows[i * k..(i + 1) * k] {
+            let src = row as usize * d;
+            for (a, v) in out.iter_mut().zip(&table[src..src + d]) {
+                *a += v;
+            }
+        }
+    }
+}
+
+impl CustomOp3 for StemPool {
+    fn name(&self) -> &'static str {
+        "cisformer-stem-pool"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let emb = contiguous(s1, l1, "stem-pool")?;
+        let table = contiguous(s2, l2, "stem-pool")?;
+        let bias = contiguous(s3, l3, "stem-pool")?;
+        let plan = &self.plan;
+        let (v, d) = l1.shape().dims2()?;
+        let (n_tok, p) = (plan.ids.len(), plan.pool);
+        if l2.shape().dims2()? != (plan.kernel * plan.vocab + 1, d)
+            || bias.len() != d
+            || v != plan.vocab
+            || plan.rows.len() != n_tok * plan.kernel
+            || !plan.window.len().is_multiple_of(p)
+            || plan
+                .rows
+                .iter()
+                .any(|&r| r as usize > plan.kernel * plan.vocab)
+            || plan.ids.iter().any(|&t| t as usize >= v)
+            || plan.window.iter().any(|&w| w as usize > n_tok)
+        {
+            candle_core::bail!("stem-pool: the plan does not fit the tensors");
+        }
+        // Every token row's stem output (rows no window reads cost little: padding only).
+        let mut z = vec![0f32; n_tok * d];
+        z.par_chunks_mut(d).enumerate().for_each(|(i, zi)| {
+            let mut s = vec![0f32; d];
+            self.conv_sum(table, bias, i, &mut s);
+            gelu_slice(&s, zi);
+            let e = &emb[plan.ids[i] as usize * d..][..d];
+            for (a, b) in zi.iter_mut().zip(e) {
+                *a += b;
+            }
+        });
+        let n_out = plan.window.len() / p;
+        let mut out = vec![0f32; n_out * d];
+        let mut arg = vec![0u32; n_out * d];
+        out.par_chunks_mut(d)
+            .zip(arg.par_chunks_mut(d))
+            .enumerate()
+            .for_each(|(r, (o, a))| {
+                o.fill(-1e9);
+                a.fill(n_tok as u32);
+                for &i in &plan.window[r * p..(r + 1) * p] {
+                    if i as usize == n_tok {
+                        continue;
+                    }
+                    let zi = &z[i as usize * d..][..d];
+                    for c in 0..d {
+                        if zi[c] > o[c] {
+                            o[c] = zi[c];
+                            a[c] = i;
+                        }
+                    }
+                }
+            });
+        *self.argmax.lock().expect("stem-pool argmax lock") = arg;
+        Ok((CpuStorage::F32(out), Shape::from((n_out, d))))
+    }
+    fn bwd(
+        &self,
+        emb: &Tensor,
+        table: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let plan = &self.plan;
+        let (v, d) = emb.dims2()?;
+        let rows = table.dim(0)?;
+        let g = grad.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let tab = table.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        let b = bias.to_vec1::<f32>()?;
+        let arg = self.argmax.lock().expect("stem-pool argmax lock");
+        let (n_tok, k) = (plan.ids.len(), plan.kernel);
+        let n_out = g.len() / d;
+        // One task per feature column (the outputs of different columns never meet), rows
+        // in order: the same sums whatever the thread count.
+        let cols: Vec<(Vec<f32>, Vec<f32>, f32)> = (0..d)
+            .into_par_iter()
+            .map(|c| {
+                let (mut de, mut dt, mut db) = (vec![0f32; v], vec![0f32; rows], 0f32);
+                for r in 0..n_out {
+                    let i = arg[r * d + c] as usize;
+                    if i == n_tok {
+                        continue;
+                    }
+                    let gr = g[r * d + c];
+                    de[plan.ids[i] as usize] += gr;
+                    let slots = &plan.rows[i * k..(i + 1) * k];
+                    let x = b[c] + slots.iter().map(|&s| tab[s as usize * d + c]).sum::<f32>();
+                    let cdf = 0.5 * (1.0 + erf_f32(x * INV_SQRT2));
+                    let pdf = exp_f32(-0.5 * x * x) * INV_SQRT_2PI;
+                    let dy = gr * (cdf + x * pdf);
+                    db += dy;
+                    for &s in slots {
+                        dt[s as usize] += dy;
+                    }
+                }
+                // The zero row is a constant, not a weight.
+                dt[rows - 1] = 0.0;
+                (de, dt, db)
+            })
+            .collect();
+        let mut de = vec![0f32; v * d];
+        let mut dt = vec![0f32; rows * d];
+        let mut db = vec![0f32; d];
+        for (c, (ce, ct, cb)) in cols.into_iter().enumerate() {
+            for (row, x) in ce.into_iter().enumerate() {
+                de[row * d + c] = x;
+            }
+            for (row, x) in ct.into_iter().enumerate() {
+                dt[row * d + c] = x;
+            }
+            db[c] = cb;
+        }
+        let dev = emb.device();
+        Ok((
+            Some(Tensor::from_vec(de, (v, d), dev)?),
+            Some(Tensor::from_vec(dt, (rows, d), dev)?),
+            Some(Tensor::from_vec(db, d, dev)?),
+        ))
+    }
+}
+
+/// The stem and pooling of a batch in one operation (see [`StemPool`]): token embeddings
+/// `emb` `[V, d]`, the stem's table `[K·V + 1, d]` (last row zero) and bias `[d]` →
+/// `[B·L, d]` attention positions.
+pub(crate) fn stem_pool(
+    emb: &Tensor,
+    table: &Tensor,
+    bias: &Tensor,
+    plan: std::sync::Arc<StemPlan>,
+) -> CResult<Tensor> {
+    let op = StemPool {
+        plan,
+        argmax: std::sync::Mutex::new(Vec::new()),
+    };
+    emb.contiguous()?
+        .apply_op3(&table.contiguous()?, &bias.contiguous()?, op)
+}
+
 /// `[B·L, d]` → `[B·L, kernel·d]` sliding windows with zero padding (see [`Unfold`]).
 pub fn unfold(x: &Tensor, b: usize, l: usize, kernel: usize) -> CResult<Tensor> {
     x.contiguous()?.apply_op1(Unfold { b, l, kernel })

@@ -296,6 +296,24 @@ impl ConvStem {
     /// the sliding product (`V` = 9 at k 1, 261 at k 4, well below `B·L`). `window` holds, per
     /// token and offset, the table row to add (`K·V`, a zero row, outside the sequence).
     pub fn forward_table(&self, emb: &Tensor, x: &Tensor, window: &Tensor) -> CResult<Tensor> {
+        let v = emb.dim(0)?;
+        let table = self.table(emb)?;
+        let y = kernels::table_sum(&table, window, self.kernel, v)?.broadcast_add(&self.b)?;
+        x + kernels::gelu(&y)?
+    }
+
+    /// [`forward_table`](Self::forward_table) and the max-pooling after it in one fused
+    /// operation (`plan` holds the batch's token ids, table rows and pooling windows).
+    pub fn forward_table_pooled(
+        &self,
+        emb: &Tensor,
+        plan: std::sync::Arc<kernels::StemPlan>,
+    ) -> CResult<Tensor> {
+        kernels::stem_pool(emb, &self.table(emb)?, &self.b, plan)
+    }
+
+    /// `[K·V + 1, d]`: `emb · W_jᵀ` for each offset j, then a zero row.
+    fn table(&self, emb: &Tensor) -> CResult<Tensor> {
         let (v, d) = emb.dims2()?;
         let k = self.kernel;
         // [K, d_in, d_out]: slot j's weights, transposed for emb · W_jᵀ.
@@ -307,9 +325,7 @@ impl ConvStem {
             .matmul(&wk)?
             .reshape((k * v, d))?;
         let zero = Tensor::zeros((1, d), table.dtype(), table.device())?;
-        let table = Tensor::cat(&[&table, &zero], 0)?;
-        let y = kernels::table_sum(&table, window, k, v)?.broadcast_add(&self.b)?;
-        x + kernels::gelu(&y)?
+        Tensor::cat(&[&table, &zero], 0)
     }
 }
 

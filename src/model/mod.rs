@@ -230,6 +230,9 @@ pub(crate) struct Batch {
     /// With a convolution stem over bare token embeddings, `[B·T·K]`: the stem's table row
     /// per token and offset (see `ConvStem::forward_table`).
     conv_rows: Option<Tensor>,
+    /// With both a stem over bare token embeddings and pooling: the fused operation's
+    /// plan (`window` and `conv_rows` are then not built).
+    stem: Option<std::sync::Arc<kernels::StemPlan>>,
     geom: AttnGeom,
     pool: Tensor,
     /// `[B·L, 1]`: 1 for real positions, 0 for padding.
@@ -536,18 +539,32 @@ impl Model {
             }
         }
         let dev = Device::Cpu;
-        let conv_rows = match (self.cfg.conv_kernel, self.cfg.positional) {
-            (k, Positional::None) if k > 0 => Some(
-                Tensor::from_vec(conv_rows(ids, t, k, self.cfg.vocab_size), b * t * k, &dev)
-                    .map_err(cerr)?,
-            ),
+        let rows = match (self.cfg.conv_kernel, self.cfg.positional) {
+            (k, Positional::None) if k > 0 => Some(conv_rows(ids, t, k, self.cfg.vocab_size)),
             _ => None,
         };
-        let window = match p {
-            1 => None,
-            _ => Some(
-                Tensor::from_vec(pool_windows(&tok_lens, t, l, p), b * l * p, &dev)
+        let windows = (p > 1).then(|| pool_windows(&tok_lens, t, l, p));
+        let (conv_rows, window, stem) = match (rows, windows) {
+            (Some(rows), Some(window)) => {
+                let plan = kernels::StemPlan {
+                    ids: flat.clone(),
+                    rows,
+                    window,
+                    kernel: self.cfg.conv_kernel,
+                    vocab: self.cfg.vocab_size,
+                    pool: p,
+                };
+                (None, None, Some(std::sync::Arc::new(plan)))
+            }
+            (rows, window) => (
+                rows.map(|r| Tensor::from_vec(r, b * t * self.cfg.conv_kernel, &dev))
+                    .transpose()
                     .map_err(cerr)?,
+                window
+                    .map(|w| Tensor::from_vec(w, b * l * p, &dev))
+                    .transpose()
+                    .map_err(cerr)?,
+                None,
             ),
         };
         let offsets = match self.cfg.relative_bias as i64 {
@@ -567,6 +584,7 @@ impl Model {
             tok_valid: Tensor::from_vec(tok_valid, (b * t, 1), &dev).map_err(cerr)?,
             window,
             conv_rows,
+            stem,
             pool: Tensor::from_vec(pool, (b, b * l), &dev).map_err(cerr)?,
             valid: Tensor::from_vec(valid, (b * l, 1), &dev).map_err(cerr)?,
             geom: AttnGeom {
@@ -640,6 +658,10 @@ impl Model {
         let g = &batch.geom;
         let d = self.cfg.d_model;
         let go = || -> candle_core::Result<Tensor> {
+            if let (Some(c), Some(plan)) = (&w.conv, &batch.stem) {
+                let x = c.forward_table_pooled(&w.tokens, plan.clone())?;
+                return self.dropout(x, train);
+            }
             let t = batch.t;
             let x = w.tokens.index_select(&batch.ids, 0)?;
             let pos = match (&w.positions, self.cfg.positional) {
