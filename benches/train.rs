@@ -9,9 +9,9 @@
 //! Usage: cargo bench --bench train -- CONFIG STEPS
 use std::time::Instant;
 
-use cisformer::model::{ForwardOptions, Model, ModelConfig, OptimConfig, Optimizer};
+use cisformer::model::{ForwardOptions, Model, ModelConfig};
 use cisformer::tokenizer::Tokenizer;
-use cisformer::train::Preset;
+use cisformer::train::{OptimConfig, Optimizer, Preset};
 use rand::{RngExt, SeedableRng};
 
 fn peak_rss_mib() -> f64 {

@@ -3,7 +3,8 @@
 //! the same loss and parameters (1e-4).
 use std::path::PathBuf;
 
-use cisformer::model::{ForwardOptions, Model, OptimConfig, Optimizer};
+use cisformer::model::{ForwardOptions, Model};
+use cisformer::train::{OptimConfig, Optimizer};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

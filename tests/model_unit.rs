@@ -1,9 +1,9 @@
 //! Behaviour of the encoder that the analysis stages rely on.
 use cisformer::model::{
-    ForwardOptions, HeadId, HeadPatch, Meta, Model, ModelConfig, OptimConfig, Optimizer, Pooling,
-    Positional, RegularizerWeights, Task,
+    ForwardOptions, HeadId, HeadPatch, Meta, Model, ModelConfig, Pooling, Positional, Task,
 };
 use cisformer::tokenizer::Tokenizer;
+use cisformer::train::{OptimConfig, Optimizer, RegularizerWeights};
 
 mod common;
 use common::small_config as small;
@@ -320,11 +320,11 @@ fn training_is_deterministic_and_learns() {
                 ..OptimConfig::default()
             },
         );
-        let first = cisformer::model::loss_value(&m, &ids, &y).unwrap();
+        let first = cisformer::train::loss_value(&m, &ids, &y).unwrap();
         for _ in 0..30 {
             opt.step(&mut m, &ids, &y).unwrap();
         }
-        let last = cisformer::model::loss_value(&m, &ids, &y).unwrap();
+        let last = cisformer::train::loss_value(&m, &ids, &y).unwrap();
         (first, last, m.named_parameters())
     };
     let (first, last, p1) = run();

@@ -2,10 +2,9 @@
 //! (`finetune --orthogonal`) and the forgetting index (`forgetting`).
 use std::path::{Path, PathBuf};
 
-use cisformer::model::{
-    ForwardOptions, HeadId, Meta, Model, ModelConfig, OptimConfig, Optimizer, OrthoAnchor,
-};
+use cisformer::model::{ForwardOptions, HeadId, Meta, Model, ModelConfig};
 use cisformer::surgery;
+use cisformer::train::{OptimConfig, Optimizer, OrthoAnchor};
 
 mod common;
 use common::{cisformer, fails, ok, ok_with_stderr};

@@ -31,7 +31,7 @@ use crate::{
     io::fasta::{self, Record},
     model::{AttentionMaps, ForwardOptions, Meta, Model},
     motif::{self, Motif, Pssm, fimo, scan::Scanner},
-    train::transformer::{LengthLimit, predict_raw},
+    predict::{LengthLimit, predict_raw},
 };
 
 /// Model, motifs and sequences of an attention analysis; the sequences stay in the

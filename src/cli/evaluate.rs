@@ -4,6 +4,7 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     baseline::RidgeBaseline,
+    predict,
     train::{self, Metrics, Set},
 };
 
@@ -43,7 +44,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .iter()
         .fold(super::Files::default(), |f, m| f.read_model(m));
     args.data.files(files).write(&args.out).check()?;
-    let models = train::transformer::load_models(&args.model)?;
+    let models = predict::load_models(&args.model)?;
     let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;
     if ds.output_names != meta.label_names {
@@ -55,11 +56,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let source = args.data.source();
     for (m, _) in &models {
-        train::transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
+        predict::check_lengths(m, &ds.ids, &ds.seqs, source)?;
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
-    let pred = train::transformer::predict_ensemble(&models, &seqs, 64, args.rc_average)?;
+    let pred = predict::predict_ensemble(&models, &seqs, 64, args.rc_average)?;
     bar.finish_and_clear();
     let table = named(train::split_metrics(&ds, &split, &pred), whole);
     let ridge_path = args.model[0].join("ridge.json");

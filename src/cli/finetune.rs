@@ -3,9 +3,10 @@
 use std::{io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
 
 use cisformer::{
-    model::{Model, OptimConfig, OrthoAnchor, Task},
+    model::{Model, Task},
+    predict,
     train::{
-        self,
+        self, OptimConfig, OrthoAnchor,
         trainer::{Progress, Trainer, TrainerConfig},
         transformer::TransformerLearner,
     },
@@ -196,11 +197,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
 
     let (model, meta) = Model::load(&args.out)?;
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
-    let pred = train::transformer::to_label_scale(
-        &model,
-        &meta,
-        train::transformer::predict_raw(&model, &seqs, 64)?,
-    );
+    let pred = predict::to_label_scale(&model, &meta, predict::predict_raw(&model, &seqs, 64)?);
     let table = super::evaluate::named(train::split_metrics(&ds, &split, &pred), false);
     write_to(&args.out.join("metrics.tsv"), |w| {
         super::evaluate::write_model_metrics(w, &ds.output_names, &table, None)

@@ -2,11 +2,7 @@
 //! model (e.g. before and after `finetune`), and how much the old task suffered.
 use std::{io::Write, path::PathBuf};
 
-use cisformer::{
-    io::fasta,
-    surgery,
-    train::{Dataset, transformer::predict_raw},
-};
+use cisformer::{io::fasta, predict::predict_raw, surgery, train::Dataset};
 
 use super::Global;
 

@@ -3,7 +3,8 @@ use std::{io::Write, path::PathBuf};
 
 use cisformer::{
     io::fasta,
-    train::{BedOptions, Dataset, transformer},
+    predict,
+    train::{BedOptions, Dataset},
 };
 
 use super::Global;
@@ -66,7 +67,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.genome.as_ref())
         .write(&args.out)
         .check()?;
-    let models = transformer::load_models(&args.model)?;
+    let models = predict::load_models(&args.model)?;
     let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {
         (Some(fa), _, _) => {
@@ -97,11 +98,11 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .or(args.bed.as_ref())
         .expect("one input");
     for (m, _) in &models {
-        transformer::check_lengths(m, &ds.ids, &ds.seqs, source)?;
+        predict::check_lengths(m, &ds.ids, &ds.seqs, source)?;
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
-    let pred = transformer::predict_ensemble(&models, &seqs, args.batch_size, args.rc_average)?;
+    let pred = predict::predict_ensemble(&models, &seqs, args.batch_size, args.rc_average)?;
     bar.finish_and_clear();
     let names = &meta.label_names;
     let mut out = cisformer::io::output::Output::create(&args.out)?;

@@ -10,8 +10,9 @@ use anyhow::Context;
 use cisformer::{
     analysis::heads::{HeadTableRow, parse_heads_tsv},
     model::HeadId,
+    predict::predict_raw,
     surgery::{self, PruneLimits, Scoring},
-    train::{Dataset, transformer::predict_raw},
+    train::Dataset,
 };
 
 use super::{Global, write_to};

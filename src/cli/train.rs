@@ -10,9 +10,10 @@ use std::{
 use anyhow::Context;
 use cisformer::{
     baseline::{RidgeBaseline, RidgeOptions},
-    model::{ModelConfig, OptimConfig, Pooling, Positional, Task},
+    model::{ModelConfig, Pooling, Positional, Task},
+    predict,
     train::{
-        self, Set,
+        self, OptimConfig, Set,
         trainer::{Progress, Trainer, TrainerConfig},
         transformer::TransformerLearner,
     },
@@ -265,7 +266,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     // Score the best model (what DIR holds) on every set, next to the baseline.
     let (model, mut meta) = cisformer::model::Model::load(&args.out)?;
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
-    let raw = train::transformer::predict_raw(&model, &seqs, 64)?;
+    let raw = predict::predict_raw(&model, &seqs, 64)?;
     if model.config().task == Task::Regression && !args.no_calibration {
         // From the data's own normalisation, so that re-running this step (a resumed
         // finished run) writes the same bytes.
@@ -282,7 +283,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             .collect();
         cisformer::model::Model::save_meta(&args.out, &meta)?;
     }
-    let pred = train::transformer::to_label_scale(&model, &meta, raw);
+    let pred = predict::to_label_scale(&model, &meta, raw);
     let named = super::evaluate::named;
     let table = named(train::split_metrics(&ds, &split, &pred), false);
     let ridge_table = ridge

@@ -24,10 +24,6 @@
 mod config;
 mod kernels;
 mod layers;
-mod optim;
-mod orthogonal;
-mod prune;
-mod regularizers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -42,9 +38,6 @@ use rayon::prelude::*;
 
 pub use config::{FORMAT_VERSION, Meta, ModelConfig, Normalization, Pooling, Positional, Task};
 pub use kernels::{erf_f32, exp_f32};
-pub use optim::{OptimConfig, Optimizer, StepStats, loss_value};
-pub use orthogonal::OrthoAnchor;
-pub use regularizers::RegularizerWeights;
 
 use crate::tokenizer::{PAD, Tokenizer};
 use crate::{Error, Result};
@@ -233,7 +226,7 @@ pub(crate) struct Batch {
     /// With both a stem over bare token embeddings and pooling: the fused operation's
     /// plan (`window` and `conv_rows` are then not built).
     stem: Option<std::sync::Arc<kernels::StemPlan>>,
-    geom: AttnGeom,
+    pub(crate) geom: AttnGeom,
     pool: Tensor,
     /// `[B·L, 1]`: 1 for real positions, 0 for padding.
     valid: Tensor,
@@ -299,7 +292,11 @@ impl Model {
     }
 
     /// Builds the layer structs over `tensors` (missing names are created as zeros).
-    fn build(cfg: &ModelConfig, tensors: HashMap<String, Tensor>, seed: u64) -> Result<Model> {
+    pub(crate) fn build(
+        cfg: &ModelConfig,
+        tensors: HashMap<String, Tensor>,
+        seed: u64,
+    ) -> Result<Model> {
         cfg.validate()?;
         let varmap = VarMap::new();
         {

@@ -1,13 +1,19 @@
 //! Everything around a model that learns sequence → activity: labelled data sets
 //! ([`Dataset`]), splits ([`split`]), target normalisation ([`Normalizer`]),
-//! metrics ([`metrics`]) and a model-agnostic training loop ([`trainer`]).
+//! metrics ([`metrics`]) and a model-agnostic training loop ([`trainer`]), plus the
+//! Transformer's training pieces: losses and AdamW ([`Optimizer`]), attention
+//! regularisers ([`RegularizerWeights`]) and orthogonal fine-tuning ([`OrthoAnchor`]).
+//! Prediction with a trained model is [`crate::predict`].
 //!
 //! A model plugs in by implementing [`trainer::Learner`]; it sees normalised
 //! targets, and everything it is scored on is mapped back to the original scale.
 
 pub mod labels;
 pub mod metrics;
+mod optim;
+mod orthogonal;
 pub mod preset;
+mod regularizers;
 pub mod split;
 pub mod trainer;
 pub mod transformer;
@@ -18,7 +24,10 @@ use serde::{Deserialize, Serialize};
 
 pub use labels::{Labels, read_labels};
 pub use metrics::Metrics;
+pub use optim::{OptimConfig, Optimizer, StepStats, loss_value};
+pub use orthogonal::OrthoAnchor;
 pub use preset::Preset;
+pub use regularizers::RegularizerWeights;
 pub use split::{Set, Split, random_split};
 
 use crate::{

@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::OptimConfig;
 use super::trainer::TrainerConfig;
-use crate::model::{ModelConfig, OptimConfig, Pooling, Positional};
+use crate::model::{ModelConfig, Pooling, Positional};
 
 /// A named recipe.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

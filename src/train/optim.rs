@@ -10,8 +10,9 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use super::OrthoAnchor;
 use super::regularizers::{self, RegularizerWeights};
-use super::{Model, OrthoAnchor, Task, cerr};
+use crate::model::{Model, Task, cerr};
 use crate::{Error, Result};
 
 /// Optimiser, schedule and regulariser settings.

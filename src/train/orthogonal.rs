@@ -7,7 +7,7 @@
 //! stronger along the old weights' dominant output directions, weaker elsewhere). Its
 //! gradient `2λc · W₀W₀ᵀ (W − W₀)` is added to the task gradient before clipping; it is
 //! zero at the first step and grows as the weights move.
-use super::Model;
+use crate::model::{Model, cerr};
 use crate::{Error, Result};
 
 /// One anchored matrix: its parameter position, shape, `c·W₀W₀ᵀ` and `W₀`.
@@ -52,12 +52,12 @@ impl OrthoAnchor {
             if !(is_attention_weight(name) || all && matrix) {
                 continue;
             }
-            let (out, inp) = var.dims2().map_err(super::cerr)?;
+            let (out, inp) = var.dims2().map_err(cerr)?;
             let w0 = var
                 .as_tensor()
                 .flatten_all()
                 .and_then(|t| t.to_vec1::<f32>())
-                .map_err(super::cerr)?;
+                .map_err(cerr)?;
             let norm2: f64 = w0.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
             let c = if norm2 > 0.0 { out as f64 / norm2 } else { 0.0 };
             let mut metric = vec![0f32; out * out];
@@ -117,7 +117,7 @@ impl OrthoAnchor {
             .as_tensor()
             .flatten_all()
             .and_then(|t| t.to_vec1::<f32>())
-            .map_err(super::cerr)?;
+            .map_err(cerr)?;
         if w.len() != it.w0.len() {
             return Err(Error::Invalid(
                 "orthogonal anchor was built for a different model".into(),
