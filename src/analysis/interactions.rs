@@ -27,7 +27,7 @@ use crate::stats::{
     Hist, MeanSums, MeanTest, acat, bh, bin_of, fmt_f, fmt_p, fx, mann_whitney, unfx,
 };
 pub use crate::validate::causal::CausalKind;
-use crate::validate::causal::PairSums;
+use crate::validate::causal::{DEFAULT_MIN_EFFECT_SD, PairSums};
 use crate::{Error, Result};
 
 /// What the per-head token×token values are.
@@ -125,11 +125,6 @@ pub struct InteractionConfig {
     #[serde(default = "default_min_effect_sd")]
     pub min_effect_sd: f64,
 }
-
-/// Effects below a tenth of the predictions' spread are not called: a model is never
-/// exactly additive, and with hundreds of sequences a t-test against exactly 0 calls its
-/// smallest quirks (measured: README, Calibration).
-pub const DEFAULT_MIN_EFFECT_SD: f64 = 0.1;
 
 fn default_min_effect_sd() -> f64 {
     DEFAULT_MIN_EFFECT_SD

@@ -91,7 +91,7 @@ pub struct Args {
     /// The smallest causal effect that counts, in standard deviations of the model's
     /// predictions over the sequences tested: p-values test |effect| <= this margin, so
     /// q < 0.05 says the pair changes the output by more than it.
-    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
+    #[arg(long, value_name = "SD", default_value_t = cisformer::validate::causal::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
 }
 

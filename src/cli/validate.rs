@@ -74,7 +74,7 @@ pub struct Args {
     min_epistasis: f64,
     /// The effect test's margin in standard deviations of the model's predictions over
     /// the pair's sequences: q-values test |effect| <= this margin (as in `interactions`).
-    #[arg(long, value_name = "SD", default_value_t = cisformer::analysis::interactions::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
+    #[arg(long, value_name = "SD", default_value_t = cisformer::validate::causal::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
     /// The causal effect behind the effect evidence, as `interactions --causal`:
     /// specific, epistasis or cooperative.

@@ -17,7 +17,7 @@ use rand::RngExt;
 
 use super::{base_from, composition, keyed_rng, predict_all};
 use crate::Result;
-use crate::analysis::Site;
+use crate::motif::Site;
 
 /// Options of the ablation experiment.
 #[derive(Clone, Debug, PartialEq)]

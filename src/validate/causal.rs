@@ -32,7 +32,14 @@ use std::ops::Range;
 use rand::RngExt;
 
 use super::{base_from, composition, keyed_rng};
-use crate::analysis::{MeanTest, Site};
+use crate::motif::Site;
+use crate::stats::MeanTest;
+
+/// Effects below a tenth of the predictions' spread are not called: a model is never
+/// exactly additive, and with hundreds of sequences a t-test against exactly 0 calls its
+/// smallest quirks (measured: docs/calibration.md). The margin of both the interaction
+/// table's causal columns and `validate`.
+pub const DEFAULT_MIN_EFFECT_SD: f64 = 0.1;
 use crate::stats::MeanSums;
 
 /// Variants per tested pair in [`SeqVariants`]: the pair alone (other sites replaced),

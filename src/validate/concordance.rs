@@ -23,10 +23,10 @@ use std::path::Path;
 use super::ablation::{Ablation, AblationConfig, AblationSet};
 use super::spacing::{SpacingConfig, SpacingCurve, consensus, scan_max_gap, spacing_scan};
 use super::{Readout, fmt_num, fmt_pq, model_predictor};
-use crate::analysis::Site;
 use crate::io::{tables::INTERACTIONS, tsv::Table};
 use crate::model::{HeadId, Model};
 use crate::motif::Motif;
+use crate::motif::Site;
 use crate::{Error, Result};
 
 /// A motif pair taken from an interaction table.
@@ -222,7 +222,7 @@ impl Verdict {
     /// arrangement-specific epistasis with its q-value.
     pub fn of(
         cand: &PairCandidate,
-        specific: &crate::analysis::MeanTest,
+        specific: &crate::stats::MeanTest,
         specific_q: f64,
         alpha: f64,
         min_epistasis: f64,
@@ -275,7 +275,7 @@ impl Default for ValidateConfig {
             heads_per_pair: 1,
             alpha: 0.05,
             min_epistasis: 0.0,
-            min_effect_sd: crate::analysis::interactions::DEFAULT_MIN_EFFECT_SD,
+            min_effect_sd: super::causal::DEFAULT_MIN_EFFECT_SD,
             causal: super::causal::CausalKind::default(),
             batch: 64,
         }
@@ -294,12 +294,12 @@ pub struct ConcordanceRow {
     /// Epistasis with those heads masked.
     pub epistasis_masked: f64,
     /// The arrangement-specific epistasis over sequences (t-test against 0).
-    pub specific: crate::analysis::MeanTest,
+    pub specific: crate::stats::MeanTest,
     /// Benjamini–Hochberg of `specific.p` over the pairs checked together (see [`decide`]).
     pub specific_q: f64,
     /// The effect evidence: the causal effect `ValidateConfig::causal` names, its p-value
     /// against the margin.
-    pub effect: crate::analysis::MeanTest,
+    pub effect: crate::stats::MeanTest,
     /// Benjamini–Hochberg of `effect.p` over the pairs checked together.
     pub effect_q: f64,
     /// `(epistasis − epistasis_masked) / epistasis`: the share the heads carry.
@@ -397,7 +397,7 @@ fn causal_test<F>(
     a: usize,
     b: usize,
     cfg: &ValidateConfig,
-) -> Result<(crate::analysis::MeanTest, crate::analysis::MeanTest)>
+) -> Result<(crate::stats::MeanTest, crate::stats::MeanTest)>
 where
     F: Fn(&[Vec<u8>]) -> Result<Vec<f64>> + Sync,
 {
@@ -655,7 +655,7 @@ mod tests {
         let f = write(TABLE);
         let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
         let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
-        let t = |n: u64, mean: f64| crate::analysis::MeanTest {
+        let t = |n: u64, mean: f64| crate::stats::MeanTest {
             n,
             mean,
             lo: mean - 0.1,
@@ -701,7 +701,7 @@ mod tests {
         let f = write(table);
         let names: Vec<String> = motifs().iter().map(|m| m.name.clone()).collect();
         let c = read_candidates(f.path(), &motifs(), &names, 10, &[]).unwrap();
-        let sig = crate::analysis::MeanTest {
+        let sig = crate::stats::MeanTest {
             n: 5,
             mean: 0.5,
             lo: 0.4,

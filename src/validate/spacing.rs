@@ -15,8 +15,8 @@ use rand::RngExt;
 use super::ablation::mean;
 use super::{base_from, keyed_rng, predict_all};
 use crate::Result;
-use crate::analysis::Site;
 use crate::motif::Motif;
+use crate::motif::Site;
 use crate::seq::reverse_complement_in_place;
 
 /// Options of the spacing scan.
