@@ -24,6 +24,8 @@ for c in $CONFIGS; do
   for i in $(seq "$PAIRS"); do
     if [ $((i % 2)) = 1 ]; then a=$(ours "$c"); b=$(theirs "$c"); else b=$(theirs "$c"); a=$(ours "$c"); fi
     echo "  $c pair $i: $a | $b" >&2
+    shape() { grep -o '\[d [^]]*\]' <<<"$1"; }
+    [ "$(shape "$a")" = "$(shape "$b")" ] || { echo "the two sides differ: $a | $b" >&2; exit 1; }
     rows+="$(num train "$a") $(num train "$b") $(num infer "$a") $(num infer "$b")"$'\n'
   done
   printf '%s' "$rows" | awk -v c="$c" '

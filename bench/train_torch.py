@@ -9,7 +9,7 @@ Configs (as benches/train.rs):
   recipe   `cisformer train --preset default`: one token per base, a 15-wide convolution
            stem (residual, GELU), max-pooling 4 bases into one attention position, a
            learned relative-position bias of ±50 positions per head (learning 30x faster),
-           d_model 64, 8 heads, 2 layers, ffn 128, 200 bp, batch 64, clipping at 1.
+           d_model 128, 8 heads, 2 layers, ffn 256, 200 bp, batch 64, clipping at 1.
 
 Usage: train_torch.py CONFIG STEPS THREADS
 """
@@ -28,7 +28,7 @@ if config == "encoder":
     d, h, n, ffn, B, L, V, R, conv, pool, clip = 128, 8, 4, 512, 32, 200, 4101, 0, 0, 1, 0.0
 elif config == "recipe":
     # 200 bases between [CLS] and [SEP]; 5 special tokens + 4 bases
-    d, h, n, ffn, B, L, V, R, conv, pool, clip = 64, 8, 2, 128, 64, 202, 9, 50, 15, 4, 1.0
+    d, h, n, ffn, B, L, V, R, conv, pool, clip = 128, 8, 2, 256, 64, 202, 9, 50, 15, 4, 1.0
 else:
     sys.exit(f"unknown config {config!r}: encoder or recipe")
 
@@ -119,5 +119,5 @@ for i in range(steps + 2):
 tr.sort()
 inf.sort()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"torch {torch.__version__} {config}: train {B / tr[len(tr) // 2]:.1f} seq/s, "
+print(f"torch {torch.__version__} {config} [d {d} h {h} n {n} ffn {ffn} b {B}]: train {B / tr[len(tr) // 2]:.1f} seq/s, "
       f"infer {B / inf[len(inf) // 2]:.1f} seq/s, peak RSS {peak:.0f} MiB")

@@ -115,8 +115,12 @@ fn main() {
         }
     }
     println!(
-        "cisformer {config}: train {:.1} seq/s, infer {:.1} seq/s, peak RSS {:.0} MiB \
-         (infer returning all attention maps: {:.1} seq/s)",
+        "cisformer {config} [d {} h {} n {} ffn {} b {b}]: train {:.1} seq/s, infer {:.1} seq/s, \
+         peak RSS {:.0} MiB (infer returning all attention maps: {:.1} seq/s)",
+        cfg.d_model,
+        cfg.n_heads,
+        cfg.n_layers,
+        cfg.ffn_dim,
         b as f64 / median(tr),
         b as f64 / median(inf),
         peak_rss_mib(),
