@@ -102,11 +102,17 @@ dispatch_simd!(gelu_slice, (x: &[f32], y: &mut [f32]), {
     }
 });
 
+/// GELU's derivative `Φ(x) + x·φ(x)`.
+#[inline(always)]
+fn gelu_grad(x: f32) -> f32 {
+    let cdf = 0.5 * (1.0 + erf_f32(x * INV_SQRT2));
+    let pdf = exp_f32(-0.5 * x * x) * INV_SQRT_2PI;
+    cdf + x * pdf
+}
+
 dispatch_simd!(gelu_bwd_slice, (x: &[f32], g: &[f32], dx: &mut [f32]), {
     for ((d, &x), &g) in dx.iter_mut().zip(x).zip(g) {
-        let cdf = 0.5 * (1.0 + erf_f32(x * INV_SQRT2));
-        let pdf = exp_f32(-0.5 * x * x) * INV_SQRT_2PI;
-        *d = g * (cdf + x * pdf);
+        *d = g * gelu_grad(x);
     }
 });
 
@@ -1311,15 +1317,18 @@ impl CustomOp3 for StemPool {
         }
         // Every token row's stem output (rows no window reads cost little: padding only).
         let mut z = vec![0f32; n_tok * d];
-        z.par_chunks_mut(d).enumerate().for_each(|(i, zi)| {
-            let mut s = vec![0f32; d];
-            self.conv_sum(table, bias, i, &mut s);
-            gelu_slice(&s, zi);
-            let e = &emb[plan.ids[i] as usize * d..][..d];
-            for (a, b) in zi.iter_mut().zip(e) {
-                *a += b;
-            }
-        });
+        // One scratch row per worker, not one allocation per token.
+        z.par_chunks_mut(d).enumerate().for_each_init(
+            || vec![0f32; d],
+            |s, (i, zi)| {
+                self.conv_sum(table, bias, i, s);
+                gelu_slice(s, zi);
+                let e = &emb[plan.ids[i] as usize * d..][..d];
+                for (a, b) in zi.iter_mut().zip(e) {
+                    *a += b;
+                }
+            },
+        );
         let n_out = plan.window.len() / p;
         let mut out = vec![0f32; n_out * d];
         let mut arg = vec![0u32; n_out * d];
@@ -1377,9 +1386,7 @@ impl CustomOp3 for StemPool {
                     de[plan.ids[i] as usize] += gr;
                     let slots = &plan.rows[i * k..(i + 1) * k];
                     let x = b[c] + slots.iter().map(|&s| tab[s as usize * d + c]).sum::<f32>();
-                    let cdf = 0.5 * (1.0 + erf_f32(x * INV_SQRT2));
-                    let pdf = exp_f32(-0.5 * x * x) * INV_SQRT_2PI;
-                    let dy = gr * (cdf + x * pdf);
+                    let dy = gr * gelu_grad(x);
                     db += dy;
                     for &s in slots {
                         dt[s as usize] += dy;
