@@ -158,8 +158,11 @@ fn validate_writes_the_concordance_table_the_same_for_any_thread_count() {
         .collect();
     for (r, plain) in coop_rows.iter().zip(&rows) {
         assert_eq!(r[col("effect_test")], "cooperative");
-        // Same sites, same draws: the specific columns do not depend on the test chosen.
-        assert_eq!(r[col("specific")], plain[col("specific")]);
+        // Same sites, same draws: in the same gap band the specific columns do not depend
+        // on the test chosen (which picks the band).
+        if r[col("gap_band")] == plain[col("gap_band")] {
+            assert_eq!(r[col("specific")], plain[col("specific")]);
+        }
         let q: f64 = r[col("effect_q")].parse().unwrap();
         let p: f64 = r[col("effect_p")].parse().unwrap();
         assert!(q >= p && q <= 1.0, "{r:?}");

@@ -274,7 +274,9 @@ pub struct Causal {
     pub margin: f64,
     /// Which of the two the p-value tests.
     pub kind: CausalKind,
-    /// The p-value of the test chosen by [`CausalKind`].
+    /// The gap band the tests are from (see [`crate::validate::causal::GAP_BANDS`]).
+    pub band: Option<usize>,
+    /// The p-value of the test chosen by [`CausalKind`], times the bands tested.
     pub p: f64,
 }
 
@@ -300,16 +302,15 @@ impl Causal {
     }
 
     fn of(c: Option<&PairSums>, kind: CausalKind, min_effect_sd: f64) -> Causal {
-        let (epistasis, specific, margin) = c.copied().unwrap_or_default().test(min_effect_sd);
-        let mut out = Causal {
-            epistasis,
-            specific,
-            margin,
+        let t = c.copied().unwrap_or_default().test(min_effect_sd, kind);
+        Causal {
+            epistasis: t.epistasis,
+            specific: t.specific,
+            margin: t.margin,
             kind,
-            p: 1.0,
-        };
-        out.p = kind.effect(&out.epistasis, &out.specific, margin).p;
-        out
+            band: t.band,
+            p: t.p,
+        }
     }
 }
 
@@ -440,7 +441,7 @@ pub(crate) struct PairPlan {
 
 pub(crate) const PARTIAL_FORMAT: &str = "cisformer-interactions-partial";
 /// 4: the state carries a [`Fingerprint`].
-const PARTIAL_VERSION: u32 = 4;
+const PARTIAL_VERSION: u32 = 5;
 
 fn orient_index(o: Orientation) -> usize {
     match o {
@@ -1267,7 +1268,9 @@ fn causal_fields(c: &Causal) -> String {
         )
     };
     format!(
-        "{}\t{}\t{}\t{}",
+        "{}\t{}\t{}\t{}\t{}",
+        c.band
+            .map_or("NA".into(), crate::validate::causal::band_name),
         t(&c.epistasis),
         t(&c.specific),
         fmt_f(c.margin, 4),

@@ -12,11 +12,10 @@ use cisformer::{
     io::{
         fasta::{self, Genome},
         output::Output,
-        tables::{INTERACTIONS, VALIDATION},
+        tables::INTERACTIONS,
         tsv::Table,
     },
     train::preset::Preset,
-    validate::causal::CausalKind,
 };
 
 use clap::Parser;
@@ -304,7 +303,7 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     let (a, b) = (field("motif_a"), field("motif_b"));
     // The calibrated q-value (head link and causal test).
     let q = field("q_value");
-    let check = validation_of(&Table::read(dir.join("validation.tsv"))?, a, b);
+    let check = cisformer::report::validation_of(&Table::read(dir.join("validation.tsv"))?, a, b);
     let called = q.parse::<f64>().is_ok_and(|v| v < 0.05);
     // Tables write the floor; say what it means.
     let q = if q
@@ -338,40 +337,6 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         None => "no: not a pair of the grammar".to_string(),
     };
     Ok((r_of("transformer"), r_of("ridge"), ceiling, top, planted))
-}
-
-/// The validation verdict of pair `a`–`b` with the causal effect it tested and its
-/// interval, and a warning when the attention and causal evidence disagree.
-fn validation_of(t: &Table, a: &str, b: &str) -> String {
-    let col = |name| VALIDATION.col(name);
-    let Some(r) = (0..t.len()).find(|&r| {
-        let (x, y) = (t.str(r, col("motif_a")), t.str(r, col("motif_b")));
-        (x == a && y == b) || (x == b && y == a)
-    }) else {
-        return "not validated".into();
-    };
-    if !t.has(&[
-        col("verdict"),
-        col("effect_test"),
-        col("effect"),
-        col("effect_lo"),
-        col("effect_hi"),
-    ]) {
-        return "not validated".into();
-    }
-    let get = |name| t.str(r, col(name));
-    let note = match get("verdict") {
-        "attention-only" | "effect-only" => ": attention and the causal test disagree",
-        _ => "",
-    };
-    let what = CausalKind::from_name(get("effect_test")).map_or("epistasis", CausalKind::describe);
-    format!(
-        "validation: {}, {what} {} [{}, {}]{note}",
-        get("verdict"),
-        get("effect"),
-        get("effect_lo"),
-        get("effect_hi")
-    )
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -226,7 +226,8 @@ const ORIENTATION: &str =
     "the orientation most enriched over chance: `tandem`, `convergent` or `divergent`";
 const SCORE: &str = "what was scored: `attention` or `attn_grad` (attention × gradient)";
 
-const N_TESTED: &str = "sequences in the pair's causal test";
+const GAP_BAND: &str = "the gap band (bp between the two sites: `0-15`, `16-63` or `64+`) whose causal test is reported: each band is tested on its own site pairs, the one with the smallest p is shown, and `causal_p` is that p times the bands tested";
+const N_TESTED: &str = "sequences in the pair's causal test (in `gap_band`)";
 const EPISTASIS: &str = "plain double-mutant epistasis f(AB) − f(A) − f(B) + f(∅): mean over sequences, its 95% t-interval, and p against \\|effect\\| ≤ `min_effect`";
 const N_MOVED: &str = "sequences where one site's bases could be moved elsewhere";
 const SPECIFIC: &str = "arrangement-specific epistasis (the pair in place against one site moved): mean over sequences, 95% t-interval, p against \\|effect\\| ≤ `min_effect`";
@@ -235,6 +236,7 @@ const SPECIFIC: &str = "arrangement-specific epistasis (the pair in place agains
 macro_rules! causal_columns {
     () => {
         [
+            col("gap_band", Text, GAP_BAND),
             col("n_tested", Integer, N_TESTED),
             col("epistasis", Number, EPISTASIS),
             col("epistasis_lo", Number, EPISTASIS),
@@ -253,13 +255,13 @@ macro_rules! causal_columns {
             col(
                 "causal_p",
                 Probability,
-                "the causal test's p (`specific_p`; `epistasis_p` with `--causal epistasis`; with `--causal cooperative` the one-sided p of epistasis > `min_effect`)",
+                "the causal test's p (`specific_p`; `epistasis_p` with `--causal epistasis`; with `--causal cooperative` the one-sided p of epistasis > `min_effect`), times the gap bands tested",
             ),
         ]
     };
 }
 
-const INTERACTION_COLUMNS: [Column; 39] = {
+const INTERACTION_COLUMNS: [Column; 40] = {
     let head = [
         col("rank", Integer, RANK),
         col("motif_a", Text, MOTIF_A),
@@ -347,7 +349,7 @@ pub const INTERACTIONS: Schema = Schema {
     columns: &INTERACTION_COLUMNS,
 };
 
-const PAIR_COLUMNS: [Column; 27] = {
+const PAIR_COLUMNS: [Column; 28] = {
     let head = [
         col("rank", Integer, RANK),
         col("motif_a", Text, MOTIF_A),
@@ -472,6 +474,7 @@ pub const VALIDATION: Schema = Schema {
             Text,
             "`confirmed`, `attention-only`, `effect-only`, `neither` or `untested`. Attention evidence: the pair's best row has q ≤ alpha and `co_attention` above `background` (either side for `attn_grad` rows, whose link may lower the output; the log-ratio `effect` is undefined there and not used); effect evidence: `effect_q` ≤ alpha",
         ),
+        col("gap_band", Text, GAP_BAND),
         col("n_moved", Integer, N_MOVED),
         col("specific", Number, SPECIFIC_V),
         col("specific_lo", Number, SPECIFIC_V),

@@ -20,6 +20,7 @@
 
 pub mod plot;
 mod sections;
+pub use sections::validation_of;
 
 use std::path::PathBuf;
 

@@ -495,10 +495,7 @@ fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
             parts.push(h);
         }
         if let Some(v) = valid {
-            parts.push(match validation_row(v, a, b) {
-                Some(vr) => validation_summary(v, vr),
-                None => "not validated".into(),
-            });
+            parts.push(validation_of(v, a, b));
         }
         let key = match seen.len() {
             1 => "top pair".to_string(),
@@ -513,8 +510,17 @@ fn top_pair_kvs(t: &Table, valid: Option<&Table>) -> Vec<Kv> {
     kv
 }
 
-/// `verdict, <test> epistasis E [lo, hi]` of validation row `r`: the effect test behind
-/// the verdict when the table names it, else the plain epistasis and its bootstrap interval.
+/// `validation: <verdict>, <test> E [lo, hi] at <band> bp` for pair `a`–`b` of a
+/// validation table (either order): the effect test behind the verdict when the table
+/// names it, else the plain epistasis and its bootstrap interval, and a warning when the
+/// attention and causal evidence disagree; `not validated` when the pair has no row.
+pub fn validation_of(v: &Table, a: &str, b: &str) -> String {
+    match validation_row(v, a, b) {
+        Some(r) => validation_summary(v, r),
+        None => "not validated".into(),
+    }
+}
+
 fn validation_summary(v: &Table, r: usize) -> String {
     let verdict = v.str(r, VALIDATION.col("verdict"));
     let verdict = if is_missing(verdict) { "NA" } else { verdict };
@@ -537,15 +543,24 @@ fn validation_summary(v: &Table, r: usize) -> String {
             "epistasis_ci_high",
         )
     };
+    let note = match verdict {
+        "attention-only" | "effect-only" => ": attention and the causal test disagree",
+        _ => "",
+    };
+    let band = VALIDATION.col("gap_band");
+    let at = match v.has(&[band]) && !is_missing(v.str(r, band)) {
+        true => format!(" at {} bp", v.str(r, band)),
+        false => String::new(),
+    };
     if v.has(&[e, lo, hi]) {
         format!(
-            "validation: {verdict}, {what} {} [{}, {}]",
+            "validation: {verdict}, {what} {} [{}, {}]{at}{note}",
             v.str(r, e),
             v.str(r, lo),
             v.str(r, hi)
         )
     } else {
-        format!("validation: {verdict}")
+        format!("validation: {verdict}{note}")
     }
 }
 
@@ -1870,6 +1885,24 @@ mod tests {
         assert_eq!(r2_of_varying(&x, &[2.0; 4]), None);
         assert_eq!(r2_of_varying(&[1.0], &[1.0]), None);
         assert_eq!(r2_of_varying(&[], &[]), None);
+    }
+
+    #[test]
+    fn a_validation_summary_names_the_test_its_band_and_disagreement() {
+        let text = "motif_a\tmotif_b\tverdict\tgap_band\teffect_test\teffect\teffect_lo\teffect_hi\n\
+                    EBF1\tRunx1\tconfirmed\t64+\tspecific\t0.44\t0.34\t0.54\n\
+                    A\tB\teffect-only\tNA\tcooperative\t0.3\t0.1\t0.5\n";
+        let t = Table::from_reader(text.as_bytes(), "validation.tsv").unwrap();
+        assert_eq!(
+            validation_of(&t, "Runx1", "EBF1"),
+            "validation: confirmed, arrangement-specific epistasis 0.44 [0.34, 0.54] at 64+ bp"
+        );
+        assert_eq!(
+            validation_of(&t, "A", "B"),
+            "validation: effect-only, epistasis (one-sided) 0.3 [0.1, 0.5]: attention and the \
+             causal test disagree"
+        );
+        assert_eq!(validation_of(&t, "A", "C"), "not validated");
     }
 
     #[test]

@@ -293,7 +293,9 @@ pub struct ConcordanceRow {
     pub masked: Vec<HeadId>,
     /// Epistasis with those heads masked.
     pub epistasis_masked: f64,
-    /// The arrangement-specific epistasis over sequences (t-test against 0).
+    /// The gap band of the causal tests (see [`super::causal::GAP_BANDS`]).
+    pub band: Option<usize>,
+    /// The arrangement-specific epistasis over sequences (t-test against the margin).
     pub specific: crate::stats::MeanTest,
     /// Benjamini–Hochberg of `specific.p` over the pairs checked together (see [`decide`]).
     pub specific_q: f64,
@@ -365,7 +367,7 @@ pub fn validate_pair(
         }
         None => SpacingCurve { points: Vec::new() },
     };
-    let (specific, effect) = causal_test(&predict, seqs, sites, a, b, cfg)?;
+    let (band, specific, effect) = causal_test(&predict, seqs, sites, a, b, cfg)?;
     let verdict = Verdict::of(cand, &effect, effect.p, cfg.alpha, cfg.min_epistasis);
     Ok((
         ConcordanceRow {
@@ -377,6 +379,7 @@ pub fn validate_pair(
             masked,
             epistasis_masked,
             head_ablation_fraction,
+            band,
             specific,
             specific_q: specific.p,
             effect,
@@ -388,7 +391,7 @@ pub fn validate_pair(
 }
 
 /// The arrangement-specific epistasis of motifs `a` and `b` in up to `max_seqs` sequences
-/// that hold both (their closest non-overlapping sites; other motifs' sites left alone),
+/// that hold both (per gap band, the closest non-overlapping sites in it; other motifs' sites left alone),
 /// and the effect `cfg.causal` tests.
 fn causal_test<F>(
     predict: &F,
@@ -397,7 +400,11 @@ fn causal_test<F>(
     a: usize,
     b: usize,
     cfg: &ValidateConfig,
-) -> Result<(crate::stats::MeanTest, crate::stats::MeanTest)>
+) -> Result<(
+    Option<usize>,
+    crate::stats::MeanTest,
+    crate::stats::MeanTest,
+)>
 where
     F: Fn(&[Vec<u8>]) -> Result<Vec<f64>> + Sync,
 {
@@ -436,8 +443,12 @@ where
             sums.add(s.native, v);
         }
     }
-    let (epistasis, specific, margin) = sums.test(cfg.min_effect_sd);
-    Ok((specific, cfg.causal.effect(&epistasis, &specific, margin)))
+    let t = sums.test(cfg.min_effect_sd, cfg.causal);
+    let effect = crate::stats::MeanTest {
+        p: t.p,
+        ..cfg.causal.effect(&t.epistasis, &t.specific, t.margin)
+    };
+    Ok((t.band, t.specific, effect))
 }
 
 /// Sets each row's `specific_q` and `effect_q` (Benjamini–Hochberg over `rows`) and its
@@ -493,7 +504,7 @@ pub fn write_concordance_tsv<W: Write>(
             .collect();
         writeln!(
             w,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             c.name_a,
             c.name_b,
             c.rank.map_or("NA".into(), |r| r.to_string()),
@@ -516,6 +527,7 @@ pub fn write_concordance_tsv<W: Write>(
             fmt_num(r.epistasis_masked),
             fmt_num(r.head_ablation_fraction),
             r.verdict.as_str(),
+            r.band.map_or("NA".into(), super::causal::band_name),
             r.specific.n,
             fmt_num(r.specific.mean),
             fmt_num(r.specific.lo),
