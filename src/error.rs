@@ -50,6 +50,22 @@ pub enum Error {
         #[source]
         source: Box<candle_core::Error>,
     },
+    /// A file written by another version of cisformer (a model, a training checkpoint, a
+    /// partial analysis state): the format version it has and the one this build reads.
+    #[error(
+        "{path}: {what} format version {found} is not supported (this cisformer reads version {supported})"
+    )]
+    Version {
+        path: String,
+        what: &'static str,
+        /// The version in the file, or `missing`.
+        found: String,
+        supported: u32,
+    },
+    /// Files that do not belong together: a checkpoint of other settings or data, partial
+    /// states of different runs, weights that do not match their configuration.
+    #[error("{path}: {msg}")]
+    Incompatible { path: String, msg: String },
     /// Well-formed input that cannot be used as asked (unknown contig, bad option value, ...).
     #[error("{0}")]
     Invalid(String),
@@ -78,6 +94,29 @@ impl Error {
         Error::Json {
             path: path.as_ref().display().to_string(),
             source,
+        }
+    }
+
+    /// A file of `what` (e.g. "model") with format version `found` where `supported` is read.
+    pub fn version(
+        path: impl AsRef<Path>,
+        what: &'static str,
+        found: Option<impl std::fmt::Display>,
+        supported: u32,
+    ) -> Self {
+        Error::Version {
+            path: path.as_ref().display().to_string(),
+            what,
+            found: found.map_or("missing".into(), |v| v.to_string()),
+            supported,
+        }
+    }
+
+    /// `path` does not belong with the rest of the input, for the reason `msg`.
+    pub fn incompatible(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
+        Error::Incompatible {
+            path: path.as_ref().display().to_string(),
+            msg: msg.into(),
         }
     }
 

@@ -185,8 +185,12 @@ fn save_load_round_trip_and_version_check() {
         text.replace("\"format_version\": 1", "\"format_version\": 99"),
     )
     .unwrap();
-    let err = Model::load(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("format version 99"), "{err}");
+    let err = Model::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(&err, cisformer::Error::Version { what: "model", found, supported: 1, .. } if found == "99"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("format version 99"), "{err}");
     assert!(Model::load(dir.path().join("nope")).is_err());
 }
 

@@ -364,7 +364,7 @@ fn prune_finetune_forgetting_end_to_end() {
     std::fs::write(&bad_heads, "layer\thead\nx\t0\n").unwrap();
     fails(
         &mut prune(&["--keep", "4", "--heads", bad_heads.to_str().unwrap()]),
-        "no `entropy` column",
+        "missing column 'entropy' (columns: layer, head); expected the table of `cisformer heads`",
     );
 
     // finetune on task 2, plain and orthogonal (same seed and steps).

@@ -358,6 +358,7 @@ fn resume_checks_settings_and_presence() {
     let e = other
         .run(&mut Linear::new(2), dir.path(), true, &mut keep_going)
         .unwrap_err();
+    assert!(matches!(e, cisformer::Error::Incompatible { .. }), "{e}");
     assert!(e.to_string().contains("other training settings"), "{e}");
     // More epochs is allowed: continue from epoch 2 to 5.
     let s = trainer

@@ -882,67 +882,49 @@ pub struct HeadTableRow {
     pub prune_candidate: bool,
 }
 
-/// Reads back the head atlas from its text; `source` names it in errors. Columns are
-/// found by name, so tables with more (or reordered) columns read the same.
+/// Reads back the head atlas from its text; `source` names it in errors, which give the
+/// line and column. Columns are found by name, so tables with more (or reordered) columns
+/// read the same.
 pub fn parse_heads_tsv(
     text: &str,
     source: &Path,
 ) -> Result<std::collections::HashMap<crate::model::HeadId, HeadTableRow>> {
-    // A UTF-8 byte-order mark (spreadsheet exports) would otherwise be part of `layer`.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.is_empty());
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| Error::Invalid(format!("{}: empty file", source.display())))?;
-    let cols: Vec<&str> = header.split('\t').collect();
-    let col = |name: &'static str| {
-        let name = crate::io::tables::HEADS.col(name);
-        cols.iter().position(|c| *c == name).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: line 1: no `{name}` column (expected the table of `cisformer heads`)",
-                source.display()
-            ))
-        })
-    };
-    let (cl, ch, ce, cr, ci, cp) = (
-        col("layer")?,
-        col("head")?,
-        col("entropy")?,
-        col("redundancy")?,
-        col("importance_dmetric")?,
-        col("prune_candidate")?,
-    );
+    let t = crate::io::tsv::Table::from_reader(text.as_bytes(), source)?;
+    let col = |name: &'static str| crate::io::tables::HEADS.col(name);
+    t.require(&[
+        col("layer"),
+        col("head"),
+        col("entropy"),
+        col("redundancy"),
+        col("importance_dmetric"),
+        col("prune_candidate"),
+    ])
+    .map_err(|e| match e {
+        Error::Parse { path, line, msg } => Error::Parse {
+            path,
+            line,
+            msg: format!("{msg}; expected the table of `cisformer heads`"),
+        },
+        e => e,
+    })?;
     let mut out = std::collections::HashMap::new();
-    for (i, line) in lines {
-        let f: Vec<&str> = line.split('\t').collect();
-        let bad =
-            |what: &str| Error::Invalid(format!("{}: line {}: {what}", source.display(), i + 1));
-        if f.len() < cols.len() {
-            return Err(bad(&format!("{} fields, expected {}", f.len(), cols.len())));
-        }
-        let num = |c: usize| -> Result<f64> {
-            f[c].parse::<f64>()
-                .map_err(|_| bad(&format!("`{}` is not a number", f[c])))
-        };
-        let int = |c: usize| -> Result<usize> {
-            f[c].parse::<usize>()
-                .map_err(|_| bad(&format!("`{}` is not a head index", f[c])))
-        };
+    for r in 0..t.len() {
         let head = crate::model::HeadId {
-            layer: int(cl)?,
-            head: int(ch)?,
+            layer: t.uint_req(r, col("layer"))?,
+            head: t.uint_req(r, col("head"))?,
         };
         let row = HeadTableRow {
-            entropy: num(ce)?,
-            redundancy: num(cr)?,
-            importance: if f[ci] == "NA" { None } else { Some(num(ci)?) },
-            prune_candidate: f[cp] == "1" || f[cp] == "true",
+            entropy: t.num_req(r, col("entropy"))?,
+            redundancy: t.num_req(r, col("redundancy"))?,
+            importance: t.num(r, col("importance_dmetric"))?,
+            prune_candidate: matches!(t.str(r, col("prune_candidate")), "1" | "true"),
         };
         if out.insert(head, row).is_some() {
-            return Err(bad(&format!(
-                "head {}.{} listed twice",
-                head.layer, head.head
-            )));
+            return Err(Error::parse(
+                source,
+                t.line(r),
+                format!("head {}.{} listed twice", head.layer, head.head),
+            ));
         }
     }
     Ok(out)
@@ -1035,6 +1017,63 @@ pub fn write_head_bedgraph<W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The heads table read back by name; bad rows are parse errors naming line and column.
+    #[test]
+    fn the_heads_table_reads_back_and_names_bad_cells() {
+        let cols: Vec<&str> = crate::io::tables::HEADS
+            .header()
+            .leak()
+            .split('\t')
+            .collect();
+        let row = |layer: &str, entropy: &str| {
+            cols.iter()
+                .map(|c| match *c {
+                    "layer" => layer,
+                    "head" => "1",
+                    "entropy" => entropy,
+                    "redundancy" => "0.25",
+                    "prune_candidate" => "1",
+                    _ => "NA",
+                })
+                .collect::<Vec<_>>()
+                .join("\t")
+        };
+        let text = format!(
+            "\u{feff}{}\n{}\n{}\n",
+            cols.join("\t"),
+            row("0", "0.5"),
+            row("1", "2")
+        );
+        let path = Path::new("heads.tsv");
+        let got = parse_heads_tsv(&text, path).unwrap();
+        let h = &got[&crate::model::HeadId { layer: 0, head: 1 }];
+        assert_eq!(
+            (h.entropy, h.redundancy, h.importance, h.prune_candidate),
+            (0.5, 0.25, None, true)
+        );
+        assert_eq!(got.len(), 2);
+        let fails =
+            |text: String, want: &str, line: u64| match parse_heads_tsv(&text, path).unwrap_err() {
+                Error::Parse { line: l, msg, .. } => {
+                    assert_eq!(l, line, "{msg}");
+                    assert!(msg.contains(want), "{msg}");
+                }
+                e => panic!("{e}"),
+            };
+        let header = cols.join("\t");
+        fails(
+            format!("{header}\n{}\n", row("0", "high")),
+            "'entropy': 'high' is not a number",
+            2,
+        );
+        fails(
+            format!("{header}\n{}\n{}\n", row("0", "1"), row("0", "1")),
+            "head 0.1 listed twice",
+            3,
+        );
+        fails("layer\thead\n0\t1\n".into(), "missing column 'entropy'", 1);
+    }
 
     fn random_attention(n: usize, seed: u64) -> SeqAttention {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);

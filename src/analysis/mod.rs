@@ -618,13 +618,19 @@ pub(crate) fn read_partial<T: serde::de::DeserializeOwned>(
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let p: PartialOwned<T> = serde_json::from_reader(std::io::BufReader::new(f))
         .map_err(|e| Error::parse(path, e.line() as u64, e.to_string()))?;
-    if p.format != format || p.version != version {
-        return Err(Error::Invalid(format!(
-            "{}: not {what} partial of version {version} (found {} v{})",
-            path.display(),
-            p.format,
-            p.version
-        )));
+    if p.format != format {
+        return Err(Error::incompatible(
+            path,
+            format!("not {what} partial state (found one of '{}')", p.format),
+        ));
+    }
+    if p.version != version {
+        return Err(Error::version(
+            path,
+            "partial state",
+            Some(p.version),
+            version,
+        ));
     }
     Ok(p.state)
 }
@@ -709,16 +715,17 @@ mod tests {
         write_partial(&path, "kind-a", 1, &vec![1u32, 2]).unwrap();
         let back: Vec<u32> = read_partial(&path, "kind-a", 1, "a kind-a").unwrap();
         assert_eq!(back, [1, 2]);
-        for (format, version) in [("kind-b", 1), ("kind-a", 2)] {
-            let e = read_partial::<Vec<u32>>(&path, format, version, "a test")
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains(&format!(
-                    "not a test partial of version {version} (found kind-a v1)"
-                )),
-                "{e}"
-            );
-        }
+        let e = read_partial::<Vec<u32>>(&path, "kind-b", 1, "a test").unwrap_err();
+        assert!(matches!(e, Error::Incompatible { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("not a test partial state (found one of 'kind-a')"),
+            "{e}"
+        );
+        let e = read_partial::<Vec<u32>>(&path, "kind-a", 2, "a test").unwrap_err();
+        assert!(
+            matches!(&e, Error::Version { found, supported: 2, .. } if found == "1"),
+            "{e}"
+        );
     }
 }

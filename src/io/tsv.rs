@@ -70,6 +70,11 @@ impl Table {
             }
             line += 1;
             let text = buf.trim_end_matches(['\n', '\r']);
+            // A UTF-8 byte-order mark (spreadsheet exports) would be part of the first name.
+            let text = match line {
+                1 => text.strip_prefix('\u{feff}').unwrap_or(text),
+                _ => text,
+            };
             if text.trim().is_empty() || text.starts_with('#') {
                 continue;
             }

@@ -449,11 +449,7 @@ impl Model {
             serde_json::from_str(&read("meta.json")?).map_err(|e| Error::json(&meta_path, e))?;
         let version = meta_v.get("format_version").and_then(|v| v.as_u64());
         if version != Some(FORMAT_VERSION as u64) {
-            return Err(Error::Invalid(format!(
-                "{}: model format version {} is not supported (this cisformer reads version {FORMAT_VERSION})",
-                meta_path.display(),
-                version.map_or("missing".to_string(), |v| v.to_string()),
-            )));
+            return Err(Error::version(&meta_path, "model", version, FORMAT_VERSION));
         }
         let meta: Meta = serde_json::from_value(meta_v).map_err(|e| Error::json(&meta_path, e))?;
         let cfg_path = dir.join("config.json");
@@ -484,10 +480,12 @@ impl Model {
                 .iter()
                 .filter(|n| !expected.contains(&n.as_str()))
                 .collect();
-            return Err(Error::Invalid(format!(
-                "{}: tensors do not match config.json (missing: {missing:?}, unexpected: {extra:?})",
-                st_path.display()
-            )));
+            return Err(Error::incompatible(
+                &st_path,
+                format!(
+                    "tensors do not match config.json (missing: {missing:?}, unexpected: {extra:?})"
+                ),
+            ));
         }
         Ok((model, meta))
     }

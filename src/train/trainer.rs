@@ -333,11 +333,12 @@ impl<'a> Trainer<'a> {
         let state: TrainState = serde_json::from_str(&text)
             .map_err(|e| Error::parse(&path, e.line() as u64, e.to_string()))?;
         if state.format_version != STATE_FORMAT_VERSION {
-            return Err(Error::Invalid(format!(
-                "{}: format version {} is not the supported {STATE_FORMAT_VERSION}",
-                path.display(),
-                state.format_version
-            )));
+            return Err(Error::version(
+                &path,
+                "training checkpoint",
+                Some(state.format_version),
+                STATE_FORMAT_VERSION,
+            ));
         }
         Ok(state)
     }
@@ -371,16 +372,16 @@ impl<'a> Trainer<'a> {
         theirs.epochs = self.config.epochs;
         theirs.patience = self.config.patience;
         if theirs != self.config {
-            return Err(Error::Invalid(format!(
-                "{}: the checkpoint was made with other training settings (only epochs and patience may change on resume)",
-                ckpt.display()
-            )));
+            return Err(Error::incompatible(
+                &ckpt,
+                "the checkpoint was made with other training settings (only epochs and patience may change on resume)",
+            ));
         }
         if state.data_digest != self.digest {
-            return Err(Error::Invalid(format!(
-                "{}: the checkpoint was made on other training/validation data",
-                ckpt.display()
-            )));
+            return Err(Error::incompatible(
+                &ckpt,
+                "the checkpoint was made on other training/validation data",
+            ));
         }
         learner.load(&ckpt)?;
         if state.config.epochs != self.config.epochs
