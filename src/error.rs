@@ -66,6 +66,17 @@ pub enum Error {
     /// states of different runs, weights that do not match their configuration.
     #[error("{path}: {msg}")]
     Incompatible { path: String, msg: String },
+    /// A head asked for (to mask, capture, patch, prune, plot) that the model does not have.
+    #[error("head L{layer}H{head} is outside the model ({n_layers} layers × {n_heads} heads)")]
+    NoSuchHead {
+        layer: usize,
+        head: usize,
+        n_layers: usize,
+        n_heads: usize,
+    },
+    /// A model output asked for that the model does not have.
+    #[error("output {output} does not exist (the model has {n_outputs} output(s))")]
+    NoSuchOutput { output: usize, n_outputs: usize },
     /// Well-formed input that cannot be used as asked (unknown contig, bad option value, ...).
     #[error("{0}")]
     Invalid(String),

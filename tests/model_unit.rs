@@ -87,7 +87,30 @@ fn masked_head_contributes_zero() {
         assert!(close(&gated.output[s], &patched.output[s], 1e-6));
         assert!(!close(&gated.output[s], &before.output[s], 1e-6));
     }
-    assert!(m.set_head_mask(2, 0, 0.0).is_err());
+    let e = m.set_head_mask(2, 0, 0.0).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            cisformer::Error::NoSuchHead {
+                layer: 2,
+                head: 0,
+                n_layers: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("head L2H0 is outside the model (2 layers × "),
+        "{e}"
+    );
+    let bad_head = HeadId { layer: 0, head: 99 };
+    let e = m.prune(&[bad_head]).unwrap_err();
+    assert!(
+        matches!(e, cisformer::Error::NoSuchHead { head: 99, .. }),
+        "{e}"
+    );
     assert!(m.set_head_mask(0, 4, 0.0).is_err());
 }
 

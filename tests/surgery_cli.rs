@@ -138,7 +138,7 @@ fn bad_prunes_are_refused_and_unpruned_configs_are_unchanged() {
         m.prune(&[h(2, 0)])
             .unwrap_err()
             .to_string()
-            .contains("does not exist")
+            .contains("head L2H0 is outside the model")
     );
     let g = trained(&small(2), 5);
     let e = g.prune(&[h(0, 0)]).unwrap_err().to_string();

@@ -316,10 +316,12 @@ impl HeadAccumulator {
 
     fn head_index(&self, layer: usize, head: usize) -> Result<usize> {
         if layer >= self.cfg.n_layers || head >= self.cfg.n_heads {
-            return Err(Error::Invalid(format!(
-                "head L{layer}H{head} is outside the model ({} layers x {} heads)",
-                self.cfg.n_layers, self.cfg.n_heads
-            )));
+            return Err(Error::NoSuchHead {
+                layer,
+                head,
+                n_layers: self.cfg.n_layers,
+                n_heads: self.cfg.n_heads,
+            });
         }
         Ok(layer * self.cfg.n_heads + head)
     }
@@ -977,10 +979,12 @@ pub fn write_head_bedgraph<W: Write>(
     value: TrackValue,
 ) -> Result<()> {
     if layer >= a.n_layers || head >= a.n_heads {
-        return Err(Error::Invalid(format!(
-            "head L{layer}H{head} is outside the model ({} layers x {} heads)",
-            a.n_layers, a.n_heads
-        )));
+        return Err(Error::NoSuchHead {
+            layer,
+            head,
+            n_layers: a.n_layers,
+            n_heads: a.n_heads,
+        });
     }
     a.check(a.n_layers, a.n_heads, geom)?;
     let n = a.n_tokens;

@@ -389,18 +389,17 @@ impl Model {
             .pruned_heads
             .get(layer)
             .is_some_and(|p| p.contains(&head));
-        let row = self.head_mask.get_mut(layer).ok_or_else(|| {
-            Error::Invalid(format!(
-                "layer {layer} out of range (model has {})",
-                self.cfg.n_layers
-            ))
-        })?;
-        let g = row.get_mut(head).ok_or_else(|| {
-            Error::Invalid(format!(
-                "head {head} out of range (model has {})",
-                self.cfg.n_heads
-            ))
-        })?;
+        let (n_layers, n_heads) = (self.cfg.n_layers, self.cfg.n_heads);
+        let g = self
+            .head_mask
+            .get_mut(layer)
+            .and_then(|row| row.get_mut(head))
+            .ok_or(Error::NoSuchHead {
+                layer,
+                head,
+                n_layers,
+                n_heads,
+            })?;
         if !pruned {
             *g = gate;
         }
@@ -746,10 +745,12 @@ impl Model {
             .chain(opts.patches.iter().map(|p| &p.head))
         {
             if h.layer >= nl || h.head >= nh {
-                return Err(Error::Invalid(format!(
-                    "model: head {}.{} does not exist ({nl} layers × {nh} heads)",
-                    h.layer, h.head
-                )));
+                return Err(Error::NoSuchHead {
+                    layer: h.layer,
+                    head: h.head,
+                    n_layers: nl,
+                    n_heads: nh,
+                });
             }
         }
         let kept: Vec<Vec<usize>> = (0..nl).map(|l| self.cfg.kept_heads(l)).collect();
@@ -849,10 +850,10 @@ impl Model {
         reuse: (Vec<AttentionMaps>, Vec<AttentionMaps>),
     ) -> Result<(Vec<AttentionMaps>, Vec<AttentionMaps>)> {
         if output >= self.cfg.n_outputs {
-            return Err(Error::Invalid(format!(
-                "model: output {output} does not exist ({} outputs)",
-                self.cfg.n_outputs
-            )));
+            return Err(Error::NoSuchOutput {
+                output,
+                n_outputs: self.cfg.n_outputs,
+            });
         }
         let batch = self.batch(ids)?;
         let g = &batch.geom;

@@ -189,10 +189,12 @@ impl Model {
         let cfg = self.config();
         for h in heads {
             if h.layer >= cfg.n_layers || h.head >= cfg.n_heads {
-                return Err(Error::Invalid(format!(
-                    "prune: head {}.{} does not exist ({} layers × {} heads)",
-                    h.layer, h.head, cfg.n_layers, cfg.n_heads
-                )));
+                return Err(Error::NoSuchHead {
+                    layer: h.layer,
+                    head: h.head,
+                    n_layers: cfg.n_layers,
+                    n_heads: cfg.n_heads,
+                });
             }
         }
         let mut new_cfg = cfg.clone();

@@ -69,10 +69,10 @@ impl Readout {
     pub fn new(model: &Model, meta: &Meta, output: usize) -> Result<Readout> {
         let cfg = model.config();
         if output >= cfg.n_outputs {
-            return Err(Error::Invalid(format!(
-                "output {output} does not exist (the model has {} output(s))",
-                cfg.n_outputs
-            )));
+            return Err(Error::NoSuchOutput {
+                output,
+                n_outputs: cfg.n_outputs,
+            });
         }
         let (scale, offset) = match (cfg.task, meta.normalization.get(output)) {
             (Task::Binary, _) | (_, None) => (1.0, 0.0),
