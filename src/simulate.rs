@@ -868,10 +868,7 @@ pub fn write_dataset(dir: &Path, sim: &Simulator, seqs: &[SimSequence]) -> Resul
         Ok(())
     })?;
     write_file(&dir.join("truth.tsv"), |w| {
-        writeln!(
-            w,
-            "kind\tmotif_a\tmotif_b\tname_a\tname_b\toutput\teffect\trate\tmin_gap\tmax_gap\torientation"
-        )?;
+        writeln!(w, "{}", crate::io::tables::TRUTH.header())?;
         for (si, s) in g.single.iter().enumerate() {
             let m = &sim.motifs[sim.singles[si]];
             for (o, out) in g.outputs.iter().enumerate() {

@@ -12,7 +12,7 @@ use cisformer::{
     io::{
         fasta::{self, Genome},
         output::Output,
-        tables::INTERACTIONS,
+        tables::{INTERACTIONS, TRUTH},
         tsv::Table,
     },
     train::preset::Preset,
@@ -324,13 +324,15 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         field("layer"),
         field("head")
     );
-    let truth = read("sim/truth.tsv")?;
-    let kind = truth
-        .lines()
-        .skip(1)
-        .map(|l| l.split('\t').collect::<Vec<_>>())
-        .find(|t| t[0] != "single" && ((t[3] == a && t[4] == b) || (t[3] == b && t[4] == a)))
-        .map(|t| t[0].to_string());
+    let truth = Table::read(dir.join("sim/truth.tsv"))?;
+    let col = |name| TRUTH.col(name);
+    truth.require(&[col("kind"), col("name_a"), col("name_b")])?;
+    let kind = (0..truth.len())
+        .find(|&r| {
+            let (x, y) = (truth.str(r, col("name_a")), truth.str(r, col("name_b")));
+            truth.str(r, col("kind")) != "single" && ((x == a && y == b) || (x == b && y == a))
+        })
+        .map(|r| truth.str(r, col("kind")).to_string());
     let planted = match kind.as_deref() {
         Some("cooperative") | Some("long_range") => "yes, a planted cooperative pair".to_string(),
         Some(k) => format!("no: a {k} pair (planted together, no interaction)"),

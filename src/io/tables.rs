@@ -589,8 +589,43 @@ pub const FORGETTING: Schema = Schema {
     ],
 };
 
+/// `simulate`: the grammar that made the data, one row per element and output.
+pub const TRUTH: Schema = Schema {
+    file: "truth.tsv",
+    columns: &[
+        col(
+            "kind",
+            Text,
+            "`single`, `cooperative`, `long_range` or `decoy` (planted together, no interaction)",
+        ),
+        col("motif_a", Text, "the (first) motif's ID"),
+        col("motif_b", Text, "the second motif's ID; `.` for singles"),
+        col("name_a", Text, "the (first) motif's name"),
+        col("name_b", Text, "the second motif's name; `.` for singles"),
+        col("output", Text, "the output (label column) the effect is on"),
+        col(
+            "effect",
+            Number,
+            "activity added: by the motif (singles) or by the pair's interaction",
+        ),
+        col("rate", Number, "fraction of sequences planted"),
+        col(
+            "min_gap",
+            Integer,
+            "smallest gap between the pair's sites, in bp; `.` for singles",
+        ),
+        col("max_gap", Integer, "largest gap; `.` for singles"),
+        col(
+            "orientation",
+            Text,
+            "`tandem`, `convergent`, `divergent` or `any`; `.` for singles",
+        ),
+    ],
+};
+
 /// Every schema, in the order of `docs/formats.md`.
-pub const ALL: [&Schema; 9] = [
+pub const ALL: [&Schema; 10] = [
+    &TRUTH,
     &HEADS,
     &FOCUS,
     &INTERACTIONS,
