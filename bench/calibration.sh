@@ -7,7 +7,8 @@
 # focus calls on motifs without an effect can be counted); then bench/calibration.py counts the calls at q < 0.05, the share not
 # planted, AUPRC in each table's own order, and writes the null p-values' QQ plot.
 # Usage: bench/calibration.sh [WORKDIR]
-# Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"), TRAIN_ARGS
+# Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"),
+#   DEFAULT_SEEDS ("1"; several measure how stable the default grammar's calls are), TRAIN_ARGS
 #   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
 #   (models trained, and runs analysed, at once, one thread each; 2), KEEP=1 (keep what an
 #   earlier run of the same WORKDIR finished: data, trained models, analyses; the run can
@@ -22,8 +23,10 @@ B=${BIN:-target/release/cisformer}
 [ -n "${BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$W"
 read -ra null_seeds <<< "${NULL_SEEDS:-1 2 3}"
-# The default grammar first: its model is the one whose power is in question.
-runs=("default:1")
+read -ra default_seeds <<< "${DEFAULT_SEEDS:-1}"
+# The default grammar first: its models are the ones whose power is in question.
+runs=()
+for s in "${default_seeds[@]}"; do runs+=("default:$s"); done
 for s in "${null_seeds[@]}"; do runs+=("null:$s"); done
 # The grammar's motifs plus six it never plants (none resembles a planted one).
 unplanted="GATA1 FOXA2 SOX2 TP53 REST MAX"
