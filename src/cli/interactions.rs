@@ -30,8 +30,9 @@ use super::{
 /// model's output (`causal_p`): in each sequence and gap band (0-15, 16-63, 64+ bp) the
 /// closest pair stands alone (other motif sites replaced), and what one site adds next to
 /// the other is compared with what it adds when the other's bases are moved out of the
-/// band (--causal); the best band's p is multiplied by the bands tested. A row's `p_value` is the larger of
-/// the two, against effects above --min-effect-sd; `q_value` is Benjamini–Hochberg.
+/// band (--causal); the best band's p is multiplied by the bands tested. A row's
+/// `p_value` is the larger of the two, against effects above --min-effect-sd; `q_value`
+/// is Benjamini–Hochberg.
 /// With --shard i/N, writes a partial state for `cisformer merge` instead of the table.
 ///
 /// Example: `cisformer interactions --model model --fasta seqs.fa --motifs motifs.meme -o interactions.tsv`
