@@ -2,7 +2,7 @@
 # Held-out quality on the planted grammar (issue bar: within 0.05 of the noise ceiling):
 # simulate the default grammar (20,000 × 200 bp, seed 7) and 2,000 fresh sequences (seed 8),
 # train one model per seed in SEEDS (two at a time, one thread each), then `evaluate` each
-# model with --rc-average on its own split of the training set (the `test` rows are held out;
+# model with --average strands (both strands) on its own split of the training set (the `test` rows are held out;
 # each seed draws its own split) and on the fresh sequences, and the ensemble of all of them
 # on the fresh sequences, next to the noise ceiling.
 # Usage: bench/quality.sh [WORKDIR]
@@ -32,7 +32,7 @@ done
 echo "noise ceiling: $(grep -o '"noise_ceiling": [0-9.]*' "$W/sim/summary.json" | cut -d' ' -f2)"
 fresh() {
   echo "== $1: fresh sequences (seed 8), strand-averaged"; shift
-  $B evaluate "$@" --fasta "$W/eval/seqs.fa" --labels "$W/eval/labels.tsv" --rc-average
+  $B evaluate "$@" --fasta "$W/eval/seqs.fa" --labels "$W/eval/labels.tsv" --average strands
 }
 models=()
 for s in "${seeds[@]}"; do
@@ -40,7 +40,7 @@ for s in "${seeds[@]}"; do
   echo "== seed $s: its own split, strand-averaged"
   # evaluate draws the same random split as train from the same seed.
   $B evaluate --model "$M" --fasta "$W/sim/seqs.fa" --labels "$W/sim/labels.tsv" \
-    --split random --seed "$s" --rc-average
+    --split random --seed "$s" --average strands
   fresh "seed $s" --model "$M"
   models+=(--model "$M")
 done

@@ -104,12 +104,25 @@ fn train_predict_evaluate_info_end_to_end() {
     assert_eq!(lines[0], "id\tactivity");
     assert_eq!(lines.len(), 241);
     assert!(lines[1].starts_with("sim000001\t"));
-    let rc = ok(cisformer()
-        .args(["predict", "--rc-average", "--model"])
-        .arg(&m)
-        .arg("--fasta")
-        .arg(s.join("seqs.fa")));
-    assert_ne!(rc, pred, "--rc-average changed nothing");
+    // By default a prediction averages both strands and the 4 offsets to the pooling grid;
+    // `--average` picks fewer passes, each giving other numbers.
+    let with = |average: &str| {
+        ok(cisformer()
+            .args(["predict", "--average", average, "--model"])
+            .arg(&m)
+            .arg("--fasta")
+            .arg(s.join("seqs.fa")))
+    };
+    let (strands, one) = (with("strands"), with("none"));
+    assert_eq!(with("all"), pred);
+    assert_ne!(strands, pred, "--average strands changed nothing");
+    assert_ne!(one, strands, "--average none changed nothing");
+    // train scores its rows as predict does by default.
+    let trained = values(&std::fs::read_to_string(m.join("predictions.tsv")).unwrap());
+    assert_eq!(trained.len(), 240);
+    for (x, y) in trained.iter().zip(values(&pred)) {
+        assert!((x - y).abs() <= 2e-6, "train {x} vs predict {y}");
+    }
 
     let evaluate = |extra: &[&str]| {
         ok(cisformer()
@@ -130,8 +143,8 @@ fn train_predict_evaluate_info_end_to_end() {
     // The planted effect is strong: even this tiny model learns some of it.
     let r: f64 = rows[1][4].parse().unwrap();
     assert!(r > 0.2, "transformer r = {r}");
-    // --rc-average scores the strand-averaged predictions (other numbers, same ridge).
-    let eval_rc = evaluate(&["--rc-average"]);
+    // --average none scores single-pass predictions (other numbers, same ridge).
+    let eval_rc = evaluate(&["--average", "none"]);
     let rc_rows: Vec<Vec<&str>> = eval_rc.lines().map(|l| l.split('\t').collect()).collect();
     assert_ne!(rc_rows[1], rows[1]);
     assert_eq!(rc_rows[2], rows[2]);

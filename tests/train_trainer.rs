@@ -12,8 +12,8 @@ use cisformer::{
     train::{
         Dataset, Split, random_split,
         trainer::{
-            Batch, CHECKPOINT_DIR, LOG_FILE, LOG_HEADER, Learner, LrSchedule, Monitor, Progress,
-            STATE_FILE, Status, TrainState, Trainer, TrainerConfig,
+            Batch, CHECKPOINT_DIR, LOG_FILE, Learner, LrSchedule, Monitor, Progress, STATE_FILE,
+            Status, TrainState, Trainer, TrainerConfig,
         },
     },
 };
@@ -218,10 +218,16 @@ fn learns_and_writes_log_and_checkpoint() {
     assert_eq!(state.step, 5 * 280usize.div_ceil(16));
     let log = fs::read_to_string(dir.path().join(LOG_FILE)).unwrap();
     let lines: Vec<&str> = log.lines().collect();
-    assert_eq!(lines[0], LOG_HEADER);
+    // The header is the schema's, and the same bytes as before the schema existed.
+    let header = cisformer::io::tables::TRAIN_LOG.header();
+    assert_eq!(lines[0], header);
+    assert_eq!(
+        header,
+        "epoch\tstep\ttrain_loss\tval_loss\tval_pearson\tval_spearman\tval_r2\tval_auroc\tval_auprc\tlr\tseconds"
+    );
     assert_eq!(lines.len(), 6);
     let last: Vec<&str> = lines[5].split('\t').collect();
-    assert_eq!(last.len(), LOG_HEADER.split('\t').count());
+    assert_eq!(last.len(), header.split('\t').count());
     let pearson: f64 = last[4].parse().unwrap();
     assert!(
         pearson > 0.6,
@@ -490,4 +496,74 @@ fn binary_output_gets_auroc_in_the_log() {
     let auroc: f64 = s.log[1].split('\t').nth(7).unwrap().parse().unwrap();
     assert!(auroc > 0.6, "AUROC {auroc}");
     assert!(s.best_metric.unwrap() >= auroc - 1e-6);
+}
+
+/// A learner that records the sequences of every batch it is given.
+#[derive(Default)]
+struct Recorder(Vec<Vec<Vec<u8>>>);
+
+impl Learner for Recorder {
+    fn train_batch(&mut self, batch: &Batch, _: usize) -> Result<f32> {
+        self.0.push(batch.seqs.clone());
+        Ok(1.0)
+    }
+    fn predict(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        Ok(vec![vec![0.0, 0.0]; seqs.len()])
+    }
+    fn save(&self, dir: &Path, _: &TrainState) -> Result<()> {
+        fs::write(dir.join("recorder.txt"), "0").map_err(|e| Error::io(dir, e))
+    }
+    fn load(&mut self, _: &Path) -> Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn shift_augmentation_offsets_each_batch_to_the_pooling_grid() {
+    let (ds, split) = data();
+    let run = |shift: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = TrainerConfig {
+            epochs: 2,
+            rc_augment: false,
+            shift_augment: shift,
+            ..config()
+        };
+        let mut rec = Recorder::default();
+        Trainer::new(cfg, &ds, &split)
+            .unwrap()
+            .run(&mut rec, dir.path(), false, &mut keep_going)
+            .unwrap();
+        rec.0
+    };
+    let plain = run(0);
+    let shifted = run(4);
+    assert_eq!(plain.len(), shifted.len());
+    let mut offsets = std::collections::BTreeSet::new();
+    for (p, s) in plain.iter().zip(&shifted) {
+        // One offset per batch: the same count of leading Ns in every sequence of it.
+        let lead = s[0].iter().take_while(|&&b| b == b'N').count();
+        offsets.insert(lead);
+        for (a, b) in p.iter().zip(s) {
+            assert_eq!(b.len() % 4, 0, "padded to whole 4-bp windows");
+            assert_eq!(
+                &b[lead..lead + a.len()],
+                &a[..],
+                "the same example, shifted"
+            );
+            assert!(
+                b[..lead]
+                    .iter()
+                    .chain(&b[lead + a.len()..])
+                    .all(|&c| c == b'N')
+            );
+        }
+    }
+    assert_eq!(
+        offsets.len(),
+        4,
+        "every offset drawn over 2 epochs: {offsets:?}"
+    );
+    // Same seed, same draws.
+    assert_eq!(run(4), shifted);
 }

@@ -276,14 +276,9 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     let read = |p: &str| {
         std::fs::read_to_string(dir.join(p)).with_context(|| format!("{}", dir.join(p).display()))
     };
-    let metrics = read("model/metrics.tsv")?;
-    let r_of = |model: &str| -> f64 {
-        metrics
-            .lines()
-            .map(|l| l.split('\t').collect::<Vec<_>>())
-            .find(|f| f[0] == model && f[1] == "test")
-            .and_then(|f| f.get(4).and_then(|v| v.parse().ok()))
-            .unwrap_or(f64::NAN)
+    let metrics = dir.join("model/metrics.tsv");
+    let r_of = |model: &str| -> anyhow::Result<f64> {
+        Ok(cisformer::train::pearson_in(&metrics, model, "test")?.unwrap_or(f64::NAN))
     };
     let s: serde_json::Value = serde_json::from_str(&read("sim/summary.json")?)?;
     let ceiling = s["outputs"][0]["noise_ceiling"]
@@ -292,8 +287,8 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
     let (inter, _) = Table::read_head(dir.join("interactions.tsv"), 1)?;
     if inter.is_empty() {
         return Ok((
-            r_of("transformer"),
-            r_of("ridge"),
+            r_of("transformer")?,
+            r_of("ridge")?,
             ceiling,
             "none".into(),
             "-".into(),
@@ -338,7 +333,7 @@ fn summary(dir: &Path) -> anyhow::Result<(f64, f64, f64, String, String)> {
         Some(k) => format!("no: a {k} pair (planted together, no interaction)"),
         None => "no: not a pair of the grammar".to_string(),
     };
-    Ok((r_of("transformer"), r_of("ridge"), ceiling, top, planted))
+    Ok((r_of("transformer")?, r_of("ridge")?, ceiling, top, planted))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -1,12 +1,8 @@
 //! `cisformer evaluate`: held-out metrics of a trained model, beside the k-mer ridge
 //! baseline fitted at training time.
-use std::{io::Write, path::PathBuf};
+use std::path::PathBuf;
 
-use cisformer::{
-    baseline::RidgeBaseline,
-    predict,
-    train::{self, Metrics, Set},
-};
+use cisformer::{baseline::RidgeBaseline, predict, train};
 
 use super::{Global, baseline::DataArgs};
 
@@ -28,10 +24,8 @@ pub struct Args {
     /// Output TSV (`-` = standard output).
     #[arg(short = 'o', long, value_name = "TSV", default_value = "-")]
     out: PathBuf,
-    /// Average each prediction with that of the reverse complement (as `predict
-    /// --rc-average`).
-    #[arg(long)]
-    rc_average: bool,
+    #[command(flatten)]
+    averaging: super::AveragingArgs,
     /// Compute device.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
@@ -60,15 +54,15 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "evaluate {spinner} {elapsed_precise}");
-    let pred = predict::predict_ensemble(&models, &seqs, 64, args.rc_average)?;
+    let pred = predict::predict_ensemble(&models, &seqs, 64, args.averaging.averaging())?;
     bar.finish_and_clear();
-    let table = named(train::split_metrics(&ds, &split, &pred), whole);
+    let table = train::named_sets(train::split_metrics(&ds, &split, &pred), whole);
     let ridge_path = args.model[0].join("ridge.json");
     let ridge_table = if ridge_path.is_file() {
         let text = std::fs::read_to_string(&ridge_path)?;
         let r: RidgeBaseline = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", ridge_path.display()))?;
-        Some(named(
+        Some(train::named_sets(
             train::split_metrics(&ds, &split, &r.predict(&seqs)),
             whole,
         ))
@@ -76,7 +70,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         None
     };
     let mut out = cisformer::io::output::Output::create(&args.out)?;
-    write_model_metrics(&mut out, &ds.output_names, &table, ridge_table.as_deref())
+    train::write_model_metrics_tsv(&mut out, &ds.output_names, &table, ridge_table.as_deref())
         .map_err(|e| out.err(e))?;
     out.finish()?;
     if !g.quiet {
@@ -85,36 +79,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Metrics per named set: `train`/`val`/`test`, or `all`.
-pub type Table = [(&'static str, Vec<Metrics>)];
-
-/// Names the sets of a split; `whole` marks data scored as one set (`all`).
-pub fn named(t: Vec<(Set, Vec<Metrics>)>, whole: bool) -> Vec<(&'static str, Vec<Metrics>)> {
-    t.into_iter()
-        .map(|(s, m)| (if whole { "all" } else { s.as_str() }, m))
-        .collect()
-}
-
-/// `model  set  output  n  pearson ...` rows: the Transformer, then the baseline.
-pub fn write_model_metrics(
-    w: &mut impl Write,
-    names: &[String],
-    table: &Table,
-    ridge: Option<&Table>,
-) -> std::io::Result<()> {
-    writeln!(w, "model\tset\toutput\t{}", Metrics::TSV_HEADER)?;
-    for (label, t) in std::iter::once(("transformer", table)).chain(ridge.map(|r| ("ridge", r))) {
-        for (set, ms) in t {
-            for (name, m) in names.iter().zip(ms) {
-                writeln!(w, "{label}\t{set}\t{name}\t{}", m.tsv_fields())?;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One stderr line per held-out set and output: Transformer vs ridge.
-pub fn print_summary(cmd: &str, names: &[String], table: &Table, ridge: Option<&Table>) {
+pub fn print_summary(
+    cmd: &str,
+    names: &[String],
+    table: &train::NamedMetrics,
+    ridge: Option<&train::NamedMetrics>,
+) {
     for (i, (set, ms)) in table.iter().enumerate() {
         if *set == "train" {
             continue;

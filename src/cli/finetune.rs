@@ -3,8 +3,7 @@
 use std::{io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
 
 use cisformer::{
-    model::{Model, Task},
-    predict,
+    model::Task,
     train::{
         self, OptimConfig, OrthoAnchor,
         trainer::{Progress, Trainer, TrainerConfig},
@@ -12,7 +11,7 @@ use cisformer::{
     },
 };
 
-use super::{Global, baseline::DataArgs, progress_bar, write_to};
+use super::{Global, baseline::DataArgs, progress_bar};
 
 /// Fine-tune a trained model on new labelled sequences.
 ///
@@ -195,18 +194,18 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     })?;
     bar.finish_and_clear();
 
-    let (model, meta) = Model::load(&args.out)?;
-    let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
-    let pred = predict::to_label_scale(&model, &meta, predict::predict_raw(&model, &seqs, 64)?);
-    let table = super::evaluate::named(train::split_metrics(&ds, &split, &pred), false);
-    write_to(&args.out.join("metrics.tsv"), |w| {
-        super::evaluate::write_model_metrics(w, &ds.output_names, &table, None)
-    })?;
-    write_to(&args.out.join("predictions.tsv"), |w| {
-        train::write_predictions_tsv(w, &ds, &split, &pred)
-    })?;
+    let scores = train::score::score_run(
+        &args.out,
+        &ds,
+        &split,
+        &train::score::ScoreOptions {
+            calibrate_from: None,
+            ridge: None,
+            write_split: false,
+        },
+    )?;
     if !g.quiet {
-        super::evaluate::print_summary("finetune", &ds.output_names, &table, None);
+        super::evaluate::print_summary("finetune", &ds.output_names, &scores.model, None);
         eprintln!(
             "finetune: model in {} ({:.1} s)",
             args.out.display(),

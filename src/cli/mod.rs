@@ -415,6 +415,38 @@ pub(crate) fn load_motifs(
     })
 }
 
+/// `--average`: which passes a prediction averages ([`cisformer::predict::Averaging`]).
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct AveragingArgs {
+    /// Passes averaged per prediction: `all` = both strands (models trained with RC
+    /// augmentation) × each offset to the pooling grid (models without absolute positions;
+    /// 8 passes for the default preset), `strands` = both strands only, `none` = one pass.
+    #[arg(long, value_enum, default_value_t = AverageArg::All)]
+    average: AverageArg,
+    /// Kept for old scripts: both strands are averaged by default (see --average).
+    #[arg(long, hide = true)]
+    rc_average: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum AverageArg {
+    All,
+    Strands,
+    None,
+}
+
+impl AveragingArgs {
+    pub(crate) fn averaging(&self) -> cisformer::predict::Averaging {
+        use cisformer::predict::Averaging;
+        match self.average {
+            AverageArg::All => Averaging::All,
+            AverageArg::Strands => Averaging::Strands,
+            AverageArg::None if self.rc_average => Averaging::Strands,
+            AverageArg::None => Averaging::None,
+        }
+    }
+}
+
 /// `--device`: CPU is built in; CUDA is not part of this build yet.
 pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
     anyhow::ensure!(

@@ -15,7 +15,7 @@ use super::Global;
 /// a bedGraph of --output (default: the first), in BED order. Values are on the label
 /// scale (probabilities for 0/1 labels); with several --model, their mean.
 ///
-/// Example: `cisformer predict --model model --fasta new.fa --rc-average -o pred.tsv`
+/// Example: `cisformer predict --model model --fasta new.fa -o pred.tsv`
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Model directory written by `train`. Give it several times to average the models'
@@ -42,9 +42,8 @@ pub struct Args {
     /// Output written to the bedGraph (name or 1-based index).
     #[arg(long, value_name = "NAME", requires = "bed")]
     output: Option<String>,
-    /// Average each prediction with that of the reverse complement.
-    #[arg(long)]
-    rc_average: bool,
+    #[command(flatten)]
+    averaging: super::AveragingArgs,
     /// Sequences per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
@@ -102,7 +101,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
     let bar = super::progress_bar(g, 0, "predict {spinner} {elapsed_precise}");
-    let pred = predict::predict_ensemble(&models, &seqs, args.batch_size, args.rc_average)?;
+    let pred =
+        predict::predict_ensemble(&models, &seqs, args.batch_size, args.averaging.averaging())?;
     bar.finish_and_clear();
     let names = &meta.label_names;
     let mut out = cisformer::io::output::Output::create(&args.out)?;

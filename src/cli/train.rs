@@ -11,9 +11,8 @@ use anyhow::Context;
 use cisformer::{
     baseline::{RidgeBaseline, RidgeOptions},
     model::{ModelConfig, Pooling, Positional, Task},
-    predict,
     train::{
-        self, OptimConfig, Set,
+        self, OptimConfig,
         trainer::{Progress, Trainer, TrainerConfig},
         transformer::TransformerLearner,
     },
@@ -264,44 +263,22 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     // Score the best model (what DIR holds) on every set, next to the baseline.
-    let (model, mut meta) = cisformer::model::Model::load(&args.out)?;
-    let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
-    let raw = predict::predict_raw(&model, &seqs, 64)?;
-    if model.config().task == Task::Regression && !args.no_calibration {
-        // From the data's own normalisation, so that re-running this step (a resumed
-        // finished run) writes the same bytes.
-        let (norm, fits) =
-            train::transformer::calibrate(trainer.normalizer(), &raw, &ds.targets, &split.train);
-        meta.normalization = norm;
-        meta.extra["calibration"] = ds
-            .output_names
-            .iter()
-            .zip(&fits)
-            .map(|(name, (slope, intercept))| {
-                serde_json::json!({"output": name, "slope": slope, "intercept": intercept})
-            })
-            .collect();
-        cisformer::model::Model::save_meta(&args.out, &meta)?;
-    }
-    let pred = predict::to_label_scale(&model, &meta, raw);
-    let named = super::evaluate::named;
-    let table = named(train::split_metrics(&ds, &split, &pred), false);
-    let ridge_table = ridge
-        .as_ref()
-        .map(|r| named(train::split_metrics(&ds, &split, &r.predict(&seqs)), false));
-    write_to(&args.out.join("metrics.tsv"), |w| {
-        super::evaluate::write_model_metrics(w, &ds.output_names, &table, ridge_table.as_deref())
-    })?;
-    write_to(&args.out.join("predictions.tsv"), |w| {
-        train::write_predictions_tsv(w, &ds, &split, &pred)
-    })?;
-    write_to(&args.out.join("split.tsv"), |w| {
-        writeln!(w, "id\tset")?;
-        for (id, s) in ds.ids.iter().zip(split.assignment(ds.len())) {
-            writeln!(w, "{id}\t{}", s.map_or(".", Set::as_str))?;
-        }
-        Ok(())
-    })?;
+    let bar = super::progress_bar(g, 0, "scoring {spinner} {elapsed_precise}");
+    let ridge_pred = ridge.as_ref().map(|r| {
+        let seqs: Vec<&[u8]> = ds.seqs.iter().map(Vec::as_slice).collect();
+        r.predict(&seqs)
+    });
+    let scores = train::score::score_run(
+        &args.out,
+        &ds,
+        &split,
+        &train::score::ScoreOptions {
+            calibrate_from: (!args.no_calibration).then(|| trainer.normalizer()),
+            ridge: ridge_pred.as_deref(),
+            write_split: true,
+        },
+    )?;
+    bar.finish_and_clear();
     if !g.quiet {
         eprintln!(
             "train: {} after {} epochs (best epoch {}), {:.1} s",
@@ -313,7 +290,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             state.best_epoch.map_or("-".into(), |e| e.to_string()),
             t0.elapsed().as_secs_f64()
         );
-        super::evaluate::print_summary("train", &ds.output_names, &table, ridge_table.as_deref());
+        super::evaluate::print_summary(
+            "train",
+            &ds.output_names,
+            &scores.model,
+            scores.ridge.as_deref(),
+        );
         eprintln!("train: model in {}", args.out.display());
     }
     Ok(())

@@ -623,9 +623,91 @@ pub const TRUTH: Schema = Schema {
     ],
 };
 
+/// The per-set metric columns shared by [`METRICS`] and [`BASELINE_METRICS`] (after their
+/// leading columns), as `train::Metrics::tsv_fields` writes them.
+macro_rules! metric_columns {
+    ($($lead:expr),*) => {
+        &[
+            $($lead,)*
+            col("set", Text, "`training`, `validation` or `test` (`all` from `evaluate` without a `set` column)"),
+            col("output", Text, "the output (label column)"),
+            col("n", Integer, "sequences in the set"),
+            col("pearson", Number, "correlation of predictions with labels"),
+            col("spearman", Number, "correlation of predictions with labels"),
+            col("r2", Number, "coefficient of determination"),
+            col("mse", Number, "mean squared error (label scale)"),
+            col("auroc", Number, "for 0/1 outputs; `NA` otherwise"),
+            col("auprc", Number, "for 0/1 outputs; `NA` otherwise"),
+        ]
+    };
+}
+
+/// `train`, `finetune` and `evaluate`: the model's metrics per set and output, then the ridge
+/// baseline's (`train` and `evaluate` only).
+pub const METRICS: Schema = Schema {
+    file: "metrics.tsv",
+    columns: metric_columns!(col(
+        "model",
+        Text,
+        "`transformer` (predictions averaged as `predict` averages them) or `ridge`"
+    )),
+};
+
+/// `baseline`: the ridge model's metrics per set and output.
+pub const BASELINE_METRICS: Schema = Schema {
+    file: "baseline metrics.tsv",
+    columns: metric_columns!(),
+};
+
+/// `train`: one row per epoch (validation numbers of one forward pass, before calibration;
+/// the mean over outputs).
+pub const TRAIN_LOG: Schema = Schema {
+    file: "train_log.tsv",
+    columns: &[
+        col("epoch", Integer, "1-based epoch"),
+        col("step", Integer, "optimiser steps done"),
+        col(
+            "train_loss",
+            Number,
+            "mean training loss of the epoch (normalised targets)",
+        ),
+        col("val_loss", Number, "validation loss (normalised targets)"),
+        col(
+            "val_pearson",
+            Number,
+            "validation metric: one forward pass, before calibration, mean over outputs",
+        ),
+        col(
+            "val_spearman",
+            Number,
+            "validation metric: one forward pass, before calibration, mean over outputs",
+        ),
+        col(
+            "val_r2",
+            Number,
+            "validation metric: one forward pass, before calibration, mean over outputs",
+        ),
+        col(
+            "val_auroc",
+            Number,
+            "validation metric (0/1 outputs; `NA` otherwise)",
+        ),
+        col(
+            "val_auprc",
+            Number,
+            "validation metric (0/1 outputs; `NA` otherwise)",
+        ),
+        col("lr", Number, "learning rate of the epoch's last step"),
+        col("seconds", Number, "the epoch's wall-clock time"),
+    ],
+};
+
 /// Every schema, in the order of `docs/formats.md`.
-pub const ALL: [&Schema; 10] = [
+pub const ALL: [&Schema; 13] = [
     &TRUTH,
+    &TRAIN_LOG,
+    &METRICS,
+    &BASELINE_METRICS,
     &HEADS,
     &FOCUS,
     &INTERACTIONS,

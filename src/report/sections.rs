@@ -11,7 +11,7 @@ use super::{
 use crate::{
     Error, Result,
     io::{
-        tables::{HEADS, INTERACTIONS, PAIRS, PATCH, VALIDATION},
+        tables::{HEADS, INTERACTIONS, METRICS, PAIRS, PATCH, VALIDATION},
         tsv::{Table, is_missing},
     },
     stats,
@@ -387,17 +387,20 @@ fn noise_ceilings(sim: &serde_json::Value) -> Vec<(String, f64)> {
 /// Validation and test r of the Transformer, the ridge baseline's test r and the noise
 /// ceiling, per output, from `train`'s metrics.tsv (the numbers `train` printed).
 fn metric_kvs(m: &Table, sim: Option<(&serde_json::Value, &Path)>) -> Result<Vec<Kv>> {
-    m.require(&["model", "set", "output", "pearson"])?;
+    let [model_col, set_col, output_col] = ["model", "set", "output"].map(|c| METRICS.col(c));
+    m.require(&[model_col, set_col, output_col, METRICS.col("pearson")])?;
     let mut outputs: Vec<&str> = Vec::new();
     for r in 0..m.len() {
-        let o = m.str(r, "output");
+        let o = m.str(r, output_col);
         if !outputs.contains(&o) {
             outputs.push(o);
         }
     }
     let get = |model: &str, set: &str, output: &str, col: &str| -> Result<Option<f64>> {
         for r in 0..m.len() {
-            if m.str(r, "model") == model && m.str(r, "set") == set && m.str(r, "output") == output
+            if m.str(r, model_col) == model
+                && m.str(r, set_col) == set
+                && m.str(r, output_col) == output
             {
                 return m.num(r, col);
             }
@@ -410,16 +413,16 @@ fn metric_kvs(m: &Table, sim: Option<(&serde_json::Value, &Path)>) -> Result<Vec
     for (i, &o) in outputs.iter().enumerate() {
         let sfx = suffix(o, outputs.len());
         for (set, label) in [("validation", "validation"), ("test", "test")] {
-            let r = get("transformer", set, o, "pearson")?;
+            let r = get("transformer", set, o, METRICS.col("pearson"))?;
             if r.is_some() {
-                let r2 = get("transformer", set, o, "r2")?;
+                let r2 = get("transformer", set, o, METRICS.col("r2"))?;
                 kv.push(Kv::new(
                     format!("{label} r, R² (Transformer{sfx})"),
                     format!("{}, {}", fmt(r), fmt(r2)),
                 ));
             }
         }
-        if let Some(r) = get("ridge", "test", o, "pearson")? {
+        if let Some(r) = get("ridge", "test", o, METRICS.col("pearson"))? {
             kv.push(Kv::new(
                 format!("test r (ridge baseline{sfx})"),
                 fmt(Some(r)),

@@ -14,6 +14,7 @@ mod optim;
 mod orthogonal;
 pub mod preset;
 mod regularizers;
+pub mod score;
 pub mod split;
 pub mod trainer;
 pub mod transformer;
@@ -359,19 +360,66 @@ pub fn split_metrics(data: &Dataset, split: &Split, pred: &[Vec<f32>]) -> Vec<(S
         .collect()
 }
 
-/// Writes `set  output  n  pearson ...` rows (see [`Metrics::TSV_HEADER`]).
+/// Writes `baseline`'s table ([`crate::io::tables::BASELINE_METRICS`]).
 pub fn write_metrics_tsv(
     w: &mut impl std::io::Write,
     output_names: &[String],
     table: &[(Set, Vec<Metrics>)],
 ) -> std::io::Result<()> {
-    writeln!(w, "set\toutput\t{}", Metrics::TSV_HEADER)?;
+    writeln!(w, "{}", crate::io::tables::BASELINE_METRICS.header())?;
     for (set, ms) in table {
         for (name, m) in output_names.iter().zip(ms) {
             writeln!(w, "{}\t{name}\t{}", set.as_str(), m.tsv_fields())?;
         }
     }
     Ok(())
+}
+
+/// Metrics per named set: `training`/`validation`/`test`, or `all`.
+pub type NamedMetrics = [(&'static str, Vec<Metrics>)];
+
+/// Names the sets of a split; `whole` marks data scored as one set (`all`).
+pub fn named_sets(t: Vec<(Set, Vec<Metrics>)>, whole: bool) -> Vec<(&'static str, Vec<Metrics>)> {
+    t.into_iter()
+        .map(|(s, m)| (if whole { "all" } else { s.as_str() }, m))
+        .collect()
+}
+
+/// Writes `train`'s, `finetune`'s and `evaluate`'s table ([`crate::io::tables::METRICS`]):
+/// the model's rows, then the ridge baseline's.
+pub fn write_model_metrics_tsv(
+    w: &mut impl std::io::Write,
+    names: &[String],
+    table: &NamedMetrics,
+    ridge: Option<&NamedMetrics>,
+) -> std::io::Result<()> {
+    writeln!(w, "{}", crate::io::tables::METRICS.header())?;
+    for (label, t) in std::iter::once(("transformer", table)).chain(ridge.map(|r| ("ridge", r))) {
+        for (set, ms) in t {
+            for (name, m) in names.iter().zip(ms) {
+                writeln!(w, "{label}\t{set}\t{name}\t{}", m.tsv_fields())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Pearson r of `model` (`transformer` or `ridge`) on `set` for the first output, from
+/// a [`crate::io::tables::METRICS`] file; `None` when the file has no such row or it is NA.
+pub fn pearson_in(path: &std::path::Path, model: &str, set: &str) -> Result<Option<f64>> {
+    use crate::io::tables::METRICS;
+    let t = crate::io::tsv::Table::read(path)?;
+    t.require(&[
+        METRICS.col("model"),
+        METRICS.col("set"),
+        METRICS.col("pearson"),
+    ])?;
+    for r in 0..t.len() {
+        if t.str(r, METRICS.col("model")) == model && t.str(r, METRICS.col("set")) == set {
+            return t.num(r, METRICS.col("pearson"));
+        }
+    }
+    Ok(None)
 }
 
 /// Writes `id  <outputs...>  set` rows in data set order; values with up to 6
@@ -576,6 +624,14 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_tables_end_in_the_metrics_fields() {
+        use crate::io::tables::{BASELINE_METRICS, METRICS};
+        let fields = Metrics::TSV_HEADER;
+        assert_eq!(METRICS.header(), format!("model\tset\toutput\t{fields}"));
+        assert_eq!(BASELINE_METRICS.header(), format!("set\toutput\t{fields}"));
+    }
 
     #[test]
     fn missing_ids_are_listed_with_a_count() {

@@ -36,9 +36,6 @@ pub const CHECKPOINT_DIR: &str = "checkpoint";
 pub const STATE_FILE: &str = "train_state.json";
 /// File name of the per-epoch log in the output directory.
 pub const LOG_FILE: &str = "train_log.tsv";
-/// Header of `train_log.tsv`. Validation metrics are means over outputs, on the
-/// original scale; `val_loss` is the MSE on the normalised scale.
-pub const LOG_HEADER: &str = "epoch\tstep\ttrain_loss\tval_loss\tval_pearson\tval_spearman\tval_r2\tval_auroc\tval_auprc\tlr\tseconds";
 
 /// One mini-batch, as the learner receives it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -121,6 +118,13 @@ pub struct TrainerConfig {
     pub patience: usize,
     /// Reverse-complement each training example with probability 1/2.
     pub rc_augment: bool,
+    /// Offsets to the pooling grid drawn per batch (0 or 1: none): each batch is shifted by
+    /// 0..n−1 leading Ns and padded behind to whole windows of n bases, so a
+    /// translation-invariant model that pools n bases sees every site at every offset, as
+    /// prediction averages them ([`crate::predict::Averaging`]). Absent (0) in configs
+    /// written before it existed, and then not written.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub shift_augment: usize,
     /// Seed of shuffling and augmentation.
     pub seed: u64,
     /// Metric that picks the best epoch.
@@ -140,6 +144,7 @@ impl Default for TrainerConfig {
             min_lr_fraction: 0.01,
             patience: 5,
             rc_augment: true,
+            shift_augment: 0,
             seed: 1,
             monitor: Monitor::Pearson,
             eval_batch_size: 256,
@@ -443,15 +448,33 @@ impl<'a> Trainer<'a> {
                 .iter()
                 .map(|_| self.config.rc_augment && rng.random_bool(0.5))
                 .collect();
+            // Drawn after the strands, and only when on, so runs without it keep their draws.
+            let shift = self.config.shift_augment;
+            let offsets: Vec<usize> = order
+                .chunks(self.config.batch_size)
+                .map(|_| {
+                    if shift > 1 {
+                        rng.random_range(0..shift)
+                    } else {
+                        0
+                    }
+                })
+                .collect();
             let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
             let mut lr = self.config.lr;
-            for (b, (rows, rev)) in order
+            for (b, ((rows, rev), &offset)) in order
                 .chunks(self.config.batch_size)
                 .zip(reversed.chunks(self.config.batch_size))
+                .zip(&offsets)
                 .enumerate()
             {
                 lr = self.config.lr_at(state.step, total_steps);
-                let batch = self.batch(rows, rev, lr);
+                let mut batch = self.batch(rows, rev, lr);
+                if shift > 1 {
+                    for s in &mut batch.seqs {
+                        *s = crate::predict::shifted(s, false, offset, shift);
+                    }
+                }
                 let loss = learner.train_batch(&batch, state.step)?;
                 if !loss.is_finite() {
                     return Err(Error::Invalid(format!(
@@ -713,7 +736,7 @@ fn log_row(
 fn write_log(out_dir: &Path, state: &TrainState) -> Result<()> {
     let path: PathBuf = out_dir.join(LOG_FILE);
     let mut out = Output::create(&path)?;
-    writeln!(out, "{LOG_HEADER}").map_err(|e| out.err(e))?;
+    writeln!(out, "{}", crate::io::tables::TRAIN_LOG.header()).map_err(|e| out.err(e))?;
     for row in &state.log {
         writeln!(out, "{row}").map_err(|e| out.err(e))?;
     }
@@ -746,6 +769,10 @@ fn data_digest(data: &Dataset, split: &Split) -> String {
         }
     }
     format!("fnv1a64:{h:016x}")
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[cfg(test)]
