@@ -57,9 +57,6 @@ impl Passes {
     /// model without that record is taken to be RC-augmented, `train`'s default).
     pub fn of(averaging: Averaging, model: &Model, meta: &Meta) -> Self {
         let rc_trained = meta.extra["train"]["rc_augment"].as_bool().unwrap_or(true);
-        let cfg = model.config();
-        let window = cfg.stride.max(1) * cfg.pool.max(1);
-        let invariant = cfg.positional == crate::model::Positional::None;
         match averaging {
             Averaging::None => Self::ONE,
             Averaging::Strands => Self {
@@ -68,11 +65,7 @@ impl Passes {
             },
             Averaging::All => Self {
                 strands: rc_trained,
-                offsets: if invariant {
-                    window.min(MAX_OFFSETS)
-                } else {
-                    1
-                },
+                offsets: pooling_offsets(model.config()).max(1),
             },
         }
     }
@@ -85,6 +78,19 @@ impl Passes {
 
 /// Most offsets averaged (a pooling window of more bases is sampled no finer).
 const MAX_OFFSETS: usize = 8;
+
+/// The offsets to its pooling grid a model reads a site at: the bases in one attention
+/// position (stride × pool, at most [`MAX_OFFSETS`]) when the model has no absolute
+/// positions, else 0 (a shifted site is another input). Prediction averages over them and
+/// training draws from them (`TrainerConfig::shift_augment`).
+pub fn pooling_offsets(cfg: &crate::model::ModelConfig) -> usize {
+    let window = cfg.stride.max(1) * cfg.pool.max(1);
+    if cfg.positional == crate::model::Positional::None && window > 1 {
+        window.min(MAX_OFFSETS)
+    } else {
+        0
+    }
+}
 
 /// [`predict_raw`] averaged over `passes`, one chunk of `batch` sequences at a time (the
 /// shifted copies of a chunk only), summing in a fixed order so threads do not change it.

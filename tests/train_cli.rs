@@ -579,3 +579,37 @@ fn model_of_another_format_version_is_refused() {
         "format version 99",
     );
 }
+
+#[test]
+fn shift_augmentation_follows_the_pooling_grid_unless_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = sim(dir.path());
+    let shift = |d: &Path| -> serde_json::Value {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("meta.json")).unwrap()).unwrap();
+        meta["extra"]["train"]["shift_augment"].clone()
+    };
+    let weights = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    // The preset pools 4 bases into one position: 4 offsets.
+    let (m, off, p2, learned) = (
+        dir.path().join("m"),
+        dir.path().join("off"),
+        dir.path().join("p2"),
+        dir.path().join("learned"),
+    );
+    let base = ["--no-baseline"];
+    train(&s, &m, &base);
+    assert_eq!(shift(&m), 4);
+    train(&s, &off, &[&base[..], &["--shift-augment", "0"]].concat());
+    assert!(shift(&off).is_null(), "0 is not written");
+    assert_ne!(weights(&m), weights(&off), "the shifts changed nothing");
+    // Other pooling: other offsets; absolute positions: none.
+    train(&s, &p2, &[&base[..], &["--pool", "2"]].concat());
+    assert_eq!(shift(&p2), 2);
+    train(
+        &s,
+        &learned,
+        &[&base[..], &["--positional", "learned"]].concat(),
+    );
+    assert!(shift(&learned).is_null());
+}

@@ -135,6 +135,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         warmup_steps: args.warmup,
         patience: args.patience,
         rc_augment: !args.no_rc_augment,
+        shift_augment: cisformer::predict::pooling_offsets(model.config()),
         seed: args.data.seed,
         ..TrainerConfig::default()
     };

@@ -69,6 +69,11 @@ pub struct Args {
     /// Turn off reverse-complement augmentation.
     #[arg(long)]
     no_rc_augment: bool,
+    /// Shift each batch by 0..N-1 leading Ns (0: off). [default: the bases of one attention
+    /// position (stride × pool) for models without absolute positions, as prediction
+    /// averages them; 0 otherwise]
+    #[arg(long, value_name = "N")]
+    shift_augment: Option<usize>,
     /// k-mer length of the tokenizer (1-8). [default: from --preset]
     #[arg(long)]
     k: Option<usize>,
@@ -310,6 +315,11 @@ fn settings(
     let preset = train::Preset::from_name(&a.preset).expect("clap checked the name");
     // A config file's tables change the preset's settings they name and keep the rest.
     let mut m: ModelConfig = overlay(preset.model(), file.model, "[model]")?;
+    let shift_in_file = file
+        .train
+        .as_ref()
+        .and_then(|t| t.get("shift_augment"))
+        .is_some();
     let mut t: TrainerConfig = overlay(preset.trainer(), file.train, "[train]")?;
     let mut o: OptimConfig = overlay(preset.optim(), file.optim, "[optim]")?;
     macro_rules! set {
@@ -371,6 +381,11 @@ fn settings(
         x == 1.0 || m.relative_bias > 0 || a.relative_bias_lr.is_none(),
         "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
     );
+    // Shifts follow the architecture the flags ended with, unless set explicitly.
+    if !shift_in_file {
+        t.shift_augment = cisformer::predict::pooling_offsets(&m);
+    }
+    set!(t.shift_augment, a.shift_augment);
     m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
     m.n_outputs = ds.n_outputs();
     let binary = ds.binary_outputs();

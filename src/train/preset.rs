@@ -85,6 +85,7 @@ impl Preset {
             batch_size: 64,
             lr: 1e-3,
             patience: 5,
+            shift_augment: crate::predict::pooling_offsets(&self.model()),
             ..TrainerConfig::default()
         }
     }
@@ -106,7 +107,8 @@ impl Preset {
         format!(
             "k {}, conv stem {} bp, pool {}, d_model {}, {} heads x {} layers, ffn {}, \
              relative bias ±{} positions (learning {}x faster), no absolute positions, \
-             dropout {}, {} pooling; up to {} epochs (patience {}), batch {}, lr {}",
+             dropout {}, {} pooling; up to {} epochs (patience {}), batch {}, lr {}, each batch \
+             shifted to one of the {} offsets to the pooling grid",
             m.k,
             m.conv_kernel,
             m.pool,
@@ -125,7 +127,8 @@ impl Preset {
             t.epochs,
             t.patience,
             t.batch_size,
-            t.lr
+            t.lr,
+            t.shift_augment
         )
     }
 }
