@@ -105,14 +105,14 @@ pub fn predict_averaged(
     }
     let offsets = passes.offsets.max(1);
     let mut out = Vec::with_capacity(seqs.len());
+    let strands: &[bool] = if passes.strands {
+        &[false, true]
+    } else {
+        &[false]
+    };
     let mut variant: Vec<Vec<u8>> = Vec::new();
     for chunk in seqs.chunks(batch.max(1)) {
         let mut sum: Vec<Vec<f32>> = Vec::new();
-        let strands: &[bool] = if passes.strands {
-            &[false, true]
-        } else {
-            &[false]
-        };
         for &rc in strands {
             for offset in 0..offsets {
                 variant.clear();

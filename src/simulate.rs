@@ -14,7 +14,7 @@ use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::io::output::Output;
+use crate::io::output::write_file;
 use crate::motif::Motif;
 pub use crate::seq::Orientation;
 use crate::{Error, Result};
@@ -953,12 +953,6 @@ pub fn write_summary(dir: &Path, sim: &Simulator, seqs: &[SimSequence], seed: u6
         serde_json::to_writer_pretty(&mut *w, &summary)?;
         writeln!(w)
     })
-}
-
-fn write_file(path: &Path, body: impl FnOnce(&mut Output) -> std::io::Result<()>) -> Result<()> {
-    let mut out = Output::create(path)?;
-    body(&mut out).map_err(|e| out.err(e))?;
-    out.finish()
 }
 
 #[cfg(test)]

@@ -429,11 +429,14 @@ fn bad_config_and_split_are_errors() {
     assert!(e(config(), &no_val).contains("validation split is empty"));
 }
 
-/// A learner that predicts the same value for every sequence and learns nothing.
-struct Constant;
+/// A learner that predicts the same value for every sequence and learns nothing; it keeps
+/// the sequences of every batch it is given.
+#[derive(Default)]
+struct Constant(Vec<Vec<Vec<u8>>>);
 
 impl Learner for Constant {
-    fn train_batch(&mut self, _: &Batch, _: usize) -> Result<f32> {
+    fn train_batch(&mut self, batch: &Batch, _: usize) -> Result<f32> {
+        self.0.push(batch.seqs.clone());
         Ok(1.0)
     }
     fn predict(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
@@ -457,7 +460,7 @@ fn undefined_metric_still_leaves_a_model() {
     };
     let trainer = Trainer::new(cfg, &ds, &split).unwrap();
     let s = trainer
-        .run(&mut Constant, dir.path(), false, &mut keep_going)
+        .run(&mut Constant::default(), dir.path(), false, &mut keep_going)
         .unwrap();
     assert_eq!(
         (s.status, s.epoch, s.best_epoch, s.best_metric),
@@ -498,26 +501,6 @@ fn binary_output_gets_auroc_in_the_log() {
     assert!(s.best_metric.unwrap() >= auroc - 1e-6);
 }
 
-/// A learner that records the sequences of every batch it is given.
-#[derive(Default)]
-struct Recorder(Vec<Vec<Vec<u8>>>);
-
-impl Learner for Recorder {
-    fn train_batch(&mut self, batch: &Batch, _: usize) -> Result<f32> {
-        self.0.push(batch.seqs.clone());
-        Ok(1.0)
-    }
-    fn predict(&self, seqs: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
-        Ok(vec![vec![0.0, 0.0]; seqs.len()])
-    }
-    fn save(&self, dir: &Path, _: &TrainState) -> Result<()> {
-        fs::write(dir.join("recorder.txt"), "0").map_err(|e| Error::io(dir, e))
-    }
-    fn load(&mut self, _: &Path) -> Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn shift_augmentation_offsets_each_batch_to_the_pooling_grid() {
     let (ds, split) = data();
@@ -529,7 +512,7 @@ fn shift_augmentation_offsets_each_batch_to_the_pooling_grid() {
             shift_augment: shift,
             ..config()
         };
-        let mut rec = Recorder::default();
+        let mut rec = Constant::default();
         Trainer::new(cfg, &ds, &split)
             .unwrap()
             .run(&mut rec, dir.path(), false, &mut keep_going)

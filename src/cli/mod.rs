@@ -304,10 +304,7 @@ pub(crate) fn write_to(
     path: &std::path::Path,
     f: impl FnOnce(&mut cisformer::io::output::Output) -> std::io::Result<()>,
 ) -> anyhow::Result<()> {
-    let mut out = cisformer::io::output::Output::create(path)?;
-    f(&mut out).map_err(|e| out.err(e))?;
-    out.finish()?;
-    Ok(())
+    Ok(cisformer::io::output::write_file(path, f)?)
 }
 
 /// The files a command reads and writes, checked before any work so that no output

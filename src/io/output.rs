@@ -141,6 +141,14 @@ impl Drop for Pending {
     }
 }
 
+/// Writes `path` whole or not at all: `body` fills an [`Output`], which is committed only
+/// when it returns without error.
+pub fn write_file(path: &Path, body: impl FnOnce(&mut Output) -> io::Result<()>) -> Result<()> {
+    let mut out = Output::create(path)?;
+    body(&mut out).map_err(|e| out.err(e))?;
+    out.finish()
+}
+
 /// Registers a temporary file or folder (written by other means than [`Output`]) to be
 /// deleted by [`remove_pending_on_interrupt`]; it stays registered for the whole run.
 pub fn remove_on_interrupt(path: impl Into<PathBuf>) {

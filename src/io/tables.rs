@@ -659,6 +659,10 @@ pub const BASELINE_METRICS: Schema = Schema {
     columns: metric_columns!(),
 };
 
+const VAL_METRIC: &str =
+    "validation metric: one forward pass, before calibration, mean over outputs";
+const VAL_BINARY_METRIC: &str = "validation metric (0/1 outputs; `NA` otherwise)";
+
 /// `train`: one row per epoch (validation numbers of one forward pass, before calibration;
 /// the mean over outputs).
 pub const TRAIN_LOG: Schema = Schema {
@@ -672,31 +676,11 @@ pub const TRAIN_LOG: Schema = Schema {
             "mean training loss of the epoch (normalised targets)",
         ),
         col("val_loss", Number, "validation loss (normalised targets)"),
-        col(
-            "val_pearson",
-            Number,
-            "validation metric: one forward pass, before calibration, mean over outputs",
-        ),
-        col(
-            "val_spearman",
-            Number,
-            "validation metric: one forward pass, before calibration, mean over outputs",
-        ),
-        col(
-            "val_r2",
-            Number,
-            "validation metric: one forward pass, before calibration, mean over outputs",
-        ),
-        col(
-            "val_auroc",
-            Number,
-            "validation metric (0/1 outputs; `NA` otherwise)",
-        ),
-        col(
-            "val_auprc",
-            Number,
-            "validation metric (0/1 outputs; `NA` otherwise)",
-        ),
+        col("val_pearson", Number, VAL_METRIC),
+        col("val_spearman", Number, VAL_METRIC),
+        col("val_r2", Number, VAL_METRIC),
+        col("val_auroc", Number, VAL_BINARY_METRIC),
+        col("val_auprc", Number, VAL_BINARY_METRIC),
         col("lr", Number, "learning rate of the epoch's last step"),
         col("seconds", Number, "the epoch's wall-clock time"),
     ],

@@ -141,7 +141,7 @@ pub const MAX_POOL: usize = 64;
 /// Largest `relative_bias`: a table of 2R+1 values per head, far beyond any input here.
 pub const MAX_RELATIVE_BIAS: usize = 1 << 16;
 
-fn is_zero(v: &usize) -> bool {
+pub(crate) fn is_zero(v: &usize) -> bool {
     *v == 0
 }
 

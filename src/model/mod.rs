@@ -36,6 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 use rayon::prelude::*;
 
+pub(crate) use config::is_zero;
 pub use config::{FORMAT_VERSION, Meta, ModelConfig, Normalization, Pooling, Positional, Task};
 pub use kernels::{erf_f32, exp_f32};
 

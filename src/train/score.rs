@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::Result;
-use crate::io::output::Output;
+use crate::io::output::write_file as write;
 use crate::model::{Model, Task};
 use crate::predict::{self, Averaging, Passes};
 use crate::train::{
@@ -78,11 +78,4 @@ pub fn score_run(dir: &Path, ds: &Dataset, split: &Split, opts: &ScoreOptions) -
         })?;
     }
     Ok(scores)
-}
-
-/// Writes `path` whole or not at all.
-fn write(path: &Path, f: impl FnOnce(&mut Output) -> std::io::Result<()>) -> Result<()> {
-    let mut out = Output::create(path)?;
-    f(&mut out).map_err(|e| out.err(e))?;
-    out.finish()
 }

@@ -123,7 +123,7 @@ pub struct TrainerConfig {
     /// translation-invariant model that pools n bases sees every site at every offset, as
     /// prediction averages them ([`crate::predict::Averaging`]). Absent (0) in configs
     /// written before it existed, and then not written.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "crate::model::is_zero")]
     pub shift_augment: usize,
     /// Seed of shuffling and augmentation.
     pub seed: u64,
@@ -769,10 +769,6 @@ fn data_digest(data: &Dataset, split: &Split) -> String {
         }
     }
     format!("fnv1a64:{h:016x}")
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 #[cfg(test)]
