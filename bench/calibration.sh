@@ -11,8 +11,9 @@
 #   DEFAULT_SEEDS ("1"; several measure how stable the default grammar's calls are), TRAIN_ARGS
 #   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
 #   (models trained, and runs analysed, at once, one thread each; 2), KEEP=1 (keep what an
-#   earlier run of the same WORKDIR finished: data, trained models, analyses; the run can
-#   then be split over several sittings).
+#   earlier run of the same WORKDIR finished: data, trained models, analyses, and resume a
+#   model stopped part-way from its last epoch; the run can then be split over several
+#   sittings).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 W=${1:-target/bench-calibration}
@@ -46,11 +47,13 @@ prepare() {
   $B simulate -q --grammar "$g" --n "$N_FRESH" --seed $((200 + s)) --out "$d/fresh"
 }
 train() {
-  local s=${1##*:} d="$W/${1/:/_}"
+  local s=${1##*:} d="$W/${1/:/_}" again=--force
   if [ "$KEEP" = 1 ] && [ -s "$d/model/metrics.tsv" ]; then return; fi
+  # A model stopped part-way continues from its last epoch.
+  if [ "$KEEP" = 1 ] && [ -d "$d/model/checkpoint" ]; then again=--resume; fi
   # shellcheck disable=SC2086
   $B train -q -j 1 --fasta "$d/train/seqs.fa" --labels "$d/train/labels.tsv" --out "$d/model" \
-    --force --seed "$s" --no-baseline $TRAIN_ARGS
+    $again --seed "$s" --no-baseline $TRAIN_ARGS
 }
 analyse() {
   local d="$W/${1/:/_}" f

@@ -589,6 +589,20 @@ impl HeadAccumulator {
         Ok(s)
     }
 
+    /// Writes the atlas to `out` and, when given, every focus row to `focus`, each whole
+    /// or not at all (`-` is standard output). `heads` and `merge` both call this, so a
+    /// merged run writes the bytes of a single one.
+    pub fn write_tables(&self, out: &Path, focus: Option<&Path>) -> Result<()> {
+        let names = &self.cfg.motif_names;
+        let rows = self.finish();
+        crate::io::output::write_file(out, |w| write_heads_tsv(w, &rows, names))?;
+        if let Some(p) = focus {
+            let f = self.finish_focus();
+            crate::io::output::write_file(p, |w| write_focus_tsv(w, &f, names))?;
+        }
+        Ok(())
+    }
+
     /// Motif focus of every head on every motif seen, q-values over all of them.
     pub fn finish_focus(&self) -> Vec<FocusRow> {
         let nh = self.heads.len();
@@ -1014,6 +1028,24 @@ pub fn write_head_bedgraph<W: Write>(
     let io = |e: std::io::Error| Error::io(seq_name, e);
     for (chrom, s, e, v) in iv {
         writeln!(w, "{chrom}\t{s}\t{e}\t{v:.6e}").map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Writes every head's track of one sequence ([`TrackValue::Received`]), each after a
+/// `track` line naming the sequence and head: the file `heads --dump` writes.
+pub fn write_heads_bedgraph<W: Write>(
+    w: &mut W,
+    a: &SeqAttention,
+    geom: &TokenGeometry,
+    seq_name: &str,
+) -> Result<()> {
+    for layer in 0..a.n_layers {
+        for head in 0..a.n_heads {
+            writeln!(w, "track type=bedGraph name=\"{seq_name} L{layer}H{head}\"")
+                .map_err(|e| Error::io(seq_name, e))?;
+            write_head_bedgraph(w, a, geom, layer, head, seq_name, TrackValue::Received)?;
+        }
     }
     Ok(())
 }

@@ -969,6 +969,21 @@ impl InteractionAccumulator {
         rows
     }
 
+    /// Writes the ranked table to `out` and, when given, the per-pair table to
+    /// `per_pair`, each whole or not at all (`-` is standard output); returns the number
+    /// of rows. `interactions` and `merge` both call this, so a merged run writes the
+    /// bytes of a single one.
+    pub fn write_tables(&self, out: &Path, per_pair: Option<&Path>) -> Result<usize> {
+        let names = &self.cfg.motif_names;
+        let rows = self.finish();
+        crate::io::output::write_file(out, |w| write_interactions_tsv(w, &rows, names))?;
+        if let Some(p) = per_pair {
+            let pairs = self.finish_pairs(&rows);
+            crate::io::output::write_file(p, |w| write_pair_summary_tsv(w, &pairs, names))?;
+        }
+        Ok(rows.len())
+    }
+
     /// One row per motif pair: its best head and the ACAT combination over heads.
     pub fn finish_pairs(&self, rows: &[InteractionRow]) -> Vec<PairSummaryRow> {
         let mut groups: BTreeMap<Key, (usize, Vec<f64>)> = BTreeMap::new();

@@ -11,6 +11,7 @@
 pub mod heads;
 pub mod interactions;
 pub mod recovery;
+pub mod run;
 pub mod stream;
 pub use crate::motif::Site;
 pub use crate::stats::{MeanTest, P_FLOOR};

@@ -141,6 +141,26 @@ impl Input {
         }
     }
 
+    /// Marks the sequences predicted most active: the top fraction `f` (in (0, 1]) of the
+    /// first output, ties in input order, by input index. The ranking is over the whole
+    /// FASTA, not a shard, so shards pick the same sequences as a single run.
+    pub fn most_active(&self, f: f64, batch: usize) -> Result<Vec<bool>> {
+        if !(f > 0.0 && f <= 1.0) {
+            return Err(Error::Invalid(format!(
+                "the fraction of most active sequences must be in (0, 1], got {f}"
+            )));
+        }
+        let pred = self.predict_first(batch)?;
+        let mut order: Vec<usize> = (0..pred.len()).collect();
+        order.sort_by(|&a, &b| pred[b].total_cmp(&pred[a]).then(a.cmp(&b)));
+        let keep = ((pred.len() as f64 * f).ceil() as usize).max(1);
+        let mut active = vec![false; pred.len()];
+        for &i in &order[..keep.min(pred.len())] {
+            active[i] = true;
+        }
+        Ok(active)
+    }
+
     /// The attention of one sequence, `seq_index` being its place in the input.
     pub fn attention_of(&self, seq_index: usize, seq: &[u8]) -> Result<SeqAttention> {
         let ids = vec![self.model.tokenizer().encode(seq)];

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use cisformer::{baseline::RidgeBaseline, predict, train};
 
-use super::{Global, baseline::DataArgs};
+use super::{Global, labelled::DataArgs};
 
 /// Score a trained model on labelled sequences.
 ///
@@ -74,31 +74,12 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .map_err(|e| out.err(e))?;
     out.finish()?;
     if !g.quiet {
-        print_summary("evaluate", &ds.output_names, &table, ridge_table.as_deref());
+        super::labelled::print_summary(
+            "evaluate",
+            &ds.output_names,
+            &table,
+            ridge_table.as_deref(),
+        );
     }
     Ok(())
-}
-
-/// One stderr line per held-out set and output: Transformer vs ridge.
-pub fn print_summary(
-    cmd: &str,
-    names: &[String],
-    table: &train::NamedMetrics,
-    ridge: Option<&train::NamedMetrics>,
-) {
-    for (i, (set, ms)) in table.iter().enumerate() {
-        if *set == "train" {
-            continue;
-        }
-        for (o, (name, m)) in names.iter().zip(ms).enumerate() {
-            let base = ridge
-                .and_then(|r| r.get(i))
-                .map(|(_, rm)| format!(" | ridge r {:.4}", rm[o].pearson))
-                .unwrap_or_default();
-            eprintln!(
-                "{cmd}: {set} {name}: pearson {:.4}, spearman {:.4}, r2 {:.4} (n = {}){base}",
-                m.pearson, m.spearman, m.r2, m.n
-            );
-        }
-    }
 }

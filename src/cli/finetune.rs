@@ -11,7 +11,7 @@ use cisformer::{
     },
 };
 
-use super::{Global, baseline::DataArgs, progress_bar};
+use super::{Global, labelled::DataArgs, progress_bar};
 
 /// Fine-tune a trained model on new labelled sequences.
 ///
@@ -80,7 +80,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .files(super::Files::default().read_model(&args.model))
         .write_model(&args.out)
         .check()?;
-    super::train::prepare_out_dir(&args.out, args.resume, args.force)?;
+    super::labelled::prepare_out_dir(&args.out, args.resume, args.force)?;
     let (model, _old_meta) = cisformer::model_dir::load(&args.model)?;
     let (ds, split) = args.data.load()?;
     args.data.check_trainable(&ds)?;
@@ -206,7 +206,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         },
     )?;
     if !g.quiet {
-        super::evaluate::print_summary("finetune", &ds.output_names, &scores.model, None);
+        super::labelled::print_summary("finetune", &ds.output_names, &scores.model, None);
         eprintln!(
             "finetune: model in {} ({:.1} s)",
             args.out.display(),

@@ -5,12 +5,9 @@ use std::path::{Path, PathBuf};
 use cisformer::{
     analysis::{
         self, Shard,
-        heads::{
-            HeadAccumulator, HeadConfig, HeadImportance, TrackValue, write_focus_tsv,
-            write_head_bedgraph, write_heads_tsv,
-        },
-        interactions::Score,
-        stream::{self, Input, Pass},
+        heads::{HeadAccumulator, HeadConfig, HeadImportance, write_heads_bedgraph},
+        run,
+        stream::{Input, Pass},
     },
     io::fasta::Record,
 };
@@ -88,45 +85,29 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     } else {
         0
     };
-    let mut first: Vec<Record> = Vec::new();
-    let mut fasta_digest = cisformer::io::digest::Digest::default();
-    let mut dumped: Option<(usize, Record)> = None;
     let pass = Pass {
         shard,
         batch: args.input.batch_size,
         active: None,
     };
     let bar = super::progress_bar(g, 0, "heads {elapsed_precise} {spinner} {pos} sequences");
-    let n = stream::for_each_batch(
-        &input,
-        pass,
-        &[Score::Attention],
-        |i, r| {
-            fasta_digest.field(r.name.as_bytes());
-            fasta_digest.field(&r.seq);
-            if i < importance_n {
-                first.push(r.clone());
-            }
-            if dumped.is_none() && args.dump.as_deref() == Some(r.name.as_str()) {
-                dumped = Some((i, r.clone()));
-            }
-        },
-        |n| bar.inc(n as u64),
-        |_, _, items| acc.add_batch(items),
-    )?;
+    let mut run = run::heads(&input, acc, pass, importance_n, args.dump.as_deref(), |n| {
+        bar.inc(n as u64)
+    })?;
     bar.finish_and_clear();
+    let n = run.n;
     if let (Some(id), Some(path)) = (&args.dump, &dump_out) {
-        let Some((i, rec)) = &dumped else {
+        let Some((i, rec)) = &run.dumped else {
             anyhow::bail!("--dump {id}: no such sequence in the FASTA");
         };
         dump(&input, *i, rec, path)?;
     }
-    acc.set_fingerprint(
-        args.input
-            .fingerprint(fasta_digest.hex(), Default::default())?,
-    );
+    let fingerprint = args
+        .input
+        .fingerprint(run.fasta_digest, Default::default())?;
+    run.acc.set_fingerprint(fingerprint);
     if args.input.shard.is_some() {
-        acc.save_partial(&args.out)?;
+        run.acc.save_partial(&args.out)?;
         if !g.quiet {
             eprintln!(
                 "heads: shard {shard}: {n} sequences, partial state in {}",
@@ -136,29 +117,13 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         return Ok(());
     }
     if args.importance_n > 0 {
-        for imp in importance(&mut input, &first, args.labels.as_ref(), g)? {
-            acc.set_importance(imp)?;
+        for imp in importance(&mut input, &run.first, args.labels.as_deref(), g)? {
+            run.acc.set_importance(imp)?;
         }
     }
-    write_tables(&acc, &args.out, args.focus.as_ref())?;
+    run.acc.write_tables(&args.out, args.focus.as_deref())?;
     if !g.quiet {
         eprintln!("heads: {n} sequences, {} heads", cfg.n_layers * cfg.n_heads);
-    }
-    Ok(())
-}
-
-/// Writes the atlas (and the focus table); `merge` calls this too.
-pub fn write_tables(
-    acc: &HeadAccumulator,
-    out: &std::path::Path,
-    focus: Option<&PathBuf>,
-) -> anyhow::Result<()> {
-    let names = &acc.config().motif_names;
-    let rows = acc.finish();
-    write_to(out, |w| write_heads_tsv(w, &rows, names))?;
-    if let Some(p) = focus {
-        let f = acc.finish_focus();
-        write_to(p, |w| write_focus_tsv(w, &f, names))?;
     }
     Ok(())
 }
@@ -167,22 +132,14 @@ pub fn write_tables(
 fn importance(
     input: &mut Input,
     recs: &[Record],
-    labels: Option<&PathBuf>,
+    labels: Option<&Path>,
     g: &Global,
 ) -> anyhow::Result<Vec<HeadImportance>> {
     let seqs: Vec<&[u8]> = recs.iter().map(|r| r.seq.as_slice()).collect();
-    let truth: Option<Vec<f64>> = match labels {
+    let truth = match labels {
         Some(p) => {
-            let l = cisformer::train::read_labels(p)?;
-            let idx = l.index();
-            let mut t = Vec::with_capacity(recs.len());
-            for r in recs {
-                let Some(&i) = idx.get(r.name.as_str()) else {
-                    anyhow::bail!("{}: no label for sequence '{}'", p.display(), r.name);
-                };
-                t.push(f64::from(l.values[i][0]));
-            }
-            Some(t)
+            let ids = recs.iter().map(|r| r.name.as_str());
+            Some(cisformer::train::read_labels(p)?.first_output_of(ids)?)
         }
         None => None,
     };
@@ -206,26 +163,9 @@ fn importance(
 
 /// Every head's attention over one sequence: mean attention each token receives.
 fn dump(input: &Input, i: usize, rec: &Record, path: &Path) -> anyhow::Result<()> {
-    let id = rec.name.as_str();
     let a = input.attention_of(i, &rec.seq)?;
     let geom = input.geometry(rec.seq.len());
     let mut buf = Vec::new();
-    for layer in 0..a.n_layers {
-        for head in 0..a.n_heads {
-            std::io::Write::write_all(
-                &mut buf,
-                format!("track type=bedGraph name=\"{id} L{layer}H{head}\"\n").as_bytes(),
-            )?;
-            write_head_bedgraph(
-                &mut buf,
-                &a,
-                &geom,
-                layer,
-                head,
-                &rec.name,
-                TrackValue::Received,
-            )?;
-        }
-    }
+    write_heads_bedgraph(&mut buf, &a, &geom, &rec.name)?;
     write_to(path, |w| std::io::Write::write_all(w, &buf))
 }

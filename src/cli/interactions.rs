@@ -1,17 +1,12 @@
 //! `cisformer interactions`: ranked TF-pair co-attention per head, against a
 //! distance-matched null.
-use std::{
-    collections::{HashMap, HashSet},
-    path::PathBuf,
-};
+use std::path::PathBuf;
 
 use cisformer::analysis::{
     Shard,
-    interactions::{
-        CausalKind, InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe,
-        write_interactions_tsv, write_pair_summary_tsv,
-    },
-    stream::{self, Input, Pass},
+    interactions::{InteractionAccumulator, InteractionConfig, RankBy, Score, write_bedpe},
+    run,
+    stream::Pass,
 };
 
 use super::{
@@ -88,34 +83,13 @@ pub struct Args {
     /// redundant sites make epistasis negative, cooperative binding makes it positive; it
     /// calls pairs whose cooperativity the model learnt from co-presence, which `specific`
     /// misses when the data never show the pair at a wrong spacing).
-    #[arg(long, value_enum, default_value_t = CausalArg::Specific)]
-    causal: CausalArg,
+    #[arg(long, value_enum, default_value_t = super::CausalArg::Specific)]
+    causal: super::CausalArg,
     /// The smallest causal effect that counts, in standard deviations of the model's
     /// predictions over the sequences tested: p-values test |effect| <= this margin, so
     /// q < 0.05 says the pair changes the output by more than it.
     #[arg(long, value_name = "SD", default_value_t = cisformer::validate::causal::DEFAULT_MIN_EFFECT_SD, allow_negative_numbers = true, value_parser = super::non_negative_f64)]
     min_effect_sd: f64,
-}
-
-/// Variants per forward pass of the causal test: fixed, so --batch-size does not change a
-/// byte of the table.
-const CAUSAL_BATCH: usize = 32;
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CausalArg {
-    Specific,
-    Epistasis,
-    Cooperative,
-}
-
-impl CausalArg {
-    pub(crate) fn kind(self) -> CausalKind {
-        match self {
-            CausalArg::Specific => CausalKind::Specific,
-            CausalArg::Epistasis => CausalKind::Epistasis,
-            CausalArg::Cooperative => CausalKind::Cooperative,
-        }
-    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,14 +151,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             "--collapse-similar must be in [-1, 1]"
         );
         let clusters = cisformer::motif::similar::cluster(&input.motifs, t, 5);
-        ic.motif_names = cluster_names(&clusters, &input.names);
+        ic.motif_names = cisformer::motif::similar::cluster_names(&clusters, &input.names);
         ic.cluster = Some(clusters);
     }
     let active = match args.active_only {
         Some(f) => {
             anyhow::ensure!(f > 0.0 && f <= 1.0, "--active-only must be in (0, 1]");
             ensure_rereadable(&input, "--active-only")?;
-            Some(most_active(&input, f, args.input.batch_size)?)
+            Some(input.most_active(f, args.input.batch_size)?)
         }
         None => None,
     };
@@ -196,97 +170,20 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         batch: args.input.batch_size,
         active: active.as_deref(),
     };
+    let bar = super::progress_bar(
+        g,
+        0,
+        "interactions {elapsed_precise} {spinner} {pos} sequences",
+    );
+    let scores = args.score.scores();
     let bedpe = args.bedpe.is_some();
-    // The causal test: in-silico double mutants of each sequence's site pairs, scored
-    // once per batch (whatever the number of scores).
-    let readout = cisformer::validate::Readout::new(&input.model, &input.meta, 0)?;
-    let predict = cisformer::validate::model_predictor(&input.model, readout);
-    let first_score = args.score.scores()[0];
-    let icfg = acc.config().clone();
-    let group = |m: usize| icfg.cluster_of(m);
-    // The run-long sums are merged on their own thread, in batch order. With glibc that
-    // thread allocates from its own arena, away from the large attention tensors every
-    // batch allocates and frees: sharing one heap, the growing histograms pinned those
-    // tensors' pages and peak RSS grew with the input (bench/analysis.sh, 10k -> 100k
-    // sequences: +9.7 % before, +3.2 % with this thread).
-    let parts = InteractionAccumulator::new(acc.config().clone());
-    let mut fasta_digest = cisformer::io::digest::Digest::default();
-    let (n, (mut acc, kept_names)) = std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(InteractionAccumulator, Vec<_>)>(1);
-        let merger = s.spawn(move || {
-            // Names of the sequences whose site pairs are kept for BEDPE (bounded by the
-            // kept pairs).
-            let mut kept_names: HashMap<usize, String> = HashMap::new();
-            for (part, names) in rx {
-                acc.merge_batch(part)?;
-                if bedpe {
-                    let kept: HashSet<usize> = acc.kept_sequences().collect();
-                    kept_names.retain(|i, _| kept.contains(i));
-                    for (i, name) in names {
-                        if kept.contains(&i) {
-                            kept_names.entry(i).or_insert(name);
-                        }
-                    }
-                }
-            }
-            anyhow::Ok((acc, kept_names))
-        });
-        let bar = super::progress_bar(
-            g,
-            0,
-            "interactions {elapsed_precise} {spinner} {pos} sequences",
-        );
-        let n = stream::for_each_batch(
-            &input,
-            pass,
-            args.score.scores(),
-            |_, r| {
-                fasta_digest.field(r.name.as_bytes());
-                fasta_digest.field(&r.seq);
-            },
-            |n| bar.inc(n as u64),
-            |score, chunk, items| {
-                let mut part = parts.batch_part(score, items)?;
-                if score == first_score {
-                    let seqs: Vec<(usize, &[u8], &[cisformer::analysis::Site])> = (chunk.index)
-                        .iter()
-                        .zip(chunk.records())
-                        .zip(&chunk.sites)
-                        .map(|((&i, r), s)| (i, r.seq.as_slice(), s.as_slice()))
-                        .collect();
-                    let values = cisformer::validate::causal::score_batch(
-                        icfg.seed,
-                        &seqs,
-                        &group,
-                        icfg.max_distance,
-                        &predict,
-                        CAUSAL_BATCH,
-                    )?;
-                    for v in &values {
-                        part.add_causal(v);
-                    }
-                }
-                let names = match bedpe {
-                    true => (chunk.index.iter().copied())
-                        .zip(chunk.records().iter().map(|r| r.name.clone()))
-                        .collect(),
-                    false => Vec::new(),
-                };
-                // A closed channel means the merger failed; its error is reported below.
-                tx.send((part, names))
-                    .map_err(|_| anyhow::anyhow!("the merging thread stopped"))
-            },
-        );
-        if n.is_ok() {
-            bar.finish_and_clear();
-        }
-        drop(tx);
-        let merged = merger.join().expect("the merging thread panicked")?;
-        anyhow::Ok((n?, merged))
-    })?;
-    acc.set_fingerprint(args.input.fingerprint(fasta_digest.hex(), options(&args))?);
+    let mut run = run::interactions(&input, acc, pass, scores, bedpe, |n| bar.inc(n as u64))?;
+    bar.finish_and_clear();
+    let n = run.n;
+    let fingerprint = args.input.fingerprint(run.fasta_digest, options(&args))?;
+    run.acc.set_fingerprint(fingerprint);
     if args.input.shard.is_some() {
-        acc.save_partial(&args.out)?;
+        run.acc.save_partial(&args.out)?;
         if !g.quiet {
             eprintln!(
                 "interactions: shard {shard}: {n} sequences, partial state in {}",
@@ -295,10 +192,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let rows = write_tables(&acc, &args.out, args.per_pair.as_ref())?;
+    let rows = run.acc.write_tables(&args.out, args.per_pair.as_deref())?;
     if let Some(p) = &args.bedpe {
-        let pairs = acc.top_site_pairs();
-        let name = |i: usize| kept_names.get(&i).cloned().unwrap_or_default();
+        let pairs = run.acc.top_site_pairs();
+        let name = |i: usize| run.kept_names.get(&i).cloned().unwrap_or_default();
         write_to(p, |w| write_bedpe(w, &pairs, &name, &input.names))?;
     }
     if !g.quiet {
@@ -327,48 +224,4 @@ fn options(a: &Args) -> std::collections::BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
-}
-
-/// Writes the interaction table (and the per-pair summary); returns the number of rows.
-/// `merge` calls this too, so a merged run and a single run write the same bytes.
-pub fn write_tables(
-    acc: &InteractionAccumulator,
-    out: &std::path::Path,
-    per_pair: Option<&PathBuf>,
-) -> anyhow::Result<usize> {
-    let names = &acc.config().motif_names;
-    let rows = acc.finish();
-    write_to(out, |w| write_interactions_tsv(w, &rows, names))?;
-    if let Some(p) = per_pair {
-        let pairs = acc.finish_pairs(&rows);
-        write_to(p, |w| write_pair_summary_tsv(w, &pairs, names))?;
-    }
-    Ok(rows.len())
-}
-
-/// Names indexed by cluster id: the members' names joined with `/`, in motif order.
-fn cluster_names(clusters: &[usize], names: &[String]) -> Vec<String> {
-    let mut out = vec![String::new(); names.len()];
-    for (i, &c) in clusters.iter().enumerate() {
-        if !out[c].is_empty() {
-            out[c].push('/');
-        }
-        out[c].push_str(&names[i]);
-    }
-    out
-}
-
-/// Marks the sequences predicted most active (top fraction `f` of the first output, ties
-/// in input order), by input index. The ranking is over the whole FASTA, not the shard,
-/// so shards pick the same sequences as a single run.
-fn most_active(input: &Input, f: f64, batch: usize) -> anyhow::Result<Vec<bool>> {
-    let pred = input.predict_first(batch)?;
-    let mut order: Vec<usize> = (0..pred.len()).collect();
-    order.sort_by(|&a, &b| pred[b].total_cmp(&pred[a]).then(a.cmp(&b)));
-    let keep = ((pred.len() as f64 * f).ceil() as usize).max(1);
-    let mut active = vec![false; pred.len()];
-    for &i in &order[..keep.min(pred.len())] {
-        active[i] = true;
-    }
-    Ok(active)
 }

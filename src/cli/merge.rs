@@ -72,7 +72,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             }
             let complete = acc.is_complete();
             check_complete(complete, args.allow_partial)?;
-            super::interactions::write_tables(&acc, &args.out, args.per_pair.as_ref())?;
+            acc.write_tables(&args.out, args.per_pair.as_deref())?;
             complete
         }
         PartialFile::Heads(mut acc) => {
@@ -87,7 +87,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             }
             let complete = acc.is_complete();
             check_complete(complete, args.allow_partial)?;
-            super::heads::write_tables(&acc, &args.out, args.focus.as_ref())?;
+            acc.write_tables(&args.out, args.focus.as_deref())?;
             complete
         }
     };

@@ -15,6 +15,7 @@ mod heads;
 mod index;
 mod info;
 mod interactions;
+mod labelled;
 mod man;
 mod merge;
 mod motifs;
@@ -440,6 +441,26 @@ impl AveragingArgs {
             AverageArg::Strands => Averaging::Strands,
             AverageArg::None if self.rc_average => Averaging::Strands,
             AverageArg::None => Averaging::None,
+        }
+    }
+}
+
+/// `--causal` of `interactions` and `validate`: which in-silico effect the causal test
+/// tests ([`cisformer::validate::causal::CausalKind`]).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CausalArg {
+    Specific,
+    Epistasis,
+    Cooperative,
+}
+
+impl CausalArg {
+    pub(crate) fn kind(self) -> cisformer::validate::causal::CausalKind {
+        use cisformer::validate::causal::CausalKind;
+        match self {
+            CausalArg::Specific => CausalKind::Specific,
+            CausalArg::Epistasis => CausalKind::Epistasis,
+            CausalArg::Cooperative => CausalKind::Cooperative,
         }
     }
 }

@@ -1,11 +1,5 @@
 //! `cisformer train`: fit the Transformer (and the k-mer ridge baseline beside it).
-use std::{
-    fs,
-    io::Write,
-    ops::ControlFlow,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::{fs, io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
 
 use anyhow::Context;
 use cisformer::{
@@ -19,7 +13,7 @@ use cisformer::{
 };
 use serde::Deserialize;
 
-use super::{Global, baseline::DataArgs, terminal_bar, write_to};
+use super::{Global, labelled::DataArgs, terminal_bar, write_to};
 
 /// Train a Transformer on labelled sequences.
 ///
@@ -193,7 +187,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     }
     mcfg.validate()?;
 
-    prepare_out_dir(&args.out, args.resume, args.force)?;
+    super::labelled::prepare_out_dir(&args.out, args.resume, args.force)?;
     let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
     let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
     let mut learner = TransformerLearner::new(&mcfg, ocfg, &tcfg, total_steps)?;
@@ -295,7 +289,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             state.best_epoch.map_or("-".into(), |e| e.to_string()),
             t0.elapsed().as_secs_f64()
         );
-        super::evaluate::print_summary(
+        super::labelled::print_summary(
             "train",
             &ds.output_names,
             &scores.model,
@@ -418,23 +412,4 @@ fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
     merged
         .try_into()
         .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))
-}
-
-/// Refuses to overwrite a model unless resuming or forced. `--force` removes every file an
-/// earlier run wrote into DIR (only cisformer's own, see `model_dir::FILES`), so that the
-/// folder ends up holding only this run's results: a stale ridge.json or checkpoint would
-/// otherwise be read as the new model's.
-pub(crate) fn prepare_out_dir(dir: &Path, resume: bool, force: bool) -> anyhow::Result<()> {
-    if !resume && !force && dir.join("model.safetensors").exists() {
-        anyhow::bail!(
-            "{} already holds a model; use --resume to continue it or --force to overwrite",
-            dir.display()
-        );
-    }
-    if force && !resume {
-        cisformer::model_dir::clear(dir)
-            .with_context(|| format!("cannot remove the old model in {}", dir.display()))?;
-    }
-    cisformer::model_dir::remove_temporaries_on_interrupt(dir);
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
 }

@@ -78,8 +78,8 @@ pub struct Args {
     min_effect_sd: f64,
     /// The causal effect behind the effect evidence, as `interactions --causal`:
     /// specific, epistasis or cooperative.
-    #[arg(long, value_enum, default_value_t = super::interactions::CausalArg::Specific)]
-    causal: super::interactions::CausalArg,
+    #[arg(long, value_enum, default_value_t = super::CausalArg::Specific)]
+    causal: super::CausalArg,
     /// Background sequences of the spacing scan.
     #[arg(long, default_value_t = 32, value_name = "N")]
     spacing_n: usize,

@@ -97,6 +97,19 @@ pub fn all_pairs(motifs: &[Motif], min_overlap: usize) -> Vec<(usize, usize, Ali
         .collect()
 }
 
+/// A name per cluster of [`cluster`]'s numbering: its members' `names` joined with `/`,
+/// in motif order (entries past the last cluster stay empty).
+pub fn cluster_names(clusters: &[usize], names: &[String]) -> Vec<String> {
+    let mut out = vec![String::new(); names.len()];
+    for (i, &c) in clusters.iter().enumerate() {
+        if !out[c].is_empty() {
+            out[c].push('/');
+        }
+        out[c].push_str(&names[i]);
+    }
+    out
+}
+
 /// Single-linkage clustering: motifs are in one cluster when a chain of pairs each
 /// scoring at least `threshold` joins them (connected components), so any two motifs
 /// at least that similar always share a cluster. Returns a cluster number per motif,

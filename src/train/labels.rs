@@ -38,6 +38,21 @@ impl Labels {
             .map(|(i, id)| (id.as_str(), i))
             .collect()
     }
+
+    /// The first output's value of each of `ids`, in their order; an id without a row is
+    /// an error naming the file and the id.
+    pub fn first_output_of<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> Result<Vec<f64>> {
+        let index = self.index();
+        ids.into_iter()
+            .map(|id| match index.get(id) {
+                Some(&i) => Ok(f64::from(self.values[i][0])),
+                None => Err(Error::Invalid(format!(
+                    "{}: no label for sequence '{id}'",
+                    self.path.display()
+                ))),
+            })
+            .collect()
+    }
 }
 
 /// Reads a labels file (plain or gzip; `-` is standard input).
