@@ -7,14 +7,13 @@ use std::{
 
 use anyhow::Context;
 use cisformer::{
-    io::{fasta, frame::place, output::Output},
+    io::{fasta, output::Output},
     motif::{
-        self, Background, Format, Motif, Pssm, fimo,
-        scan::{self, Hit, Scanner},
+        self, Background, Format,
+        search::{self, Encoded, SearchOptions},
     },
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use rayon::prelude::*;
 
 use super::Global;
 
@@ -73,12 +72,6 @@ fn parse_format(s: &str) -> Result<Format, String> {
     s.parse().map_err(|e: cisformer::Error| e.to_string())
 }
 
-/// Sequences longer than this are scanned in parallel pieces.
-const CHUNK: usize = 1 << 20;
-
-/// Hits of one motif: (sequence index, hit), in output order; and how many windows were scored.
-type MotifHits = (Vec<(usize, Hit)>, u64);
-
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
     anyhow::ensure!(
@@ -98,7 +91,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write_opt(args.bed_out.as_ref())
         .check()?;
     let file = motif::load(&args.motifs, args.format)?;
-    let motifs = select(&file, &args.motif, &args.motifs.display().to_string())?;
+    let motifs = file.select(&args.motif, &args.motifs.display().to_string())?;
     let both = !args.norc;
     let raw_bg = if args.bg_from_motifs {
         file.background.with_context(|| {
@@ -114,70 +107,30 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     };
     let bg = Background::for_fimo(raw_bg, both);
     let records = fasta::read_all(&args.fasta)?;
-    let codes: Vec<Vec<u8>> = records.par_iter().map(|r| scan::encode(&r.seq)).collect();
-    let pairs: Vec<Vec<u8>> = codes.par_iter().map(|c| scan::pair_codes(c)).collect();
-
+    let opts = SearchOptions {
+        thresh: args.thresh,
+        pseudo: args.motif_pseudo,
+        both_strands: both,
+        count_tests: args.qvalues,
+    };
     let pb = progress(g, motifs.len() as u64);
-    let per_motif: Vec<MotifHits> = motifs
-        .par_iter()
-        .map(|m| {
-            let r = scan_motif(m, &bg, &args, both, &codes, &pairs);
-            pb.inc(1);
-            r
-        })
-        .collect();
+    let found = search::search(&motifs, &bg, &Encoded::new(&records), &opts, || pb.inc(1));
     pb.finish_and_clear();
-
-    let n_hits: usize = per_motif.iter().map(|(h, _)| h.len()).sum();
-    let qvalues = args.qvalues.then(|| {
-        let tests: u64 = per_motif.iter().map(|(_, n)| n).sum();
-        let p: Vec<f64> = per_motif
-            .iter()
-            .flat_map(|(h, _)| h.iter().map(|(_, x)| x.pvalue))
-            .collect();
-        cisformer::stats::bh_qvalues(&p, tests)
-    });
+    let n_hits: usize = found.iter().map(|m| m.hits.len()).sum();
+    let qvalues = args.qvalues.then(|| search::qvalues(&found));
 
     let mut out = Output::create(&args.out)?;
     let mut bed = args.bed_out.as_ref().map(Output::create).transpose()?;
-    let mut rows = fimo::RowWriter::default();
-    let mut k = 0;
-    let write = |out: &mut Output,
-                 bed: &mut Option<Output>,
-                 rows: &mut fimo::RowWriter,
-                 k: &mut usize|
-     -> std::io::Result<()> {
-        writeln!(out, "{}", fimo::HEADER)?;
-        for (m, (hits, _)) in motifs.iter().zip(&per_motif) {
-            for (si, h) in hits {
-                let rec = &records[*si];
-                let q = qvalues.as_ref().map(|q| q[*k]);
-                *k += 1;
-                rows.write(
-                    out,
-                    &m.id,
-                    &m.name,
-                    &rec.name,
-                    h,
-                    &rec.seq[h.start..h.end],
-                    q,
-                )?;
-                if let Some(b) = bed.as_mut() {
-                    let score = (-10.0 * h.pvalue.log10()).round().clamp(0.0, 1000.0) as u32;
-                    let (chrom, s, e, strand) = place(
-                        &rec.name,
-                        Some(rec.seq.len() as u64),
-                        h.start,
-                        h.end,
-                        h.plus,
-                    );
-                    writeln!(b, "{chrom}\t{s}\t{e}\t{}\t{score}\t{strand}", m.id)?;
-                }
-            }
-        }
-        Ok(())
-    };
-    write(&mut out, &mut bed, &mut rows, &mut k).map_err(|e| out.err(e))?;
+    let bed_w = bed.as_mut().map(|b| b as &mut dyn Write);
+    search::write_hits(
+        &mut out,
+        bed_w,
+        &motifs,
+        &found,
+        &records,
+        qvalues.as_deref(),
+    )
+    .map_err(|e| out.err(e))?;
     out.finish()?;
     if let Some(b) = bed {
         b.finish()?;
@@ -191,75 +144,6 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-/// The motifs to scan, in file order; unknown ids are an error naming the file.
-fn select<'a>(
-    file: &'a motif::MotifFile,
-    ids: &[String],
-    origin: &str,
-) -> anyhow::Result<Vec<&'a Motif>> {
-    if ids.is_empty() {
-        return Ok(file.motifs.iter().collect());
-    }
-    let mut keep = vec![false; file.motifs.len()];
-    for id in ids {
-        let Some(i) = file.position(id) else {
-            let known: Vec<&str> = file.motifs.iter().take(5).map(|m| m.id.as_str()).collect();
-            anyhow::bail!(
-                "{origin}: unknown motif ID '{id}' ({} motifs, e.g. {}{})",
-                file.motifs.len(),
-                known.join(", "),
-                if file.motifs.len() > 5 { ", ..." } else { "" }
-            );
-        };
-        keep[i] = true;
-    }
-    Ok(file
-        .motifs
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(m, _)| m)
-        .collect())
-}
-
-fn scan_motif(
-    m: &Motif,
-    bg: &Background,
-    args: &Args,
-    both: bool,
-    codes: &[Vec<u8>],
-    pairs: &[Vec<u8>],
-) -> MotifHits {
-    let pssm = Pssm::with_threshold(m, bg, args.motif_pseudo, args.thresh);
-    let scanner = Scanner::new(&pssm, args.thresh, both);
-    let w = pssm.width();
-    let units: Vec<(usize, usize, usize)> = codes
-        .iter()
-        .enumerate()
-        .flat_map(|(si, c)| {
-            (0..c.len().div_ceil(CHUNK).max(1)).map(move |k| (si, k * CHUNK, (k + 1) * CHUNK))
-        })
-        .collect();
-    let parts: Vec<Vec<(usize, Hit)>> = units
-        .par_iter()
-        .map(|&(si, from, to)| {
-            let mut hits = Vec::new();
-            scanner.scan_encoded_pairs(&codes[si], &pairs[si], from, to, &mut hits);
-            hits.into_iter().map(|h| (si, h)).collect()
-        })
-        .collect();
-    let tests = if args.qvalues {
-        let per: u64 = codes
-            .par_iter()
-            .map(|c| scan::count_scorable_windows(c, w))
-            .sum();
-        per * if both { 2 } else { 1 }
-    } else {
-        0
-    };
-    (parts.into_iter().flatten().collect(), tests)
 }
 
 fn progress(g: &Global, n: u64) -> ProgressBar {

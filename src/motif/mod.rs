@@ -15,6 +15,7 @@ mod formats;
 pub mod meme;
 mod pssm;
 pub mod scan;
+pub mod search;
 pub mod similar;
 mod sites;
 
@@ -153,6 +154,33 @@ impl MotifFile {
             .iter()
             .position(|m| m.id == key)
             .or_else(|| self.motifs.iter().position(|m| m.name == key))
+    }
+
+    /// The motifs `keys` name (ids, or names when no id matches), in file order; all of
+    /// them when `keys` is empty. An unknown key is an error naming `origin` (the file).
+    pub fn select(&self, keys: &[String], origin: &str) -> Result<Vec<&Motif>> {
+        if keys.is_empty() {
+            return Ok(self.motifs.iter().collect());
+        }
+        let mut keep = vec![false; self.motifs.len()];
+        for key in keys {
+            let Some(i) = self.position(key) else {
+                let known: Vec<&str> = self.motifs.iter().take(5).map(|m| m.id.as_str()).collect();
+                return Err(Error::Invalid(format!(
+                    "{origin}: unknown motif ID '{key}' ({} motifs, e.g. {}{})",
+                    self.motifs.len(),
+                    known.join(", "),
+                    if self.motifs.len() > 5 { ", ..." } else { "" }
+                )));
+            };
+            keep[i] = true;
+        }
+        Ok(self
+            .motifs
+            .iter()
+            .zip(keep)
+            .filter_map(|(m, k)| k.then_some(m))
+            .collect())
     }
 }
 
