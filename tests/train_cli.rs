@@ -248,7 +248,10 @@ fn without_a_terminal_each_epoch_prints_a_line() {
         );
     }
     // The summary names the held-out sets, not the rows the model was fitted on.
-    assert!(err.contains("train: validation activity: pearson "), "{err}");
+    assert!(
+        err.contains("train: validation activity: pearson "),
+        "{err}"
+    );
     assert!(err.contains("train: test activity: pearson "), "{err}");
     assert!(!err.contains("train: training "), "{err}");
     assert!(!run(true, "mq").contains("train: epoch"));

@@ -898,6 +898,14 @@ pub struct HeadTableRow {
     pub prune_candidate: bool,
 }
 
+/// Reads back the head atlas from the file `path` ([`parse_heads_tsv`]).
+pub fn read_heads_tsv(
+    path: &Path,
+) -> Result<std::collections::HashMap<crate::model::HeadId, HeadTableRow>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_heads_tsv(&text, path)
+}
+
 /// Reads back the head atlas from its text; `source` names it in errors, which give the
 /// line and column. Columns are found by name, so tables with more (or reordered) columns
 /// read the same.

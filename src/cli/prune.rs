@@ -1,17 +1,11 @@
 //! `cisformer prune`: remove attention heads and write a physically smaller model.
-use std::{
-    collections::HashMap,
-    io::Write,
-    path::{Path, PathBuf},
-    time::Instant,
-};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use cisformer::{
-    analysis::heads::{HeadTableRow, parse_heads_tsv},
+    analysis::heads::read_heads_tsv,
     model::HeadId,
-    predict::predict_raw,
-    surgery::{self, PruneLimits, Scoring},
+    surgery::{self, PruneLimits, PruneReport, Ranking, Scoring},
     train::Dataset,
 };
 
@@ -63,12 +57,6 @@ pub struct Args {
     batch_size: usize,
 }
 
-fn read_heads_tsv(path: &Path) -> anyhow::Result<HashMap<HeadId, HeadTableRow>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(parse_heads_tsv(&text, path)?)
-}
-
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     super::Files::default()
@@ -99,42 +87,25 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         batch: args.batch_size,
     };
     let table = args.heads.as_deref().map(read_heads_tsv).transpose()?;
-    let units = surgery::prune_units(&model);
-    let scores: Vec<f64> = match (args.by.as_str(), &table) {
-        ("entropy-redundancy", None) => {
-            anyhow::bail!("--by entropy-redundancy needs --heads TSV (from `cisformer heads`)")
-        }
-        ("entropy-redundancy", Some(t)) => units
-            .iter()
-            .map(|u| {
-                unit_score(u, t, &args, |s| {
-                    // Flagged heads first, then low entropy + high redundancy.
-                    (if s.prune_candidate { -10.0 } else { 0.0 }) + s.entropy - s.redundancy
-                })
-            })
-            .collect::<anyhow::Result<_>>()?,
-        (_, Some(t))
-            if units
-                .iter()
-                .flatten()
-                .all(|h| t.get(h).is_some_and(|s| s.importance.is_some())) =>
-        {
-            units
-                .iter()
-                .map(|u| unit_score(u, t, &args, |s| s.importance.unwrap_or(0.0)))
-                .collect::<anyhow::Result<_>>()?
-        }
-        _ => {
-            let bar = super::progress_bar(
-                g,
-                units.len() as u64,
-                "prune: importance {bar:30} {pos}/{len} masked",
-            );
-            let v = surgery::masking_importance(&mut model, &units, &scoring, &mut || bar.inc(1))?;
-            bar.finish_and_clear();
-            v
-        }
+    let by = match args.by.as_str() {
+        "entropy-redundancy" => Ranking::EntropyRedundancy,
+        _ => Ranking::Importance,
     };
+    anyhow::ensure!(
+        by != Ranking::EntropyRedundancy || table.is_some(),
+        "--by entropy-redundancy needs --heads TSV (from `cisformer heads`)"
+    );
+    let units = surgery::prune_units(&model);
+    let bar = super::progress_bar(
+        g,
+        units.len() as u64,
+        "prune: importance {bar:30} {pos}/{len} masked",
+    );
+    let table_of = table.as_ref().zip(args.heads.as_deref());
+    let scores = surgery::rank_units(&mut model, &units, by, table_of, &scoring, &mut || {
+        bar.inc(1)
+    })?;
+    bar.finish_and_clear();
     let ranked: Vec<(Vec<HeadId>, f64)> = units.into_iter().zip(scores).collect();
     let bar = super::progress_bar(
         g,
@@ -148,31 +119,10 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let plan = surgery::plan_prune(&mut model, ranked, limits, &scoring, &mut || bar.inc(1))?;
     bar.finish_and_clear();
     let pruned = model.prune(&plan.removed)?;
-    let metric_pruned = surgery::mean_pearson(&pruned, &scoring)?;
-
-    // Inference time of both on the same sequences, alternating, best of three.
-    let mut best = [f64::INFINITY; 2];
-    for _ in 0..3 {
-        for (i, m) in [&model, &pruned].into_iter().enumerate() {
-            let t = Instant::now();
-            predict_raw(m, &seqs, args.batch_size)?;
-            best[i] = best[i].min(t.elapsed().as_secs_f64());
-        }
-    }
-    let speedup = best[0] / best[1].max(1e-9);
-    let (p0, p1) = (model.n_params(), pruned.n_params());
+    let report = PruneReport::measure(by, plan, &model, &pruned, &scoring)?;
 
     let mut meta_out = meta.clone();
-    let summary = serde_json::json!({
-        "by": args.by,
-        "keep": args.keep,
-        "max_drop": args.max_drop,
-        "removed": plan.removed.iter().map(|h| [h.layer, h.head]).collect::<Vec<_>>(),
-        "metric_before": plan.metric_before,
-        "metric_after": metric_pruned,
-        "params_before": p0,
-        "params_after": p1,
-    });
+    let summary = report.summary_json(limits);
     match &mut meta_out.extra {
         serde_json::Value::Object(m) => {
             m.insert("prune".into(), summary);
@@ -191,43 +141,19 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         std::fs::copy(&ridge, args.out.join("ridge.json"))
             .with_context(|| format!("cannot copy {}", ridge.display()))?;
     }
-    write_to(&args.out.join("prune.tsv"), |w| {
-        writeln!(w, "# by={}", args.by)?;
-        writeln!(w, "# metric=mean_pearson")?;
-        writeln!(w, "# metric_before={:.6}", plan.metric_before)?;
-        writeln!(w, "# metric_after={metric_pruned:.6}")?;
-        writeln!(w, "# params_before={p0}")?;
-        writeln!(w, "# params_after={p1}")?;
-        writeln!(w, "# predict_seconds_before={:.4}", best[0])?;
-        writeln!(w, "# predict_seconds_after={:.4}", best[1])?;
-        writeln!(w, "# speedup={speedup:.3}")?;
-        writeln!(w, "{}", cisformer::io::tables::PRUNE.header())?;
-        for (i, s) in plan.steps.iter().enumerate() {
-            for h in &s.heads {
-                writeln!(
-                    w,
-                    "{}\t{}\t{}\t{:.6}\t{}\t{}\t{}",
-                    h.layer,
-                    h.head,
-                    i + 1,
-                    s.score,
-                    s.metric.map_or("NA".into(), |m| format!("{m:.6}")),
-                    s.outcome.is_ok() as u8,
-                    s.outcome.as_ref().err().map_or(".", String::as_str)
-                )?;
-            }
-        }
-        Ok(())
-    })?;
+    write_to(&args.out.join("prune.tsv"), |w| report.write_tsv(w))?;
     if !g.quiet {
         eprintln!(
-            "prune: removed {} of {} heads; mean r {:.4} -> {:.4}; parameters {p0} -> {p1}; predict {:.3} s -> {:.3} s ({speedup:.2}x)",
-            plan.removed.len(),
+            "prune: removed {} of {} heads; mean r {:.4} -> {:.4}; parameters {} -> {}; predict {:.3} s -> {:.3} s ({:.2}x)",
+            report.plan.removed.len(),
             surgery::n_kept_heads(&model),
-            plan.metric_before,
-            metric_pruned,
-            best[0],
-            best[1],
+            report.plan.metric_before,
+            report.metric_pruned,
+            report.params_before,
+            report.params_after,
+            report.predict_seconds[0],
+            report.predict_seconds[1],
+            report.speedup(),
         );
         if let Some(k) = args.keep
             && surgery::n_kept_heads(&pruned) > k
@@ -240,26 +166,4 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         eprintln!("prune: model in {}", args.out.display());
     }
     Ok(())
-}
-
-/// Score of a unit (mean over its heads) from the heads table.
-fn unit_score(
-    unit: &[HeadId],
-    table: &HashMap<HeadId, HeadTableRow>,
-    args: &Args,
-    f: impl Fn(&HeadTableRow) -> f64,
-) -> anyhow::Result<f64> {
-    let mut sum = 0.0;
-    for h in unit {
-        let s = table.get(h).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{}: no row for head {}.{} of the model",
-                args.heads.as_deref().unwrap_or(Path::new("-")).display(),
-                h.layer,
-                h.head
-            )
-        })?;
-        sum += f(s);
-    }
-    Ok(sum / unit.len().max(1) as f64)
 }

@@ -12,7 +12,10 @@ mod prune;
 
 pub use forgetting::{HeadForgetting, check_comparable, forgetting, kl_row};
 pub use importance::{head_importance, masking_importance};
-pub use prune::{PruneLimits, PrunePlan, PruneStep, n_kept_heads, plan_prune, prune_units};
+pub use prune::{
+    PruneLimits, PrunePlan, PruneReport, PruneStep, Ranking, n_kept_heads, plan_prune, prune_units,
+    rank_units,
+};
 
 use crate::model::{HeadId, Model};
 use crate::predict::predict_raw;

@@ -6,13 +6,179 @@
 //! W_O; its K/V rows go too once no remaining query head reads them (always for MHA, a
 //! whole group for GQA, never for MQA's single K/V head). The result computes exactly
 //! what the original computes with those heads' gates at 0 (up to float summation order).
-use std::collections::HashMap;
+use std::{collections::HashMap, path::Path};
 
 use candle_core::{Device, Tensor};
 
 use super::{Scoring, mean_pearson, set_gates};
+use crate::analysis::heads::HeadTableRow;
 use crate::model::{HeadId, Model, cerr};
 use crate::{Error, Result};
+
+/// How [`rank_units`] orders the units to remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ranking {
+    /// Least change of the metric when masked first (from the heads table when it has
+    /// every head's importance, else measured).
+    Importance,
+    /// The heads table's prune candidates first, then low entropy and high redundancy.
+    EntropyRedundancy,
+}
+
+impl Ranking {
+    /// The name `prune --by` and `prune.tsv` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Ranking::Importance => "importance",
+            Ranking::EntropyRedundancy => "entropy-redundancy",
+        }
+    }
+}
+
+/// A score per unit (lower is removed first): the mean over its heads of the heads
+/// table's (`table`, read from `source`) criterion, or, for [`Ranking::Importance`]
+/// without every head's importance in a table, the masking importance measured on `s`.
+pub fn rank_units(
+    model: &mut Model,
+    units: &[Vec<HeadId>],
+    by: Ranking,
+    table: Option<(&HashMap<HeadId, HeadTableRow>, &Path)>,
+    s: &Scoring<'_>,
+    progress: &mut dyn FnMut(),
+) -> Result<Vec<f64>> {
+    let from_table = |(t, source): (&HashMap<HeadId, HeadTableRow>, &Path),
+                      f: &dyn Fn(&HeadTableRow) -> f64| {
+        units
+            .iter()
+            .map(|u| {
+                let mut sum = 0.0;
+                for h in u {
+                    let row = t.get(h).ok_or_else(|| {
+                        Error::Invalid(format!(
+                            "{}: no row for head {}.{} of the model",
+                            source.display(),
+                            h.layer,
+                            h.head
+                        ))
+                    })?;
+                    sum += f(row);
+                }
+                Ok(sum / u.len().max(1) as f64)
+            })
+            .collect::<Result<Vec<f64>>>()
+    };
+    match (by, table) {
+        (Ranking::EntropyRedundancy, None) => Err(Error::Invalid(
+            "ranking by entropy and redundancy needs the heads table (from `cisformer heads`)"
+                .into(),
+        )),
+        (Ranking::EntropyRedundancy, Some(t)) => from_table(t, &|r| {
+            (if r.prune_candidate { -10.0 } else { 0.0 }) + r.entropy - r.redundancy
+        }),
+        (Ranking::Importance, Some(t))
+            if units
+                .iter()
+                .flatten()
+                .all(|h| t.0.get(h).is_some_and(|r| r.importance.is_some())) =>
+        {
+            from_table(t, &|r| r.importance.unwrap_or(0.0))
+        }
+        (Ranking::Importance, _) => super::masking_importance(model, units, s, progress),
+    }
+}
+
+/// What `prune` measured: the plan, the pruned model's metric and size, and the predict
+/// time of both models on the same sequences.
+#[derive(Debug, Clone)]
+pub struct PruneReport {
+    pub by: Ranking,
+    pub plan: PrunePlan,
+    /// Mean Pearson r of the physically pruned model.
+    pub metric_pruned: f64,
+    pub params_before: usize,
+    pub params_after: usize,
+    /// Seconds to predict the scoring sequences: before, after (best of three, alternating).
+    pub predict_seconds: [f64; 2],
+}
+
+impl PruneReport {
+    /// Measures `pruned` against `model` on `s`.
+    pub fn measure(
+        by: Ranking,
+        plan: PrunePlan,
+        model: &Model,
+        pruned: &Model,
+        s: &Scoring<'_>,
+    ) -> Result<Self> {
+        let metric_pruned = mean_pearson(pruned, s)?;
+        let mut best = [f64::INFINITY; 2];
+        for _ in 0..3 {
+            for (i, m) in [model, pruned].into_iter().enumerate() {
+                let t = std::time::Instant::now();
+                crate::predict::predict_raw(m, s.seqs, s.batch)?;
+                best[i] = best[i].min(t.elapsed().as_secs_f64());
+            }
+        }
+        Ok(Self {
+            by,
+            plan,
+            metric_pruned,
+            params_before: model.n_params(),
+            params_after: pruned.n_params(),
+            predict_seconds: best,
+        })
+    }
+
+    /// Predict-time ratio, before over after.
+    pub fn speedup(&self) -> f64 {
+        self.predict_seconds[0] / self.predict_seconds[1].max(1e-9)
+    }
+
+    /// The summary `meta.json` keeps under `extra.prune`.
+    pub fn summary_json(&self, limits: PruneLimits) -> serde_json::Value {
+        serde_json::json!({
+            "by": self.by.as_str(),
+            "keep": limits.keep,
+            "max_drop": limits.max_drop,
+            "removed": self.plan.removed.iter().map(|h| [h.layer, h.head]).collect::<Vec<_>>(),
+            "metric_before": self.plan.metric_before,
+            "metric_after": self.metric_pruned,
+            "params_before": self.params_before,
+            "params_after": self.params_after,
+        })
+    }
+
+    /// `prune.tsv`: `#` lines with the summary, then one row per head of every candidate
+    /// looked at ([`crate::io::tables::PRUNE`]).
+    pub fn write_tsv(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        writeln!(w, "# by={}", self.by.as_str())?;
+        writeln!(w, "# metric=mean_pearson")?;
+        writeln!(w, "# metric_before={:.6}", self.plan.metric_before)?;
+        writeln!(w, "# metric_after={:.6}", self.metric_pruned)?;
+        writeln!(w, "# params_before={}", self.params_before)?;
+        writeln!(w, "# params_after={}", self.params_after)?;
+        writeln!(w, "# predict_seconds_before={:.4}", self.predict_seconds[0])?;
+        writeln!(w, "# predict_seconds_after={:.4}", self.predict_seconds[1])?;
+        writeln!(w, "# speedup={:.3}", self.speedup())?;
+        writeln!(w, "{}", crate::io::tables::PRUNE.header())?;
+        for (i, s) in self.plan.steps.iter().enumerate() {
+            for h in &s.heads {
+                writeln!(
+                    w,
+                    "{}\t{}\t{}\t{:.6}\t{}\t{}\t{}",
+                    h.layer,
+                    h.head,
+                    i + 1,
+                    s.score,
+                    s.metric.map_or("NA".into(), |m| format!("{m:.6}")),
+                    s.outcome.is_ok() as u8,
+                    s.outcome.as_ref().err().map_or(".", String::as_str)
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// The smallest sets of heads that can be pruned on their own: single heads for MHA and
 /// MQA, whole K/V groups for GQA. Already pruned heads are left out.
