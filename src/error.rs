@@ -123,6 +123,16 @@ impl Error {
         }
     }
 
+    /// A TOML file (`text`, read from `origin`) that does not parse or has a field of the
+    /// wrong kind: a parse error at the line of the error's span.
+    pub fn toml(origin: impl AsRef<Path>, text: &str, e: &toml::de::Error) -> Self {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1)
+            .unwrap_or(1);
+        Error::parse(origin, line, e.message().to_string())
+    }
+
     /// `path` does not belong with the rest of the input, for the reason `msg`.
     pub fn incompatible(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
         Error::Incompatible {

@@ -165,13 +165,7 @@ impl Effect {
 impl Grammar {
     /// Parses a grammar from TOML text; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let g: Grammar = toml::from_str(text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() as u64 + 1)
-                .unwrap_or(1);
-            Error::parse(origin, line, e.message().to_string())
-        })?;
+        let g: Grammar = toml::from_str(text).map_err(|e| Error::toml(origin, text, &e))?;
         g.check(origin)?;
         Ok(g)
     }

@@ -556,6 +556,17 @@ fn bad_input_is_a_clear_error() {
         &[&base[..], &["--relative-bias", "8", "--config", &cfg]].concat(),
         "--relative-bias-lr must be a positive number (relative_bias_lr in [optim]), got -1",
     );
+    // A configuration file's errors name the file, and the line or the table.
+    let cfg = w("typo.toml", "[train]\nepochs = 2\n[modle]\nd_model = 8\n");
+    fails(
+        &[&base[..], &["--config", &cfg]].concat(),
+        "typo.toml:3: unknown field `modle`",
+    );
+    let cfg = w("kind.toml", "[model]\nd_model = \"wide\"\n");
+    fails(
+        &[&base[..], &["--config", &cfg]].concat(),
+        "kind.toml: [model]: ",
+    );
 }
 
 #[test]

@@ -1,19 +1,18 @@
 //! `cisformer train`: fit the Transformer (and the k-mer ridge baseline beside it).
-use std::{fs, io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
+use std::{io::Write, ops::ControlFlow, path::PathBuf, time::Instant};
 
+use super::{Global, labelled::DataArgs, terminal_bar, write_to};
 use anyhow::Context;
 use cisformer::{
     baseline::{RidgeBaseline, RidgeOptions},
-    model::{ModelConfig, Pooling, Positional, Task},
+    model::{ModelConfig, Pooling, Positional},
     train::{
         self, OptimConfig,
+        settings::Settings,
         trainer::{Progress, Trainer, TrainerConfig},
         transformer::TransformerLearner,
     },
 };
-use serde::Deserialize;
-
-use super::{Global, labelled::DataArgs, terminal_bar, write_to};
 
 /// Train a Transformer on labelled sequences.
 ///
@@ -140,15 +139,6 @@ pub struct Args {
     device: String,
 }
 
-/// The `--config` file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct ConfigFile {
-    model: Option<toml::Value>,
-    train: Option<toml::Value>,
-    optim: Option<toml::Value>,
-}
-
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
     super::check_device(&args.device)?;
@@ -159,15 +149,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .check()?;
     let (ds, split) = args.data.load()?;
     args.data.check_trainable(&ds)?;
-    let file: ConfigFile = match &args.config {
-        Some(p) => {
-            let text = fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
-            toml::from_str(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {}", p.display(), e.message()))?
-        }
-        None => ConfigFile::default(),
-    };
-    let (mut mcfg, tcfg, ocfg) = settings(&args, file, &ds)?;
+    let (mut mcfg, tcfg, ocfg) = settings(&args, &ds)?;
     let tok = mcfg.tokenizer()?;
     if let Some((id, s)) = ds.ids.iter().zip(&ds.seqs).find(|(_, s)| s.len() < mcfg.k) {
         anyhow::bail!(
@@ -300,22 +282,17 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Defaults ← config file ← flags.
+/// Preset ← config file ← flags, finished for the data set.
 fn settings(
     a: &Args,
-    file: ConfigFile,
     ds: &train::Dataset,
 ) -> anyhow::Result<(ModelConfig, TrainerConfig, OptimConfig)> {
     let preset = train::Preset::from_name(&a.preset).expect("clap checked the name");
-    // A config file's tables change the preset's settings they name and keep the rest.
-    let mut m: ModelConfig = overlay(preset.model(), file.model, "[model]")?;
-    let shift_in_file = file
-        .train
-        .as_ref()
-        .and_then(|t| t.get("shift_augment"))
-        .is_some();
-    let mut t: TrainerConfig = overlay(preset.trainer(), file.train, "[train]")?;
-    let mut o: OptimConfig = overlay(preset.optim(), file.optim, "[optim]")?;
+    let mut s = Settings::from_preset(preset);
+    if let Some(p) = &a.config {
+        s = s.with_config_file(p)?;
+    }
+    let (m, t, o) = (&mut s.model, &mut s.trainer, &mut s.optim);
     macro_rules! set {
         ($dst:expr, $src:expr) => {
             if let Some(v) = $src.clone() {
@@ -375,41 +352,8 @@ fn settings(
         x == 1.0 || m.relative_bias > 0 || a.relative_bias_lr.is_none(),
         "--relative-bias-lr needs a relative-position bias (--relative-bias TOKENS)"
     );
-    // Shifts follow the architecture the flags ended with, unless set explicitly.
-    if !shift_in_file {
-        t.shift_augment = cisformer::predict::pooling_offsets(&m);
+    if let Some(n) = a.shift_augment {
+        s.set_shift_augment(n);
     }
-    set!(t.shift_augment, a.shift_augment);
-    m.vocab_size = cisformer::tokenizer::Tokenizer::new(m.k, m.stride)?.vocab_size();
-    m.n_outputs = ds.n_outputs();
-    let binary = ds.binary_outputs();
-    m.task = if binary.iter().all(|&b| b) {
-        Task::Binary
-    } else if binary.iter().any(|&b| b) {
-        anyhow::bail!("a mix of binary (0/1) and real-valued outputs cannot be trained together");
-    } else {
-        Task::Regression
-    };
-    Ok((m, t, o))
-}
-
-/// `base` with the keys of a config-file `table` replaced.
-fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
-    base: T,
-    table: Option<toml::Value>,
-    name: &str,
-) -> anyhow::Result<T> {
-    let Some(table) = table else {
-        return Ok(base);
-    };
-    let toml::Value::Table(keys) = table else {
-        anyhow::bail!("{name} must be a table");
-    };
-    let mut merged = toml::Value::try_from(&base).context("cannot represent the preset")?;
-    if let toml::Value::Table(t) = &mut merged {
-        t.extend(keys);
-    }
-    merged
-        .try_into()
-        .map_err(|e: toml::de::Error| anyhow::anyhow!("{name}: {}", e.message()))
+    Ok(s.finish(ds)?)
 }

@@ -15,6 +15,7 @@ mod orthogonal;
 pub mod preset;
 mod regularizers;
 pub mod score;
+pub mod settings;
 pub mod split;
 pub mod trainer;
 pub mod transformer;
