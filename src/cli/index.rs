@@ -39,7 +39,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let records = fasta::fai::build(&args.genome)?;
     // Standard input has no file to look at again for the gzip note.
     let from_stdin = args.genome.as_os_str() == "-";
-    if !g.quiet && !from_stdin && io::is_gzip(&args.genome)? && !is_bgzf(&args.genome)? {
+    if !g.quiet && !from_stdin && io::is_gzip(&args.genome)? && !io::is_bgzf(&args.genome)? {
         eprintln!(
             "cisformer index: note: {} is plain gzip, not bgzip; samtools cannot use this index with it (cisformer can)",
             args.genome.display()
@@ -51,13 +51,4 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     out.finish()
         .with_context(|| format!("could not write {}", out_path.display()))?;
     Ok(())
-}
-
-/// Whether the first gzip member carries the BGZF `BC` extra field.
-fn is_bgzf(path: &std::path::Path) -> anyhow::Result<bool> {
-    use std::io::Read;
-    let mut head = [0u8; 14];
-    let mut f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
-    let n = f.read(&mut head)?;
-    Ok(n == 14 && head[3] & 4 != 0 && &head[12..14] == b"BC")
 }

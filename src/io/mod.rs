@@ -55,6 +55,16 @@ pub fn is_gzip(path: impl AsRef<Path>) -> Result<bool> {
     Ok(n == 2 && magic == GZIP_MAGIC)
 }
 
+/// Whether the file at `path` is bgzip (BGZF): its first gzip member carries the `BC`
+/// extra field that samtools' random access needs.
+pub fn is_bgzf(path: impl AsRef<Path>) -> Result<bool> {
+    let path = path.as_ref();
+    let mut head = [0u8; 14];
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = read_up_to(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
+    Ok(n == 14 && head[..2] == GZIP_MAGIC && head[3] & 4 != 0 && &head[12..14] == b"BC")
+}
+
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
