@@ -50,6 +50,14 @@ pub enum Error {
         #[source]
         source: Box<candle_core::Error>,
     },
+    /// Drawing a chart or rendering the report's HTML failed; `context` names the step,
+    /// and the drawing or template library's error is the source.
+    #[error("{context}: {source}")]
+    Render {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A file written by another version of cisformer (a model, a training checkpoint, a
     /// partial analysis state): the format version it has and the one this build reads.
     #[error(
@@ -138,6 +146,17 @@ impl Error {
         Error::Incompatible {
             path: path.as_ref().display().to_string(),
             msg: msg.into(),
+        }
+    }
+
+    /// A drawing or template error, with the step it happened in.
+    pub fn render(
+        context: impl std::fmt::Display,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Render {
+            context: context.to_string(),
+            source: Box::new(source),
         }
     }
 

@@ -220,10 +220,10 @@ pub fn render(inputs: &ReportInputs) -> Result<String> {
     };
     let mut env = Environment::new();
     env.add_template("report.html", TEMPLATE)
-        .map_err(|e| Error::Invalid(format!("report template: {e}")))?;
+        .map_err(|e| Error::render("report template", e))?;
     let tmpl = env
         .get_template("report.html")
-        .map_err(|e| Error::Invalid(format!("report template: {e}")))?;
+        .map_err(|e| Error::render("report template", e))?;
     tmpl.render(Value::from(Serde(&page)))
-        .map_err(|e| Error::Invalid(format!("rendering the report: {e}")))
+        .map_err(|e| Error::render("rendering the report", e))
 }

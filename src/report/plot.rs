@@ -34,8 +34,8 @@ pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn plot_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
-    Error::Invalid(format!("drawing a chart failed: {e}"))
+fn plot_err<E: std::error::Error + Send + Sync + 'static>(e: DrawingAreaErrorKind<E>) -> Error {
+    Error::render("drawing a chart", e)
 }
 
 /// A padded axis range covering `vals` (finite ones only); never empty.

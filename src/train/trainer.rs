@@ -656,9 +656,8 @@ impl<'a> Trainer<'a> {
         }
         fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         learner.save(&tmp, state)?;
-        let json = serde_json::to_string_pretty(state)
-            .map_err(|e| Error::Invalid(format!("cannot serialise the training state: {e}")))?;
         let state_path = tmp.join(STATE_FILE);
+        let json = serde_json::to_string_pretty(state).map_err(|e| Error::json(&state_path, e))?;
         fs::write(&state_path, json + "\n").map_err(|e| Error::io(&state_path, e))?;
         if dst.exists() {
             fs::rename(&dst, &old).map_err(|e| Error::io(&dst, e))?;
