@@ -8,7 +8,7 @@
 # planted, AUPRC in each table's own order, and writes the null p-values' QQ plot.
 # Usage: bench/calibration.sh [WORKDIR]
 # Env: N (20000), N_FRESH (3000), EPOCHS (the preset's), NULL_SEEDS ("1 2 3"),
-#   DEFAULT_SEEDS ("1"; several measure how stable the default grammar's calls are), TRAIN_ARGS
+#   DEFAULT_SEEDS ("1"; several measure how stable the default grammar's calls are; either may be set empty), TRAIN_ARGS
 #   (model flags; none: `train`'s default preset), BIN (a cisformer binary instead of building one), JOBS
 #   (models trained, and runs analysed, at once, one thread each; 2), KEEP=1 (keep what an
 #   earlier run of the same WORKDIR finished: data, trained models, analyses, and resume a
@@ -23,8 +23,8 @@ TRAIN_ARGS=${TRAIN_ARGS:-}
 B=${BIN:-target/release/cisformer}
 [ -n "${BIN:-}" ] || cargo build --release --quiet
 mkdir -p "$W"
-read -ra null_seeds <<< "${NULL_SEEDS:-1 2 3}"
-read -ra default_seeds <<< "${DEFAULT_SEEDS:-1}"
+read -ra null_seeds <<< "${NULL_SEEDS-1 2 3}"
+read -ra default_seeds <<< "${DEFAULT_SEEDS-1}"
 # The default grammar first: its models are the ones whose power is in question.
 runs=()
 for s in "${default_seeds[@]}"; do runs+=("default:$s"); done
