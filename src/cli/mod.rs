@@ -84,6 +84,10 @@ enum Command {
 /// 0 success (or a closed output pipe), 1 runtime error, 2 usage error.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(n) = cli.global.threads {
+        // SAFETY: no other thread exists yet (the Ctrl-C handler's starts below).
+        unsafe { limit_tensor_threads(n) };
+    }
     cisformer::alloc::retain_freed_memory();
     // Ctrl-C or SIGTERM: delete the temporary files of unfinished outputs (an error would
     // have dropped them; a signal's default action leaves them behind), then exit 130 as
@@ -99,6 +103,20 @@ pub fn run() -> ExitCode {
             eprintln!("cisformer: error: {}", render(&e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// Sizes the tensor library's own pools (matrix products, element-wise ops), which it
+/// takes from these variables rather than from rayon's global pool: without them `-j 1`
+/// still ran its kernels on every core, spinning against the other processes of a
+/// pipeline.
+///
+/// # Safety
+/// Changes the environment: no other thread may read or write it meanwhile.
+unsafe fn limit_tensor_threads(n: usize) {
+    unsafe {
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     }
 }
 
@@ -517,5 +535,12 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         super::command().debug_assert();
+    }
+
+    #[test]
+    fn threads_size_the_tensor_library_too() {
+        // SAFETY: the only test of this binary that touches the environment.
+        unsafe { super::limit_tensor_threads(3) };
+        assert_eq!(candle_core::utils::get_num_threads(), 3);
     }
 }
