@@ -2,6 +2,23 @@
 //! and what each pass keeps besides it (the first sequences for head importance, the
 //! sequence to dump, the names behind the BEDPE's site pairs, and the digest of the
 //! records read, which `merge` compares between shards).
+//!
+//! ```no_run
+//! use cisformer::analysis::{Shard, interactions::*, run, stream::{Input, Pass}};
+//! # fn main() -> cisformer::Result<()> {
+//! let (model, meta) = cisformer::model_dir::load("model")?;
+//! let motifs = cisformer::simulate::default_motifs()?;
+//! let input = Input::new(model, meta, motifs, "seqs.fa", 1e-4)?;
+//! let cfg = input.model.config();
+//! let mut ic = InteractionConfig::new(cfg.n_layers, cfg.n_heads);
+//! ic.motif_names = input.names.clone();
+//! let acc = InteractionAccumulator::new(ic);
+//! let pass = Pass { shard: Shard::ALL, batch: 16, active: None };
+//! let done = run::interactions(&input, acc, pass, &[Score::AttnGrad], false, |_| {})?;
+//! done.acc.write_tables("interactions.tsv".as_ref(), Some("pairs.tsv".as_ref()))?;
+//! # Ok(())
+//! # }
+//! ```
 use std::collections::{HashMap, HashSet};
 
 use super::{
