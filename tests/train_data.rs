@@ -208,7 +208,7 @@ fn metrics_and_predictions_tables() {
          test\ty\t2\t1.000000\t1.000000\t0.750000\t0.062500\tNA\tNA\n"
     );
     let mut out = Vec::new();
-    write_predictions_tsv(&mut out, &ds, &split, &pred).unwrap();
+    write_predictions_tsv(&mut out, &ds.ids, &ds.output_names, Some(&split), &pred).unwrap();
     assert_eq!(
         String::from_utf8(out).unwrap(),
         "id\ty\tset\na\t1.500000\ttraining\nb\t2.000000\ttraining\nc\t0.250000\ttest\nd\t0.750000\ttest\n"

@@ -116,7 +116,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
                 train::write_metrics_tsv(w, &ds.output_names, &table)
             })?;
             write_to(&dir.join(OUTPUTS[1]), |w| {
-                train::write_predictions_tsv(w, &ds, &split, &pred)
+                train::write_predictions_tsv(w, &ds.ids, &ds.output_names, Some(&split), &pred)
             })?;
             let json = serde_json::to_string(&model).context("cannot serialise the model")?;
             write_to(&dir.join(OUTPUTS[2]), |w| writeln!(w, "{json}"))?;

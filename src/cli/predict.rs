@@ -107,17 +107,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let names = &meta.label_names;
     let mut out = cisformer::io::output::Output::create(&args.out)?;
     let written = match &ds.coords {
-        None => (|| {
-            writeln!(out, "id\t{}", names.join("\t"))?;
-            for (id, p) in ds.ids.iter().zip(&pred) {
-                write!(out, "{id}")?;
-                for v in p {
-                    write!(out, "\t{v:.6}")?;
-                }
-                writeln!(out)?;
-            }
-            Ok(())
-        })(),
+        None => cisformer::train::write_predictions_tsv(&mut out, &ds.ids, names, None, &pred),
         Some(coords) => {
             let o = pick_output(args.output.as_deref(), names)?;
             let chroms = ds.chroms.as_deref().unwrap_or_default();

@@ -67,6 +67,19 @@ impl Schema {
         name
     }
 
+    /// The header line with [`OUTPUTS`] replaced by one column per output name.
+    pub fn header_with_outputs(&self, outputs: &[String]) -> String {
+        let names: Vec<&str> = self
+            .columns
+            .iter()
+            .flat_map(|c| match c.name {
+                OUTPUTS => outputs.iter().map(String::as_str).collect(),
+                n => vec![n],
+            })
+            .collect();
+        names.join("\t")
+    }
+
     /// The column dictionary as a Markdown table (columns with the same kind and meaning
     /// share a row).
     pub fn markdown(&self) -> String {
@@ -686,12 +699,45 @@ pub const TRAIN_LOG: Schema = Schema {
     ],
 };
 
+/// Stands for the model's outputs in a schema: one column each, named as in the labels.
+pub const OUTPUTS: &str = "<output>";
+
+const SET: &str = "`training`, `validation` or `test`; `.` for a row in no set";
+
+/// `train`, `finetune` and `baseline` (`predictions.tsv` of the model folder), and `predict`
+/// (without `set`): one row per sequence, in input order.
+pub const PREDICTIONS: Schema = Schema {
+    file: "predictions.tsv",
+    columns: &[
+        col(
+            "id",
+            Text,
+            "the sequence's id (FASTA record name, or the BED region's)",
+        ),
+        col(
+            OUTPUTS,
+            Number,
+            "one column per output, named as in the labels: the prediction on the labels' \
+             scale (averaged as `predict` averages; ridge predictions for `baseline`)",
+        ),
+        col("set", Text, SET),
+    ],
+};
+
+/// `train` and `finetune`: which set every sequence was in.
+pub const SPLIT: Schema = Schema {
+    file: "split.tsv",
+    columns: &[col("id", Text, "the sequence's id"), col("set", Text, SET)],
+};
+
 /// Every schema, in the order of `docs/formats.md`.
-pub const ALL: [&Schema; 13] = [
+pub const ALL: [&Schema; 15] = [
     &TRUTH,
     &TRAIN_LOG,
     &METRICS,
     &BASELINE_METRICS,
+    &PREDICTIONS,
+    &SPLIT,
     &HEADS,
     &FOCUS,
     &INTERACTIONS,
@@ -706,6 +752,13 @@ pub const ALL: [&Schema; 13] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_expand_to_one_column_each() {
+        let names = ["k562".to_string(), "hepg2".to_string()];
+        assert_eq!(PREDICTIONS.header_with_outputs(&names), "id\tk562\thepg2\tset");
+        assert_eq!(SPLIT.header_with_outputs(&names), SPLIT.header());
+    }
 
     #[test]
     fn names_are_unique_and_markdown_groups_shared_meanings() {

@@ -11,7 +11,7 @@ use super::{
 use crate::{
     Error, Result,
     io::{
-        tables::{HEADS, INTERACTIONS, METRICS, PAIRS, PATCH, VALIDATION},
+        tables::{HEADS, INTERACTIONS, METRICS, PAIRS, PATCH, PREDICTIONS, SPLIT, VALIDATION},
         tsv::{Table, is_missing},
     },
     stats,
@@ -730,26 +730,29 @@ fn row_sets(
     obs_idx: &HashMap<&str, usize>,
     split: Option<&Table>,
 ) -> Result<Option<Vec<String>>> {
-    if p.col("set").is_some() {
+    let (pid, pset) = (PREDICTIONS.col("id"), PREDICTIONS.col("set"));
+    if p.col(pset).is_some() {
         return Ok(Some(
-            (0..p.len()).map(|r| p.str(r, "set").to_string()).collect(),
+            (0..p.len()).map(|r| p.str(r, pset).to_string()).collect(),
         ));
     }
-    if let Some(sp) = split.filter(|t| t.has(&["id", "set"])) {
+    let sset = SPLIT.col("set");
+    if let Some(sp) = split.filter(|t| t.has(&[SPLIT.col("id"), sset])) {
         let idx = id_index(sp)?;
         return Ok(Some(
             (0..p.len())
                 .map(|r| {
-                    idx.get(p.str(r, "id"))
-                        .map_or("NA".to_string(), |&i| sp.str(i, "set").to_string())
+                    idx.get(p.str(r, pid))
+                        .map_or("NA".to_string(), |&i| sp.str(i, sset).to_string())
                 })
                 .collect(),
         ));
     }
+    // The labels' own `set` column (the labels format, not a table cisformer writes).
     if o.col("set").is_some() {
         return Ok(Some(
             (0..p.len())
-                .map(|r| o.str(obs_idx[p.str(r, "id")], "set").to_string())
+                .map(|r| o.str(obs_idx[p.str(r, pid)], "set").to_string())
                 .collect(),
         ));
     }
@@ -806,7 +809,9 @@ fn prediction_section(
     let outputs: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| *c != "id" && *c != "set" && o.col(c).is_some())
+        .filter(|c| {
+            *c != PREDICTIONS.col("id") && *c != PREDICTIONS.col("set") && o.col(c).is_some()
+        })
         .collect();
     if outputs.is_empty() {
         return Err(Error::Invalid(format!(
@@ -836,7 +841,9 @@ fn prediction_section(
     let unused: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| *c != "id" && *c != "set" && o.col(c).is_none())
+        .filter(|c| {
+            *c != PREDICTIONS.col("id") && *c != PREDICTIONS.col("set") && o.col(c).is_none()
+        })
         .collect();
     if !unused.is_empty() {
         s.notes.push(format!(

@@ -423,26 +423,45 @@ pub fn pearson_in(path: &std::path::Path, model: &str, set: &str) -> Result<Opti
     Ok(None)
 }
 
-/// Writes `id  <outputs...>  set` rows in data set order; values with up to 6
-/// significant decimals, so the bytes depend only on the predictions.
+/// Writes [`crate::io::tables::PREDICTIONS`] rows in data set order, with the `set` column
+/// when `split` is given; values with up to 6 significant decimals, so the bytes depend only
+/// on the predictions.
 pub fn write_predictions_tsv(
     w: &mut impl std::io::Write,
-    data: &Dataset,
-    split: &Split,
+    ids: &[String],
+    outputs: &[String],
+    split: Option<&Split>,
     pred: &[Vec<f32>],
 ) -> std::io::Result<()> {
-    write!(w, "id")?;
-    for n in &data.output_names {
-        write!(w, "\t{n}")?;
+    let schema = &crate::io::tables::PREDICTIONS;
+    let mut header = schema.header_with_outputs(outputs);
+    let sets = split.map(|s| s.assignment(ids.len()));
+    if sets.is_none() {
+        header.truncate(header.len() - "\tset".len());
     }
-    writeln!(w, "\tset")?;
-    let sets = split.assignment(data.len());
-    for ((id, p), s) in data.ids.iter().zip(pred).zip(sets) {
+    writeln!(w, "{header}")?;
+    for (i, (id, p)) in ids.iter().zip(pred).enumerate() {
         write!(w, "{id}")?;
         for v in p {
             write!(w, "\t{v:.6}")?;
         }
-        writeln!(w, "\t{}", s.map_or(".", Set::as_str))?;
+        match &sets {
+            Some(s) => writeln!(w, "\t{}", s[i].map_or(".", Set::as_str))?,
+            None => writeln!(w)?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes [`crate::io::tables::SPLIT`]: which set each of `ids` is in.
+pub fn write_split_tsv(
+    w: &mut impl std::io::Write,
+    ids: &[String],
+    split: &Split,
+) -> std::io::Result<()> {
+    writeln!(w, "{}", crate::io::tables::SPLIT.header())?;
+    for (id, s) in ids.iter().zip(split.assignment(ids.len())) {
+        writeln!(w, "{id}\t{}", s.map_or(".", Set::as_str))?;
     }
     Ok(())
 }

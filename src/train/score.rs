@@ -2,7 +2,6 @@
 //! `predict` scores it by default (averaged over strands and pooling offsets), optionally
 //! calibrated onto the labels, with `metrics.tsv`, `predictions.tsv` and `split.tsv` written
 //! beside it. Re-running it on a finished run writes the same bytes.
-use std::io::Write;
 use std::path::Path;
 
 use crate::Result;
@@ -10,8 +9,8 @@ use crate::io::output::write_file as write;
 use crate::model::{Model, Task};
 use crate::predict::{self, Averaging, Passes};
 use crate::train::{
-    Dataset, Metrics, Normalizer, Set, Split, named_sets, split_metrics, transformer,
-    write_model_metrics_tsv, write_predictions_tsv,
+    Dataset, Metrics, Normalizer, Split, named_sets, split_metrics, transformer,
+    write_model_metrics_tsv, write_predictions_tsv, write_split_tsv,
 };
 
 /// What the scoring step does besides scoring.
@@ -66,15 +65,11 @@ pub fn score_run(dir: &Path, ds: &Dataset, split: &Split, opts: &ScoreOptions) -
         write_model_metrics_tsv(w, &ds.output_names, &scores.model, scores.ridge.as_deref())
     })?;
     write(&dir.join("predictions.tsv"), |w| {
-        write_predictions_tsv(w, ds, split, &pred)
+        write_predictions_tsv(w, &ds.ids, &ds.output_names, Some(split), &pred)
     })?;
     if opts.write_split {
         write(&dir.join("split.tsv"), |w| {
-            writeln!(w, "id\tset")?;
-            for (id, s) in ds.ids.iter().zip(split.assignment(ds.len())) {
-                writeln!(w, "{id}\t{}", s.map_or(".", Set::as_str))?;
-            }
-            Ok(())
+            write_split_tsv(w, &ds.ids, split)
         })?;
     }
     Ok(scores)
