@@ -756,7 +756,10 @@ mod tests {
     #[test]
     fn outputs_expand_to_one_column_each() {
         let names = ["k562".to_string(), "hepg2".to_string()];
-        assert_eq!(PREDICTIONS.header_with_outputs(&names), "id\tk562\thepg2\tset");
+        assert_eq!(
+            PREDICTIONS.header_with_outputs(&names),
+            "id\tk562\thepg2\tset"
+        );
         assert_eq!(SPLIT.header_with_outputs(&names), SPLIT.header());
     }
 
