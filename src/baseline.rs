@@ -96,7 +96,7 @@ impl KmerFeaturizer {
             let map = &self.maps[ki];
             let (mut code, mut valid) = (0usize, 0usize);
             for &b in seq {
-                let Some(v) = base_code(b) else {
+                let Some(v) = crate::seq::base_index(b) else {
                     valid = 0;
                     continue;
                 };
@@ -117,12 +117,6 @@ impl KmerFeaturizer {
         }
         out
     }
-}
-
-/// A base's 2-bit code; `None` for anything but ACGT (either case).
-fn base_code(b: u8) -> Option<usize> {
-    let c = crate::seq::base_code(b);
-    (c != crate::seq::INVALID_BASE).then_some(c as usize)
 }
 
 fn revcomp_code(mut code: usize, k: usize) -> usize {

@@ -39,6 +39,17 @@ pub fn base_code(b: u8) -> u8 {
     CODES[b as usize]
 }
 
+/// [`base_code`] as an index: `None` for anything but ACGT (either case).
+///
+/// ```
+/// assert_eq!((cisformer::seq::base_index(b'g'), cisformer::seq::base_index(b'N')), (Some(2), None));
+/// ```
+#[inline]
+pub fn base_index(b: u8) -> Option<usize> {
+    let c = base_code(b);
+    (c != INVALID_BASE).then_some(c as usize)
+}
+
 /// As [`base_code`], with U/u read as T.
 ///
 /// ```

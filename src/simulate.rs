@@ -271,12 +271,6 @@ pub struct MarkovChain {
     next: Vec<[f64; 4]>,
 }
 
-/// A base's 2-bit code; `None` for anything but ACGT (either case).
-fn base_code(b: u8) -> Option<usize> {
-    let c = crate::seq::base_code(b);
-    (c != crate::seq::INVALID_BASE).then_some(c as usize)
-}
-
 impl MarkovChain {
     /// Learns transition counts (+1 pseudocount) from sequences; non-ACGT bases reset the context.
     pub fn learn<'a>(seqs: impl IntoIterator<Item = &'a [u8]>, order: usize) -> Result<Self> {
@@ -293,7 +287,7 @@ impl MarkovChain {
         for seq in seqs {
             let (mut ctx, mut valid) = (0usize, 0usize);
             for &b in seq {
-                let Some(c) = base_code(b) else {
+                let Some(c) = crate::seq::base_index(b) else {
                     valid = 0;
                     ctx = 0;
                     continue;
@@ -961,7 +955,7 @@ mod tests {
                 .iter()
                 .map(|b| {
                     let mut row = [0.01; 4];
-                    row[base_code(*b).unwrap()] = 0.97;
+                    row[crate::seq::base_index(*b).unwrap()] = 0.97;
                     row
                 })
                 .collect(),
@@ -1097,7 +1091,7 @@ mod tests {
                 let matches = bases
                     .iter()
                     .zip(&m[site.motif].probs)
-                    .filter(|(b, row)| row[base_code(**b).unwrap()] > 0.5)
+                    .filter(|(b, row)| row[crate::seq::base_index(**b).unwrap()] > 0.5)
                     .count();
                 assert!(matches >= 4, "site does not resemble its motif");
             }
