@@ -213,4 +213,11 @@ fn metrics_and_predictions_tables() {
         String::from_utf8(out).unwrap(),
         "id\ty\tset\na\t1.500000\ttraining\nb\t2.000000\ttraining\nc\t0.250000\ttest\nd\t0.750000\ttest\n"
     );
+    // `predict`'s table: the same rows without the set column.
+    let mut out = Vec::new();
+    write_predictions_tsv(&mut out, &ds.ids, &ds.output_names, None, &pred).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "id\ty\na\t1.500000\nb\t2.000000\nc\t0.250000\nd\t0.750000\n"
+    );
 }

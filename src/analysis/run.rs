@@ -33,6 +33,13 @@ use crate::{Error, Result, io::digest::Digest, io::fasta::Record};
 /// not change a byte of the table.
 pub const CAUSAL_BATCH: usize = 32;
 
+/// Adds one record (name and bases) to the digest of what a pass read, the same for
+/// `heads` and `interactions` so that `merge` compares like with like.
+fn digest_record(d: &mut Digest, r: &Record) {
+    d.field(r.name.as_bytes());
+    d.field(&r.seq);
+}
+
 /// What the head atlas pass returns.
 pub struct HeadRun {
     pub acc: HeadAccumulator,
@@ -64,8 +71,7 @@ pub fn heads(
         pass,
         &[Score::Attention],
         |i, r| {
-            digest.field(r.name.as_bytes());
-            digest.field(&r.seq);
+            digest_record(&mut digest, r);
             if i < keep_first {
                 first.push(r.clone());
             }
@@ -148,8 +154,7 @@ pub fn interactions(
             pass,
             scores,
             |_, r| {
-                digest.field(r.name.as_bytes());
-                digest.field(&r.seq);
+                digest_record(&mut digest, r);
             },
             progress,
             |score, chunk, items| {

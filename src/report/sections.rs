@@ -806,12 +806,11 @@ fn prediction_section(
     };
     let obs_idx = id_index(o)?;
     id_index(p)?;
+    let output_col = |c: &&String| *c != PREDICTIONS.col("id") && *c != PREDICTIONS.col("set");
     let outputs: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| {
-            *c != PREDICTIONS.col("id") && *c != PREDICTIONS.col("set") && o.col(c).is_some()
-        })
+        .filter(|c| output_col(c) && o.col(c).is_some())
         .collect();
     if outputs.is_empty() {
         return Err(Error::Invalid(format!(
@@ -841,9 +840,7 @@ fn prediction_section(
     let unused: Vec<&String> = p
         .header()
         .iter()
-        .filter(|c| {
-            *c != PREDICTIONS.col("id") && *c != PREDICTIONS.col("set") && o.col(c).is_none()
-        })
+        .filter(|c| output_col(c) && o.col(c).is_none())
         .collect();
     if !unused.is_empty() {
         s.notes.push(format!(

@@ -434,11 +434,15 @@ pub fn write_predictions_tsv(
     pred: &[Vec<f32>],
 ) -> std::io::Result<()> {
     let schema = &crate::io::tables::PREDICTIONS;
-    let mut header = schema.header_with_outputs(outputs);
+    let header = schema.header_with_outputs(outputs);
     let sets = split.map(|s| s.assignment(ids.len()));
-    if sets.is_none() {
-        header.truncate(header.len() - "\tset".len());
-    }
+    let header = match sets {
+        Some(_) => header.as_str(),
+        None => header
+            .strip_suffix(schema.col("set"))
+            .and_then(|h| h.strip_suffix('\t'))
+            .expect("`set` is the schema's last column"),
+    };
     writeln!(w, "{header}")?;
     for (i, (id, p)) in ids.iter().zip(pred).enumerate() {
         write!(w, "{id}")?;

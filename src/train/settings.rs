@@ -65,12 +65,9 @@ impl Settings {
             .as_ref()
             .and_then(|t| t.get("shift_augment"))
             .is_some();
-        let bad = |name: &str, msg: String| {
-            Error::Invalid(format!("{}: {name}: {msg}", origin.display()))
-        };
-        self.model = overlay(self.model, file.model, "[model]").map_err(|(n, m)| bad(n, m))?;
-        self.trainer = overlay(self.trainer, file.train, "[train]").map_err(|(n, m)| bad(n, m))?;
-        self.optim = overlay(self.optim, file.optim, "[optim]").map_err(|(n, m)| bad(n, m))?;
+        self.model = overlay(self.model, file.model, origin, "[model]")?;
+        self.trainer = overlay(self.trainer, file.train, origin, "[train]")?;
+        self.optim = overlay(self.optim, file.optim, origin, "[optim]")?;
         Ok(self)
     }
 
@@ -105,25 +102,30 @@ impl Settings {
     }
 }
 
-/// `base` with the keys of a configuration `table` replaced; the error names the table.
+/// `base` with the keys of a configuration `table` replaced; errors name the file
+/// (`origin`) and the table.
 fn overlay<T: serde::Serialize + serde::de::DeserializeOwned>(
     base: T,
     table: Option<toml::Value>,
-    name: &'static str,
-) -> std::result::Result<T, (&'static str, String)> {
+    origin: &Path,
+    name: &str,
+) -> Result<T> {
+    let bad = |msg: &dyn std::fmt::Display| {
+        Error::Invalid(format!("{}: {name}: {msg}", origin.display()))
+    };
     let Some(table) = table else {
         return Ok(base);
     };
     let toml::Value::Table(keys) = table else {
-        return Err((name, "must be a table".into()));
+        return Err(bad(&"must be a table"));
     };
-    let mut merged = toml::Value::try_from(&base).map_err(|e| (name, e.to_string()))?;
+    let mut merged = toml::Value::try_from(&base).map_err(|e| bad(&e))?;
     if let toml::Value::Table(t) = &mut merged {
         t.extend(keys);
     }
     merged
         .try_into()
-        .map_err(|e: toml::de::Error| (name, e.message().to_string()))
+        .map_err(|e: toml::de::Error| bad(&e.message()))
 }
 
 #[cfg(test)]
