@@ -119,5 +119,5 @@ for i in range(steps + 2):
 tr.sort()
 inf.sort()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"torch {torch.__version__} {config} [d {d} h {h} n {n} ffn {ffn} b {B}]: train {B / tr[len(tr) // 2]:.1f} seq/s, "
+print(f"torch {torch.__version__} {config} [d {d} h {h} n {n} ffn {ffn} conv {conv} pool {pool} rel {R} b {B}]: train {B / tr[len(tr) // 2]:.1f} seq/s, "
       f"infer {B / inf[len(inf) // 2]:.1f} seq/s, peak RSS {peak:.0f} MiB")

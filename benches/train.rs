@@ -52,6 +52,8 @@ fn main() {
                 n_layers: 4,
                 ffn_dim: 4 * d,
                 dropout: 0.0,
+                // No convolution stem: the encoder reads k-mer embeddings plus positions.
+                conv_kernel: 0,
                 ..ModelConfig::default()
             };
             let ids: Vec<Vec<u32>> = (0..32)
@@ -115,12 +117,15 @@ fn main() {
         }
     }
     println!(
-        "cisformer {config} [d {} h {} n {} ffn {} b {b}]: train {:.1} seq/s, infer {:.1} seq/s, \
+        "cisformer {config} [d {} h {} n {} ffn {} conv {} pool {} rel {} b {b}]: train {:.1} seq/s, infer {:.1} seq/s, \
          peak RSS {:.0} MiB (infer returning all attention maps: {:.1} seq/s)",
         cfg.d_model,
         cfg.n_heads,
         cfg.n_layers,
         cfg.ffn_dim,
+        cfg.conv_kernel,
+        cfg.pool_width(),
+        cfg.relative_bias,
         b as f64 / median(tr),
         b as f64 / median(inf),
         peak_rss_mib(),

@@ -431,9 +431,11 @@ impl CustomOp3 for LinearOp {
         let b = contiguous(s3, l3, "linear")?;
         let (d_out, d_in) = l2.shape().dims2()?;
         let n = x.len() / d_in;
-        let mut y = vec![0f32; n * d_out];
-        y.par_chunks_mut(d_out * 256)
-            .for_each(|c| c.chunks_mut(d_out).for_each(|r| r.copy_from_slice(b)));
+        // Every element written once (the bias), never zero-filled first.
+        let mut y = Vec::with_capacity(n * d_out);
+        for _ in 0..n {
+            y.extend_from_slice(b);
+        }
         gemm_with(
             n,
             d_out,
@@ -1060,6 +1062,390 @@ pub fn attention_apply(p: &Tensor, v: &Tensor, g: &AttnGeom) -> CResult<Tensor> 
         .apply_op2(&v.contiguous()?, AttnApply { g: g.clone() })
 }
 
+/// Spare `[B,H,L,L]`-sized buffers: the probabilities a training step keeps for its backward
+/// come back here when the step's graph is dropped, and the next step overwrites them instead
+/// of zero-filling fresh memory (with freed memory kept in the process, every fresh buffer
+/// is a recycled one that `calloc` must clear).
+static SPARE: std::sync::Mutex<Vec<Vec<f32>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `n` floats whose contents are arbitrary (callers overwrite what they read).
+fn take_spare(n: usize) -> Vec<f32> {
+    let mut spare = SPARE.lock().expect("spare buffers lock");
+    match spare.iter().position(|v| v.capacity() >= n) {
+        Some(i) => {
+            let mut v = spare.swap_remove(i);
+            v.truncate(n);
+            v.resize(n, 0.0);
+            v
+        }
+        None => vec![0f32; n],
+    }
+}
+
+/// Returns a buffer for [`take_spare`]; a few are kept, one per layer of a deep model.
+fn give_spare(v: Vec<f32>) {
+    let mut spare = SPARE.lock().expect("spare buffers lock");
+    if spare.len() < 16 && v.capacity() > 0 {
+        spare.push(v);
+    }
+}
+
+/// Whole self-attention on one fused Q/K/V projection: `qkv` `[B·L, (H + 2·KV)·dh]`
+/// token-major (queries, then keys, then values, as one linear layer writes them) and an
+/// optional bias `[H,L,L]` → head outputs token-major `[B·L, H·dh]`, ready for W_O.
+///
+/// Training and plain inference need neither P as a tensor nor head-major copies: the
+/// separate ops cost a split copy per projection and a merge copy, and made candle zero-fill
+/// and accumulate `[B,H,L,L]` gradients. Here P stays inside the op for the backward (only
+/// when a gradient can be asked for) and the backward writes dQ, dK and dV straight into one
+/// `[B·L, (H + 2·KV)·dh]` gradient.
+struct FusedAttn {
+    g: AttnGeom,
+    scale: f32,
+    /// Keep P for the backward (the inputs track gradients).
+    keep: bool,
+    probs: std::sync::Mutex<Vec<f32>>,
+}
+
+impl FusedAttn {
+    fn width(&self) -> usize {
+        (self.g.h + 2 * self.g.kv) * self.g.dh
+    }
+
+    /// Column offsets of query head `hi`, and of its key and value heads, within a row.
+    fn cols(&self, hi: usize) -> (usize, usize, usize) {
+        let AttnGeom { h, kv, dh, .. } = self.g;
+        let kh = hi / self.g.group();
+        (hi * dh, (h + kh) * dh, (h + kv + kh) * dh)
+    }
+
+    fn fwd(&self, qkv: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let AttnGeom { b, h, l, dh, .. } = self.g;
+        let (w, od) = (self.width(), h * dh);
+        let mut o = vec![0f32; b * l * od];
+        // One task per sequence: it owns that sequence's output rows and P blocks (all heads
+        // when P is kept, else one reused block).
+        let step = if self.keep { l * l } else { 0 };
+        let head = |bi: usize, o: &mut [f32], p: &mut [f32]| {
+            let valid = self.g.lens[bi];
+            let x = &qkv[bi * l * w..(bi + 1) * l * w];
+            for hi in 0..h {
+                let (qc, kc, vc) = self.cols(hi);
+                let p = &mut p[hi * step..hi * step + l * l];
+                // S[:, :valid] = scale · Q Kᵀ
+                gemm_raw(
+                    l,
+                    valid,
+                    dh,
+                    p,
+                    l,
+                    false,
+                    &x[qc..],
+                    (w, 1),
+                    &x[kc..],
+                    (1, w),
+                    self.scale,
+                    gemm::Parallelism::None,
+                );
+                if let Some(bias) = bias {
+                    let bias = &bias[hi * l * l..(hi + 1) * l * l];
+                    for (row, br) in p.chunks_mut(l).zip(bias.chunks(l)) {
+                        for (s, &v) in row[..valid].iter_mut().zip(&br[..valid]) {
+                            *s += v;
+                        }
+                    }
+                }
+                softmax_rows(p, l, valid);
+                // O_h = P[:, :valid] · V[:valid], into this head's columns
+                gemm_raw(
+                    l,
+                    dh,
+                    valid,
+                    &mut o[hi * dh..],
+                    od,
+                    false,
+                    p,
+                    (l, 1),
+                    &x[vc..],
+                    (w, 1),
+                    1.0,
+                    gemm::Parallelism::None,
+                );
+            }
+        };
+        if self.keep {
+            // Every element is written: scores of real keys, zeros past them.
+            let mut p = take_spare(b * h * l * l);
+            o.par_chunks_mut(l * od)
+                .zip(p.par_chunks_mut(h * l * l))
+                .enumerate()
+                .for_each(|(bi, (o, p))| head(bi, o, p));
+            *self.probs.lock().expect("attention probabilities lock") = p;
+        } else {
+            o.par_chunks_mut(l * od)
+                .enumerate()
+                .for_each_init(|| vec![0f32; l * l], |p, (bi, o)| head(bi, o, p));
+        }
+        o
+    }
+}
+
+impl Drop for FusedAttn {
+    fn drop(&mut self) {
+        if let Ok(p) = self.probs.get_mut() {
+            give_spare(std::mem::take(p));
+        }
+    }
+}
+
+impl CustomOp1 for FusedAttn {
+    fn name(&self) -> &'static str {
+        "cisformer-fused-attention"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
+        let qkv = contiguous(s, l, "attention")?;
+        let o = self.fwd(qkv, None);
+        Ok((CpuStorage::F32(o), self.out_shape()))
+    }
+    fn bwd(&self, qkv: &Tensor, _res: &Tensor, grad: &Tensor) -> CResult<Option<Tensor>> {
+        let (dqkv, _) = self.bwd_tensors(qkv, grad, false)?;
+        Ok(Some(dqkv))
+    }
+}
+
+/// [`FusedAttn`] with the bias as a second input.
+struct FusedAttnBiased(FusedAttn);
+
+impl CustomOp2 for FusedAttnBiased {
+    fn name(&self) -> &'static str {
+        "cisformer-fused-attention-biased"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let qkv = contiguous(s1, l1, "attention")?;
+        let bias = contiguous(s2, l2, "attention bias")?;
+        let o = self.0.fwd(qkv, Some(bias));
+        Ok((CpuStorage::F32(o), self.0.out_shape()))
+    }
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let (dqkv, dbias) = self.0.bwd_tensors(qkv, grad, bias.track_op())?;
+        Ok((Some(dqkv), dbias))
+    }
+}
+
+impl FusedAttn {
+    fn out_shape(&self) -> Shape {
+        Shape::from((self.g.b * self.g.l, self.g.h * self.g.dh))
+    }
+
+    /// dQKV `[B·L, width]` and, with `bias`, Σ_batch dS `[H,L,L]`.
+    fn bwd_tensors(
+        &self,
+        qkv: &Tensor,
+        grad: &Tensor,
+        bias: bool,
+    ) -> CResult<(Tensor, Option<Tensor>)> {
+        if !self.keep {
+            candle_core::bail!("attention: backward through an op that kept no probabilities");
+        }
+        let AttnGeom { b, h, l, .. } = self.g;
+        let n = b * l * self.width();
+        let packed = qkv.apply_op2_no_bwd(
+            &grad.contiguous()?,
+            &FusedAttnBwd {
+                fwd: self,
+                keep_ds: bias,
+            },
+        )?;
+        let dqkv = packed.narrow(0, 0, n)?.reshape((b * l, self.width()))?;
+        let dbias = match bias {
+            true => Some(packed.narrow(0, n, h * l * l)?.reshape((h, l, l))?),
+            false => None,
+        };
+        Ok((dqkv, dbias))
+    }
+}
+
+/// Backward of [`FusedAttn`] on (qkv, dO): per sequence and head `dP = dO Vᵀ`,
+/// `dV += Pᵀ dO`, `dS = P ⊙ (dP − rowsum(dP ⊙ P))`, `dQ = scale·dS K`, `dK += scale·dSᵀ Q`
+/// (over real keys only), packed as dQKV then, with `keep_ds`, Σ_batch dS.
+struct FusedAttnBwd<'a> {
+    fwd: &'a FusedAttn,
+    keep_ds: bool,
+}
+
+impl CustomOp2 for FusedAttnBwd<'_> {
+    fn name(&self) -> &'static str {
+        "cisformer-fused-attention-bwd"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let qkv = contiguous(s1, l1, "attention-bwd")?;
+        let dout = contiguous(s2, l2, "attention-bwd")?;
+        let f = self.fwd;
+        let AttnGeom { b, h, l, dh, .. } = f.g;
+        let (w, od) = (f.width(), h * dh);
+        let probs = f.probs.lock().expect("attention probabilities lock");
+        let n_bias = if self.keep_ds { h * l * l } else { 0 };
+        let mut out = vec![0f32; b * l * w + n_bias];
+        // Only the columns of real keys are written, and only those are summed below.
+        let mut ds_all = match self.keep_ds {
+            true => take_spare(b * h * l * l),
+            false => Vec::new(),
+        };
+        let (dqkv, dbias) = out.split_at_mut(b * l * w);
+        let ds_step = if self.keep_ds { l * l } else { 0 };
+        let seq = |bi: usize, dx: &mut [f32], ds_blk: &mut [f32], scratch: &mut Vec<f32>| {
+            let valid = f.g.lens[bi];
+            let x = &qkv[bi * l * w..(bi + 1) * l * w];
+            let go_all = &dout[bi * l * od..(bi + 1) * l * od];
+            let p_all = &probs[bi * h * l * l..(bi + 1) * h * l * l];
+            scratch.resize(2 * l * l, 0.0);
+            let (dp, ds_tmp) = scratch.split_at_mut(l * l);
+            for hi in 0..h {
+                let (qc, kc, vc) = f.cols(hi);
+                // The first head of a K/V group writes dK and dV, the others add to them.
+                let first = hi % f.g.group() == 0;
+                let p = &p_all[hi * l * l..(hi + 1) * l * l];
+                let go = &go_all[hi * dh..];
+                // dP[:, :valid] = dO · V[:valid]ᵀ
+                gemm_raw(
+                    l,
+                    valid,
+                    dh,
+                    dp,
+                    l,
+                    false,
+                    go,
+                    (od, 1),
+                    &x[vc..],
+                    (1, w),
+                    1.0,
+                    gemm::Parallelism::None,
+                );
+                // dV[:valid] (+)= P[:, :valid]ᵀ · dO
+                gemm_raw(
+                    valid,
+                    dh,
+                    l,
+                    &mut dx[vc..],
+                    w,
+                    !first,
+                    p,
+                    (1, l),
+                    go,
+                    (od, 1),
+                    1.0,
+                    gemm::Parallelism::None,
+                );
+                let ds: &mut [f32] = match ds_step {
+                    0 => &mut ds_tmp[..],
+                    s => &mut ds_blk[hi * s..(hi + 1) * s],
+                };
+                softmax_bwd_rows(p, dp, ds, l, valid);
+                let ds: &[f32] = ds;
+                // dQ_h = scale · dS[:, :valid] · K[:valid]
+                gemm_raw(
+                    l,
+                    dh,
+                    valid,
+                    &mut dx[qc..],
+                    w,
+                    false,
+                    ds,
+                    (l, 1),
+                    &x[kc..],
+                    (w, 1),
+                    f.scale,
+                    gemm::Parallelism::None,
+                );
+                // dK[:valid] (+)= scale · dS[:, :valid]ᵀ · Q_h
+                gemm_raw(
+                    valid,
+                    dh,
+                    l,
+                    &mut dx[kc..],
+                    w,
+                    !first,
+                    ds,
+                    (1, l),
+                    &x[qc..],
+                    (w, 1),
+                    f.scale,
+                    gemm::Parallelism::None,
+                );
+            }
+        };
+        if self.keep_ds {
+            dqkv.par_chunks_mut(l * w)
+                .zip(ds_all.par_chunks_mut(h * l * l))
+                .enumerate()
+                .for_each_init(Vec::new, |s, (bi, (dx, ds))| seq(bi, dx, ds, s));
+        } else {
+            dqkv.par_chunks_mut(l * w)
+                .enumerate()
+                .for_each_init(Vec::new, |s, (bi, dx)| seq(bi, dx, &mut [], s));
+        }
+        // Σ_batch dS over real keys, one task per (head, query row), summed over the batch
+        // in order (deterministic whatever the thread count).
+        dbias.par_chunks_mut(l).enumerate().for_each(|(row, acc)| {
+            let (hi, r) = (row / l, row % l);
+            for bi in 0..b {
+                let (at, valid) = (((bi * h + hi) * l + r) * l, f.g.lens[bi]);
+                for (a, &d) in acc[..valid].iter_mut().zip(&ds_all[at..at + valid]) {
+                    *a += d;
+                }
+            }
+        });
+        give_spare(ds_all);
+        let n = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(n)))
+    }
+}
+
+/// Self-attention through [`FusedAttn`]: `qkv` `[B·L, (H + 2·KV)·dh]` (one projection
+/// whose columns hold every query head, then every key head, then every value head) and an
+/// optional bias `[H,L,L]` shared by the batch → head outputs `[B·L, H·dh]`, token-major.
+/// P is kept for a backward only when `qkv` or the bias tracks gradients.
+pub fn attention_fused(qkv: &Tensor, bias: Option<&Tensor>, g: &AttnGeom) -> CResult<Tensor> {
+    let keep = qkv.track_op() || bias.is_some_and(|b| b.track_op());
+    let op = FusedAttn {
+        g: g.clone(),
+        scale: 1.0 / (g.dh as f32).sqrt(),
+        keep,
+        probs: Default::default(),
+    };
+    let width = op.width();
+    if qkv.dims() != [g.b * g.l, width] {
+        candle_core::bail!(
+            "attention: qkv is {:?}, expected [{}, {width}]",
+            qkv.dims(),
+            g.b * g.l
+        );
+    }
+    let qkv = qkv.contiguous()?;
+    match bias {
+        Some(bias) => qkv.apply_op2(&bias.contiguous()?, FusedAttnBiased(op)),
+        None => qkv.apply_op1(op),
+    }
+}
+
 /// Sliding windows of `kernel` rows of each sequence, zero beyond its ends: `[B·L, d]` →
 /// `[B·L, kernel·d]`, row `(b, t)` holding rows `t − kernel/2 ..` side by side. The conv
 /// stem is then one GEMM; this op's backward is the matching fold (a sum of shifted rows),
@@ -1657,6 +2043,70 @@ mod tests {
             .to_vec1::<f32>()
             .unwrap();
         assert!(rows.iter().all(|s| (s - 1.0).abs() < 1e-5));
+    }
+
+    #[test]
+    fn fused_attention_matches_the_separate_ops() {
+        let dev = Device::Cpu;
+        let (b, h, kv, l, dh) = (3, 4, 2, 6, 3);
+        let geom = AttnGeom {
+            b,
+            h,
+            kv,
+            l,
+            dh,
+            lens: vec![6, 2, 4],
+        };
+        let w = (h + 2 * kv) * dh;
+        let qkv = Tensor::randn(0f32, 1., (b * l, w), &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1., (h, l, l), &dev).unwrap();
+        // The reference: split the columns into head-major Q, K, V, then the two ops and the
+        // merge the layers used before.
+        let split = |x: &Tensor, at: usize, heads: usize| -> CResult<Tensor> {
+            x.narrow(1, at * dh, heads * dh)?
+                .reshape((b, l, heads, dh))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let separate = |qkv: &Tensor, bias: Option<&Tensor>| -> CResult<Tensor> {
+            let (q, k, v) = (
+                split(qkv, 0, h)?,
+                split(qkv, h, kv)?,
+                split(qkv, h + kv, kv)?,
+            );
+            let p = attention_probs(&q, &k, bias, &geom)?;
+            attention_apply(&p, &v, &geom)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((b * l, h * dh))
+        };
+        // Twice: the second time P and dS land in the recycled (dirty) buffers of the first.
+        for _ in 0..2 {
+            reference_grads(
+                |x, bias| attention_fused(x, Some(bias), &geom),
+                |x, bias| separate(x, Some(bias)),
+                &qkv,
+                &bias,
+            );
+        }
+        reference_grads(
+            |x, _| attention_fused(x, None, &geom),
+            |x, _| separate(x, None),
+            &qkv,
+            &bias,
+        );
+        // Without gradients the op keeps no probabilities and gives the same values.
+        let plain = attention_fused(&qkv, Some(&bias), &geom).unwrap();
+        let reference = separate(&qkv, Some(&bias)).unwrap();
+        let diff = (plain - reference)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{diff}");
     }
 
     #[test]

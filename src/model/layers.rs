@@ -165,21 +165,48 @@ impl Attention {
         let q = self.split(&self.q.forward(h)?, self.n_heads, g)?;
         let k = self.split(&self.k.forward(h)?, self.n_kv, g)?;
         let v = self.split(&self.v.forward(h)?, self.n_kv, g)?;
-        let bias = match (&self.rel, offsets) {
-            (Some(rel), Some(idx)) => Some(rel.index_select(idx, 1)?.reshape((
-                self.n_heads,
-                g.l,
-                g.l,
-            ))?),
-            (Some(_), None) => candle_core::bail!("relative bias without the batch's offsets"),
-            (None, _) => None,
-        };
+        let bias = self.bias(g, offsets)?;
         let p = kernels::attention_probs(&q, &k, bias.as_ref(), g)?;
         let o = match probe {
             Some(z) => kernels::attention_apply(&(&p + z)?, &v, g)?,
             None => kernels::attention_apply(&p, &v, g)?,
         };
         Ok((p, o))
+    }
+
+    /// The layer's attention output `[N, d]` in one fused pass (see
+    /// [`kernels::attention_fused`]): one Q/K/V projection, no probabilities as a tensor,
+    /// no head split or merge. Same values as [`heads_probed`](Self::heads_probed) then
+    /// [`merge`](Self::merge); used where nothing looks at P or the head outputs.
+    pub fn fused(&self, h: &Tensor, g: &AttnGeom, offsets: Option<&Tensor>) -> CResult<Tensor> {
+        let g = &*self.geom(g);
+        let w = Tensor::cat(&[&self.q.w, &self.k.w, &self.v.w], 0)?;
+        let zeros = |n: usize| Tensor::zeros(n, self.q.w.dtype(), self.q.w.device());
+        let bias_of = |l: &Linear| match &l.b {
+            Some(b) => Ok(b.clone()),
+            None => zeros(l.w.dim(0)?),
+        };
+        let b = Tensor::cat(
+            &[bias_of(&self.q)?, bias_of(&self.k)?, bias_of(&self.v)?],
+            0,
+        )?;
+        let qkv = kernels::linear(h, &w, &b)?;
+        let bias = self.bias(g, offsets)?;
+        self.o
+            .forward(&kernels::attention_fused(&qkv, bias.as_ref(), g)?)
+    }
+
+    /// The relative-position bias of every query/key pair `[H, L, L]`, when the layer has one.
+    fn bias(&self, g: &AttnGeom, offsets: Option<&Tensor>) -> CResult<Option<Tensor>> {
+        match (&self.rel, offsets) {
+            (Some(rel), Some(idx)) => Ok(Some(rel.index_select(idx, 1)?.reshape((
+                self.n_heads,
+                g.l,
+                g.l,
+            ))?)),
+            (Some(_), None) => candle_core::bail!("relative bias without the batch's offsets"),
+            (None, _) => Ok(None),
+        }
     }
 
     /// `[B,H,L,dh]` head outputs → `[N, d]` after W_O.

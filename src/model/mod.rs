@@ -63,6 +63,10 @@ fn with_values<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     Ok(f(&v))
 }
 
+/// A hook on each layer's probabilities `[B,H,L,L]` and head outputs `[B,H,L,dh]` that
+/// returns the head outputs to use (see `Model::run`).
+type OnLayer<'a> = dyn FnMut(usize, &Tensor, Tensor) -> Result<Tensor> + 'a;
+
 /// Turns a candle error into the library's error type.
 pub(crate) fn cerr(e: candle_core::Error) -> Error {
     Error::tensor("model", e)
@@ -641,14 +645,15 @@ impl Model {
     }
 
     /// The network on a prepared batch. `on_layer` sees each layer's probabilities and head
-    /// outputs and may replace the latter; returns the `[B, n_outputs]` outputs.
+    /// outputs and may replace the latter; returns the `[B, n_outputs]` outputs. Without it
+    /// (and without probes or gated heads) each layer's attention is one fused op.
     fn run(
         &self,
         w: &Weights,
         batch: &Batch,
         train: bool,
         probes: &[Var],
-        on_layer: &mut dyn FnMut(usize, &Tensor, Tensor) -> Result<Tensor>,
+        mut on_layer: Option<&mut OnLayer>,
     ) -> Result<Tensor> {
         let g = &batch.geom;
         let d = self.cfg.d_model;
@@ -689,17 +694,28 @@ impl Model {
         for (i, layer) in w.layers.iter().enumerate() {
             let h = layer.ln1.forward(&x).map_err(cerr)?;
             let probe = probes.get(i).map(|z| z.as_tensor());
-            let (p, mut o) = layer
-                .attn
-                .heads_probed(&h, g, batch.offsets.as_ref(), probe)
-                .map_err(cerr)?;
-            if let Some(gate) = self.gate_tensor(i).map_err(cerr)? {
-                o = o.broadcast_mul(&gate).map_err(cerr)?;
-            }
-            let o = on_layer(i, &p, o)?;
-            drop(p);
+            let gate = self.gate_tensor(i).map_err(cerr)?;
+            let a = match (&mut on_layer, probe, gate) {
+                (None, None, None) => layer
+                    .attn
+                    .fused(&h, g, batch.offsets.as_ref())
+                    .map_err(cerr)?,
+                (on_layer, probe, gate) => {
+                    let (p, mut o) = layer
+                        .attn
+                        .heads_probed(&h, g, batch.offsets.as_ref(), probe)
+                        .map_err(cerr)?;
+                    if let Some(gate) = gate {
+                        o = o.broadcast_mul(&gate).map_err(cerr)?;
+                    }
+                    if let Some(f) = on_layer {
+                        o = f(i, &p, o)?;
+                    }
+                    layer.attn.merge(&o, g).map_err(cerr)?
+                }
+            };
             let step = || -> candle_core::Result<Tensor> {
-                let a = self.dropout(layer.attn.merge(&o, g)?, train)?;
+                let a = self.dropout(a, train)?;
                 let x = (&x + a)?;
                 let f = self.dropout(layer.ffn.forward(&layer.ln2.forward(&x)?)?, train)?;
                 x + f
@@ -786,6 +802,8 @@ impl Model {
                 values: vec![Vec::new(); g.b],
             })
             .collect();
+        // Nothing to see or change per layer: the fused attention.
+        let plain = attention.is_none() && heads.is_empty() && opts.patches.is_empty();
         let l = g.l;
         let mut on_layer = |layer: usize, p: &Tensor, o: Tensor| -> Result<Tensor> {
             if let Some(maps) = attention.as_mut() {
@@ -821,7 +839,10 @@ impl Model {
             }
             Tensor::from_vec(ov, o.shape(), o.device()).map_err(cerr)
         };
-        let out = self.run(&self.eval_w, &batch, false, &[], &mut on_layer)?;
+        let out = match plain {
+            true => self.run(&self.eval_w, &batch, false, &[], None)?,
+            false => self.run(&self.eval_w, &batch, false, &[], Some(&mut on_layer))?,
+        };
         let output = out.to_vec2::<f32>().map_err(cerr)?;
         Ok(ModelOutput {
             output,
@@ -868,10 +889,16 @@ impl Model {
             .collect::<candle_core::Result<Vec<_>>>()
             .map_err(cerr)?;
         let mut probs: Vec<Tensor> = Vec::with_capacity(nl);
-        let out = self.run(&self.eval_w, &batch, false, &probes, &mut |_, p, o| {
-            probs.push(p.detach());
-            Ok(o)
-        })?;
+        let out = self.run(
+            &self.eval_w,
+            &batch,
+            false,
+            &probes,
+            Some(&mut |_, p, o| {
+                probs.push(p.detach());
+                Ok(o)
+            }),
+        )?;
         let grads = out
             .narrow(1, output, 1)
             .and_then(|t| t.sum_all())
@@ -909,12 +936,15 @@ impl Model {
         );
         let dropout = true;
         let mut probs = Vec::new();
-        let out = self.run(&self.train_w, batch, dropout, &[], &mut |_, p, o| {
-            if keep_probs {
-                probs.push(p.clone());
-            }
+        let mut keep = |_: usize, p: &Tensor, o: Tensor| -> Result<Tensor> {
+            probs.push(p.clone());
             Ok(o)
-        })?;
+        };
+        let on_layer: Option<&mut OnLayer> = match keep_probs {
+            true => Some(&mut keep),
+            false => None,
+        };
+        let out = self.run(&self.train_w, batch, dropout, &[], on_layer)?;
         Ok((out, probs))
     }
 
