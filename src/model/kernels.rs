@@ -181,6 +181,18 @@ fn ln_row(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], eps: f32) {
     }
 }
 
+/// Layer norm of every `w.len()`-wide row of `x` into `y`, in parallel over rows.
+fn layer_norm_rows(x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], eps: f32) {
+    let d = w.len();
+    y.par_chunks_mut(d * 64)
+        .zip(x.par_chunks(d * 64))
+        .for_each(|(y, x)| {
+            for (y, x) in y.chunks_mut(d).zip(x.chunks(d)) {
+                ln_row(x, w, b, y, eps);
+            }
+        });
+}
+
 impl CustomOp3 for LayerNorm {
     fn name(&self) -> &'static str {
         "cisformer-layer-norm"
@@ -197,15 +209,8 @@ impl CustomOp3 for LayerNorm {
         let x = contiguous(s1, l1, "layer-norm")?;
         let w = contiguous(s2, l2, "layer-norm")?;
         let b = contiguous(s3, l3, "layer-norm")?;
-        let d = w.len();
         let mut y = vec![0f32; x.len()];
-        y.par_chunks_mut(d * 64)
-            .zip(x.par_chunks(d * 64))
-            .for_each(|(y, x)| {
-                for (y, x) in y.chunks_mut(d).zip(x.chunks(d)) {
-                    ln_row(x, w, b, y, self.eps);
-                }
-            });
+        layer_norm_rows(x, w, b, &mut y, self.eps);
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
     fn bwd(
@@ -246,47 +251,53 @@ impl CustomOp3 for LayerNormBwd {
         let x = contiguous(s1, l1, "layer-norm-bwd")?;
         let w = contiguous(s2, l2, "layer-norm-bwd")?;
         let g = contiguous(s3, l3, "layer-norm-bwd")?;
-        let d = w.len();
-        let n = x.len();
+        let (d, n) = (w.len(), x.len());
         let mut out = vec![0f32; n + 2 * d];
         let (dx, dwb) = out.split_at_mut(n);
-        let rows = 64;
-        // Each chunk of rows returns its partial dW and dB; summed in chunk order (deterministic).
-        let partials: Vec<Vec<f32>> = dx
-            .par_chunks_mut(d * rows)
-            .zip(x.par_chunks(d * rows).zip(g.par_chunks(d * rows)))
-            .map(|(dx, (x, g))| {
-                let mut acc = vec![0f32; 2 * d];
-                let mut xhat = vec![0f32; d];
-                for ((dx, x), g) in dx.chunks_mut(d).zip(x.chunks(d)).zip(g.chunks(d)) {
-                    let df = d as f32;
-                    let mean = x.iter().sum::<f32>() / df;
-                    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / df;
-                    let rstd = 1.0 / (var + self.eps).sqrt();
-                    let (mut mg, mut mgx) = (0f32, 0f32);
-                    for i in 0..d {
-                        xhat[i] = (x[i] - mean) * rstd;
-                        let gw = g[i] * w[i];
-                        mg += gw;
-                        mgx += gw * xhat[i];
-                        acc[i] += g[i] * xhat[i];
-                        acc[d + i] += g[i];
-                    }
-                    mg /= df;
-                    mgx /= df;
-                    for i in 0..d {
-                        dx[i] = rstd * (g[i] * w[i] - mg - xhat[i] * mgx);
-                    }
-                }
-                acc
-            })
-            .collect();
-        for p in partials {
-            for (a, v) in dwb.iter_mut().zip(p) {
-                *a += v;
-            }
-        }
+        layer_norm_bwd_rows(x, w, g, dx, dwb, self.eps);
         Ok((CpuStorage::F32(out), Shape::from(n + 2 * d)))
+    }
+}
+
+/// Backward of [`layer_norm_rows`] for the upstream gradient `g`: writes dX and adds dW then
+/// dB (`dwb`, `2·w.len()`) to what `dwb` holds.
+fn layer_norm_bwd_rows(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb: &mut [f32], eps: f32) {
+    let d = w.len();
+    let rows = 64;
+    // Each chunk of rows returns its partial dW and dB; summed in chunk order (deterministic).
+    let partials: Vec<Vec<f32>> = dx
+        .par_chunks_mut(d * rows)
+        .zip(x.par_chunks(d * rows).zip(g.par_chunks(d * rows)))
+        .map(|(dx, (x, g))| {
+            let mut acc = vec![0f32; 2 * d];
+            let mut xhat = vec![0f32; d];
+            for ((dx, x), g) in dx.chunks_mut(d).zip(x.chunks(d)).zip(g.chunks(d)) {
+                let df = d as f32;
+                let mean = x.iter().sum::<f32>() / df;
+                let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / df;
+                let rstd = 1.0 / (var + eps).sqrt();
+                let (mut mg, mut mgx) = (0f32, 0f32);
+                for i in 0..d {
+                    xhat[i] = (x[i] - mean) * rstd;
+                    let gw = g[i] * w[i];
+                    mg += gw;
+                    mgx += gw * xhat[i];
+                    acc[i] += g[i] * xhat[i];
+                    acc[d + i] += g[i];
+                }
+                mg /= df;
+                mgx /= df;
+                for i in 0..d {
+                    dx[i] = rstd * (g[i] * w[i] - mg - xhat[i] * mgx);
+                }
+            }
+            acc
+        })
+        .collect();
+    for p in partials {
+        for (a, v) in dwb.iter_mut().zip(p) {
+            *a += v;
+        }
     }
 }
 
@@ -1446,6 +1457,260 @@ pub fn attention_fused(qkv: &Tensor, bias: Option<&Tensor>, g: &AttnGeom) -> CRe
     }
 }
 
+/// The pre-LN feed-forward block with its residual, `x + W₂·gelu(W₁·LN(x) + b₁) + b₂`, as one
+/// op on `x` `[N, d]` and the block's parameters packed flat (`ln.w`, `ln.b`, `W₁` `[f, d]`,
+/// `b₁`, `W₂` `[d, f]`, `b₂`). The separate ops left four `[N, d]`/`[N, f]` activations in the
+/// autograd graph, each of whose gradients candle zero-fills and accumulates; here they stay
+/// inside the op (kept for the backward only when a gradient can be asked for).
+struct FfnBlock {
+    d: usize,
+    f: usize,
+    eps: f32,
+    keep: bool,
+    /// LN(x) `[N, d]`, the pre-activation `[N, f]` and its GELU `[N, f]`, back to back.
+    saved: std::sync::Mutex<Vec<f32>>,
+}
+
+/// Views of the packed parameters of [`FfnBlock`].
+struct FfnParams<'a> {
+    ln_w: &'a [f32],
+    ln_b: &'a [f32],
+    w1: &'a [f32],
+    b1: &'a [f32],
+    w2: &'a [f32],
+    b2: &'a [f32],
+}
+
+/// Splits `v` into consecutive pieces of the given lengths.
+fn split_lens<'a, T>(mut v: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
+    lens.iter()
+        .map(|&n| {
+            let (a, rest) = std::mem::take(&mut v).split_at_mut(n);
+            v = rest;
+            a
+        })
+        .collect()
+}
+
+impl FfnBlock {
+    fn lens(&self) -> [usize; 6] {
+        let (d, f) = (self.d, self.f);
+        [d, d, f * d, f, d * f, d]
+    }
+
+    fn params<'a>(&self, p: &'a [f32]) -> FfnParams<'a> {
+        let [a, b, c, e, g, _] = self.lens();
+        let (ln_w, p) = p.split_at(a);
+        let (ln_b, p) = p.split_at(b);
+        let (w1, p) = p.split_at(c);
+        let (b1, p) = p.split_at(e);
+        let (w2, b2) = p.split_at(g);
+        FfnParams {
+            ln_w,
+            ln_b,
+            w1,
+            b1,
+            w2,
+            b2,
+        }
+    }
+
+    fn fwd(&self, x: &[f32], p: &[f32]) -> Vec<f32> {
+        let (d, f) = (self.d, self.f);
+        let n = x.len() / d;
+        let p = self.params(p);
+        let mut saved = take_spare(n * (d + 2 * f));
+        let (h, rest) = saved.split_at_mut(n * d);
+        let (a, g) = rest.split_at_mut(n * f);
+        layer_norm_rows(x, p.ln_w, p.ln_b, h, self.eps);
+        // a = h W₁ᵀ + b₁ (the bias as the GEMM's starting value)
+        a.par_chunks_mut(f * 64)
+            .for_each(|c| c.chunks_mut(f).for_each(|r| r.copy_from_slice(p.b1)));
+        gemm_with(n, f, d, a, true, h, (d, 1), p.w1, (1, d), 1.0, pool_par());
+        g.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK))
+            .for_each(|(g, a)| gelu_slice(a, g));
+        // y = x + b₂ + g W₂ᵀ
+        let mut y = x.to_vec();
+        y.par_chunks_mut(d * 64).for_each(|c| {
+            for r in c.chunks_mut(d) {
+                for (v, &b) in r.iter_mut().zip(p.b2) {
+                    *v += b;
+                }
+            }
+        });
+        gemm_with(
+            n,
+            d,
+            f,
+            &mut y,
+            true,
+            g,
+            (f, 1),
+            p.w2,
+            (1, f),
+            1.0,
+            pool_par(),
+        );
+        match self.keep {
+            true => *self.saved.lock().expect("saved activations lock") = saved,
+            false => give_spare(saved),
+        }
+        y
+    }
+}
+
+impl Drop for FfnBlock {
+    fn drop(&mut self) {
+        if let Ok(v) = self.saved.get_mut() {
+            give_spare(std::mem::take(v));
+        }
+    }
+}
+
+impl CustomOp2 for FfnBlock {
+    fn name(&self) -> &'static str {
+        "cisformer-ffn-block"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "feed-forward")?;
+        let p = contiguous(s2, l2, "feed-forward")?;
+        Ok((CpuStorage::F32(self.fwd(x, p)), l1.shape().clone()))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        if !self.keep {
+            candle_core::bail!("feed-forward: backward through an op that kept no activations");
+        }
+        let n = x.elem_count();
+        let packed = x.apply_op2_no_bwd(&grad.contiguous()?, &FfnBlockBwd { fwd: self, p })?;
+        let dx = packed.narrow(0, 0, n)?.reshape(x.shape())?;
+        let dp = packed.narrow(0, n, p.elem_count())?;
+        Ok((Some(dx), p.track_op().then_some(dp)))
+    }
+}
+
+/// Backward of [`FfnBlock`] on (x, dY): dX then the packed parameters' gradient.
+struct FfnBlockBwd<'a> {
+    fwd: &'a FfnBlock,
+    p: &'a Tensor,
+}
+
+impl CustomOp2 for FfnBlockBwd<'_> {
+    fn name(&self) -> &'static str {
+        "cisformer-ffn-block-bwd"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "feed-forward-bwd")?;
+        let dy = contiguous(s2, l2, "feed-forward-bwd")?;
+        let (storage, layout) = self.p.storage_and_layout();
+        let candle_core::Storage::Cpu(storage) = &*storage else {
+            candle_core::bail!("feed-forward-bwd: parameters must be on the CPU");
+        };
+        let p = contiguous(storage, layout, "feed-forward-bwd")?;
+        let blk = self.fwd;
+        let (d, f) = (blk.d, blk.f);
+        let n = x.len() / d;
+        let pp = blk.params(p);
+        let saved = blk.saved.lock().expect("saved activations lock");
+        let (h, rest) = saved.split_at(n * d);
+        let (a, g) = rest.split_at(n * f);
+        let mut out = vec![0f32; n * d + p.len()];
+        let (dx, dp) = out.split_at_mut(n * d);
+        let (dln, dp) = dp.split_at_mut(2 * d);
+        let parts = split_lens(dp, &blk.lens()[2..]);
+        let [dw1, db1, dw2, db2] = <[&mut [f32]; 4]>::try_from(parts).expect("four parts");
+        // dW₂ = dYᵀ g, db₂ = Σ dY
+        gemm_with(d, f, n, dw2, false, dy, (1, d), g, (f, 1), 1.0, pool_par());
+        add_rows(db2, dy);
+        // dA = (dY W₂) ⊙ gelu′(a)
+        let mut dg = take_spare(n * f);
+        gemm_with(
+            n,
+            f,
+            d,
+            &mut dg,
+            false,
+            dy,
+            (d, 1),
+            pp.w2,
+            (f, 1),
+            1.0,
+            pool_par(),
+        );
+        let mut da = take_spare(n * f);
+        da.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(dg.par_chunks(CHUNK)))
+            .for_each(|(da, (a, dg))| gelu_bwd_slice(a, dg, da));
+        give_spare(dg);
+        // dW₁ = dAᵀ h, db₁ = Σ dA, dH = dA W₁
+        gemm_with(f, d, n, dw1, false, &da, (1, f), h, (d, 1), 1.0, pool_par());
+        add_rows(db1, &da);
+        let mut dh = take_spare(n * d);
+        gemm_with(
+            n,
+            d,
+            f,
+            &mut dh,
+            false,
+            &da,
+            (f, 1),
+            pp.w1,
+            (d, 1),
+            1.0,
+            pool_par(),
+        );
+        give_spare(da);
+        // Through the norm (dLN.w and dLN.b sit side by side), then the residual:
+        // dX = LN′(dH) + dY.
+        layer_norm_bwd_rows(x, pp.ln_w, &dh, dx, dln, blk.eps);
+        give_spare(dh);
+        dx.par_chunks_mut(CHUNK)
+            .zip(dy.par_chunks(CHUNK))
+            .for_each(|(dx, dy)| add_rows(dx, dy));
+        let len = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(len)))
+    }
+}
+
+/// `x + W₂·gelu(W₁·LN(x) + b₁) + b₂` for `x` `[N, d]` (see [`FfnBlock`]); `params` packs
+/// `ln.w`, `ln.b`, `W₁` `[f, d]`, `b₁`, `W₂` `[d, f]` and `b₂`, flattened, in that order.
+pub fn ffn_block(x: &Tensor, params: &Tensor, f: usize, eps: f32) -> CResult<Tensor> {
+    let d = x.dim(candle_core::D::Minus1)?;
+    let op = FfnBlock {
+        d,
+        f,
+        eps,
+        keep: x.track_op() || params.track_op(),
+        saved: Default::default(),
+    };
+    let want: usize = op.lens().iter().sum();
+    if params.dims() != [want] {
+        candle_core::bail!(
+            "feed-forward: parameters are {:?}, expected [{want}]",
+            params.dims()
+        );
+    }
+    x.contiguous()?.apply_op2(&params.contiguous()?, op)
+}
+
 /// Sliding windows of `kernel` rows of each sequence, zero beyond its ends: `[B·L, d]` →
 /// `[B·L, kernel·d]`, row `(b, t)` holding rows `t − kernel/2 ..` side by side. The conv
 /// stem is then one GEMM; this op's backward is the matching fold (a sum of shifted rows),
@@ -2107,6 +2372,41 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap();
         assert!(diff < 1e-5, "{diff}");
+    }
+
+    #[test]
+    fn ffn_block_matches_the_separate_ops() {
+        let dev = Device::Cpu;
+        // f < d and f > d: the backward's scratch buffers differ in size.
+        for (n, d, f) in [(7, 6, 10), (5, 8, 3)] {
+            let x = Tensor::randn(0f32, 1., (n, d), &dev).unwrap();
+            let len = 2 * d + 2 * f * d + f + d;
+            let params = Tensor::randn(0f32, 0.5, len, &dev).unwrap();
+            let separate = |x: &Tensor, p: &Tensor| -> CResult<Tensor> {
+                let ln_w = p.narrow(0, 0, d)?;
+                let ln_b = p.narrow(0, d, d)?;
+                let w1 = p.narrow(0, 2 * d, f * d)?.reshape((f, d))?;
+                let b1 = p.narrow(0, 2 * d + f * d, f)?;
+                let w2 = p.narrow(0, 2 * d + f * d + f, d * f)?.reshape((d, f))?;
+                let b2 = p.narrow(0, 2 * d + 2 * f * d + f, d)?;
+                let h = layer_norm(x, &ln_w, &ln_b, 1e-5)?;
+                x + linear(&gelu(&linear(&h, &w1, &b1)?)?, &w2, &b2)?
+            };
+            // Twice: the second run's activations land in the first one's recycled buffers.
+            for _ in 0..2 {
+                reference_grads(|x, p| ffn_block(x, p, f, 1e-5), separate, &x, &params);
+            }
+            let plain = ffn_block(&x, &params, f, 1e-5).unwrap();
+            let diff = (plain - separate(&x, &params).unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "{diff}");
+        }
     }
 
     #[test]

@@ -266,6 +266,28 @@ impl EncoderLayer {
             ffn: FeedForward::load(vb.pp("ffn"), cfg)?,
         })
     }
+    /// `x + FFN(LN₂ x)` as one op (see [`kernels::ffn_block`]).
+    pub fn ffn_residual(&self, x: &Tensor) -> CResult<Tensor> {
+        let flat = |t: &Tensor| t.flatten_all();
+        let bias = |l: &Linear| match &l.b {
+            Some(b) => Ok(b.clone()),
+            None => candle_core::bail!("feed-forward layers have biases"),
+        };
+        let (up, down) = (&self.ffn.up, &self.ffn.down);
+        let params = Tensor::cat(
+            &[
+                self.ln2.w.clone(),
+                self.ln2.b.clone(),
+                flat(&up.w)?,
+                bias(up)?,
+                flat(&down.w)?,
+                bias(down)?,
+            ],
+            0,
+        )?;
+        kernels::ffn_block(x, &params, up.w.dim(0)?, self.ln2.eps)
+    }
+
     pub fn detach(&self) -> Self {
         Self {
             ln1: self.ln1.detach(),

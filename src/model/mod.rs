@@ -717,6 +717,10 @@ impl Model {
             let step = || -> candle_core::Result<Tensor> {
                 let a = self.dropout(a, train)?;
                 let x = (&x + a)?;
+                if !train || self.cfg.dropout == 0.0 {
+                    // No dropout mask between the block and its residual: one op.
+                    return layer.ffn_residual(&x);
+                }
                 let f = self.dropout(layer.ffn.forward(&layer.ln2.forward(&x)?)?, train)?;
                 x + f
             };
