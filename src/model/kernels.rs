@@ -1309,19 +1309,28 @@ impl CustomOp2 for FusedAttnBwd<'_> {
     ) -> CResult<(CpuStorage, Shape)> {
         let qkv = contiguous(s1, l1, "attention-bwd")?;
         let dout = contiguous(s2, l2, "attention-bwd")?;
-        let f = self.fwd;
+        let out = self.fwd.bwd_slices(qkv, dout, self.keep_ds);
+        let n = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(n)))
+    }
+}
+
+impl FusedAttn {
+    /// The backward on slices: dQKV then, with `keep_ds`, Σ_batch dS (see [`FusedAttnBwd`]).
+    fn bwd_slices(&self, qkv: &[f32], dout: &[f32], keep_ds: bool) -> Vec<f32> {
+        let f = self;
         let AttnGeom { b, h, l, dh, .. } = f.g;
         let (w, od) = (f.width(), h * dh);
         let probs = f.probs.lock().expect("attention probabilities lock");
-        let n_bias = if self.keep_ds { h * l * l } else { 0 };
+        let n_bias = if keep_ds { h * l * l } else { 0 };
         let mut out = vec![0f32; b * l * w + n_bias];
         // Only the columns of real keys are written, and only those are summed below.
-        let mut ds_all = match self.keep_ds {
+        let mut ds_all = match keep_ds {
             true => take_spare(b * h * l * l),
             false => Vec::new(),
         };
         let (dqkv, dbias) = out.split_at_mut(b * l * w);
-        let ds_step = if self.keep_ds { l * l } else { 0 };
+        let ds_step = if keep_ds { l * l } else { 0 };
         let seq = |bi: usize, dx: &mut [f32], ds_blk: &mut [f32], scratch: &mut Vec<f32>| {
             let valid = f.g.lens[bi];
             let x = &qkv[bi * l * w..(bi + 1) * l * w];
@@ -1403,7 +1412,7 @@ impl CustomOp2 for FusedAttnBwd<'_> {
                 );
             }
         };
-        if self.keep_ds {
+        if keep_ds {
             dqkv.par_chunks_mut(l * w)
                 .zip(ds_all.par_chunks_mut(h * l * l))
                 .enumerate()
@@ -1425,8 +1434,7 @@ impl CustomOp2 for FusedAttnBwd<'_> {
             }
         });
         give_spare(ds_all);
-        let n = out.len();
-        Ok((CpuStorage::F32(out), Shape::from(n)))
+        out
     }
 }
 
@@ -1499,12 +1507,7 @@ impl FfnBlock {
     }
 
     fn params<'a>(&self, p: &'a [f32]) -> FfnParams<'a> {
-        let [a, b, c, e, g, _] = self.lens();
-        let (ln_w, p) = p.split_at(a);
-        let (ln_b, p) = p.split_at(b);
-        let (w1, p) = p.split_at(c);
-        let (b1, p) = p.split_at(e);
-        let (w2, b2) = p.split_at(g);
+        let [ln_w, ln_b, w1, b1, w2, b2] = split_ref(p, &self.lens());
         FfnParams {
             ln_w,
             ln_b,
@@ -1532,13 +1535,7 @@ impl FfnBlock {
             .for_each(|(g, a)| gelu_slice(a, g));
         // y = x + b₂ + g W₂ᵀ
         let mut y = x.to_vec();
-        y.par_chunks_mut(d * 64).for_each(|c| {
-            for r in c.chunks_mut(d) {
-                for (v, &b) in r.iter_mut().zip(p.b2) {
-                    *v += b;
-                }
-            }
-        });
+        add_bias_rows(&mut y, p.b2);
         gemm_with(
             n,
             d,
@@ -1709,6 +1706,338 @@ pub fn ffn_block(x: &Tensor, params: &Tensor, f: usize, eps: f32) -> CResult<Ten
         );
     }
     x.contiguous()?.apply_op2(&params.contiguous()?, op)
+}
+
+/// The pre-LN attention block with its residual, `x + W_O·attn(W_QKV·LN(x) + b_QKV) + b_O`, as
+/// one op on `x` `[N, d]`, the block's parameters packed flat (`ln.w`, `ln.b`, `W_QKV`
+/// `[(H + 2·KV)·dh, d]`, `b_QKV`, `W_O` `[d, H·dh]`, `b_O`) and an optional bias `[H,L,L]`.
+/// Like [`FfnBlock`], it keeps the norm, projection and head outputs inside the op instead
+/// of as autograd nodes; the attention itself is [`FusedAttn`].
+struct AttnBlock {
+    attn: FusedAttn,
+    d: usize,
+    eps: f32,
+    /// LN(x) `[N, d]`, QKV `[N, width]` and the head outputs `[N, H·dh]`, back to back.
+    saved: std::sync::Mutex<Vec<f32>>,
+}
+
+impl AttnBlock {
+    fn lens(&self) -> [usize; 6] {
+        let (d, w, od) = (self.d, self.attn.width(), self.attn.g.h * self.attn.g.dh);
+        [d, d, w * d, w, d * od, d]
+    }
+
+    fn fwd(&self, x: &[f32], p: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let (d, w, od) = (self.d, self.attn.width(), self.attn.g.h * self.attn.g.dh);
+        let n = x.len() / d;
+        let [ln_w, ln_b, wqkv, bqkv, wo, bo] = split_ref(p, &self.lens());
+        let mut saved = take_spare(n * (d + w));
+        let (h, qkv) = saved.split_at_mut(n * d);
+        layer_norm_rows(x, ln_w, ln_b, h, self.eps);
+        qkv.par_chunks_mut(w * 64)
+            .for_each(|c| c.chunks_mut(w).for_each(|r| r.copy_from_slice(bqkv)));
+        gemm_with(n, w, d, qkv, true, h, (d, 1), wqkv, (1, d), 1.0, pool_par());
+        let o = self.attn.fwd(qkv, bias);
+        // y = x + b_O + O W_Oᵀ
+        let mut y = x.to_vec();
+        add_bias_rows(&mut y, bo);
+        gemm_with(
+            n,
+            d,
+            od,
+            &mut y,
+            true,
+            &o,
+            (od, 1),
+            wo,
+            (1, od),
+            1.0,
+            pool_par(),
+        );
+        match self.attn.keep {
+            true => {
+                saved.extend_from_slice(&o);
+                *self.saved.lock().expect("saved activations lock") = saved;
+            }
+            false => give_spare(saved),
+        }
+        y
+    }
+
+    /// dX, the parameters' gradient and (with `keep_ds`) the bias gradient, packed.
+    fn bwd(&self, x: &[f32], p: &[f32], dy: &[f32], keep_ds: bool) -> Vec<f32> {
+        let (d, w, od) = (self.d, self.attn.width(), self.attn.g.h * self.attn.g.dh);
+        let n = x.len() / d;
+        let [ln_w, _, wqkv, _, wo, _] = split_ref(p, &self.lens());
+        let saved = self.saved.lock().expect("saved activations lock");
+        let (h, rest) = saved.split_at(n * d);
+        let (qkv, o) = rest.split_at(n * w);
+        let mut out = vec![0f32; n * d + p.len()];
+        let (dx, dp) = out.split_at_mut(n * d);
+        let (dln, dp) = dp.split_at_mut(2 * d);
+        let parts = split_lens(dp, &self.lens()[2..]);
+        let [dwqkv, dbqkv, dwo, dbo] = <[&mut [f32]; 4]>::try_from(parts).expect("four parts");
+        // dW_O = dYᵀ O, db_O = Σ dY, dO = dY W_O
+        gemm_with(
+            d,
+            od,
+            n,
+            dwo,
+            false,
+            dy,
+            (1, d),
+            o,
+            (od, 1),
+            1.0,
+            pool_par(),
+        );
+        add_rows(dbo, dy);
+        let mut d_o = take_spare(n * od);
+        gemm_with(
+            n,
+            od,
+            d,
+            &mut d_o,
+            false,
+            dy,
+            (d, 1),
+            wo,
+            (od, 1),
+            1.0,
+            pool_par(),
+        );
+        let mut attn = self.attn.bwd_slices(qkv, &d_o, keep_ds);
+        give_spare(d_o);
+        let dqkv = &attn[..n * w];
+        // dW_QKV = dQKVᵀ LN(x), db_QKV = Σ dQKV, dH = dQKV W_QKV
+        gemm_with(
+            w,
+            d,
+            n,
+            dwqkv,
+            false,
+            dqkv,
+            (1, w),
+            h,
+            (d, 1),
+            1.0,
+            pool_par(),
+        );
+        add_rows(dbqkv, dqkv);
+        let mut dh = take_spare(n * d);
+        gemm_with(
+            n,
+            d,
+            w,
+            &mut dh,
+            false,
+            dqkv,
+            (w, 1),
+            wqkv,
+            (d, 1),
+            1.0,
+            pool_par(),
+        );
+        layer_norm_bwd_rows(x, ln_w, &dh, dx, dln, self.eps);
+        give_spare(dh);
+        dx.par_chunks_mut(CHUNK)
+            .zip(dy.par_chunks(CHUNK))
+            .for_each(|(dx, dy)| add_rows(dx, dy));
+        out.extend_from_slice(&attn.split_off(n * w));
+        out
+    }
+
+    fn bwd_tensors(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        grad: &Tensor,
+        bias: bool,
+    ) -> CResult<(Tensor, Option<Tensor>, Option<Tensor>)> {
+        if !self.attn.keep {
+            candle_core::bail!("attention: backward through an op that kept no activations");
+        }
+        let (n, np) = (x.elem_count(), p.elem_count());
+        let packed = x.apply_op2_no_bwd(
+            &grad.contiguous()?,
+            &AttnBlockBwd {
+                blk: self,
+                p,
+                keep_ds: bias,
+            },
+        )?;
+        let dx = packed.narrow(0, 0, n)?.reshape(x.shape())?;
+        let dp = p.track_op().then(|| packed.narrow(0, n, np)).transpose()?;
+        let AttnGeom { h, l, .. } = self.attn.g;
+        let dbias = match bias {
+            true => Some(packed.narrow(0, n + np, h * l * l)?.reshape((h, l, l))?),
+            false => None,
+        };
+        Ok((dx, dp, dbias))
+    }
+}
+
+/// `y += b` on every `b.len()`-wide row of `y`, in parallel.
+fn add_bias_rows(y: &mut [f32], b: &[f32]) {
+    let d = b.len();
+    y.par_chunks_mut(d * 64).for_each(|c| {
+        for r in c.chunks_mut(d) {
+            for (v, &b) in r.iter_mut().zip(b) {
+                *v += b;
+            }
+        }
+    });
+}
+
+/// Splits `v` into six consecutive pieces of the given lengths.
+fn split_ref<'a>(v: &'a [f32], lens: &[usize; 6]) -> [&'a [f32]; 6] {
+    let mut at = 0;
+    lens.map(|n| {
+        at += n;
+        &v[at - n..at]
+    })
+}
+
+impl Drop for AttnBlock {
+    fn drop(&mut self) {
+        if let Ok(v) = self.saved.get_mut() {
+            give_spare(std::mem::take(v));
+        }
+    }
+}
+
+/// Backward of [`AttnBlock`] on (x, dY).
+struct AttnBlockBwd<'a> {
+    blk: &'a AttnBlock,
+    p: &'a Tensor,
+    keep_ds: bool,
+}
+
+impl CustomOp2 for AttnBlockBwd<'_> {
+    fn name(&self) -> &'static str {
+        "cisformer-attention-block-bwd"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "attention-block-bwd")?;
+        let dy = contiguous(s2, l2, "attention-block-bwd")?;
+        let (storage, layout) = self.p.storage_and_layout();
+        let candle_core::Storage::Cpu(storage) = &*storage else {
+            candle_core::bail!("attention-block-bwd: parameters must be on the CPU");
+        };
+        let p = contiguous(storage, layout, "attention-block-bwd")?;
+        let out = self.blk.bwd(x, p, dy, self.keep_ds);
+        let n = out.len();
+        Ok((CpuStorage::F32(out), Shape::from(n)))
+    }
+}
+
+impl CustomOp2 for AttnBlock {
+    fn name(&self) -> &'static str {
+        "cisformer-attention-block"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "attention-block")?;
+        let p = contiguous(s2, l2, "attention-block")?;
+        Ok((CpuStorage::F32(self.fwd(x, p, None)), l1.shape().clone()))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let (dx, dp, _) = self.bwd_tensors(x, p, grad, false)?;
+        Ok((Some(dx), dp))
+    }
+}
+
+/// [`AttnBlock`] with the bias as a third input.
+struct AttnBlockBiased(AttnBlock);
+
+impl CustomOp3 for AttnBlockBiased {
+    fn name(&self) -> &'static str {
+        "cisformer-attention-block-biased"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = contiguous(s1, l1, "attention-block")?;
+        let p = contiguous(s2, l2, "attention-block")?;
+        let bias = contiguous(s3, l3, "attention bias")?;
+        Ok((
+            CpuStorage::F32(self.0.fwd(x, p, Some(bias))),
+            l1.shape().clone(),
+        ))
+    }
+    fn bwd(
+        &self,
+        x: &Tensor,
+        p: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dx, dp, dbias) = self.0.bwd_tensors(x, p, grad, bias.track_op())?;
+        Ok((Some(dx), dp, dbias))
+    }
+}
+
+/// `x + W_O·attn(W_QKV·LN(x) + b_QKV) + b_O` for `x` `[B·L, d]` (see [`AttnBlock`]);
+/// `params` packs `ln.w`, `ln.b`, `W_QKV`, `b_QKV`, `W_O` and `b_O`, flattened, in that
+/// order, and `bias` `[H,L,L]` is added to every sequence's scores.
+pub fn attn_block(
+    x: &Tensor,
+    params: &Tensor,
+    bias: Option<&Tensor>,
+    g: &AttnGeom,
+    eps: f32,
+) -> CResult<Tensor> {
+    let d = x.dim(candle_core::D::Minus1)?;
+    let keep = x.track_op() || params.track_op() || bias.is_some_and(|b| b.track_op());
+    let blk = AttnBlock {
+        attn: FusedAttn {
+            g: g.clone(),
+            scale: 1.0 / (g.dh as f32).sqrt(),
+            keep,
+            probs: Default::default(),
+        },
+        d,
+        eps,
+        saved: Default::default(),
+    };
+    let want: usize = blk.lens().iter().sum();
+    if params.dims() != [want] || x.dims() != [g.b * g.l, d] {
+        candle_core::bail!(
+            "attention block: x {:?} and parameters {:?}, expected [{}, {d}] and [{want}]",
+            x.dims(),
+            params.dims(),
+            g.b * g.l
+        );
+    }
+    let (x, params) = (x.contiguous()?, params.contiguous()?);
+    match bias {
+        Some(bias) => x.apply_op3(&params, &bias.contiguous()?, AttnBlockBiased(blk)),
+        None => x.apply_op2(&params, blk),
+    }
 }
 
 /// Sliding windows of `kernel` rows of each sequence, zero beyond its ends: `[B·L, d]` →
@@ -2407,6 +2736,69 @@ mod tests {
                 .unwrap();
             assert!(diff < 1e-5, "{diff}");
         }
+    }
+
+    #[test]
+    fn attention_block_matches_the_separate_ops() {
+        let dev = Device::Cpu;
+        let (b, h, kv, l, dh, d) = (3, 4, 2, 5, 3, 7);
+        let geom = AttnGeom {
+            b,
+            h,
+            kv,
+            l,
+            dh,
+            lens: vec![5, 2, 4],
+        };
+        let (w, od) = ((h + 2 * kv) * dh, h * dh);
+        let x = Tensor::randn(0f32, 1., (b * l, d), &dev).unwrap();
+        let len = 2 * d + w * d + w + d * od + d;
+        let params = Tensor::randn(0f32, 0.5, len, &dev).unwrap();
+        let bias = Tensor::randn(0f32, 1., (h, l, l), &dev).unwrap();
+        let separate = |x: &Tensor, p: &Tensor, bias: Option<&Tensor>| -> CResult<Tensor> {
+            let mut at = 0;
+            let mut take = |n: usize| {
+                at += n;
+                p.narrow(0, at - n, n)
+            };
+            let (ln_w, ln_b) = (take(d)?, take(d)?);
+            let wqkv = take(w * d)?.reshape((w, d))?;
+            let bqkv = take(w)?;
+            let wo = take(d * od)?.reshape((d, od))?;
+            let bo = take(d)?;
+            let qkv = linear(&layer_norm(x, &ln_w, &ln_b, 1e-5)?, &wqkv, &bqkv)?;
+            x + linear(&attention_fused(&qkv, bias, &geom)?, &wo, &bo)?
+        };
+        for _ in 0..2 {
+            reference_grads(
+                |x, p| attn_block(x, p, Some(&bias), &geom, 1e-5),
+                |x, p| separate(x, p, Some(&bias)),
+                &x,
+                &params,
+            );
+            reference_grads(
+                |x, bias| attn_block(x, &params, Some(bias), &geom, 1e-5),
+                |x, bias| separate(x, &params, Some(bias)),
+                &x,
+                &bias,
+            );
+            reference_grads(
+                |x, p| attn_block(x, p, None, &geom, 1e-5),
+                |x, p| separate(x, p, None),
+                &x,
+                &params,
+            );
+        }
+        let plain = attn_block(&x, &params, Some(&bias), &geom, 1e-5).unwrap();
+        let diff = (plain - separate(&x, &params, Some(&bias)).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "{diff}");
     }
 
     #[test]

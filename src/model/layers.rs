@@ -180,20 +180,26 @@ impl Attention {
     /// [`merge`](Self::merge); used where nothing looks at P or the head outputs.
     pub fn fused(&self, h: &Tensor, g: &AttnGeom, offsets: Option<&Tensor>) -> CResult<Tensor> {
         let g = &*self.geom(g);
+        let (w, b) = self.qkv_params()?;
+        let qkv = kernels::linear(h, &w, &b)?;
+        let bias = self.bias(g, offsets)?;
+        self.o
+            .forward(&kernels::attention_fused(&qkv, bias.as_ref(), g)?)
+    }
+
+    /// The Q, K and V projections as one: weight `[(H + 2·KV)·dh, d]` and bias (zeros for
+    /// the keys, which have none).
+    fn qkv_params(&self) -> CResult<(Tensor, Tensor)> {
         let w = Tensor::cat(&[&self.q.w, &self.k.w, &self.v.w], 0)?;
-        let zeros = |n: usize| Tensor::zeros(n, self.q.w.dtype(), self.q.w.device());
         let bias_of = |l: &Linear| match &l.b {
             Some(b) => Ok(b.clone()),
-            None => zeros(l.w.dim(0)?),
+            None => Tensor::zeros(l.w.dim(0)?, l.w.dtype(), l.w.device()),
         };
         let b = Tensor::cat(
             &[bias_of(&self.q)?, bias_of(&self.k)?, bias_of(&self.v)?],
             0,
         )?;
-        let qkv = kernels::linear(h, &w, &b)?;
-        let bias = self.bias(g, offsets)?;
-        self.o
-            .forward(&kernels::attention_fused(&qkv, bias.as_ref(), g)?)
+        Ok((w, b))
     }
 
     /// The relative-position bias of every query/key pair `[H, L, L]`, when the layer has one.
@@ -266,6 +272,36 @@ impl EncoderLayer {
             ffn: FeedForward::load(vb.pp("ffn"), cfg)?,
         })
     }
+    /// `x + Attn(LN₁ x)` as one op (see [`kernels::attn_block`]): where nothing looks at or
+    /// changes the probabilities or head outputs, and no dropout mask sits in between.
+    pub fn attn_residual(
+        &self,
+        x: &Tensor,
+        g: &AttnGeom,
+        offsets: Option<&Tensor>,
+    ) -> CResult<Tensor> {
+        let a = &self.attn;
+        let g = &*a.geom(g);
+        let (w, b) = a.qkv_params()?;
+        let o_bias = match &a.o.b {
+            Some(b) => b.clone(),
+            None => candle_core::bail!("the output projection has a bias"),
+        };
+        let params = Tensor::cat(
+            &[
+                self.ln1.w.clone(),
+                self.ln1.b.clone(),
+                w.flatten_all()?,
+                b,
+                a.o.w.flatten_all()?,
+                o_bias,
+            ],
+            0,
+        )?;
+        let bias = a.bias(g, offsets)?;
+        kernels::attn_block(x, &params, bias.as_ref(), g, self.ln1.eps)
+    }
+
     /// `x + FFN(LN₂ x)` as one op (see [`kernels::ffn_block`]).
     pub fn ffn_residual(&self, x: &Tensor) -> CResult<Tensor> {
         let flat = |t: &Tensor| t.flatten_all();

@@ -691,38 +691,41 @@ impl Model {
             self.dropout(x, train)
         };
         let mut x = go().map_err(cerr)?;
+        // Without dropout masks between a block and its residual, each block is one op.
+        let whole_blocks = !train || self.cfg.dropout == 0.0;
         for (i, layer) in w.layers.iter().enumerate() {
-            let h = layer.ln1.forward(&x).map_err(cerr)?;
             let probe = probes.get(i).map(|z| z.as_tensor());
             let gate = self.gate_tensor(i).map_err(cerr)?;
-            let a = match (&mut on_layer, probe, gate) {
-                (None, None, None) => layer
-                    .attn
-                    .fused(&h, g, batch.offsets.as_ref())
-                    .map_err(cerr)?,
-                (on_layer, probe, gate) => {
+            let plain = on_layer.is_none() && probe.is_none() && gate.is_none();
+            let offsets = batch.offsets.as_ref();
+            let x1 = if plain && whole_blocks {
+                layer.attn_residual(&x, g, offsets).map_err(cerr)?
+            } else {
+                let h = layer.ln1.forward(&x).map_err(cerr)?;
+                let a = if plain {
+                    layer.attn.fused(&h, g, offsets).map_err(cerr)?
+                } else {
                     let (p, mut o) = layer
                         .attn
-                        .heads_probed(&h, g, batch.offsets.as_ref(), probe)
+                        .heads_probed(&h, g, offsets, probe)
                         .map_err(cerr)?;
                     if let Some(gate) = gate {
                         o = o.broadcast_mul(&gate).map_err(cerr)?;
                     }
-                    if let Some(f) = on_layer {
+                    if let Some(f) = on_layer.as_mut() {
                         o = f(i, &p, o)?;
                     }
                     layer.attn.merge(&o, g).map_err(cerr)?
-                }
+                };
+                let a = self.dropout(a, train).map_err(cerr)?;
+                (&x + a).map_err(cerr)?
             };
             let step = || -> candle_core::Result<Tensor> {
-                let a = self.dropout(a, train)?;
-                let x = (&x + a)?;
-                if !train || self.cfg.dropout == 0.0 {
-                    // No dropout mask between the block and its residual: one op.
-                    return layer.ffn_residual(&x);
+                if whole_blocks {
+                    return layer.ffn_residual(&x1);
                 }
-                let f = self.dropout(layer.ffn.forward(&layer.ln2.forward(&x)?)?, train)?;
-                x + f
+                let f = self.dropout(layer.ffn.forward(&layer.ln2.forward(&x1)?)?, train)?;
+                x1 + f
             };
             x = step().map_err(cerr)?;
         }
