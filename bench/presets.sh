@@ -2,7 +2,7 @@
 # Held-out r of each `train --preset` with no model flags, against the noise ceiling, and its
 # wall time: on the default grammar (`simulate --n 20000 --seed 7`) and on the 24-motif
 # grammar of bench/grammar24.toml (same size and seed). One model at a time, all cores.
-# Writes WORKDIR/presets.tsv (grammar, preset, epochs run, best epoch, test r, fresh r,
+# Appends to WORKDIR/presets.tsv (grammar, preset, epochs run, best epoch, test r, fresh r,
 # ridge r, ceiling, seconds) and prints it; fresh r is `evaluate` on 2,000 new sequences
 # (seed 8) of the same grammar.
 # Usage: bench/presets.sh [WORKDIR]
@@ -31,7 +31,8 @@ metric() { # metrics.tsv, model, set -> pearson
     $c["model"] == m && $c["set"] == s { print $c["pearson"]; exit }' "$1"
 }
 out="$W/presets.tsv"
-printf 'grammar\tpreset\tepochs\tbest_epoch\ttest_r\tfresh_r\tridge_r\tceiling\tseconds\n' > "$out"
+# Rows of earlier runs in the same WORKDIR (other grammars or presets) are kept.
+[ -s "$out" ] || printf 'grammar\tpreset\tepochs\tbest_epoch\ttest_r\tfresh_r\tridge_r\tceiling\tseconds\n' > "$out"
 for g in "${grammars[@]}"; do
   [ -s "$W/$g/sim/labels.tsv" ] || sim "$g" "$W/$g/sim" "$N" 7
   [ -s "$W/$g/fresh/labels.tsv" ] || sim "$g" "$W/$g/fresh" 2000 8
