@@ -666,6 +666,64 @@ dispatch_simd!(softmax_bwd_rows, (p: &[f32], dp: &[f32], ds: &mut [f32], l: usiz
     }
 });
 
+/// One head's probabilities in place: `p[:, :valid] = softmax(scale · Q Kᵀ + bias)` over the
+/// first `valid` keys, zeros past them; Q and K are read with the given `(row, col)` strides
+/// (head-major blocks or columns of a token-major projection), `bias` is this head's `[L,L]`.
+#[allow(clippy::too_many_arguments)]
+fn head_probs(
+    p: &mut [f32],
+    l: usize,
+    valid: usize,
+    dh: usize,
+    q: &[f32],
+    q_s: (usize, usize),
+    k: &[f32],
+    k_s: (usize, usize),
+    scale: f32,
+    bias: Option<&[f32]>,
+) {
+    // S[:, :valid] = scale · Q Kᵀ, written in place with row stride l.
+    gemm_raw(
+        l,
+        valid,
+        dh,
+        p,
+        l,
+        false,
+        q,
+        q_s,
+        k,
+        k_s,
+        scale,
+        gemm::Parallelism::None,
+    );
+    if let Some(bias) = bias {
+        for (row, br) in p.chunks_mut(l).zip(bias.chunks(l)) {
+            for (s, &v) in row[..valid].iter_mut().zip(&br[..valid]) {
+                *s += v;
+            }
+        }
+    }
+    softmax_rows(p, l, valid);
+}
+
+/// The gradient of a bias shared by the batch: `dbias` `[H,L,L]` = Σ_batch dS over each
+/// sequence's real keys, from `ds` `[B,H,L,L]`. One task per (head, query row), summed over
+/// the batch in order (deterministic whatever the thread count); columns past a sequence's
+/// length are never read, so `ds` need not be zero there.
+fn sum_bias_grad(dbias: &mut [f32], ds: &[f32], g: &AttnGeom) {
+    let (h, l) = (g.h, g.l);
+    dbias.par_chunks_mut(l).enumerate().for_each(|(row, acc)| {
+        let (hi, r) = (row / l, row % l);
+        for (bi, &valid) in g.lens.iter().enumerate() {
+            let at = ((bi * h + hi) * l + r) * l;
+            for (a, &d) in acc[..valid].iter_mut().zip(&ds[at..at + valid]) {
+                *a += d;
+            }
+        }
+    });
+}
+
 /// `softmax(Q Kᵀ / √d_h + bias)` with padded keys masked out: Q `[B,H,L,dh]`, K `[B,KV,L,dh]`
 /// and an optional per-head bias `[H,L,L]` (shared by the batch) → P `[B,H,L,L]`.
 struct AttnProbs {
@@ -683,30 +741,19 @@ impl AttnProbs {
             let valid = self.g.lens[bi];
             let qo = bh * l * dh;
             let ko = (bi * self.g.kv + hi / grp) * l * dh;
-            // S[:, :valid] = scale · Q Kᵀ, written in place with row stride l.
-            gemm_raw(
+            let bias = bias.map(|b| &b[hi * l * l..(hi + 1) * l * l]);
+            head_probs(
+                p,
                 l,
                 valid,
                 dh,
-                p,
-                l,
-                false,
                 &q[qo..qo + l * dh],
                 (dh, 1),
                 &k[ko..ko + l * dh],
                 (1, dh),
                 self.scale,
-                gemm::Parallelism::None,
+                bias,
             );
-            if let Some(bias) = bias {
-                let bias = &bias[hi * l * l..(hi + 1) * l * l];
-                for (row, br) in p.chunks_mut(l).zip(bias.chunks(l)) {
-                    for (s, &v) in row[..valid].iter_mut().zip(&br[..valid]) {
-                        *s += v;
-                    }
-                }
-            }
-            softmax_rows(p, l, valid);
         });
         (CpuStorage::F32(p), Shape::from((b, h, l, l)))
     }
@@ -905,17 +952,7 @@ impl CustomOp3 for AttnProbsBwd {
                     );
                 }
             });
-        // The bias gradient Σ_batch dS, one task per (head, query row), summed over the
-        // batch in order (deterministic whatever the thread count).
-        dbias.par_chunks_mut(l).enumerate().for_each(|(row, acc)| {
-            let (hi, r) = (row / l, row % l);
-            for bi in 0..b {
-                let at = ((bi * h + hi) * l + r) * l;
-                for (a, &d) in acc.iter_mut().zip(&ds_all[at..at + l]) {
-                    *a += d;
-                }
-            }
-        });
+        sum_bias_grad(dbias, &ds_all, &self.g);
         let n = out.len();
         Ok((CpuStorage::F32(out), Shape::from(n)))
     }
@@ -1097,6 +1134,13 @@ fn give_spare(v: Vec<f32>) {
     }
 }
 
+/// Returns what an op kept for its backward to the spare buffers, when the op is dropped.
+fn give_saved(saved: &mut std::sync::Mutex<Vec<f32>>) {
+    if let Ok(v) = saved.get_mut() {
+        give_spare(std::mem::take(v));
+    }
+}
+
 /// Whole self-attention on one fused Q/K/V projection: `qkv` `[B·L, (H + 2·KV)·dh]`
 /// token-major (queries, then keys, then values, as one linear layer writes them) and an
 /// optional bias `[H,L,L]` → head outputs token-major `[B·L, H·dh]`, ready for W_O.
@@ -1139,30 +1183,19 @@ impl FusedAttn {
             for hi in 0..h {
                 let (qc, kc, vc) = self.cols(hi);
                 let p = &mut p[hi * step..hi * step + l * l];
-                // S[:, :valid] = scale · Q Kᵀ
-                gemm_raw(
+                let head_bias = bias.map(|b| &b[hi * l * l..(hi + 1) * l * l]);
+                head_probs(
+                    p,
                     l,
                     valid,
                     dh,
-                    p,
-                    l,
-                    false,
                     &x[qc..],
                     (w, 1),
                     &x[kc..],
                     (1, w),
                     self.scale,
-                    gemm::Parallelism::None,
+                    head_bias,
                 );
-                if let Some(bias) = bias {
-                    let bias = &bias[hi * l * l..(hi + 1) * l * l];
-                    for (row, br) in p.chunks_mut(l).zip(bias.chunks(l)) {
-                        for (s, &v) in row[..valid].iter_mut().zip(&br[..valid]) {
-                            *s += v;
-                        }
-                    }
-                }
-                softmax_rows(p, l, valid);
                 // O_h = P[:, :valid] · V[:valid], into this head's columns
                 gemm_raw(
                     l,
@@ -1199,9 +1232,7 @@ impl FusedAttn {
 
 impl Drop for FusedAttn {
     fn drop(&mut self) {
-        if let Ok(p) = self.probs.get_mut() {
-            give_spare(std::mem::take(p));
-        }
+        give_saved(&mut self.probs);
     }
 }
 
@@ -1418,17 +1449,7 @@ impl FusedAttn {
                 .enumerate()
                 .for_each_init(Vec::new, |s, (bi, dx)| seq(bi, dx, &mut [], s));
         }
-        // Σ_batch dS over real keys, one task per (head, query row), summed over the batch
-        // in order (deterministic whatever the thread count).
-        dbias.par_chunks_mut(l).enumerate().for_each(|(row, acc)| {
-            let (hi, r) = (row / l, row % l);
-            for bi in 0..b {
-                let (at, valid) = (((bi * h + hi) * l + r) * l, f.g.lens[bi]);
-                for (a, &d) in acc[..valid].iter_mut().zip(&ds_all[at..at + valid]) {
-                    *a += d;
-                }
-            }
-        });
+        sum_bias_grad(dbias, &ds_all, &f.g);
         give_spare(ds_all);
         out
     }
@@ -1475,16 +1496,6 @@ struct FfnBlock {
     saved: std::sync::Mutex<Vec<f32>>,
 }
 
-/// Views of the packed parameters of [`FfnBlock`].
-struct FfnParams<'a> {
-    ln_w: &'a [f32],
-    ln_b: &'a [f32],
-    w1: &'a [f32],
-    b1: &'a [f32],
-    w2: &'a [f32],
-    b2: &'a [f32],
-}
-
 /// Splits `v` into consecutive pieces of the given lengths.
 fn split_lens<'a, T>(mut v: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
     lens.iter()
@@ -1502,35 +1513,22 @@ impl FfnBlock {
         [d, d, f * d, f, d * f, d]
     }
 
-    fn params<'a>(&self, p: &'a [f32]) -> FfnParams<'a> {
-        let [ln_w, ln_b, w1, b1, w2, b2] = split_ref(p, &self.lens());
-        FfnParams {
-            ln_w,
-            ln_b,
-            w1,
-            b1,
-            w2,
-            b2,
-        }
-    }
-
     fn fwd(&self, x: &[f32], p: &[f32]) -> Vec<f32> {
         let (d, f) = (self.d, self.f);
         let n = x.len() / d;
-        let p = self.params(p);
+        let [ln_w, ln_b, w1, b1, w2, b2] = split_ref(p, &self.lens());
         let mut saved = take_spare(n * (d + 2 * f));
         let (h, rest) = saved.split_at_mut(n * d);
         let (a, g) = rest.split_at_mut(n * f);
-        layer_norm_rows(x, p.ln_w, p.ln_b, h, self.eps);
+        layer_norm_rows(x, ln_w, ln_b, h, self.eps);
         // a = h W₁ᵀ + b₁ (the bias as the GEMM's starting value)
-        a.par_chunks_mut(f * 64)
-            .for_each(|c| c.chunks_mut(f).for_each(|r| r.copy_from_slice(p.b1)));
-        gemm_with(n, f, d, a, true, h, (d, 1), p.w1, (1, d), 1.0, pool_par());
+        fill_rows(a, b1);
+        gemm_with(n, f, d, a, true, h, (d, 1), w1, (1, d), 1.0, pool_par());
         g.par_chunks_mut(CHUNK)
             .zip(a.par_chunks(CHUNK))
             .for_each(|(g, a)| gelu_slice(a, g));
         // y = x + (g W₂ᵀ + b₂), summed in the order of the separate ops (the same bits)
-        let mut y = bias_rows(p.b2, n);
+        let mut y = bias_rows(b2, n);
         gemm_with(
             n,
             d,
@@ -1539,7 +1537,7 @@ impl FfnBlock {
             true,
             g,
             (f, 1),
-            p.w2,
+            w2,
             (1, f),
             1.0,
             pool_par(),
@@ -1555,9 +1553,7 @@ impl FfnBlock {
 
 impl Drop for FfnBlock {
     fn drop(&mut self) {
-        if let Ok(v) = self.saved.get_mut() {
-            give_spare(std::mem::take(v));
-        }
+        give_saved(&mut self.saved);
     }
 }
 
@@ -1587,20 +1583,17 @@ impl CustomOp2 for FfnBlock {
             candle_core::bail!("feed-forward: backward through an op that kept no activations");
         }
         let n = x.elem_count();
-        let packed = x.apply_op2_no_bwd(&grad.contiguous()?, &FfnBlockBwd { fwd: self, p })?;
+        let packed = x.apply_op3_no_bwd(p, &grad.contiguous()?, &FfnBlockBwd(self))?;
         let dx = packed.narrow(0, 0, n)?.reshape(x.shape())?;
         let dp = packed.narrow(0, n, p.elem_count())?;
         Ok((Some(dx), p.track_op().then_some(dp)))
     }
 }
 
-/// Backward of [`FfnBlock`] on (x, dY): dX then the packed parameters' gradient.
-struct FfnBlockBwd<'a> {
-    fwd: &'a FfnBlock,
-    p: &'a Tensor,
-}
+/// Backward of [`FfnBlock`] on (x, packed parameters, dY): dX then the parameters' gradient.
+struct FfnBlockBwd<'a>(&'a FfnBlock);
 
-impl CustomOp2 for FfnBlockBwd<'_> {
+impl CustomOp3 for FfnBlockBwd<'_> {
     fn name(&self) -> &'static str {
         "cisformer-ffn-block-bwd"
     }
@@ -1610,18 +1603,16 @@ impl CustomOp2 for FfnBlockBwd<'_> {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> CResult<(CpuStorage, Shape)> {
         let x = contiguous(s1, l1, "feed-forward-bwd")?;
-        let dy = contiguous(s2, l2, "feed-forward-bwd")?;
-        let (storage, layout) = self.p.storage_and_layout();
-        let candle_core::Storage::Cpu(storage) = &*storage else {
-            candle_core::bail!("feed-forward-bwd: parameters must be on the CPU");
-        };
-        let p = contiguous(storage, layout, "feed-forward-bwd")?;
-        let blk = self.fwd;
+        let p = contiguous(s2, l2, "feed-forward-bwd")?;
+        let dy = contiguous(s3, l3, "feed-forward-bwd")?;
+        let blk = self.0;
         let (d, f) = (blk.d, blk.f);
         let n = x.len() / d;
-        let pp = blk.params(p);
+        let [ln_w, _, w1, _, w2, _] = split_ref(p, &blk.lens());
         let saved = blk.saved.lock().expect("saved activations lock");
         let (h, rest) = saved.split_at(n * d);
         let (a, g) = rest.split_at(n * f);
@@ -1643,7 +1634,7 @@ impl CustomOp2 for FfnBlockBwd<'_> {
             false,
             dy,
             (d, 1),
-            pp.w2,
+            w2,
             (f, 1),
             1.0,
             pool_par(),
@@ -1665,7 +1656,7 @@ impl CustomOp2 for FfnBlockBwd<'_> {
             false,
             &da,
             (f, 1),
-            pp.w1,
+            w1,
             (d, 1),
             1.0,
             pool_par(),
@@ -1673,7 +1664,7 @@ impl CustomOp2 for FfnBlockBwd<'_> {
         give_spare(da);
         // Through the norm (dLN.w and dLN.b sit side by side), then the residual:
         // dX = LN′(dH) + dY.
-        layer_norm_bwd_rows(x, pp.ln_w, &dh, dx, dln, blk.eps);
+        layer_norm_bwd_rows(x, ln_w, &dh, dx, dln, blk.eps);
         give_spare(dh);
         add_into(dx, dy);
         let len = out.len();
@@ -1728,8 +1719,7 @@ impl AttnBlock {
         let mut saved = take_spare(n * (d + w));
         let (h, qkv) = saved.split_at_mut(n * d);
         layer_norm_rows(x, ln_w, ln_b, h, self.eps);
-        qkv.par_chunks_mut(w * 64)
-            .for_each(|c| c.chunks_mut(w).for_each(|r| r.copy_from_slice(bqkv)));
+        fill_rows(qkv, bqkv);
         gemm_with(n, w, d, qkv, true, h, (d, 1), wqkv, (1, d), 1.0, pool_par());
         let o = self.attn.fwd(qkv, bias);
         // y = x + (O W_Oᵀ + b_O), summed in the order of the separate ops (the same bits)
@@ -1850,11 +1840,11 @@ impl AttnBlock {
             candle_core::bail!("attention: backward through an op that kept no activations");
         }
         let (n, np) = (x.elem_count(), p.elem_count());
-        let packed = x.apply_op2_no_bwd(
+        let packed = x.apply_op3_no_bwd(
+            p,
             &grad.contiguous()?,
             &AttnBlockBwd {
                 blk: self,
-                p,
                 keep_ds: bias,
             },
         )?;
@@ -1878,6 +1868,14 @@ fn bias_rows(b: &[f32], n: usize) -> Vec<f32> {
     y
 }
 
+/// Overwrites every `b.len()`-wide row of `y` with `b`, in parallel (a recycled buffer's
+/// counterpart of [`bias_rows`]).
+fn fill_rows(y: &mut [f32], b: &[f32]) {
+    let d = b.len();
+    y.par_chunks_mut(d * 64)
+        .for_each(|c| c.chunks_mut(d).for_each(|r| r.copy_from_slice(b)));
+}
+
 /// `y += x` elementwise, in parallel.
 fn add_into(y: &mut [f32], x: &[f32]) {
     y.par_chunks_mut(CHUNK)
@@ -1896,20 +1894,17 @@ fn split_ref<'a>(v: &'a [f32], lens: &[usize; 6]) -> [&'a [f32]; 6] {
 
 impl Drop for AttnBlock {
     fn drop(&mut self) {
-        if let Ok(v) = self.saved.get_mut() {
-            give_spare(std::mem::take(v));
-        }
+        give_saved(&mut self.saved);
     }
 }
 
-/// Backward of [`AttnBlock`] on (x, dY).
+/// Backward of [`AttnBlock`] on (x, packed parameters, dY).
 struct AttnBlockBwd<'a> {
     blk: &'a AttnBlock,
-    p: &'a Tensor,
     keep_ds: bool,
 }
 
-impl CustomOp2 for AttnBlockBwd<'_> {
+impl CustomOp3 for AttnBlockBwd<'_> {
     fn name(&self) -> &'static str {
         "cisformer-attention-block-bwd"
     }
@@ -1919,14 +1914,12 @@ impl CustomOp2 for AttnBlockBwd<'_> {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> CResult<(CpuStorage, Shape)> {
         let x = contiguous(s1, l1, "attention-block-bwd")?;
-        let dy = contiguous(s2, l2, "attention-block-bwd")?;
-        let (storage, layout) = self.p.storage_and_layout();
-        let candle_core::Storage::Cpu(storage) = &*storage else {
-            candle_core::bail!("attention-block-bwd: parameters must be on the CPU");
-        };
-        let p = contiguous(storage, layout, "attention-block-bwd")?;
+        let p = contiguous(s2, l2, "attention-block-bwd")?;
+        let dy = contiguous(s3, l3, "attention-block-bwd")?;
         let out = self.blk.bwd(x, p, dy, self.keep_ds);
         let n = out.len();
         Ok((CpuStorage::F32(out), Shape::from(n)))

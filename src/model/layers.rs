@@ -36,19 +36,29 @@ impl Linear {
             b: self.b.as_ref().map(|b| b.detach()),
         }
     }
+
+    /// The bias, or zeros for a layer without one.
+    fn bias_or_zeros(&self) -> CResult<Tensor> {
+        match &self.b {
+            Some(b) => Ok(b.clone()),
+            None => Tensor::zeros(self.w.dim(0)?, self.w.dtype(), self.w.device()),
+        }
+    }
+
+    /// The bias of a layer that must have one (packed into a fused block's parameters).
+    fn required_bias(&self) -> CResult<Tensor> {
+        match &self.b {
+            Some(b) => Ok(b.clone()),
+            None => candle_core::bail!("a fused block's layer has no bias"),
+        }
+    }
 }
 
 impl Module for Linear {
     fn forward(&self, x: &Tensor) -> CResult<Tensor> {
         // Through the fused kernel even without bias, so all heavy work runs on the rayon pool
         // (and follows `-j`) rather than candle's own thread count.
-        match &self.b {
-            Some(b) => kernels::linear(x, &self.w, b),
-            None => {
-                let zeros = Tensor::zeros(self.w.dim(0)?, self.w.dtype(), self.w.device())?;
-                kernels::linear(x, &self.w, &zeros)
-            }
-        }
+        kernels::linear(x, &self.w, &self.bias_or_zeros()?)
     }
 }
 
@@ -191,12 +201,12 @@ impl Attention {
     /// the keys, which have none).
     fn qkv_params(&self) -> CResult<(Tensor, Tensor)> {
         let w = Tensor::cat(&[&self.q.w, &self.k.w, &self.v.w], 0)?;
-        let bias_of = |l: &Linear| match &l.b {
-            Some(b) => Ok(b.clone()),
-            None => Tensor::zeros(l.w.dim(0)?, l.w.dtype(), l.w.device()),
-        };
         let b = Tensor::cat(
-            &[bias_of(&self.q)?, bias_of(&self.k)?, bias_of(&self.v)?],
+            &[
+                self.q.bias_or_zeros()?,
+                self.k.bias_or_zeros()?,
+                self.v.bias_or_zeros()?,
+            ],
             0,
         )?;
         Ok((w, b))
@@ -283,10 +293,6 @@ impl EncoderLayer {
         let a = &self.attn;
         let g = &*a.geom(g);
         let (w, b) = a.qkv_params()?;
-        let o_bias = match &a.o.b {
-            Some(b) => b.clone(),
-            None => candle_core::bail!("the output projection has a bias"),
-        };
         let params = Tensor::cat(
             &[
                 self.ln1.w.clone(),
@@ -294,7 +300,7 @@ impl EncoderLayer {
                 w.flatten_all()?,
                 b,
                 a.o.w.flatten_all()?,
-                o_bias,
+                a.o.required_bias()?,
             ],
             0,
         )?;
@@ -304,20 +310,15 @@ impl EncoderLayer {
 
     /// `x + FFN(LN₂ x)` as one op (see [`kernels::ffn_block`]).
     pub fn ffn_residual(&self, x: &Tensor) -> CResult<Tensor> {
-        let flat = |t: &Tensor| t.flatten_all();
-        let bias = |l: &Linear| match &l.b {
-            Some(b) => Ok(b.clone()),
-            None => candle_core::bail!("feed-forward layers have biases"),
-        };
         let (up, down) = (&self.ffn.up, &self.ffn.down);
         let params = Tensor::cat(
             &[
                 self.ln2.w.clone(),
                 self.ln2.b.clone(),
-                flat(&up.w)?,
-                bias(up)?,
-                flat(&down.w)?,
-                bias(down)?,
+                up.w.flatten_all()?,
+                up.required_bias()?,
+                down.w.flatten_all()?,
+                down.required_bias()?,
             ],
             0,
         )?;
