@@ -204,8 +204,16 @@ impl LengthLimit {
 }
 
 /// Loads the model directories of an ensemble (or of one model), in order.
-pub fn load_models(dirs: &[std::path::PathBuf]) -> Result<Vec<(Model, Meta)>> {
-    dirs.iter().map(crate::model_dir::load).collect()
+pub fn load_models(
+    dirs: &[std::path::PathBuf],
+    device: &candle_core::Device,
+) -> Result<Vec<(Model, Meta)>> {
+    dirs.iter()
+        .map(|d| {
+            let (m, meta) = crate::model_dir::load(d)?;
+            Ok((m.to_device(device)?, meta))
+        })
+        .collect()
 }
 
 /// Predictions on the label scale of one model, or the mean of several (an ensemble, e.g.

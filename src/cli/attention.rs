@@ -35,7 +35,7 @@ pub struct InputArgs {
     /// Seed of the null placements.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Compute device.
+    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     pub device: String,
 }
@@ -44,7 +44,7 @@ impl InputArgs {
     /// Loads the model and motifs and checks the options. The FASTA is only read here
     /// with `--sites` (to place the table's rows); otherwise the pass reads it.
     pub fn load(&self) -> anyhow::Result<Input> {
-        super::check_device(&self.device)?;
+        let device = super::device(&self.device)?;
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         anyhow::ensure!(
             self.thresh > 0.0 && self.thresh <= 1.0,
@@ -52,6 +52,7 @@ impl InputArgs {
             self.thresh
         );
         let (model, meta) = cisformer::model_dir::load(&self.model)?;
+        let model = model.to_device(&device)?;
         let motifs = super::load_motifs(self.motifs.as_deref())?;
         let mut input = Input::new(model, meta, motifs, &self.fasta, self.thresh)?;
         if let Some(p) = &self.sites {

@@ -26,19 +26,19 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     averaging: super::AveragingArgs,
-    /// Compute device.
+    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    super::check_device(&args.device)?;
+    let device = super::device(&args.device)?;
     let files = args
         .model
         .iter()
         .fold(super::Files::default(), |f, m| f.read_model(m));
     args.data.files(files).write(&args.out).check()?;
-    let models = predict::load_models(&args.model)?;
+    let models = predict::load_models(&args.model, &device)?;
     let meta = &models[0].1;
     let (ds, split, whole) = args.data.load_for_scoring()?;
     if ds.output_names != meta.label_names {

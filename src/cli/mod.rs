@@ -483,13 +483,18 @@ impl CausalArg {
     }
 }
 
-/// `--device`: CPU is built in; CUDA is not part of this build yet.
-pub(crate) fn check_device(device: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        device == "cpu",
-        "--device {device}: this cisformer was built without CUDA support; use --device cpu"
-    );
-    Ok(())
+/// `--device`: the CPU, or the first CUDA GPU in a build with the `cuda` feature.
+pub(crate) fn device(name: &str) -> anyhow::Result<candle_core::Device> {
+    match name {
+        "cpu" => Ok(candle_core::Device::Cpu),
+        #[cfg(feature = "cuda")]
+        "cuda" => candle_core::Device::new_cuda(0)
+            .map_err(|e| anyhow::anyhow!("--device cuda: no usable CUDA GPU: {e}")),
+        _ => anyhow::bail!(
+            "--device {name}: this cisformer was built without CUDA support \
+             (build it with `--features cuda`, see docs/gpu.md); use --device cpu"
+        ),
+    }
 }
 
 /// Most worker threads `-j` accepts: far above any machine's cores, far below what

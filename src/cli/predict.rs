@@ -50,13 +50,13 @@ pub struct Args {
     /// Output file (`-` = standard output).
     #[arg(short = 'o', long, value_name = "FILE", default_value = "-")]
     out: PathBuf,
-    /// Compute device.
+    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    super::check_device(&args.device)?;
+    let device = super::device(&args.device)?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     args.model
         .iter()
@@ -66,7 +66,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.genome.as_ref())
         .write(&args.out)
         .check()?;
-    let models = predict::load_models(&args.model)?;
+    let models = predict::load_models(&args.model, &device)?;
     let meta = &models[0].1;
     let ds = match (&args.fasta, &args.bed, &args.genome) {
         (Some(fa), _, _) => {

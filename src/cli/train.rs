@@ -134,14 +134,14 @@ pub struct Args {
     /// shifted and spread; see README), recorded in meta.json.
     #[arg(long)]
     no_calibration: bool,
-    /// Compute device.
+    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
     device: String,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    super::check_device(&args.device)?;
+    let device = super::device(&args.device)?;
     args.data
         .files(super::Files::default())
         .read_opt(args.config.as_ref())
@@ -173,6 +173,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
     let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
     let mut learner = TransformerLearner::new(&mcfg, ocfg, &tcfg, total_steps)?;
+    learner.to_device(&device)?;
 
     let ridge = if args.no_baseline {
         None

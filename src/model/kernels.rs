@@ -8,6 +8,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::portable;
+
 type CResult<T> = candle_core::Result<T>;
 
 fn contiguous<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<&'a [f32]> {
@@ -163,6 +165,9 @@ impl CustomOp2 for GeluBwd {
 
 /// GELU (erf form) with a fused backward.
 pub fn gelu(x: &Tensor) -> CResult<Tensor> {
+    if portable::active(x) {
+        return portable::gelu(x);
+    }
     x.contiguous()?.apply_op1(Gelu)
 }
 
@@ -303,6 +308,9 @@ fn layer_norm_bwd_rows(x: &[f32], w: &[f32], g: &[f32], dx: &mut [f32], dwb: &mu
 
 /// Layer norm of the last dimension (`torch.nn.LayerNorm` semantics, biased variance).
 pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f32) -> CResult<Tensor> {
+    if portable::active(x) {
+        return portable::layer_norm(x, w, b, eps);
+    }
     x.contiguous()?.apply_op3(w, b, LayerNorm { eps })
 }
 
@@ -563,6 +571,9 @@ impl CustomOp3 for LinearBwd {
 
 /// Fused affine layer (see [`LinearOp`]); `x` is `[..., in]`.
 pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> CResult<Tensor> {
+    if portable::active(x) {
+        return portable::linear(x, w, b);
+    }
     x.contiguous()?.apply_op3(w, b, LinearOp)
 }
 
@@ -967,6 +978,9 @@ pub fn attention_probs(
     bias: Option<&Tensor>,
     g: &AttnGeom,
 ) -> CResult<Tensor> {
+    if portable::active(q) {
+        return portable::attention_probs(q, k, bias, g);
+    }
     let op = AttnProbs {
         g: g.clone(),
         scale: 1.0 / (g.dh as f32).sqrt(),
@@ -1102,6 +1116,9 @@ impl CustomOp2 for AttnApplyBwd {
 
 /// Per-head `P V` (see [`AttnApply`]); P and V are made contiguous first.
 pub fn attention_apply(p: &Tensor, v: &Tensor, g: &AttnGeom) -> CResult<Tensor> {
+    if portable::active(p) {
+        return portable::attention_apply(p, v, g);
+    }
     p.contiguous()?
         .apply_op2(&v.contiguous()?, AttnApply { g: g.clone() })
 }
@@ -1475,6 +1492,9 @@ pub fn attention_fused(qkv: &Tensor, bias: Option<&Tensor>, g: &AttnGeom) -> CRe
             g.b * g.l
         );
     }
+    if portable::active(qkv) {
+        return portable::attention_fused(qkv, bias, g);
+    }
     let qkv = qkv.contiguous()?;
     match bias {
         Some(bias) => qkv.apply_op2(&bias.contiguous()?, FusedAttnBiased(op)),
@@ -1676,6 +1696,9 @@ impl CustomOp3 for FfnBlockBwd<'_> {
 /// `ln.w`, `ln.b`, `W₁` `[f, d]`, `b₁`, `W₂` `[d, f]` and `b₂`, flattened, in that order.
 pub fn ffn_block(x: &Tensor, params: &Tensor, f: usize, eps: f32) -> CResult<Tensor> {
     let d = x.dim(candle_core::D::Minus1)?;
+    if portable::active(x) {
+        return portable::ffn_block(x, params, f, eps);
+    }
     let op = FfnBlock {
         d,
         f,
@@ -2022,6 +2045,9 @@ pub fn attn_block(
             g.b * g.l
         );
     }
+    if portable::active(x) {
+        return portable::attn_block(x, params, bias, g, eps);
+    }
     let (x, params) = (x.contiguous()?, params.contiguous()?);
     match bias {
         Some(bias) => x.apply_op3(&params, &bias.contiguous()?, AttnBlockBiased(blk)),
@@ -2206,6 +2232,9 @@ impl CustomOp2 for TableSum {
 
 /// `Σ_j table[idx[r·kernel + j]]` for each row `r` (see [`TableSum`]).
 pub fn table_sum(table: &Tensor, idx: &Tensor, kernel: usize, vocab: usize) -> CResult<Tensor> {
+    if portable::active(table) {
+        return portable::table_sum(table, idx, kernel);
+    }
     table
         .contiguous()?
         .apply_op2(idx, TableSum { kernel, vocab })
@@ -2396,6 +2425,9 @@ pub(crate) fn stem_pool(
     bias: &Tensor,
     plan: std::sync::Arc<StemPlan>,
 ) -> CResult<Tensor> {
+    if portable::active(emb) {
+        return portable::stem_pool(emb, table, bias, &plan);
+    }
     let op = StemPool {
         plan,
         argmax: std::sync::Mutex::new(Vec::new()),
@@ -2406,6 +2438,9 @@ pub(crate) fn stem_pool(
 
 /// `[B·L, d]` → `[B·L, kernel·d]` sliding windows with zero padding (see [`Unfold`]).
 pub fn unfold(x: &Tensor, b: usize, l: usize, kernel: usize) -> CResult<Tensor> {
+    if portable::active(x) {
+        return portable::unfold(x, b, l, kernel);
+    }
     x.contiguous()?.apply_op1(Unfold { b, l, kernel })
 }
 

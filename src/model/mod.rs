@@ -24,6 +24,7 @@
 mod config;
 mod kernels;
 mod layers;
+mod portable;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -252,6 +253,9 @@ pub struct Model {
     head_mask: Vec<Vec<f32>>,
     seed: u64,
     dropout_rng: Mutex<ChaCha8Rng>,
+    /// Where the parameters live and every batch is built (the CPU unless moved with
+    /// [`Model::to_device`]).
+    device: Device,
 }
 
 impl std::fmt::Debug for Model {
@@ -277,7 +281,7 @@ impl Model {
     /// seen rarely and would otherwise stay random (k 6, 2,000 sequences: val r 0.89 with
     /// 0.02, 0.36 with 1).
     pub fn new(cfg: &ModelConfig, seed: u64) -> Result<Model> {
-        let model = Self::build(cfg, HashMap::new(), seed)?;
+        let model = Self::build(cfg, HashMap::new(), seed, &Device::Cpu)?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         for (name, var) in &model.params {
             let shape = var.shape().clone();
@@ -296,21 +300,24 @@ impl Model {
         Ok(model)
     }
 
-    /// Builds the layer structs over `tensors` (missing names are created as zeros).
+    /// Builds the layer structs over `tensors` (missing names are created as zeros) on
+    /// `device`.
     pub(crate) fn build(
         cfg: &ModelConfig,
         tensors: HashMap<String, Tensor>,
         seed: u64,
+        device: &Device,
     ) -> Result<Model> {
         cfg.validate()?;
         let varmap = VarMap::new();
         {
             let mut data = varmap.data().lock().expect("fresh varmap");
             for (name, t) in tensors {
+                let t = t.to_device(device).map_err(cerr)?;
                 data.insert(name, Var::from_tensor(&t).map_err(cerr)?);
             }
         }
-        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
         let train_w = Weights::load(vb, cfg).map_err(cerr)?;
         let eval_w = train_w.detach();
         let mut params: Vec<(String, Var)> = varmap
@@ -338,7 +345,33 @@ impl Model {
                 .collect(),
             seed,
             dropout_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            device: device.clone(),
         })
+    }
+
+    /// The same model (parameters and head gates) with its parameters on `device`, e.g.
+    /// a GPU (see `--device`).
+    pub fn to_device(&self, device: &Device) -> Result<Model> {
+        let tensors = self
+            .params
+            .iter()
+            .map(|(n, v)| {
+                let t = v.as_tensor();
+                let t = match t.device().same_device(device) {
+                    true => t.copy(),
+                    false => t.to_device(device),
+                };
+                Ok((n.clone(), t.map_err(cerr)?))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        let mut m = Self::build(&self.cfg, tensors, self.seed, device)?;
+        m.head_mask = self.head_mask.clone();
+        Ok(m)
+    }
+
+    /// Where the parameters live.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The architecture.
@@ -354,14 +387,7 @@ impl Model {
     /// An independent copy (own parameters and head gates), e.g. to prune or fine-tune one
     /// version while keeping the original.
     pub fn try_clone(&self) -> Result<Model> {
-        let tensors = self
-            .params
-            .iter()
-            .map(|(n, v)| Ok((n.clone(), v.as_tensor().copy().map_err(cerr)?)))
-            .collect::<Result<HashMap<_, _>>>()?;
-        let mut m = Self::build(&self.cfg, tensors, self.seed)?;
-        m.head_mask = self.head_mask.clone();
-        Ok(m)
+        self.to_device(&self.device)
     }
 
     /// Seed the model was created with (also seeds dropout).
@@ -466,7 +492,7 @@ impl Model {
             .map_err(|e| Error::tensor(st_path.display(), e))?;
         let mut names: Vec<String> = tensors.keys().cloned().collect();
         names.sort();
-        let model = Self::build(&cfg, tensors, meta.seed).map_err(|e| match e {
+        let model = Self::build(&cfg, tensors, meta.seed, &Device::Cpu).map_err(|e| match e {
             Error::Tensor { source, .. } => Error::Tensor {
                 context: st_path.display().to_string(),
                 source,
@@ -537,7 +563,7 @@ impl Model {
                 Pooling::Max => {}
             }
         }
-        let dev = Device::Cpu;
+        let dev = self.device.clone();
         let rows = match (self.cfg.conv_kernel, self.cfg.positional) {
             (k, Positional::None) if k > 0 => Some(conv_rows(ids, t, k, self.cfg.vocab_size)),
             _ => None,
@@ -607,7 +633,7 @@ impl Model {
                 pe[pos * d + 2 * i + 1] = angle.cos() as f32;
             }
         }
-        Tensor::from_vec(pe, (l, d), &Device::Cpu)
+        Tensor::from_vec(pe, (l, d), &self.device)
     }
 
     fn dropout(&self, x: Tensor, train: bool) -> candle_core::Result<Tensor> {
@@ -641,7 +667,7 @@ impl Model {
         if g.iter().all(|&v| v == 1.0) {
             return Ok(None);
         }
-        Tensor::from_vec(g.clone(), (1, g.len(), 1, 1), &Device::Cpu).map(Some)
+        Tensor::from_vec(g.clone(), (1, g.len(), 1, 1), &self.device).map(Some)
     }
 
     /// The network on a prepared batch. `on_layer` sees each layer's probabilities and head
@@ -892,7 +918,7 @@ impl Model {
         let kept: Vec<Vec<usize>> = (0..nl).map(|i| self.cfg.kept_heads(i)).collect();
         let probes = kept
             .iter()
-            .map(|k| Var::zeros((g.b, k.len(), l, l), DType::F32, &Device::Cpu))
+            .map(|k| Var::zeros((g.b, k.len(), l, l), DType::F32, &self.device))
             .collect::<candle_core::Result<Vec<_>>>()
             .map_err(cerr)?;
         let mut probs: Vec<Tensor> = Vec::with_capacity(nl);

@@ -414,11 +414,14 @@ impl Model {
                 let t = tensors.get(&name).ok_or_else(|| {
                     Error::Invalid(format!("prune: the model has no tensor {name}"))
                 })?;
-                let t = t.index_select(rows, dim).map_err(cerr)?;
+                let t = rows
+                    .to_device(t.device())
+                    .and_then(|rows| t.index_select(&rows, dim))
+                    .map_err(cerr)?;
                 tensors.insert(name, t);
             }
         }
-        let mut m = Model::build(&new_cfg, tensors, self.seed())?;
+        let mut m = Model::build(&new_cfg, tensors, self.seed(), self.device())?;
         for (l, row) in self.head_mask().iter().enumerate() {
             for (h, &g) in row.iter().enumerate() {
                 m.set_head_mask(l, h, g)?;

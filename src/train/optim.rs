@@ -100,14 +100,14 @@ pub struct StepStats {
     pub lr: f64,
 }
 
-fn targets_tensor(targets: &[Vec<f32>], n_out: usize) -> Result<Tensor> {
+fn targets_tensor(targets: &[Vec<f32>], n_out: usize, dev: &Device) -> Result<Tensor> {
     if targets.iter().any(|t| t.len() != n_out) {
         return Err(Error::Invalid(format!(
             "model: every target row must have {n_out} values"
         )));
     }
     let flat: Vec<f32> = targets.iter().flatten().copied().collect();
-    Tensor::from_vec(flat, (targets.len(), n_out), &Device::Cpu).map_err(cerr)
+    Tensor::from_vec(flat, (targets.len(), n_out), dev).map_err(cerr)
 }
 
 /// Mean squared error or mean BCE-with-logits of outputs `[B, n]` against targets.
@@ -138,7 +138,7 @@ pub fn loss_value(model: &Model, batch_ids: &[Vec<u32>], targets: &[Vec<f32>]) -
             "model: one target row per sequence is needed".into(),
         ));
     }
-    let y = targets_tensor(targets, model.config().n_outputs)?;
+    let y = targets_tensor(targets, model.config().n_outputs, &Device::Cpu)?;
     task_loss(model.config().task, &flat_o, &y)
         .and_then(|t| t.to_scalar::<f32>())
         .map_err(cerr)
@@ -269,7 +269,7 @@ impl Optimizer {
             ));
         }
         let cfg = model.config().clone();
-        let y = targets_tensor(targets, cfg.n_outputs)?;
+        let y = targets_tensor(targets, cfg.n_outputs, model.device())?;
         let batch = model.batch(batch_ids)?;
         let reg = self.cfg.regularizers;
         let (out, probs) = model.forward_train(&batch, self.step as u64, reg.any())?;
@@ -287,7 +287,7 @@ impl Optimizer {
                     let qm: Vec<f32> = (0..g.b * g.l)
                         .map(|i| if i % g.l < g.lens[i / g.l] { 1.0 } else { 0.0 })
                         .collect();
-                    let qm = Tensor::from_vec(qm, (g.b, 1, g.l, 1), &Device::Cpu)?;
+                    let qm = Tensor::from_vec(qm, (g.b, 1, g.l, 1), model.device())?;
                     let n = probs.len() as f64;
                     type RegFn = fn(&Tensor, &Tensor) -> candle_core::Result<Tensor>;
                     let terms: [(f64, RegFn, &mut f32); 3] = [
@@ -311,7 +311,7 @@ impl Optimizer {
                         if w == 0.0 {
                             continue;
                         }
-                        let mut sum = Tensor::new(0f32, &Device::Cpu)?;
+                        let mut sum = Tensor::new(0f32, model.device())?;
                         for p in &probs {
                             sum = (sum + f(p, &qm)?)?;
                         }
@@ -401,7 +401,7 @@ impl Optimizer {
                 let denom = v[j].sqrt() / bc2_sqrt + eps;
                 theta[j] -= step_size * m[j] / denom;
             }
-            let t = Tensor::from_vec(theta, var.shape(), &Device::Cpu).map_err(cerr)?;
+            let t = Tensor::from_vec(theta, var.shape(), var.device()).map_err(cerr)?;
             var.set(&t).map_err(cerr)?;
         }
         self.last = stats;

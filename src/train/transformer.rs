@@ -14,6 +14,8 @@ pub struct TransformerLearner {
     model: Model,
     optim: Optimizer,
     seed: u64,
+    /// Where the model trains; a resumed checkpoint moves there too.
+    device: candle_core::Device,
     /// Extra `meta.json` fields (training options, baseline metrics) set by the caller.
     pub meta_extra: serde_json::Value,
 }
@@ -33,6 +35,7 @@ impl TransformerLearner {
             model,
             optim,
             seed: trainer.seed,
+            device: candle_core::Device::Cpu,
             meta_extra: serde_json::Value::Null,
         })
     }
@@ -50,8 +53,16 @@ impl TransformerLearner {
             model,
             optim,
             seed: trainer.seed,
+            device: candle_core::Device::Cpu,
             meta_extra: serde_json::Value::Null,
         }
+    }
+
+    /// Trains on `device` from here on (the optimiser's state stays on the CPU).
+    pub fn to_device(&mut self, device: &candle_core::Device) -> Result<()> {
+        self.model = self.model.to_device(device)?;
+        self.device = device.clone();
+        Ok(())
     }
 
     /// The optimiser, e.g. to set an [`super::OrthoAnchor`].
@@ -175,7 +186,7 @@ impl Learner for TransformerLearner {
             )));
         }
         let optim = Optimizer::load(&model, dir)?;
-        self.model = model;
+        self.model = model.to_device(&self.device)?;
         self.optim = optim;
         self.seed = meta.seed;
         Ok(())

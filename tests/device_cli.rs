@@ -1,0 +1,161 @@
+//! The model's non-CPU path, end to end through the CLI.
+//!
+//! On a GPU (`--device cuda`, a build with `--features cuda`) the model runs candle's own
+//! ops instead of the fused CPU kernels. `CISFORMER_PORTABLE_OPS=1` puts the CPU on that
+//! same path, so this runs on every machine; the `cuda` test repeats it on the GPU.
+use std::path::{Path, PathBuf};
+
+mod common;
+use common::{TINY_MODEL, cisformer, ok};
+
+/// The files one pipeline run writes.
+struct Run {
+    predictions: PathBuf,
+    heads: PathBuf,
+    interactions: PathBuf,
+}
+
+/// `train` (one epoch), `predict`, `heads` and `interactions` into `out`, with `env` set
+/// and `device` given to every command.
+fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
+    let model = out.join("model");
+    let run = |command: &str| {
+        let mut cmd = cisformer();
+        cmd.args([command, "-q", "--device", device]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd
+    };
+    let fa = sim.join("seqs.fa");
+    let motifs = sim.join("motifs.meme");
+    ok(run("train")
+        .arg("--fasta")
+        .arg(&fa)
+        .arg("--labels")
+        .arg(sim.join("labels.tsv"))
+        .arg("--out")
+        .arg(&model)
+        .args(TINY_MODEL));
+    let r = Run {
+        predictions: out.join("pred.tsv"),
+        heads: out.join("heads.tsv"),
+        interactions: out.join("pairs.tsv"),
+    };
+    ok(run("predict")
+        .arg("--model")
+        .arg(&model)
+        .arg("--fasta")
+        .arg(&fa)
+        .arg("-o")
+        .arg(&r.predictions));
+    let extra: [(&str, &Path, &[&str]); 2] = [
+        ("heads", &r.heads, &[]),
+        ("interactions", &r.interactions, &["--min-pairs", "1"]),
+    ];
+    for (cmd, to, extra) in extra {
+        ok(run(cmd)
+            .arg("--model")
+            .arg(&model)
+            .arg("--fasta")
+            .arg(&fa)
+            .arg("--motifs")
+            .arg(&motifs)
+            .arg("-o")
+            .arg(to)
+            .args(extra));
+    }
+    r
+}
+
+/// Two TSVs with the same header, rows and text cells, and numbers equal within 1e-3
+/// relative to the larger (or 1e-6 absolute, for values near zero). P- and q-values of
+/// rank tests (Mann-Whitney) move in steps when two near-equal attention values swap
+/// order, so those columns get 1e-2.
+fn same_table(a: &Path, b: &Path) {
+    let (ta, tb) = (
+        std::fs::read_to_string(a).unwrap(),
+        std::fs::read_to_string(b).unwrap(),
+    );
+    let (la, lb): (Vec<&str>, Vec<&str>) = (ta.lines().collect(), tb.lines().collect());
+    assert_eq!(
+        la.len(),
+        lb.len(),
+        "{} vs {}: row counts",
+        a.display(),
+        b.display()
+    );
+    assert!(la.len() > 1, "{}: no rows", a.display());
+    let header: Vec<&str> = la[0].split('\t').collect();
+    let mut off = Vec::new();
+    for (i, (ra, rb)) in la.iter().zip(&lb).enumerate() {
+        for (j, (x, y)) in ra.split('\t').zip(rb.split('\t')).enumerate() {
+            let name = header[j];
+            let rel =
+                match name.ends_with("_p") || name.ends_with("_q") || name == "p" || name == "q" {
+                    true => 1e-2,
+                    false => 1e-3,
+                };
+            let same = match (x.parse::<f64>(), y.parse::<f64>()) {
+                (Ok(u), Ok(v)) if u.is_finite() && v.is_finite() => {
+                    (u - v).abs() <= rel * u.abs().max(v.abs()) + 1e-6
+                }
+                _ => x == y,
+            };
+            if !same {
+                off.push(format!("line {}, {}: {x} vs {y}", i + 1, header[j]));
+            }
+        }
+    }
+    assert!(
+        off.is_empty(),
+        "{} vs {}: {} cells differ:\n{}",
+        a.display(),
+        b.display(),
+        off.len(),
+        off.join("\n")
+    );
+}
+
+fn compare(a: &Run, b: &Run) {
+    same_table(&a.predictions, &b.predictions);
+    same_table(&a.heads, &b.heads);
+    same_table(&a.interactions, &b.interactions);
+}
+
+fn simulated(dir: &Path) -> PathBuf {
+    let sim = dir.join("sim");
+    ok(cisformer()
+        .args([
+            "simulate", "-q", "--seed", "4", "--n", "200", "--len", "160", "--out",
+        ])
+        .arg(&sim));
+    sim
+}
+
+#[test]
+fn the_portable_ops_give_the_cpu_results_through_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulated(dir.path());
+    let fused = pipeline(&sim, &dir.path().join("fused"), &[], "cpu");
+    let portable = pipeline(
+        &sim,
+        &dir.path().join("portable"),
+        &[("CISFORMER_PORTABLE_OPS", "1")],
+        "cpu",
+    );
+    compare(&fused, &portable);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "cuda"),
+    ignore = "needs a build with `--features cuda` and an NVIDIA GPU (bench/gpu.sh)"
+)]
+fn the_gpu_gives_the_cpu_results_through_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = simulated(dir.path());
+    let cpu = pipeline(&sim, &dir.path().join("cpu"), &[], "cpu");
+    let gpu = pipeline(&sim, &dir.path().join("gpu"), &[], "cuda");
+    compare(&cpu, &gpu);
+}
