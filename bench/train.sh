@@ -8,16 +8,24 @@
 #
 # Usage: bench/train.sh [PYTHON]   (a Python with torch; default: python3)
 # Env: CONFIGS ("encoder recipe": see benches/train.rs), PAIRS (5), STEPS (7 timed steps
-#      per run, after 2 warm-up steps), THREADS (2: RAYON_NUM_THREADS / torch threads).
+#      per run, after 2 warm-up steps), THREADS (2: RAYON_NUM_THREADS / torch threads),
+#      DEVICE (cpu; cuda for both sides on the GPU), BENCH_BIN (a prebuilt benches/train.rs
+#      binary instead of `cargo bench`, as bench/gpu.sh carries to a machine without Rust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
 CONFIGS=${CONFIGS:-"encoder recipe"} PAIRS=${PAIRS:-5} STEPS=${STEPS:-7} THREADS=${THREADS:-2}
-cargo bench --bench train --quiet --no-run >/dev/null 2>&1 || cargo bench --bench train --no-run
-ours() { RAYON_NUM_THREADS=$THREADS cargo bench --bench train --quiet -- "$1" "$STEPS"; }
-theirs() { OMP_NUM_THREADS=$THREADS "$PY" bench/train_torch.py "$1" "$STEPS" "$THREADS"; }
+DEVICE=${DEVICE:-cpu} BENCH_BIN=${BENCH_BIN:-}
+if [ -z "$BENCH_BIN" ]; then
+  cargo bench --bench train --quiet --no-run >/dev/null 2>&1 || cargo bench --bench train --no-run
+fi
+ours() {
+  if [ -n "$BENCH_BIN" ]; then RAYON_NUM_THREADS=$THREADS "$BENCH_BIN" "$1" "$STEPS" "$DEVICE"
+  else RAYON_NUM_THREADS=$THREADS cargo bench --bench train --quiet -- "$1" "$STEPS" "$DEVICE"; fi
+}
+theirs() { OMP_NUM_THREADS=$THREADS "$PY" bench/train_torch.py "$1" "$STEPS" "$THREADS" "$DEVICE"; }
 num() { sed -E "s/.* $1 ([0-9.]+) seq.*/\1/" <<<"$2"; }
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores, $THREADS threads"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores, $THREADS threads, device $DEVICE"
 echo "torch: $("$PY" -c 'import torch; print(torch.__version__)')"
 for c in $CONFIGS; do
   rows=""

@@ -11,7 +11,7 @@ Configs (as benches/train.rs):
            learned relative-position bias of ±50 positions per head (learning 30x faster),
            d_model 128, 8 heads, 2 layers, ffn 256, 200 bp, batch 64, clipping at 1.
 
-Usage: train_torch.py CONFIG STEPS THREADS
+Usage: train_torch.py CONFIG STEPS THREADS [cpu|cuda]
 """
 import resource
 import sys
@@ -22,6 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 config, steps, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+dev = sys.argv[4] if len(sys.argv) > 4 else "cpu"
+sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 if config == "encoder":
@@ -91,7 +93,7 @@ class M(nn.Module):
         return s.head(s.ln(x).mean(1))
 
 
-m = M()
+m = M().to(dev)
 rel = [p for name, p in m.named_parameters() if name.endswith(".rel")]
 rest = [p for name, p in m.named_parameters() if not name.endswith(".rel")]
 groups = [{"params": rest}] + ([{"params": rel, "lr": 30e-3}] if rel else [])
@@ -100,6 +102,7 @@ ids = torch.randint(5, V, (B, L))
 if config == "recipe":
     ids[:, 0], ids[:, -1] = 2, 3  # [CLS], [SEP]
 y = torch.randn(B, 1)
+ids, y = ids.to(dev), y.to(dev)
 tr, inf = [], []
 for i in range(steps + 2):
     t = time.perf_counter()
@@ -109,15 +112,17 @@ for i in range(steps + 2):
     if clip:
         nn.utils.clip_grad_norm_(m.parameters(), clip)
     opt.step()
+    sync()
     if i >= 2:
         tr.append(time.perf_counter() - t)
     t = time.perf_counter()
     with torch.no_grad():
         m(ids)
+    sync()
     if i >= 2:
         inf.append(time.perf_counter() - t)
 tr.sort()
 inf.sort()
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(f"torch {torch.__version__} {config} [d {d} h {h} n {n} ffn {ffn} conv {conv} pool {pool} rel {R} b {B}]: train {B / tr[len(tr) // 2]:.1f} seq/s, "
+print(f"torch {torch.__version__} {config} on {dev} [d {d} h {h} n {n} ffn {ffn} conv {conv} pool {pool} rel {R} b {B}]: train {B / tr[len(tr) // 2]:.1f} seq/s, "
       f"infer {B / inf[len(inf) // 2]:.1f} seq/s, peak RSS {peak:.0f} MiB")

@@ -6,7 +6,8 @@
 //! * `recipe`: `train --preset default` (k 1, conv stem, pool 4, relative bias learning
 //!   30x faster, clipping) on 200-bp sequences, batch 64 — what `cisformer train` runs.
 //!
-//! Usage: cargo bench --bench train -- CONFIG STEPS
+//! Usage: cargo bench --bench train -- CONFIG STEPS [cpu|cuda]   (cuda: a build with
+//! `--features cuda`, see bench/gpu.sh)
 use std::time::Instant;
 
 use cisformer::model::{ForwardOptions, Model, ModelConfig};
@@ -38,8 +39,19 @@ fn main() {
         .collect();
     let (Some(config), Some(Ok(steps))) = (args.first(), args.get(1).map(|s| s.parse::<usize>()))
     else {
-        eprintln!("usage: train encoder|recipe STEPS");
+        eprintln!("usage: train encoder|recipe STEPS [cpu|cuda]");
         std::process::exit(2);
+    };
+    let device = match args.get(2).map(String::as_str) {
+        None | Some("cpu") => candle_core::Device::Cpu,
+        Some("cuda") => candle_core::Device::new_cuda(0).unwrap_or_else(|e| {
+            eprintln!("no CUDA device: {e}");
+            std::process::exit(2);
+        }),
+        Some(other) => {
+            eprintln!("unknown device {other:?}: cpu or cuda");
+            std::process::exit(2);
+        }
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let (cfg, optim, ids) = match config.as_str() {
@@ -93,7 +105,7 @@ fn main() {
         }
     };
     let b = ids.len();
-    let mut model = Model::new(&cfg, 0).unwrap();
+    let mut model = Model::new(&cfg, 0).unwrap().to_device(&device).unwrap();
     let y: Vec<Vec<f32>> = (0..b).map(|_| vec![rng.random::<f32>()]).collect();
     let mut opt = Optimizer::new(&model, optim);
     let (mut tr, mut inf, mut att) = (vec![], vec![], vec![]);
@@ -117,8 +129,9 @@ fn main() {
         }
     }
     println!(
-        "cisformer {config} [d {} h {} n {} ffn {} conv {} pool {} rel {} b {b}]: train {:.1} seq/s, infer {:.1} seq/s, \
+        "cisformer {config} on {} [d {} h {} n {} ffn {} conv {} pool {} rel {} b {b}]: train {:.1} seq/s, infer {:.1} seq/s, \
          peak RSS {:.0} MiB (infer returning all attention maps: {:.1} seq/s)",
+        if device.is_cpu() { "cpu" } else { "cuda" },
         cfg.d_model,
         cfg.n_heads,
         cfg.n_layers,
