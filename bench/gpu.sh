@@ -9,27 +9,39 @@
 #  2. the same seed and data (simulate --n 2000 --len 200) through `train --preset default
 #     --epochs 1`, `predict`, `heads` and `interactions`, once with --device cpu and once
 #     with --device cuda; bench/compare_tables.py then checks the GPU's tables against the
-#     CPU's (numbers within 1e-3 relative, p/q within 1e-2, same rows in the same order);
-#  3. training and inference throughput on the encoder (d 128, 8 heads, 4 layers, 200
+#     CPU's (same rows in the same order, numbers within 1e-3 of max(|x|, 1), p- and
+#     q-values through their z-scores: see that script);
+#  3. the test binary of tests/device_cli.rs, its GPU test included;
+#  4. training and inference throughput on the encoder (d 128, 8 heads, 4 layers, 200
 #     tokens) and the recipe: cisformer CUDA against PyTorch eager on the same GPU
 #     (bench/train.sh with DEVICE=cuda), then both on the CPU's cores.
-# Exits 1 if a table differs; the throughput numbers are printed, not judged.
+# Exits 1 if a table differs or a test fails; the throughput numbers are printed, not judged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The executable named NAME-<hash> that a cargo --no-run command (the rest) builds.
+executable() {
+  local name=$1 exe
+  shift
+  exe=$("$@" --message-format=json 2>/dev/null |
+    grep -o "\"executable\":\"[^\"]*/$name-[^\"]*\"" | tail -n 1 | cut -d'"' -f4)
+  [ -x "$exe" ] || { echo "gpu.sh: '$*' built no $name binary" >&2; exit 1; }
+  echo "$exe"
+}
 
 build() {
   # shellcheck source=../scripts/cuda-env.sh
   source scripts/cuda-env.sh
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/cuda}
   cargo build --release --features cuda
-  local bench
-  bench=$(cargo bench --bench train --features cuda --no-run --message-format=json 2>/dev/null |
-    grep -o '"executable":"[^"]*/train-[^"]*"' | tail -n 1 | cut -d'"' -f4)
-  [ -x "$bench" ] || { echo "gpu.sh: no benchmark binary built" >&2; exit 1; }
+  local bench test
+  bench=$(executable train cargo bench --bench train --features cuda --no-run)
+  test=$(executable device_cli cargo test --release --features cuda --test device_cli --no-run)
   mkdir -p gpu-bin
   cp "$CARGO_TARGET_DIR/release/cisformer" gpu-bin/cisformer
   cp "$bench" gpu-bin/train-bench
-  strip gpu-bin/cisformer gpu-bin/train-bench
+  cp "$test" gpu-bin/device-test
+  strip gpu-bin/cisformer gpu-bin/train-bench gpu-bin/device-test
   ls -l gpu-bin
   echo "carry gpu-bin/ (and the working tree) to the GPU machine; run: bash bench/gpu.sh run"
 }
@@ -85,6 +97,10 @@ run() {
   cp -r "$w/cpu" "$w/gpu" "$out/"
 
   unset CISFORMER_PORTABLE_OPS
+  echo "tests/device_cli.rs, its GPU test included:"
+  local skip=()
+  [ "$gpu" != cpu ] || skip=(--skip the_gpu_gives)
+  CARGO_BIN_EXE_cisformer="$PWD/$bin" gpu-bin/device-test --include-ignored "${skip[@]}" || same=1
   echo "throughput, GPU:"
   DEVICE=$gpu BENCH_BIN=gpu-bin/train-bench PAIRS=3 STEPS=20 THREADS="$(nproc)" bash bench/train.sh "${PYTHON:-python3}"
   echo "throughput, CPU ($(nproc) cores):"

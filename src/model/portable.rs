@@ -210,7 +210,9 @@ mod tests {
 
     use super::forced;
     use crate::model::kernels::{self, AttnGeom};
-    use crate::model::{ForwardOptions, Model, ModelConfig, Pooling, Positional};
+    use crate::model::{
+        ForwardOptions, HeadId, HeadPatch, Model, ModelConfig, Pooling, Positional,
+    };
 
     type CResult<T> = candle_core::Result<T>;
 
@@ -378,9 +380,24 @@ mod tests {
                     .iter()
                     .flat_map(|(_, v)| flat(grads.get(v.as_tensor()).unwrap()))
                     .collect();
+                // Read-outs with a head switched off, one captured and one patched head.
+                let mut model = model;
+                model.set_head_mask(1, 2, 0.0).unwrap();
+                let head = HeadId { layer: 0, head: 1 };
+                let patched = HeadId { layer: 1, head: 0 };
+                let shape = ForwardOptions {
+                    capture: vec![patched],
+                    ..Default::default()
+                };
+                let before = model.forward(&ids, &shape).unwrap().heads.remove(0);
+                let patch = HeadPatch {
+                    head: patched,
+                    values: before.values.iter().map(|v| vec![0.25; v.len()]).collect(),
+                };
                 let opts = ForwardOptions {
                     attention: true,
-                    ..Default::default()
+                    capture: vec![head],
+                    patches: vec![patch],
                 };
                 let eval = model.forward(&ids, &opts).unwrap();
                 let maps: Vec<f32> = eval
@@ -389,14 +406,30 @@ mod tests {
                     .into_iter()
                     .flat_map(|m| m.data)
                     .collect();
-                (flat(&out), g, eval.output.concat(), maps)
+                let captured: Vec<f32> = eval
+                    .heads
+                    .into_iter()
+                    .flat_map(|h| h.values.concat())
+                    .collect();
+                let (_, att_grad) = model.attention_gradients(&ids, 0).unwrap();
+                let att_grad: Vec<f32> = att_grad.into_iter().flat_map(|m| m.data).collect();
+                (
+                    flat(&out),
+                    g,
+                    eval.output.concat(),
+                    maps,
+                    captured,
+                    att_grad,
+                )
             };
-            let (t1, g1, o1, m1) = run();
-            let (t2, g2, o2, m2) = forced(run);
+            let (t1, g1, o1, m1, c1, a1) = run();
+            let (t2, g2, o2, m2, c2, a2) = forced(run);
             close(&t2, &t1, 1e-4, "training output");
             close(&g2, &g1, 1e-3, "gradient");
             close(&o2, &o1, 1e-4, "output");
             close(&m2, &m1, 1e-4, "attention");
+            close(&c2, &c1, 1e-4, "captured head");
+            close(&a2, &a1, 1e-3, "attention gradient");
         }
     }
 }
