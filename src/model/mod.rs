@@ -26,6 +26,11 @@ mod kernels;
 mod layers;
 mod portable;
 
+/// Whether a tensor takes candle's generic ops (off the CPU, or forced: see `portable`).
+pub(crate) use portable::active as portable_ops;
+#[cfg(test)]
+pub(crate) use portable::forced as forced_portable_ops;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
