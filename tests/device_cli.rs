@@ -13,10 +13,12 @@ struct Run {
     predictions: PathBuf,
     heads: PathBuf,
     interactions: PathBuf,
+    validation: PathBuf,
+    patching: PathBuf,
 }
 
-/// `train` (one epoch), `predict`, `heads` and `interactions` into `out`, with `env` set
-/// and `device` given to every command.
+/// `train` (one epoch), `predict`, `heads`, `interactions`, then `validate` and `patch` on
+/// the top pair, into `out`, with `env` set and `device` given to every command.
 fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
     let model = out.join("model");
     let run = |command: &str| {
@@ -41,6 +43,8 @@ fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
         predictions: out.join("pred.tsv"),
         heads: out.join("heads.tsv"),
         interactions: out.join("pairs.tsv"),
+        validation: out.join("validate.tsv"),
+        patching: out.join("patch.tsv"),
     };
     ok(run("predict")
         .arg("--model")
@@ -65,6 +69,47 @@ fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
             .arg(to)
             .args(extra));
     }
+    let small = [
+        "--top",
+        "2",
+        "--draws",
+        "2",
+        "--max-seqs",
+        "20",
+        "--bootstrap",
+        "200",
+        "--spacing-n",
+        "4",
+        "--spacing-max",
+        "20",
+        "--spacing-step",
+        "5",
+    ];
+    ok(run("validate")
+        .arg("--model")
+        .arg(&model)
+        .arg("--fasta")
+        .arg(&fa)
+        .arg("--motifs")
+        .arg(&motifs)
+        .arg("--interactions")
+        .arg(&r.interactions)
+        .arg("-o")
+        .arg(&r.validation)
+        .args(small));
+    let pairs = std::fs::read_to_string(&r.interactions).unwrap();
+    let top: Vec<&str> = pairs.lines().nth(1).unwrap().split('\t').collect();
+    ok(run("patch")
+        .arg("--model")
+        .arg(&model)
+        .arg("--fasta")
+        .arg(&fa)
+        .arg("--motifs")
+        .arg(&motifs)
+        .arg("--pair")
+        .arg(format!("{},{}", top[1], top[2]))
+        .args(["--draws", "2", "-o"])
+        .arg(&r.patching));
     r
 }
 
@@ -131,6 +176,8 @@ fn compare(a: &Run, b: &Run) {
     same_table(&a.predictions, &b.predictions);
     same_table(&a.heads, &b.heads);
     same_table(&a.interactions, &b.interactions);
+    same_table(&a.validation, &b.validation);
+    same_table(&a.patching, &b.patching);
 }
 
 fn simulated(dir: &Path) -> PathBuf {

@@ -35,16 +35,15 @@ pub struct InputArgs {
     /// Seed of the null placements.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    pub device: String,
+    #[command(flatten)]
+    pub device: super::DeviceArg,
 }
 
 impl InputArgs {
     /// Loads the model and motifs and checks the options. The FASTA is only read here
     /// with `--sites` (to place the table's rows); otherwise the pass reads it.
     pub fn load(&self) -> anyhow::Result<Input> {
-        let device = super::device(&self.device)?;
+        let device = self.device.open()?;
         anyhow::ensure!(self.batch_size > 0, "--batch-size must be at least 1");
         anyhow::ensure!(
             self.thresh > 0.0 && self.thresh <= 1.0,

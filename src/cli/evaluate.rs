@@ -26,13 +26,12 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     averaging: super::AveragingArgs,
-    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    let device = super::device(&args.device)?;
+    let device = args.device.open()?;
     let files = args
         .model
         .iter()

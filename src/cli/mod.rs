@@ -483,17 +483,27 @@ impl CausalArg {
     }
 }
 
-/// `--device`: the CPU, or the first CUDA GPU in a build with the `cuda` feature.
-pub(crate) fn device(name: &str) -> anyhow::Result<candle_core::Device> {
-    match name {
-        "cpu" => Ok(candle_core::Device::Cpu),
-        #[cfg(feature = "cuda")]
-        "cuda" => candle_core::Device::new_cuda(0)
-            .map_err(|e| anyhow::anyhow!("--device cuda: no usable CUDA GPU: {e}")),
-        _ => anyhow::bail!(
-            "--device {name}: this cisformer was built without CUDA support \
-             (build it with `--features cuda`, see docs/gpu.md); use --device cpu"
-        ),
+/// `--device`, shared by every command that runs a model.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DeviceArg {
+    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
+    #[arg(long = "device", default_value = "cpu", value_parser = ["cpu", "cuda"])]
+    name: String,
+}
+
+impl DeviceArg {
+    /// The CPU, or the first CUDA GPU in a build with the `cuda` feature.
+    pub(crate) fn open(&self) -> anyhow::Result<candle_core::Device> {
+        match self.name.as_str() {
+            "cpu" => Ok(candle_core::Device::Cpu),
+            #[cfg(feature = "cuda")]
+            "cuda" => candle_core::Device::new_cuda(0)
+                .map_err(|e| anyhow::anyhow!("--device cuda: no usable CUDA GPU: {e}")),
+            name => anyhow::bail!(
+                "--device {name}: this cisformer was built without CUDA support \
+                 (build it with `--features cuda`, see docs/gpu.md); use --device cpu"
+            ),
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub struct Args {
     /// Model directory written by `train`.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
+    #[command(flatten)]
+    device: super::DeviceArg,
     /// Clean sequences (FASTA, plain or gzip).
     #[arg(long, value_name = "FA")]
     fasta: PathBuf,
@@ -74,7 +76,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.motifs.as_ref())
         .write(&args.out)
         .check()?;
+    let device = args.device.open()?;
     let (model, meta) = cisformer::model_dir::load(&args.model)?;
+    let model = model.to_device(&device)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

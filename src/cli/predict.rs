@@ -50,13 +50,12 @@ pub struct Args {
     /// Output file (`-` = standard output).
     #[arg(short = 'o', long, value_name = "FILE", default_value = "-")]
     out: PathBuf,
-    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
-    let device = super::device(&args.device)?;
+    let device = args.device.open()?;
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     args.model
         .iter()

@@ -134,14 +134,13 @@ pub struct Args {
     /// shifted and spread; see README), recorded in meta.json.
     #[arg(long)]
     no_calibration: bool,
-    /// Compute device: `cuda` (an NVIDIA GPU) needs a build with the `cuda` feature.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "cuda"])]
-    device: String,
+    #[command(flatten)]
+    device: super::DeviceArg,
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let device = super::device(&args.device)?;
+    let device = args.device.open()?;
     args.data
         .files(super::Files::default())
         .read_opt(args.config.as_ref())

@@ -35,6 +35,8 @@ pub struct Args {
     /// Model directory written by `train`.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
+    #[command(flatten)]
+    device: super::DeviceArg,
     /// Sequences to ablate motifs in (FASTA, plain or gzip); also the background composition.
     #[arg(long, value_name = "FA")]
     fasta: PathBuf,
@@ -138,7 +140,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write(&args.out)
         .write_opt(args.spacing_out.as_ref())
         .check()?;
+    let device = args.device.open()?;
     let (model, meta) = cisformer::model_dir::load(&args.model)?;
+    let model = model.to_device(&device)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(
