@@ -105,7 +105,7 @@ fn main() {
         }
     };
     let b = ids.len();
-    let mut model = Model::new(&cfg, 0).unwrap().to_device(&device).unwrap();
+    let mut model = Model::new(&cfg, 0).unwrap().into_device(&device).unwrap();
     let y: Vec<Vec<f32>> = (0..b).map(|_| vec![rng.random::<f32>()]).collect();
     let mut opt = Optimizer::new(&model, optim);
     let (mut tr, mut inf, mut att) = (vec![], vec![], vec![]);

@@ -211,7 +211,7 @@ pub fn load_models(
     dirs.iter()
         .map(|d| {
             let (m, meta) = crate::model_dir::load(d)?;
-            Ok((m.to_device(device)?, meta))
+            Ok((m.into_device(device)?, meta))
         })
         .collect()
 }

@@ -53,12 +53,9 @@ fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
         .arg(&fa)
         .arg("-o")
         .arg(&r.predictions));
-    let extra: [(&str, &Path, &[&str]); 2] = [
-        ("heads", &r.heads, &[]),
-        ("interactions", &r.interactions, &["--min-pairs", "1"]),
-    ];
-    for (cmd, to, extra) in extra {
-        ok(run(cmd)
+    // The analyses read the model, the sequences and the motifs.
+    let analysis = |command: &str, to: &Path, extra: &[&str]| {
+        ok(run(command)
             .arg("--model")
             .arg(&model)
             .arg("--fasta")
@@ -68,48 +65,36 @@ fn pipeline(sim: &Path, out: &Path, env: &[(&str, &str)], device: &str) -> Run {
             .arg("-o")
             .arg(to)
             .args(extra));
-    }
-    let small = [
-        "--top",
-        "2",
-        "--draws",
-        "2",
-        "--max-seqs",
-        "20",
-        "--bootstrap",
-        "200",
-        "--spacing-n",
-        "4",
-        "--spacing-max",
-        "20",
-        "--spacing-step",
-        "5",
-    ];
-    ok(run("validate")
-        .arg("--model")
-        .arg(&model)
-        .arg("--fasta")
-        .arg(&fa)
-        .arg("--motifs")
-        .arg(&motifs)
-        .arg("--interactions")
-        .arg(&r.interactions)
-        .arg("-o")
-        .arg(&r.validation)
-        .args(small));
+    };
+    analysis("heads", &r.heads, &[]);
+    analysis("interactions", &r.interactions, &["--min-pairs", "1"]);
+    let interactions = r.interactions.to_str().unwrap();
+    analysis(
+        "validate",
+        &r.validation,
+        &[
+            "--interactions",
+            interactions,
+            "--top",
+            "2",
+            "--draws",
+            "2",
+            "--max-seqs",
+            "20",
+            "--bootstrap",
+            "200",
+            "--spacing-n",
+            "4",
+            "--spacing-max",
+            "20",
+            "--spacing-step",
+            "5",
+        ],
+    );
     let pairs = std::fs::read_to_string(&r.interactions).unwrap();
     let top: Vec<&str> = pairs.lines().nth(1).unwrap().split('\t').collect();
-    ok(run("patch")
-        .arg("--model")
-        .arg(&model)
-        .arg("--fasta")
-        .arg(&fa)
-        .arg("--motifs")
-        .arg(&motifs)
-        .arg("--pair")
-        .arg(format!("{},{}", top[1], top[2]))
-        .args(["--draws", "2", "-o"])
-        .arg(&r.patching));
+    let pair = format!("{},{}", top[1], top[2]);
+    analysis("patch", &r.patching, &["--pair", &pair, "--draws", "2"]);
     r
 }
 
@@ -215,4 +200,27 @@ fn the_gpu_gives_the_cpu_results_through_every_command() {
     let cpu = pipeline(&sim, &dir.path().join("cpu"), &[], "cpu");
     let gpu = pipeline(&sim, &dir.path().join("gpu"), &[], "cuda");
     compare(&cpu, &gpu);
+}
+
+/// Without the `cuda` feature, every command that runs a model refuses `--device cuda`
+/// before it reads anything, and says how to get a GPU build.
+#[test]
+#[cfg(not(feature = "cuda"))]
+fn cuda_in_a_cpu_build_is_a_clear_error_in_every_command() {
+    let m = "no-such-path";
+    let commands: [&[&str]; 7] = [
+        &["train", "--fasta", m, "--labels", m, "--out", m],
+        &["predict", "--model", m, "--fasta", m],
+        &["evaluate", "--model", m, "--fasta", m, "--labels", m],
+        &["heads", "--model", m, "--fasta", m],
+        &["interactions", "--model", m, "--fasta", m],
+        &["validate", "--model", m, "--fasta", m, "--interactions", m],
+        &["patch", "--model", m, "--fasta", m, "--corrupt", m],
+    ];
+    for args in commands {
+        common::fails(
+            cisformer().args(args).args(["--device", "cuda"]),
+            "built without CUDA support (build it with `--features cuda`",
+        );
+    }
 }

@@ -51,7 +51,7 @@ impl InputArgs {
             self.thresh
         );
         let (model, meta) = cisformer::model_dir::load(&self.model)?;
-        let model = model.to_device(&device)?;
+        let model = model.into_device(&device)?;
         let motifs = super::load_motifs(self.motifs.as_deref())?;
         let mut input = Input::new(model, meta, motifs, &self.fasta, self.thresh)?;
         if let Some(p) = &self.sites {

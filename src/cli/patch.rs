@@ -69,6 +69,7 @@ pub struct Args {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     anyhow::ensure!(args.batch_size > 0, "--batch-size must be at least 1");
     anyhow::ensure!(args.draws > 0, "--draws must be at least 1");
+    let device = args.device.open()?;
     super::Files::default()
         .read_model(&args.model)
         .read(&args.fasta)
@@ -76,9 +77,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .read_opt(args.motifs.as_ref())
         .write(&args.out)
         .check()?;
-    let device = args.device.open()?;
     let (model, meta) = cisformer::model_dir::load(&args.model)?;
-    let model = model.to_device(&device)?;
+    let model = model.into_device(&device)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

@@ -171,8 +171,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     super::labelled::prepare_out_dir(&args.out, args.resume, args.force)?;
     let trainer = Trainer::new(tcfg.clone(), &ds, &split)?;
     let total_steps = trainer.batches_per_epoch() * tcfg.epochs;
-    let mut learner = TransformerLearner::new(&mcfg, ocfg, &tcfg, total_steps)?;
-    learner.to_device(&device)?;
+    let mut learner =
+        TransformerLearner::new(&mcfg, ocfg, &tcfg, total_steps)?.into_device(&device)?;
 
     let ridge = if args.no_baseline {
         None

@@ -131,6 +131,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         args.spacing_out.is_none() || !args.no_spacing,
         "--spacing-out needs the spacing scan (drop --no-spacing)"
     );
+    let device = args.device.open()?;
     super::Files::default()
         .read_model(&args.model)
         .read(&args.fasta)
@@ -140,9 +141,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .write(&args.out)
         .write_opt(args.spacing_out.as_ref())
         .check()?;
-    let device = args.device.open()?;
     let (model, meta) = cisformer::model_dir::load(&args.model)?;
-    let model = model.to_device(&device)?;
+    let model = model.into_device(&device)?;
     let readout = Readout::new(&model, &meta, args.output)?;
     let records = fasta::read_all(&args.fasta)?;
     anyhow::ensure!(

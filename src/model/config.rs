@@ -342,6 +342,25 @@ impl Default for Meta {
     }
 }
 
+/// A model small enough for unit tests in debug builds: k-mers of `k`, width 16, two layers
+/// of four heads.
+#[cfg(test)]
+impl ModelConfig {
+    pub(crate) fn tiny(k: usize) -> ModelConfig {
+        ModelConfig {
+            k,
+            vocab_size: 5 + (1 << (2 * k)),
+            d_model: 16,
+            n_heads: 4,
+            n_kv_heads: 4,
+            n_layers: 2,
+            ffn_dim: 32,
+            max_tokens: 64,
+            ..ModelConfig::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2551,7 +2551,7 @@ mod tests {
             },
             |x, wb| {
                 let (w, b) = split(wb);
-                x.broadcast_matmul(&w.t()?)?.broadcast_add(&b)
+                portable::linear(x, &w, &b)
             },
             &x,
             &wb,
@@ -2563,7 +2563,7 @@ mod tests {
         let dev = Device::Cpu;
         let x = Tensor::randn(0f32, 2., (7, 16), &dev).unwrap();
         let w = Tensor::randn(1f32, 0.3, 16, &dev).unwrap();
-        reference_grads(|x, _| gelu(x), |x, _| x.gelu_erf(), &x, &w);
+        reference_grads(|x, _| gelu(x), |x, _| portable::gelu(x), &x, &w);
         let b = Tensor::randn(0f32, 0.3, 16, &dev).unwrap();
         let wb = Tensor::cat(&[&w, &b], 0).unwrap();
         let split = |wb: &Tensor| (wb.narrow(0, 0, 16).unwrap(), wb.narrow(0, 16, 16).unwrap());
@@ -2574,12 +2574,7 @@ mod tests {
             },
             |x, wb| {
                 let (w, b) = split(wb);
-                let m = x.mean_keepdim(D::Minus1)?;
-                let c = x.broadcast_sub(&m)?;
-                let v = c.sqr()?.mean_keepdim(D::Minus1)?;
-                c.broadcast_div(&(v + 1e-5)?.sqrt()?)?
-                    .broadcast_mul(&w)?
-                    .broadcast_add(&b)
+                portable::layer_norm(x, &w, &b, 1e-5)
             },
             &x,
             &wb,
@@ -2601,25 +2596,8 @@ mod tests {
         let q = Tensor::randn(0f32, 1., (b, h, l, dh), &dev).unwrap();
         let k = Tensor::randn(0f32, 1., (b, kv, l, dh), &dev).unwrap();
         let v = Tensor::randn(0f32, 1., (b, kv, l, dh), &dev).unwrap();
-        let mask: Vec<f32> = (0..b * l)
-            .map(|i| {
-                if i % l < geom.lens[i / l] {
-                    0.0
-                } else {
-                    f32::NEG_INFINITY
-                }
-            })
-            .collect();
-        let mask = Tensor::from_vec(mask, (b, 1, 1, l), &dev).unwrap();
-        let expand = |t: &Tensor| -> CResult<Tensor> {
-            t.unsqueeze(2)?
-                .broadcast_as((b, kv, h / kv, l, dh))?
-                .reshape((b, h, l, dh))
-        };
-        let plain_probs = |q: &Tensor, k: &Tensor| -> CResult<Tensor> {
-            let s = (q.matmul(&expand(k)?.t()?)? / (dh as f64).sqrt())?;
-            candle_nn::ops::softmax(&s.broadcast_add(&mask)?, D::Minus1)
-        };
+        // The references: candle's own ops, as other devices run them.
+        let plain_probs = |q: &Tensor, k: &Tensor| portable::attention_probs(q, k, None, &geom);
         reference_grads(
             |q, k| attention_probs(q, k, None, &geom),
             plain_probs,
@@ -2628,10 +2606,8 @@ mod tests {
         );
         // A per-head bias shared by the batch: its gradient sums over sequences.
         let bias = Tensor::randn(0f32, 1., (h, l, l), &dev).unwrap();
-        let plain_biased = |q: &Tensor, k: &Tensor, bias: &Tensor| -> CResult<Tensor> {
-            let s = (q.matmul(&expand(k)?.t()?)? / (dh as f64).sqrt())?;
-            let s = s.broadcast_add(bias)?.broadcast_add(&mask)?;
-            candle_nn::ops::softmax(&s, D::Minus1)
+        let plain_biased = |q: &Tensor, k: &Tensor, bias: &Tensor| {
+            portable::attention_probs(q, k, Some(bias), &geom)
         };
         reference_grads(
             |q, bias| attention_probs(q, &k, Some(bias), &geom),
@@ -2648,7 +2624,7 @@ mod tests {
         let p = plain_probs(&q, &k).unwrap();
         reference_grads(
             |p, v| attention_apply(p, v, &geom),
-            |p, v| p.matmul(&expand(v)?),
+            |p, v| portable::attention_apply(p, v, &geom),
             &p,
             &v,
         );
@@ -2823,15 +2799,7 @@ mod tests {
         let x = Tensor::randn(0f32, 1., (b * l, d), &dev).unwrap();
         // A second input scales the windows, so the shared helper checks both gradients.
         let s = Tensor::randn(0f32, 1., (b * l, k * d), &dev).unwrap();
-        let plain = |x: &Tensor, s: &Tensor| -> CResult<Tensor> {
-            let padded = x
-                .reshape((b, l, d))?
-                .pad_with_zeros(1, k / 2, k - 1 - k / 2)?;
-            let cols = (0..k)
-                .map(|j| padded.narrow(1, j, l))
-                .collect::<CResult<Vec<_>>>()?;
-            Tensor::cat(&cols, 2)?.reshape((b * l, k * d))? * s
-        };
+        let plain = |x: &Tensor, s: &Tensor| portable::unfold(x, b, l, k)? * s;
         reference_grads(|x, s| unfold(x, b, l, k)? * s, plain, &x, &s);
     }
 }

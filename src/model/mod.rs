@@ -361,17 +361,27 @@ impl Model {
             .params
             .iter()
             .map(|(n, v)| {
+                // `build` moves tensors to `device`; one already there needs its own copy.
                 let t = v.as_tensor();
                 let t = match t.device().same_device(device) {
-                    true => t.copy(),
-                    false => t.to_device(device),
+                    true => t.copy().map_err(cerr)?,
+                    false => t.clone(),
                 };
-                Ok((n.clone(), t.map_err(cerr)?))
+                Ok((n.clone(), t))
             })
             .collect::<Result<HashMap<_, _>>>()?;
         let mut m = Self::build(&self.cfg, tensors, self.seed, device)?;
         m.head_mask = self.head_mask.clone();
         Ok(m)
+    }
+
+    /// This model on `device`: itself where it already is there, else a copy (see
+    /// [`Model::to_device`]), so the default `--device cpu` copies nothing.
+    pub fn into_device(self, device: &Device) -> Result<Model> {
+        match self.device.same_device(device) {
+            true => Ok(self),
+            false => self.to_device(device),
+        }
     }
 
     /// Where the parameters live.

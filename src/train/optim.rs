@@ -154,7 +154,7 @@ pub struct Optimizer {
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
     /// The moments on the parameters' device, once a step has run there; they are then the
-    /// current ones (`m` and `v` are what was loaded, read back only to save).
+    /// current ones (`save` writes them, a later host step reads them back into `m`, `v`).
     on_device: Option<(Vec<Tensor>, Vec<Tensor>)>,
     last: StepStats,
     /// Orthogonal fine-tuning penalty, when set.
@@ -569,16 +569,8 @@ mod tests {
     #[test]
     fn the_device_update_is_the_host_update() {
         let cfg = ModelConfig {
-            k: 3,
-            vocab_size: 5 + 64,
-            d_model: 16,
-            n_heads: 4,
-            n_kv_heads: 4,
-            n_layers: 2,
-            ffn_dim: 32,
-            max_tokens: 64,
             relative_bias: 4,
-            ..ModelConfig::default()
+            ..ModelConfig::tiny(3)
         };
         let ocfg = OptimConfig {
             warmup_steps: 1,

@@ -58,11 +58,12 @@ impl TransformerLearner {
         }
     }
 
-    /// Trains on `device` from here on (the optimiser's state stays on the CPU).
-    pub fn to_device(&mut self, device: &candle_core::Device) -> Result<()> {
-        self.model = self.model.to_device(device)?;
+    /// This learner training on `device` from here on (AdamW's moments follow the
+    /// parameters at the first step).
+    pub fn into_device(mut self, device: &candle_core::Device) -> Result<Self> {
+        self.model = self.model.into_device(device)?;
         self.device = device.clone();
-        Ok(())
+        Ok(self)
     }
 
     /// The optimiser, e.g. to set an [`super::OrthoAnchor`].
@@ -186,7 +187,7 @@ impl Learner for TransformerLearner {
             )));
         }
         let optim = Optimizer::load(&model, dir)?;
-        self.model = model.to_device(&self.device)?;
+        self.model = model.into_device(&self.device)?;
         self.optim = optim;
         self.seed = meta.seed;
         Ok(())
